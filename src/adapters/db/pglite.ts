@@ -1,0 +1,45 @@
+import type { PGlite, Transaction } from '@electric-sql/pglite';
+import { DatabaseUnavailableError, LockBusyError } from '../../lib/errors.js';
+import { applyTransactionOptions } from './session.js';
+import type { Database, Queryable, Row, Session } from './types.js';
+
+function queryableOf(target: PGlite | Transaction): Queryable {
+  return {
+    async query<R extends Row>(text: string, params: readonly unknown[] = []) {
+      if ('closed' in target && target.closed) throw new DatabaseUnavailableError();
+      const result = await target.query<R>(text, [...params]);
+      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    },
+  };
+}
+
+/**
+ * The embedded PostgreSQL. PGlite is one backend that serialises every query, so the
+ * advisory lock is kept in-process: a session-level pg lock would be re-entrant here.
+ */
+export function pgliteDatabase(pglite: PGlite): Database {
+  let lockHeld = false;
+  const session: Session = {
+    query: queryableOf(pglite).query,
+    transaction: (fn, options) =>
+      pglite.transaction(async (tx) => {
+        const conn = queryableOf(tx);
+        await applyTransactionOptions(conn, options);
+        return fn(conn);
+      }),
+  };
+  return {
+    driver: 'pglite',
+    ...session,
+    async withAdvisoryLock(fn) {
+      if (lockHeld) throw new LockBusyError();
+      lockHeld = true;
+      try {
+        return await fn(session);
+      } finally {
+        lockHeld = false;
+      }
+    },
+    close: () => (pglite.closed ? Promise.resolve() : pglite.close()),
+  };
+}

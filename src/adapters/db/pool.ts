@@ -1,0 +1,79 @@
+import { LockBusyError } from '../../lib/errors.js';
+import { translateDriverError } from './errors.js';
+import { runTransaction } from './session.js';
+import { ADVISORY_LOCK, type Database, type DriverName, type Queryable, type Row, type Session } from './types.js';
+
+/** The part of node-postgres' Pool that pg and the Neon driver share. */
+export interface PgCompatiblePool {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
+  connect(): Promise<PgCompatibleClient>;
+  end(): Promise<void>;
+}
+
+export interface PgCompatibleClient {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
+  release(destroy?: boolean | Error): void;
+}
+
+function queryableOf(target: Pick<PgCompatibleClient, 'query'>): Queryable {
+  return {
+    async query<R extends Row>(text: string, params: readonly unknown[] = []) {
+      try {
+        const result = await target.query(text, [...params]);
+        return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+      } catch (error) {
+        return translateDriverError(error);
+      }
+    },
+  };
+}
+
+async function checkout(pool: PgCompatiblePool): Promise<PgCompatibleClient> {
+  try {
+    return await pool.connect();
+  } catch (error) {
+    return translateDriverError(error);
+  }
+}
+
+/** A Database over any pg-compatible pool: one connection per transaction or locked session. */
+export function poolDatabase(pool: PgCompatiblePool, driver: DriverName): Database {
+  const sessionOf = (client: PgCompatibleClient): Session => {
+    const conn = queryableOf(client);
+    return { query: conn.query, transaction: (fn, options) => runTransaction(conn, fn, options) };
+  };
+
+  /** Borrows one connection; a connection that failed mid-use is destroyed, not pooled. */
+  async function withClient<T>(fn: (client: PgCompatibleClient) => Promise<T>): Promise<T> {
+    const client = await checkout(pool);
+    try {
+      const result = await fn(client);
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(error instanceof Error ? error : true);
+      throw error;
+    }
+  }
+
+  return {
+    driver,
+    query: queryableOf(pool).query,
+    transaction: (fn, options) => withClient((client) => sessionOf(client).transaction(fn, options)),
+    withAdvisoryLock: (fn) =>
+      withClient(async (client) => {
+        const session = sessionOf(client);
+        const { rows } = await session.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [
+          ADVISORY_LOCK.classId,
+          ADVISORY_LOCK.objectId,
+        ]);
+        if (!rows[0]?.locked) throw new LockBusyError();
+        try {
+          return await fn(session);
+        } finally {
+          await session.query('SELECT pg_advisory_unlock($1, $2)', [ADVISORY_LOCK.classId, ADVISORY_LOCK.objectId]).catch(() => undefined);
+        }
+      }),
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * The few database methods operations need. Every adapter (pg, Neon, PGlite) implements
+ * exactly this; nothing outside src/adapters/db imports a driver.
+ *
+ * Row values come back as the drivers agree on them: int4 as number, text as string,
+ * jsonb as parsed JSON, timestamptz as Date. Cast counts to int (`count(*)::int`) rather
+ * than relying on how a driver parses int8 or numeric.
+ */
+export type Row = Record<string, unknown>;
+
+export interface QueryResult<R extends Row = Row> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+export interface TransactionOptions {
+  readOnly?: boolean;
+  /** SET LOCAL statement_timeout, in milliseconds. */
+  statementTimeoutMs?: number;
+  /** SET LOCAL lock_timeout, in milliseconds. */
+  lockTimeoutMs?: number;
+}
+
+export interface Session extends Queryable {
+  /** Runs fn in one transaction: committed when fn resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
+}
+
+export type DriverName = 'pg' | 'neon' | 'pglite';
+
+export interface Database extends Session {
+  readonly driver: DriverName;
+  /**
+   * Runs fn on one dedicated connection that holds the service's session-level advisory
+   * lock for fn's whole duration. Throws LockBusyError at once when another session holds it.
+   */
+  withAdvisoryLock<T>(fn: (session: Session) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** The advisory lock every changing operation takes: pg_try_advisory_lock(LOCK_CLASS, LOCK_ID). */
+export const ADVISORY_LOCK = { classId: 0x5a4b, objectId: 2 } as const;

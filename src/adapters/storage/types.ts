@@ -1,0 +1,30 @@
+/**
+ * A flat object store: what R2 and a folder of files both do. Keys are made by the report
+ * store from validated ids only; adapters still refuse any key outside [a-z0-9/._-].
+ */
+export type ObjectMeta = Record<string, string>;
+
+export interface StoredObject {
+  key: string;
+  meta: ObjectMeta;
+}
+
+export interface ListPage {
+  objects: StoredObject[];
+  /** More keys follow the last one returned. */
+  truncated: boolean;
+}
+
+export interface ObjectStore {
+  readonly kind: 'r2' | 'fs';
+  put(key: string, body: string, meta: ObjectMeta): Promise<void>;
+  get(key: string): Promise<string | null>;
+  /** Keys under prefix in ascending order, strictly after startAfter, with their metadata. */
+  list(options: { prefix: string; startAfter?: string; limit: number }): Promise<ListPage>;
+}
+
+const SAFE_KEY = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
+
+export function assertSafeKey(key: string): void {
+  if (!SAFE_KEY.test(key) || key.includes('..')) throw new Error(`refused object key ${JSON.stringify(key)}`);
+}

@@ -1,0 +1,81 @@
+import type { Queryable, Session } from '../adapters/db/types.js';
+import { ProblemError } from '../lib/errors.js';
+import { SERVICE_SCHEMA } from '../sql/catalog.js';
+import { MIGRATIONS } from './migrations.bundle.js';
+
+export interface BundledMigration {
+  tag: string;
+  hash: string;
+  /** Tables the migration creates, so a database that already has them all can adopt it. */
+  createsTables: string[];
+  statements: string[];
+}
+
+export interface MigrationOutcome {
+  tag: string;
+  /** applied: its SQL ran; adopted: its tables already existed (SARK made them), left as they are. */
+  outcome: 'applied' | 'adopted' | 'already-applied';
+}
+
+const LEDGER = `${SERVICE_SCHEMA}.schema_migrations`;
+
+async function ensureLedger(session: Session): Promise<void> {
+  await session.query(`CREATE SCHEMA IF NOT EXISTS ${SERVICE_SCHEMA}`);
+  await session.query(`CREATE TABLE IF NOT EXISTS ${LEDGER} (
+    tag text PRIMARY KEY,
+    hash text NOT NULL,
+    outcome text NOT NULL CHECK (outcome IN ('applied', 'adopted')),
+    applied_at timestamptz NOT NULL DEFAULT now()
+  )`);
+}
+
+async function existingTables(tx: Queryable, tables: readonly string[]): Promise<string[]> {
+  const { rows } = await tx.query<{ name: string }>(
+    'SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NOT NULL',
+    [tables],
+  );
+  return rows.map((r) => r.name);
+}
+
+async function applyOne(tx: Queryable, migration: BundledMigration): Promise<MigrationOutcome['outcome']> {
+  const present = await existingTables(tx, migration.createsTables);
+  let outcome: 'applied' | 'adopted';
+  if (migration.createsTables.length > 0 && present.length === migration.createsTables.length) {
+    outcome = 'adopted';
+  } else if (present.length > 0) {
+    const missing = migration.createsTables.filter((t) => !present.includes(t));
+    throw new ProblemError(
+      409,
+      'schema-conflict',
+      'Schema partly present',
+      `Migration ${migration.tag} creates ${migration.createsTables.join(', ')}; ${present.join(', ')} already exist but ${missing.join(', ')} do not. Create or drop the rest by hand first.`,
+      { present, missing },
+    );
+  } else {
+    for (const statement of migration.statements) await tx.query(statement);
+    outcome = 'applied';
+  }
+  await tx.query(`INSERT INTO ${LEDGER} (tag, hash, outcome) VALUES ($1, $2, $3)`, [migration.tag, migration.hash, outcome]);
+  return outcome;
+}
+
+/**
+ * Brings the database to the bundled migrations, each in its own transaction. The caller
+ * holds the advisory lock (it is a changing operation). Tables SARK's own migrations already
+ * created are adopted, never recreated.
+ */
+export async function applyMigrations(session: Session, migrations: readonly BundledMigration[] = MIGRATIONS): Promise<MigrationOutcome[]> {
+  await ensureLedger(session);
+  const { rows } = await session.query<{ tag: string }>(`SELECT tag FROM ${LEDGER}`);
+  const done = new Set(rows.map((r) => r.tag));
+  const outcomes: MigrationOutcome[] = [];
+  for (const migration of migrations) {
+    if (done.has(migration.tag)) {
+      outcomes.push({ tag: migration.tag, outcome: 'already-applied' });
+      continue;
+    }
+    const outcome = await session.transaction((tx) => applyOne(tx, migration), { lockTimeoutMs: 5_000 });
+    outcomes.push({ tag: migration.tag, outcome });
+  }
+  return outcomes;
+}

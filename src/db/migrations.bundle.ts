@@ -1,0 +1,36 @@
+// Generated from drizzle/ by scripts/bundle-migrations.ts (npm run db:generate). Do not edit.
+import type { BundledMigration } from './migrate.js';
+
+export const MIGRATIONS: readonly BundledMigration[] = [
+  {
+    "tag": "0000_v2_tables",
+    "hash": "9c61278bebba75dc7a46bcf5d8785476ecbdc3b4b5ce9f8d17781b76efaa81b2",
+    "createsTables": [
+      "capabilities",
+      "cost_tracking",
+      "federation_nodes",
+      "principal_budgets",
+      "resources"
+    ],
+    "statements": [
+      "CREATE TABLE \"capabilities\" (\n\t\"id\" varchar(255) PRIMARY KEY NOT NULL,\n\t\"resource_id\" varchar(255) NOT NULL,\n\t\"name\" varchar(255) NOT NULL,\n\t\"description\" text,\n\t\"input_schema\" jsonb DEFAULT '{}'::jsonb NOT NULL,\n\t\"output_schema\" jsonb DEFAULT '{}'::jsonb NOT NULL,\n\t\"sensitivity_level\" varchar(20) DEFAULT 'medium' NOT NULL,\n\t\"metadata\" jsonb DEFAULT '{}'::jsonb NOT NULL\n);",
+      "CREATE TABLE \"cost_tracking\" (\n\t\"id\" bigserial PRIMARY KEY NOT NULL,\n\t\"timestamp\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"principal_id\" varchar(255) NOT NULL,\n\t\"resource_id\" varchar(255) NOT NULL,\n\t\"capability_id\" varchar(255) NOT NULL,\n\t\"estimated_cost\" numeric(10, 4),\n\t\"actual_cost\" numeric(10, 4),\n\t\"metadata\" jsonb DEFAULT '{}'::jsonb NOT NULL\n);",
+      "CREATE TABLE \"federation_nodes\" (\n\t\"id\" uuid PRIMARY KEY NOT NULL,\n\t\"node_id\" varchar(255) NOT NULL,\n\t\"name\" varchar(255) NOT NULL,\n\t\"endpoint\" varchar(500) NOT NULL,\n\t\"trust_anchor_cert\" text NOT NULL,\n\t\"enabled\" boolean DEFAULT true NOT NULL,\n\t\"trusted_since\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"rate_limit_per_hour\" integer DEFAULT 10000,\n\t\"metadata\" jsonb DEFAULT '{}'::jsonb NOT NULL,\n\t\"created_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"updated_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\tCONSTRAINT \"federation_nodes_node_id_unique\" UNIQUE(\"node_id\")\n);",
+      "CREATE TABLE \"principal_budgets\" (\n\t\"principal_id\" varchar(255) PRIMARY KEY NOT NULL,\n\t\"daily_budget\" numeric(10, 2),\n\t\"monthly_budget\" numeric(10, 2),\n\t\"daily_spent\" numeric(10, 4) DEFAULT 0 NOT NULL,\n\t\"monthly_spent\" numeric(10, 4) DEFAULT 0 NOT NULL,\n\t\"last_daily_reset\" timestamp with time zone,\n\t\"last_monthly_reset\" timestamp with time zone,\n\t\"currency\" varchar(3) DEFAULT 'USD' NOT NULL,\n\t\"created_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"updated_at\" timestamp with time zone DEFAULT now() NOT NULL\n);",
+      "CREATE TABLE \"resources\" (\n\t\"id\" varchar(255) PRIMARY KEY NOT NULL,\n\t\"name\" varchar(255) NOT NULL,\n\t\"protocol\" varchar(50) NOT NULL,\n\t\"endpoint\" varchar(1000) NOT NULL,\n\t\"sensitivity_level\" varchar(20) DEFAULT 'medium' NOT NULL,\n\t\"metadata\" jsonb DEFAULT '{}'::jsonb NOT NULL,\n\t\"created_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"updated_at\" timestamp with time zone DEFAULT now() NOT NULL\n);",
+      "ALTER TABLE \"capabilities\" ADD CONSTRAINT \"capabilities_resource_id_resources_id_fk\" FOREIGN KEY (\"resource_id\") REFERENCES \"public\".\"resources\"(\"id\") ON DELETE cascade ON UPDATE no action;",
+      "CREATE INDEX \"ix_capabilities_resource\" ON \"capabilities\" USING btree (\"resource_id\");",
+      "CREATE INDEX \"ix_capabilities_name\" ON \"capabilities\" USING btree (\"name\");",
+      "CREATE INDEX \"ix_capabilities_sensitivity\" ON \"capabilities\" USING btree (\"sensitivity_level\");",
+      "CREATE INDEX \"ix_capabilities_metadata_gin\" ON \"capabilities\" USING gin (\"metadata\");",
+      "CREATE INDEX \"ix_cost_tracking_timestamp\" ON \"cost_tracking\" USING btree (\"timestamp\");",
+      "CREATE INDEX \"ix_cost_tracking_principal\" ON \"cost_tracking\" USING btree (\"principal_id\");",
+      "CREATE INDEX \"ix_cost_tracking_resource\" ON \"cost_tracking\" USING btree (\"resource_id\");",
+      "CREATE INDEX \"ix_cost_tracking_capability\" ON \"cost_tracking\" USING btree (\"capability_id\");",
+      "CREATE INDEX \"ix_resources_protocol\" ON \"resources\" USING btree (\"protocol\");",
+      "CREATE INDEX \"ix_resources_sensitivity\" ON \"resources\" USING btree (\"sensitivity_level\");",
+      "CREATE INDEX \"ix_resources_name\" ON \"resources\" USING btree (\"name\");",
+      "CREATE INDEX \"ix_resources_metadata_gin\" ON \"resources\" USING gin (\"metadata\");"
+    ]
+  }
+];

@@ -1,0 +1,23 @@
+import type { Database } from '../adapters/db/types.js';
+import { applyMigrations } from '../db/migrate.js';
+import { generateV1Data } from './generate.js';
+import { v1SchemaStatements } from './v1-schema.js';
+
+export const DEMO_SIZE = { servers: 1_000, toolsPerServer: 10 } as const;
+
+/**
+ * First start of the embedded database: SARK's v1 schema with a demo dataset and the empty
+ * v2 tables. A database that already has v1 is left as it is.
+ */
+export async function ensureDemoDatabase(db: Database): Promise<{ created: boolean }> {
+  return db.withAdvisoryLock(async (session) => {
+    const { rows } = await session.query<{ present: boolean }>("SELECT to_regclass('mcp_servers') IS NOT NULL AS present");
+    if (rows[0]?.present) return { created: false };
+    await session.transaction(async (tx) => {
+      for (const statement of v1SchemaStatements('orm')) await tx.query(statement);
+      await generateV1Data(tx, { ...DEMO_SIZE, shape: 'orm' });
+    });
+    await applyMigrations(session);
+    return { created: true };
+  });
+}

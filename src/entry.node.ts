@@ -1,0 +1,79 @@
+import { PGlite } from '@electric-sql/pglite';
+import { serve } from '@hono/node-server';
+import { mkdirSync } from 'node:fs';
+import WebSocket from 'ws';
+import { createNeonDatabase } from './adapters/db/neon.js';
+import { createPgDatabase } from './adapters/db/pg.js';
+import { pgliteDatabase } from './adapters/db/pglite.js';
+import type { Database } from './adapters/db/types.js';
+import { fsObjectStore } from './adapters/storage/fs.js';
+import { createApp } from './app.js';
+import { DEMO_SIZE, ensureDemoDatabase } from './demo/bootstrap.js';
+import { isNeonUrl, readNodeConfig, type NodeConfig } from './env.js';
+import { generateToken, sha256Hex } from './lib/auth.js';
+import type { AppDeps } from './lib/deps.js';
+import { ConfigError } from './lib/errors.js';
+import { SCOPES, type TokenEntry } from './lib/scopes.js';
+import { createReportStore } from './reports/store.js';
+
+function openDatabase(config: NodeConfig & { databaseUrl: string }): Database {
+  if (isNeonUrl(config.databaseUrl) || config.wsProxy) {
+    return createNeonDatabase({ connectionString: config.databaseUrl, webSocketConstructor: WebSocket, wsProxy: config.wsProxy });
+  }
+  return createPgDatabase({ connectionString: config.databaseUrl });
+}
+
+async function openEmbeddedDatabase(folder: string): Promise<Database> {
+  mkdirSync(folder, { recursive: true });
+  const db = pgliteDatabase(await PGlite.create(folder));
+  const { created } = await ensureDemoDatabase(db);
+  if (created) console.log(`Created the embedded demo database in ${folder}: SARK v1 with ${DEMO_SIZE.servers} servers × ${DEMO_SIZE.toolsPerServer} tools, empty v2 tables.`);
+  return db;
+}
+
+/** Without configured tokens, the embedded demo makes one for this run: never open access. */
+async function demoTokens(): Promise<{ tokens: TokenEntry[]; token: string }> {
+  const token = generateToken();
+  return { token, tokens: [{ name: 'local-demo', sha256: await sha256Hex(token), scopes: [...SCOPES] }] };
+}
+
+async function main(): Promise<void> {
+  const config = readNodeConfig(process.env);
+  let db: Database;
+  let tokens = config.apiTokens;
+  let printedToken: string | undefined;
+  if (config.databaseUrl) {
+    if (!tokens) {
+      throw new ConfigError(
+        'DATABASE_URL is set but API_TOKENS is not: refusing to serve a real database without authentication.\n' +
+          '  Make a token with `npm run token -- --name ops --scopes read,run,apply` and set API_TOKENS to the entry it prints.',
+      );
+    }
+    db = openDatabase({ ...config, databaseUrl: config.databaseUrl });
+  } else {
+    db = await openEmbeddedDatabase(config.pgliteDir);
+    if (!tokens) ({ tokens, token: printedToken } = await demoTokens());
+  }
+
+  const deps: AppDeps = { db, store: createReportStore(fsObjectStore(config.reportsDir)), tokens, runtime: 'node' };
+  const app = createApp({ acquire: () => deps });
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+    const url = `http://${config.host}:${info.port}`;
+    console.log(`sark-migrate listening on ${url} (database: ${db.driver}${config.databaseUrl ? '' : `, embedded in ${config.pgliteDir}`}; reports in ${config.reportsDir})`);
+    if (printedToken) {
+      console.log(`\nAPI token for this run (all scopes): ${printedToken}\n  curl -H "Authorization: Bearer ${printedToken}" ${url}/reports\n`);
+    }
+  });
+
+  const shutdown = () => {
+    server.close();
+    void db.close().finally(() => process.exit(0));
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});

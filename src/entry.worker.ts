@@ -1,0 +1,58 @@
+import { createNeonDatabase } from './adapters/db/neon.js';
+import type { Database } from './adapters/db/types.js';
+import { r2ObjectStore, type R2BucketLike } from './adapters/storage/r2.js';
+import { createApp } from './app.js';
+import { readWorkerConfig, type WorkerConfig } from './env.js';
+import type { AppDeps, WaitUntil } from './lib/deps.js';
+import { ServiceNotConfiguredError } from './lib/errors.js';
+import { createReportStore } from './reports/store.js';
+
+export interface WorkerBindings {
+  DATABASE_URL?: string;
+  API_TOKENS?: string;
+  WS_PROXY?: string;
+  REPORTS: R2BucketLike;
+}
+
+
+/** A Database that opens its Neon pool on first use, so requests that never query open nothing. */
+function lazyDatabase(config: WorkerConfig): Database & { opened(): boolean } {
+  let db: Database | undefined;
+  const open = (): Database => {
+    if (!config.databaseUrl) throw new ServiceNotConfiguredError('DATABASE_URL is not set for this Worker.');
+    return (db ??= createNeonDatabase({ connectionString: config.databaseUrl, wsProxy: config.wsProxy }));
+  };
+  return {
+    driver: 'neon',
+    query: (text, params) => open().query(text, params),
+    transaction: (fn, options) => open().transaction(fn, options),
+    withAdvisoryLock: (fn) => open().withAdvisoryLock(fn),
+    close: async () => db?.close(),
+    opened: () => db !== undefined,
+  };
+}
+
+// Parsed configuration per bindings object (stable within an isolate); no clients live here.
+const configs = new WeakMap<object, WorkerConfig>();
+function configOf(env: WorkerBindings): WorkerConfig {
+  let config = configs.get(env);
+  if (!config) configs.set(env, (config = readWorkerConfig(env as unknown as Record<string, unknown>)));
+  return config;
+}
+
+const app = createApp<WorkerBindings>({
+  acquire(env): AppDeps {
+    const config = configOf(env);
+    return { db: lazyDatabase(config), store: createReportStore(r2ObjectStore(env.REPORTS)), tokens: config.apiTokens, runtime: 'workers' };
+  },
+  release(deps, executionContext) {
+    // A Neon pool lives for one request: close it once the response is on its way.
+    executionContext?.waitUntil(deps.db.close());
+  },
+});
+
+export default {
+  fetch(request: Request, env: WorkerBindings, ctx: WaitUntil): Response | Promise<Response> {
+    return app.fetch(request, env, ctx as never);
+  },
+};

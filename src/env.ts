@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { ConfigError } from './lib/errors.js';
+import { tokenEntrySchema, type TokenEntry } from './lib/scopes.js';
+
+/** The only reader of raw configuration: environment variables on Node, vars and secrets on Workers. */
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .refine((value) => /^postgres(ql)?:\/\//.test(value) && URL.canParse(value), 'must be a postgres:// or postgresql:// URL')
+  .optional()
+  .or(z.literal('').transform(() => undefined));
+
+const apiTokens = z
+  .string()
+  .optional()
+  .transform((raw, ctx): TokenEntry[] | undefined => {
+    if (raw === undefined || raw.trim() === '') return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {"name","sha256","scopes"}' });
+      return z.NEVER;
+    }
+    const result = z.array(tokenEntrySchema).safeParse(parsed);
+    if (!result.success) {
+      for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: `[${issue.path.join('.')}] ${issue.message}` });
+      return z.NEVER;
+    }
+    return result.data;
+  });
+
+const wsProxy = optionalString.refine((v) => v === undefined || /^(wss?:\/\/)?[^\s/]+(\/\S*)?$/.test(v), 'must be host:port[/path] or ws://host:port[/path]');
+
+const nodeSchema = z.object({
+  DATABASE_URL: postgresUrl,
+  API_TOKENS: apiTokens,
+  WS_PROXY: wsProxy,
+  REPORTS_DIR: z.string().trim().min(1).default('.sark-migrate/reports'),
+  PGLITE_DIR: z.string().trim().min(1).default('.sark-migrate/pglite'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+});
+
+const workerSchema = z.object({
+  DATABASE_URL: postgresUrl,
+  API_TOKENS: apiTokens,
+  WS_PROXY: wsProxy,
+});
+
+export interface NodeConfig {
+  databaseUrl: string | undefined;
+  apiTokens: TokenEntry[] | undefined;
+  wsProxy: string | undefined;
+  reportsDir: string;
+  pgliteDir: string;
+  port: number;
+  host: string;
+}
+
+export interface WorkerConfig {
+  databaseUrl: string | undefined;
+  apiTokens: TokenEntry[] | undefined;
+  wsProxy: string | undefined;
+}
+
+function parse<T extends z.ZodType>(schema: T, raw: Record<string, unknown>): z.infer<T> {
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    // Name the variable and the rule, never the value: it may be a secret.
+    const lines = result.error.issues.map((issue) => `${issue.path.join('.') || 'configuration'}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return result.data;
+}
+
+export function readNodeConfig(env: Record<string, string | undefined>): NodeConfig {
+  const c = parse(nodeSchema, env);
+  return {
+    databaseUrl: c.DATABASE_URL,
+    apiTokens: c.API_TOKENS,
+    wsProxy: c.WS_PROXY,
+    reportsDir: c.REPORTS_DIR,
+    pgliteDir: c.PGLITE_DIR,
+    port: c.PORT,
+    host: c.HOST,
+  };
+}
+
+export function readWorkerConfig(bindings: Record<string, unknown>): WorkerConfig {
+  const c = parse(workerSchema, bindings);
+  return { databaseUrl: c.DATABASE_URL, apiTokens: c.API_TOKENS, wsProxy: c.WS_PROXY };
+}
+
+/** Neon's own hosts speak the Neon driver's WebSocket protocol; any other host gets pg. */
+export function isNeonUrl(databaseUrl: string): boolean {
+  const host = new URL(databaseUrl).hostname;
+  return /\.neon\.(tech|build)$/.test(host);
+}

@@ -1,0 +1,43 @@
+import { OpenAPIHono, type Hook } from '@hono/zod-openapi';
+import type { AppDeps } from './deps.js';
+import type { FieldError } from './problem.js';
+import { problemResponse } from './problem.js';
+import type { TokenEntry } from './scopes.js';
+
+export interface AppEnv {
+  Variables: {
+    deps: AppDeps;
+    principal: TokenEntry;
+    requestId: string;
+  };
+}
+
+const TARGET_TO_LOCATION: Record<string, FieldError['in']> = { json: 'body', query: 'query', param: 'path', header: 'header' };
+
+/** The one validation hook: a 400 problem naming every bad field. */
+export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result, c) => {
+  if (result.success) return;
+  const location = TARGET_TO_LOCATION[result.target] ?? 'body';
+  const errors: FieldError[] = result.error.issues.flatMap((issue) => {
+    const base = issue.path.map(String).join('.');
+    // An unknown key is reported under its own name, not its parent's.
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ field: base ? `${base}.${key}` : key, in: location, message: 'is not a known field' }));
+    }
+    return [{ field: base || '(body)', in: location, message: issue.message }];
+  });
+  return problemResponse(c, {
+    status: 400,
+    slug: 'bad-request',
+    title: 'Bad request',
+    detail: `The request ${location} is invalid: ${errors.map((e) => e.field).join(', ')}.`,
+    errors,
+  });
+};
+
+/** The only place that makes an OpenAPIHono: every router shares the env type and the hook. */
+export function createRouter() {
+  return new OpenAPIHono<AppEnv>({ strict: false, defaultHook: validationHook });
+}
+
+export type AppRouter = ReturnType<typeof createRouter>;

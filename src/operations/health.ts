@@ -1,0 +1,44 @@
+import { isUnavailable } from '../adapters/db/errors.js';
+import type { DriverName } from '../adapters/db/types.js';
+import type { AppDeps } from '../lib/deps.js';
+import { V1_TABLES, V2_TABLES } from '../sql/catalog.js';
+import { serverVersionSql, tablePresenceSql } from '../sql/introspection.js';
+
+export interface HealthReport {
+  status: 'ok' | 'unavailable';
+  runtime: AppDeps['runtime'];
+  database: { reachable: boolean; driver: DriverName; serverVersion: string | null; latencyMs: number | null };
+  schemas: { v1: boolean; v2: boolean; tables: Record<string, boolean> };
+  storage: { ok: boolean };
+}
+
+async function probeDatabase(deps: AppDeps) {
+  const started = performance.now();
+  const version = await deps.db.query<{ version: string }>(serverVersionSql().text);
+  const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+  const presence = tablePresenceSql();
+  const tables = await deps.db.query<{ name: string; present: boolean }>(presence.text, presence.values);
+  return { serverVersion: version.rows[0]?.version ?? null, latencyMs, tables: Object.fromEntries(tables.rows.map((r) => [r.name, r.present])) };
+}
+
+/** Reachability of the database and the store, and which SARK schema versions are present. */
+export async function checkHealth(deps: AppDeps): Promise<HealthReport> {
+  const [database, storage] = await Promise.allSettled([probeDatabase(deps), deps.store.check()]);
+  if (database.status === 'rejected' && !isUnavailable(database.reason) && !(database.reason as { status?: number })?.status) {
+    throw database.reason; // not an outage but a bug: let the error handler log it
+  }
+  const db = database.status === 'fulfilled' ? database.value : null;
+  const tables = db?.tables ?? {};
+  const reachable = db !== null;
+  return {
+    status: reachable && storage.status === 'fulfilled' ? 'ok' : 'unavailable',
+    runtime: deps.runtime,
+    database: { reachable, driver: deps.db.driver, serverVersion: db?.serverVersion ?? null, latencyMs: db?.latencyMs ?? null },
+    schemas: {
+      v1: V1_TABLES.every((t) => tables[t]),
+      v2: V2_TABLES.every((t) => tables[t]),
+      tables,
+    },
+    storage: { ok: storage.status === 'fulfilled' },
+  };
+}

@@ -1,0 +1,40 @@
+import { z } from '@hono/zod-openapi';
+
+export const REPORT_KINDS = ['migration', 'validation', 'benchmark', 'optimization', 'rollback'] as const;
+export const reportKindSchema = z.enum(REPORT_KINDS).openapi({ description: 'What operation made the report.' });
+export type ReportKind = z.infer<typeof reportKindSchema>;
+
+export const reportIdSchema = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'must be a report id (a lowercase UUIDv7)')
+  .openapi({ description: 'Report id: a UUIDv7, so ids sort by creation time.', example: '019ab8f2-6c1e-7d3a-9f21-4c8e2b7a1d05' });
+
+/** Fields every report has; each kind adds its own beside them. */
+export const reportSchema = z
+  .looseObject({
+    id: reportIdSchema,
+    kind: reportKindSchema,
+    status: z.string().openapi({ description: '`running` while an operation goes on; then the outcome of its kind (e.g. `passed`, `failed`, `critical`, `succeeded`).' }),
+    createdAt: z.iso.datetime(),
+    finishedAt: z.iso.datetime().nullable(),
+    durationMs: z.number().nonnegative().nullable(),
+    actor: z.string().openapi({ description: 'Name of the API token that asked for the operation.' }),
+    request: z.record(z.string(), z.unknown()).openapi({ description: 'The validated request body.' }),
+    summary: z.record(z.string(), z.unknown()).openapi({ description: 'The headline figures of the outcome.' }),
+  })
+  .openapi('Report');
+export type Report = z.infer<typeof reportSchema>;
+
+export const reportSummarySchema = reportSchema
+  .pick({ id: true, kind: true, status: true, createdAt: true, finishedAt: true, actor: true })
+  .strict()
+  .openapi('ReportSummary');
+export type ReportSummary = z.infer<typeof reportSummarySchema>;
+
+export const reportListSchema = z
+  .object({
+    items: z.array(reportSummarySchema).openapi({ description: 'Newest first.' }),
+    nextCursor: reportIdSchema.nullable().openapi({ description: 'Pass as `cursor` for the next page; null on the last page.' }),
+  })
+  .openapi('ReportList');
+export type ReportList = z.infer<typeof reportListSchema>;

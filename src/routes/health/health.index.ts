@@ -1,0 +1,5 @@
+import { createRouter } from '../../lib/create-router.js';
+import { getHealthHandler } from './health.handlers.js';
+import { getHealth } from './health.routes.js';
+
+export const healthRouter = createRouter().openapi(getHealth, getHealthHandler);

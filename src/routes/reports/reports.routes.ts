@@ -1,0 +1,40 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { requireScope } from '../../lib/auth.js';
+import { problemResponses } from '../../lib/problem.js';
+import { reportIdSchema, reportKindSchema, reportListSchema, reportSchema } from '../../reports/schemas.js';
+
+const security = [{ bearerAuth: [] }];
+
+export const listReports = createRoute({
+  method: 'get',
+  path: '/reports',
+  tags: ['Reports'],
+  summary: 'List stored reports, newest first',
+  security,
+  middleware: [requireScope('read')] as const,
+  request: {
+    query: z.strictObject({
+      kind: reportKindSchema.optional(),
+      limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ description: 'Page size, 1 to 100.' }),
+      cursor: reportIdSchema.optional().openapi({ description: 'The `nextCursor` of the previous page.' }),
+    }),
+  },
+  responses: {
+    200: { description: 'One page of report summaries.', content: { 'application/json': { schema: reportListSchema } } },
+    ...problemResponses(400, 401, 403, 503),
+  },
+});
+
+export const getReport = createRoute({
+  method: 'get',
+  path: '/reports/{id}',
+  tags: ['Reports'],
+  summary: 'Read one stored report',
+  security,
+  middleware: [requireScope('read')] as const,
+  request: { params: z.object({ id: reportIdSchema.openapi({ param: { name: 'id', in: 'path' } }) }) },
+  responses: {
+    200: { description: 'The report exactly as the operation answered it (or, while it runs, its progress).', content: { 'application/json': { schema: reportSchema } } },
+    ...problemResponses(400, 401, 403, 404, 503),
+  },
+});
