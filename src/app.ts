@@ -52,12 +52,28 @@ function handleError(error: Error, c: Context<AppEnv>): Response {
   });
 }
 
+/** Every documented endpoint, without the middleware that needs a runtime. */
+function createRoutes() {
+  return createRouter().route('/', healthRouter).route('/', reportsRouter);
+}
+
+/** The OpenAPI 3.1 document the service publishes at /openapi.json. */
+export function apiDocument() {
+  return openApiDocument(createRoutes());
+}
+
 /** The whole HTTP service; the entry points differ only in the DepsProvider they pass. */
 export function createApp<Bindings>(provider: DepsProvider<Bindings>) {
   const app = createRouter();
+  const routes = createRoutes();
+  const document = openApiDocument(routes);
 
   app.use(requestId());
   app.use(secureHeaders());
+  // The published contract needs neither a database nor a token.
+  app.get('/openapi.json', (c) => c.json(document));
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'sark-migrate API' }));
+
   app.use(async (c, next) => {
     const executionContext = executionContextOf(c);
     const deps = provider.acquire(c.env as Bindings, executionContext);
@@ -74,16 +90,11 @@ export function createApp<Bindings>(provider: DepsProvider<Bindings>) {
       onError: (c) => problemResponse(c, { status: 413, slug: 'payload-too-large', title: 'Payload too large', detail: `The body must be at most ${MAX_BODY_BYTES} bytes.` }),
     }),
   );
-
-  const routes = app.route('/', healthRouter).route('/', reportsRouter);
-
-  const document = openApiDocument(app);
-  app.get('/openapi.json', (c) => c.json(document));
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'sark-migrate API' }));
+  app.route('/', routes);
 
   app.notFound((c) => problemResponse(c, { status: 404, slug: 'not-found', title: 'Not found', detail: `No endpoint ${c.req.method} ${c.req.path}; see /docs.` }));
   app.onError(handleError);
-  return routes;
+  return app;
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -24,7 +24,7 @@ export function createNeonDatabase(options: NeonOptions): Database {
       const neon = this.neonConfig;
       if (webSocketConstructor) neon.webSocketConstructor = webSocketConstructor as typeof neon.webSocketConstructor;
       if (wsProxy) {
-        const base = wsProxy.replace(/\/+$/, '');
+        const base = wsProxy.replace(/^wss?:\/\//, '').replace(/\/+$/, ''); // the driver adds the scheme
         neon.wsProxy = (host, port) => `${base}/?address=${host}:${port}`;
         neon.useSecureWebSocket = false;
         neon.pipelineTLS = false;
@@ -32,7 +32,11 @@ export function createNeonDatabase(options: NeonOptions): Database {
       }
     }
   }
-  const pool = new Pool({ connectionString: options.connectionString, max: options.max ?? 5, Client: ConfiguredClient } as never);
+  // Neon's Pool pins its own Client class as a field, so a `Client` option is ignored: subclass it.
+  class ConfiguredPool extends Pool {
+    override Client = ConfiguredClient;
+  }
+  const pool = new ConfiguredPool({ connectionString: options.connectionString, max: options.max ?? 5 });
   // Inside workerd every end() is followed by a "Network connection lost" error event;
   // without a listener it surfaces as an uncaught exception.
   pool.on('error', () => undefined);

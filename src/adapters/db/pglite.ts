@@ -8,7 +8,7 @@ function queryableOf(target: PGlite | Transaction): Queryable {
     async query<R extends Row>(text: string, params: readonly unknown[] = []) {
       if ('closed' in target && target.closed) throw new DatabaseUnavailableError();
       const result = await target.query<R>(text, [...params]);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
     },
   };
 }

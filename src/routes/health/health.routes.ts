@@ -23,6 +23,8 @@ export const healthSchema = z
 export const getHealth = createRoute({
   method: 'get',
   path: '/health',
+  operationId: 'getHealth',
+  security: [],
   tags: ['Service'],
   summary: 'Is the service able to work?',
   description:

@@ -8,6 +8,7 @@ const security = [{ bearerAuth: [] }];
 export const listReports = createRoute({
   method: 'get',
   path: '/reports',
+  operationId: 'listReports',
   tags: ['Reports'],
   summary: 'List stored reports, newest first',
   security,
@@ -28,6 +29,7 @@ export const listReports = createRoute({
 export const getReport = createRoute({
   method: 'get',
   path: '/reports/{id}',
+  operationId: 'getReport',
   tags: ['Reports'],
   summary: 'Read one stored report',
   security,

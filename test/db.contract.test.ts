@@ -1,0 +1,141 @@
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createNeonDatabase } from '../src/adapters/db/neon.js';
+import { createPgDatabase } from '../src/adapters/db/pg.js';
+import { pgliteDatabase } from '../src/adapters/db/pglite.js';
+import { PGlite } from '@electric-sql/pglite';
+import { ADVISORY_LOCK } from '../src/adapters/db/types.js';
+import { DatabaseUnavailableError, LockBusyError } from '../src/lib/errors.js';
+import { describeEachDatabase } from './support/databases.js';
+import { inject } from 'vitest';
+
+/** The same contract on every adapter: what operations may rely on, whatever the driver. */
+describeEachDatabase('database adapter contract', (current) => {
+  it('binds values and returns rows typed alike on every driver', async () => {
+    const { db } = current();
+    const { rows, rowCount } = await db.query<{ n: number; t: string; j: unknown; at: Date; nothing: null; names: string[] }>(
+      `SELECT $1::int AS n, $2::text AS t, $3::jsonb AS j, '2026-01-02T03:04:05Z'::timestamptz AS at, NULL AS nothing, $4::text[] AS names`,
+      [42, "it's; DROP TABLE x --", JSON.stringify({ a: [1, 2] }), ['a', 'b']],
+    );
+    expect(rowCount).toBe(1);
+    expect(rows[0]).toEqual({ n: 42, t: "it's; DROP TABLE x --", j: { a: [1, 2] }, at: new Date('2026-01-02T03:04:05Z'), nothing: null, names: ['a', 'b'] });
+  });
+
+  it('commits a transaction that resolves and rolls back one that throws', async () => {
+    const { db } = current();
+    await db.query('CREATE TABLE IF NOT EXISTS contract_tx (id int PRIMARY KEY)');
+    await db.transaction(async (tx) => {
+      await tx.query('INSERT INTO contract_tx VALUES (1)');
+    });
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query('INSERT INTO contract_tx VALUES (2)');
+        throw new Error('half-way failure');
+      }),
+    ).rejects.toThrow('half-way failure');
+    const { rows } = await db.query<{ id: number }>('SELECT id FROM contract_tx ORDER BY id');
+    expect(rows.map((r) => r.id)).toEqual([1]);
+  });
+
+  it('refuses writes in a read-only transaction', async () => {
+    const { db } = current();
+    await db.query('CREATE TABLE IF NOT EXISTS contract_ro (id int)');
+    await expect(db.transaction((tx) => tx.query('INSERT INTO contract_ro VALUES (1)'), { readOnly: true })).rejects.toMatchObject({ code: '25006' });
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM contract_ro');
+    expect(rows[0]!.n).toBe(0);
+  });
+
+  it('scopes statement and lock timeouts to the transaction', async () => {
+    const { db } = current();
+    const inside = await db.transaction(
+      (tx) => tx.query<{ st: string; lt: string }>(`SELECT current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt`),
+      { statementTimeoutMs: 1500, lockTimeoutMs: 250 },
+    );
+    expect(inside.rows[0]).toEqual({ st: '1500ms', lt: '250ms' });
+    const after = await db.query<{ st: string }>(`SELECT current_setting('statement_timeout') AS st`);
+    expect(after.rows[0]!.st).toBe('0');
+  });
+
+  it('keeps SQL errors as they are: a syntax error is not an outage', async () => {
+    const { db } = current();
+    const failure = await db.query('SELEC 1').catch((e: unknown) => e);
+    expect(failure).not.toBeInstanceOf(DatabaseUnavailableError);
+    expect(failure).toMatchObject({ code: '42601' });
+  });
+
+  it('lets one advisory-lock session run at a time and frees the lock afterwards', async () => {
+    const { db } = current();
+    let release!: () => void;
+    const holding = db.withAdvisoryLock(
+      (session) =>
+        new Promise<string>((resolve) => {
+          release = () => resolve('first');
+          void session.query('SELECT 1');
+        }),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(db.withAdvisoryLock(async () => 'second')).rejects.toBeInstanceOf(LockBusyError);
+    release();
+    await expect(holding).resolves.toBe('first');
+    await expect(db.withAdvisoryLock(async (session) => (await session.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one)).resolves.toBe(1);
+  });
+
+  it('releases the advisory lock when the locked work throws', async () => {
+    const { db } = current();
+    await expect(db.withAdvisoryLock(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    await expect(db.withAdvisoryLock(async () => 'again')).resolves.toBe('again');
+  });
+});
+
+describe.runIf(process.env.TEST_DATABASE_URL)('advisory lock on a real server', () => {
+  it('is a real pg advisory lock: another process sees it held and cannot take it', async () => {
+    const url = process.env.TEST_DATABASE_URL!;
+    for (const db of [createPgDatabase({ connectionString: url }), createNeonDatabase({ connectionString: url, webSocketConstructor: WebSocket, wsProxy: inject('wsProxyUrl') })]) {
+      const other = new pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        const seenByOther = await db.withAdvisoryLock(async () => {
+          const { rows } = await other.query('SELECT pg_try_advisory_lock($1, $2) AS got', [ADVISORY_LOCK.classId, ADVISORY_LOCK.objectId]);
+          return rows[0].got as boolean;
+        });
+        expect(seenByOther).toBe(false);
+        const { rows } = await other.query('SELECT pg_try_advisory_lock($1, $2) AS got', [ADVISORY_LOCK.classId, ADVISORY_LOCK.objectId]);
+        expect(rows[0].got).toBe(true);
+      } finally {
+        await other.end();
+        await db.close();
+      }
+    }
+  });
+
+  it('cancels a statement that outlives its statement timeout', async () => {
+    const db = createPgDatabase({ connectionString: process.env.TEST_DATABASE_URL! });
+    try {
+      await expect(db.transaction((tx) => tx.query('SELECT pg_sleep(2)'), { statementTimeoutMs: 100 })).rejects.toMatchObject({ code: '57014' });
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe('an unreachable database', () => {
+  it('is reported as DatabaseUnavailableError by pg', async () => {
+    const db = createPgDatabase({ connectionString: 'postgres://postgres:secret@127.0.0.1:9/none', connectionTimeoutMillis: 2000 });
+    await expect(db.query('SELECT 1')).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    await expect(db.transaction(async () => 1)).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    await db.close();
+  });
+
+  it.runIf(process.env.TEST_DATABASE_URL)('is reported as DatabaseUnavailableError by the Neon driver', async () => {
+    const db = createNeonDatabase({ connectionString: 'postgres://postgres:secret@127.0.0.1:9/none', webSocketConstructor: WebSocket, wsProxy: inject('wsProxyUrl') });
+    await expect(db.query('SELECT 1')).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    await db.close();
+  });
+
+  it('is reported as DatabaseUnavailableError by a closed PGlite', async () => {
+    const db = pgliteDatabase(await PGlite.create());
+    await db.close();
+    await expect(db.query('SELECT 1')).rejects.toBeInstanceOf(DatabaseUnavailableError);
+  });
+});

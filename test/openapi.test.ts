@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { describe, expect, it } from 'vitest';
+import { pgliteDatabase } from '../src/adapters/db/pglite.js';
+import { makeTestApp } from './support/app.js';
+import { renderOpenApi } from './support/openapi.js';
+
+const committed = readFileSync(new URL('../openapi/openapi.json', import.meta.url), 'utf8');
+
+describe('the published OpenAPI document', () => {
+  it('is current: openapi/openapi.json equals what the routes generate (run `npm run openapi`)', () => {
+    expect(committed).toBe(renderOpenApi());
+  });
+
+  it('is what GET /openapi.json serves', async () => {
+    const { app } = await makeTestApp(pgliteDatabase(await PGlite.create()));
+    expect(await (await app.request('/openapi.json')).json()).toEqual(JSON.parse(committed));
+  });
+
+  it('declares bearer security on every operation but /health, and problem+json on every error', () => {
+    const doc = JSON.parse(committed);
+    for (const [path, item] of Object.entries<Record<string, { security?: unknown[]; responses: Record<string, { content?: Record<string, unknown> }> }>>(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        expect(op.security, `${method} ${path}`).toEqual(path === '/health' ? [] : [{ bearerAuth: [] }]);
+        for (const [status, response] of Object.entries(op.responses)) {
+          if (Number(status) >= 400) expect(Object.keys(response.content ?? {}), `${method} ${path} ${status}`).toEqual(['application/problem+json']);
+        }
+      }
+    }
+  });
+});

@@ -1,0 +1,55 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Database } from '../../src/adapters/db/types.js';
+import { fsObjectStore } from '../../src/adapters/storage/fs.js';
+import { createApp } from '../../src/app.js';
+import { generateToken, sha256Hex } from '../../src/lib/auth.js';
+import type { AppDeps } from '../../src/lib/deps.js';
+import type { Scope, TokenEntry } from '../../src/lib/scopes.js';
+import { createReportStore, type ReportStore } from '../../src/reports/store.js';
+
+/** One token per scope combination a test needs, by name. */
+export const TOKEN_SCOPES = {
+  reader: ['read'],
+  runner: ['run'],
+  applier: ['apply'],
+  admin: ['read', 'run', 'apply'],
+} as const satisfies Record<string, readonly Scope[]>;
+export type TokenName = keyof typeof TOKEN_SCOPES;
+
+export interface TestApp {
+  app: ReturnType<typeof createApp>;
+  store: ReportStore;
+  deps: AppDeps;
+  tokens: Record<TokenName, string>;
+  /** app.request with a bearer token by name and a JSON body. */
+  call(method: string, path: string, options?: { as?: TokenName | null; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<Response>;
+}
+
+export async function makeTestApp(db: Database, options: { tokens?: 'none' } = {}): Promise<TestApp> {
+  const tokens = {} as Record<TokenName, string>;
+  const entries: TokenEntry[] = [];
+  for (const [name, scopes] of Object.entries(TOKEN_SCOPES) as [TokenName, readonly Scope[]][]) {
+    tokens[name] = generateToken();
+    entries.push({ name, sha256: await sha256Hex(tokens[name]), scopes: [...scopes] });
+  }
+  const store = createReportStore(fsObjectStore(await mkdtemp(join(tmpdir(), 'sark-app-'))));
+  const deps: AppDeps = { db, store, tokens: options.tokens === 'none' ? undefined : entries, runtime: 'node' };
+  const app = createApp({ acquire: () => deps });
+  return {
+    app,
+    store,
+    deps,
+    tokens,
+    call(method, path, { as = 'admin', body, rawBody, headers = {} } = {}) {
+      const init: RequestInit = { method, headers: { ...headers } };
+      if (as) (init.headers as Record<string, string>).Authorization = `Bearer ${tokens[as]}`;
+      if (body !== undefined || rawBody !== undefined) {
+        init.body = rawBody ?? JSON.stringify(body);
+        (init.headers as Record<string, string>)['Content-Type'] ??= 'application/json';
+      }
+      return Promise.resolve(app.request(path, init));
+    },
+  };
+}

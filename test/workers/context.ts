@@ -1,0 +1,23 @@
+/** What the Workers suite's global setup (Node) hands to the tests (workerd) through inject(). */
+export interface WorkersTestContext {
+  /** A seeded SARK database: v1 schema and data, and the v2 tables. */
+  databaseUrl: string;
+  /** ws:// URL of the WebSocket-to-TCP proxy the Neon driver reaches it through. */
+  wsProxy: string;
+  /** The API_TOKENS binding: entries for readToken and runToken. */
+  apiTokens: string;
+  /** A plain bearer token with scope `read`. */
+  readToken: string;
+  /** A plain bearer token with scope `run` only. */
+  runToken: string;
+  /** A TCP port of 127.0.0.1 that nothing listens on (a database that is down). */
+  closedPort: number;
+  /** The database is a real PostgreSQL (TEST_DATABASE_URL), not PGlite: one backend per connection. */
+  realPostgres: boolean;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    sarkWorkers: WorkersTestContext;
+  }
+}

@@ -1,0 +1,42 @@
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import { expect, inject } from 'vitest';
+import worker, { type WorkerBindings } from '../../src/entry.worker.js';
+import './context.js';
+
+/** The Worker's bindings as deployed: the local R2 bucket plus the secrets the global setup made. */
+export function workerBindings(overrides: Partial<WorkerBindings> = {}): WorkerBindings {
+  const provided = inject('sarkWorkers');
+  return {
+    ...env,
+    DATABASE_URL: provided.databaseUrl,
+    WS_PROXY: provided.wsProxy,
+    API_TOKENS: provided.apiTokens,
+    ...overrides,
+  };
+}
+
+/**
+ * One request through the Worker's own fetch handler, as workerd would deliver it; resolves
+ * once everything it left to waitUntil (closing its Neon pool) has settled.
+ */
+export async function fetchWorker(path: string, init: RequestInit = {}, bindings: WorkerBindings = workerBindings()): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(new Request(new URL(path, 'https://sark-migrate.test'), init), bindings, ctx);
+  // Read the body before waiting: the Worker may stream it, and the pool closes afterwards.
+  const body = await response.arrayBuffer();
+  await waitOnExecutionContext(ctx);
+  return new Response(body, response);
+}
+
+export function bearer(token: string): RequestInit {
+  return { headers: { Authorization: `Bearer ${token}` } };
+}
+
+/** The body of an RFC 9457 answer, after checking its status and media type. */
+export async function problemOf(response: Response, status: number): Promise<Record<string, unknown>> {
+  const text = await response.text();
+  expect({ status: response.status, contentType: response.headers.get('Content-Type') }, text).toEqual({ status, contentType: expect.stringMatching(/^application\/problem\+json/) });
+  const problem = JSON.parse(text) as Record<string, unknown>;
+  expect(problem).toMatchObject({ status, type: expect.stringMatching(/^urn:sark-migrate:problem:/), title: expect.any(String), detail: expect.any(String) });
+  return problem;
+}

@@ -1,0 +1,60 @@
+import { describe, expect, inject, it } from 'vitest';
+import { fetchWorker, problemOf, workerBindings } from './harness.js';
+
+const provided = inject('sarkWorkers');
+
+describe('GET /health on the Worker', () => {
+  it('reaches the database through the Neon driver and the bucket through R2', async () => {
+    const response = await fetchWorker('/health');
+    const text = await response.text();
+    expect(response.status, text).toBe(200);
+    expect(response.headers.get('Cache-Control')).toBe('no-store');
+    const health = JSON.parse(text);
+    expect(health).toMatchObject({
+      status: 'ok',
+      runtime: 'workers',
+      database: { reachable: true, driver: 'neon', serverVersion: expect.stringMatching(/^\d+/) },
+      schemas: { v1: true, v2: true },
+      storage: { ok: true },
+    });
+  });
+
+  it('shows neither the connection string nor its credentials', async () => {
+    const response = await fetchWorker('/health');
+    const text = await response.text();
+    const url = new URL(provided.databaseUrl);
+    expect(text).not.toContain('postgres://');
+    expect(text).not.toContain(provided.databaseUrl);
+    expect(text).not.toContain(`${url.host}`);
+    if (url.password) expect(text).not.toContain(`:${url.password}@`);
+  });
+
+  it('answers 503 problem+json when the database does not answer', async () => {
+    const down = `postgres://postgres:postgres@127.0.0.1:${provided.closedPort}/postgres`;
+    const response = await fetchWorker('/health', {}, workerBindings({ DATABASE_URL: down }));
+    const problem = await problemOf(response, 503);
+    expect(problem).toMatchObject({ database: { reachable: false, driver: 'neon' }, storage: { ok: true } });
+    expect(JSON.stringify(problem)).not.toContain('postgres://');
+  });
+
+  it('answers 503 problem+json when no database is configured', async () => {
+    const { DATABASE_URL: _unset, ...bindings } = workerBindings();
+    const problem = await problemOf(await fetchWorker('/health', {}, bindings), 503);
+    expect(problem).toMatchObject({ database: { reachable: false } });
+  });
+});
+
+describe('GET /openapi.json on the Worker', () => {
+  it('publishes the OpenAPI 3.1 document', async () => {
+    const response = await fetchWorker('/openapi.json');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('Content-Type')).toMatch(/^application\/json/);
+    const document = (await response.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(document.openapi).toBe('3.1.0');
+    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/health', '/reports', '/reports/{id}']));
+  });
+
+  it('answers an unknown path with a 404 problem', async () => {
+    await problemOf(await fetchWorker('/no/such/endpoint'), 404);
+  });
+});

@@ -1,0 +1,22 @@
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+
+// The suite runs offline: no usage metrics, no request.cf lookup at Miniflare start.
+process.env.WRANGLER_SEND_METRICS ??= 'false';
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
+
+/**
+ * The Workers suite: tests run inside workerd against the real Worker (wrangler.toml's main
+ * and its local R2 bucket). test/workers/global-setup.ts (Node) starts the database and the
+ * WebSocket proxy; tests get their addresses with inject('sarkWorkers').
+ */
+export default defineConfig({
+  plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
+  test: {
+    name: 'workers',
+    include: ['test/workers/**/*.test.ts'],
+    globalSetup: ['test/workers/global-setup.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
