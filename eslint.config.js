@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   {
     // Outside src/, scripts and tests read the environment they run in.
-    files: ['test/**', 'scripts/**', '*.config.ts', 'src/entry.node.ts'],
+    files: ['test/**', 'scripts/**', '*.config.ts', 'src/entry.node.ts', 'src/**/*.test.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
 );

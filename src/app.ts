@@ -11,6 +11,7 @@ import { DatabaseUnavailableError, ProblemError } from './lib/errors.js';
 import { openApiDocument } from './lib/openapi.js';
 import { problemResponse } from './lib/problem.js';
 import { healthRouter } from './routes/health/health.index.js';
+import { migrateRouter } from './routes/migrate/migrate.index.js';
 import { reportsRouter } from './routes/reports/reports.index.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -40,7 +41,8 @@ function handleError(error: Error, c: Context<AppEnv>): Response {
     });
   }
   if (error instanceof HTTPException) {
-    return problemResponse(c, { status: error.status, slug: 'http-error', title: error.message || 'Error', detail: error.message });
+    const title = error.message || 'Error';
+    return problemResponse(c, { status: error.status, slug: title.toLowerCase().replace(/[^a-z]+/g, '-'), title, detail: `${title}: send the body as application/json.` });
   }
   // A bug: log it whole, answer without internals (no SQL, connection string or stack).
   console.error(`[${c.var.requestId}] unhandled error:`, error);
@@ -54,7 +56,7 @@ function handleError(error: Error, c: Context<AppEnv>): Response {
 
 /** Every documented endpoint, without the middleware that needs a runtime. */
 function createRoutes() {
-  return createRouter().route('/', healthRouter).route('/', reportsRouter);
+  return createRouter().route('/', healthRouter).route('/', migrateRouter).route('/', reportsRouter);
 }
 
 /** The OpenAPI 3.1 document the service publishes at /openapi.json. */

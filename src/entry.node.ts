@@ -55,7 +55,14 @@ async function main(): Promise<void> {
     if (!tokens) ({ tokens, token: printedToken } = await demoTokens());
   }
 
-  const deps: AppDeps = { db, store: createReportStore(fsObjectStore(config.reportsDir)), tokens, runtime: 'node' };
+  const deps: AppDeps = {
+    db,
+    store: createReportStore(fsObjectStore(config.reportsDir)),
+    tokens,
+    runtime: 'node',
+    // The process outlives the response: background work just runs; its report records failures.
+    defer: (task) => void task.catch((error: unknown) => console.error('background operation failed:', error)),
+  };
   const app = createApp({ acquire: () => deps });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     const url = `http://${config.host}:${info.port}`;

@@ -40,14 +40,26 @@ function configOf(env: WorkerBindings): WorkerConfig {
   return config;
 }
 
+const backgroundOf = new WeakMap<AppDeps, Promise<unknown>[]>();
+
 const app = createApp<WorkerBindings>({
   acquire(env): AppDeps {
     const config = configOf(env);
-    return { db: lazyDatabase(config), store: createReportStore(r2ObjectStore(env.REPORTS)), tokens: config.apiTokens, runtime: 'workers' };
+    const background: Promise<unknown>[] = [];
+    const deps: AppDeps = {
+      db: lazyDatabase(config),
+      store: createReportStore(r2ObjectStore(env.REPORTS)),
+      tokens: config.apiTokens,
+      runtime: 'workers',
+      defer: (task) => void background.push(task),
+    };
+    backgroundOf.set(deps, background);
+    return deps;
   },
   release(deps, executionContext) {
-    // A Neon pool lives for one request: close it once the response is on its way.
-    executionContext?.waitUntil(deps.db.close());
+    // A Neon pool lives for one request: close it once the response and its background work are done.
+    const background = backgroundOf.get(deps) ?? [];
+    executionContext?.waitUntil(Promise.allSettled(background).then(() => deps.db.close()));
   },
 });
 

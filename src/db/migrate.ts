@@ -13,8 +13,11 @@ export interface BundledMigration {
 
 export interface MigrationOutcome {
   tag: string;
-  /** applied: its SQL ran; adopted: its tables already existed (SARK made them), left as they are. */
-  outcome: 'applied' | 'adopted' | 'already-applied';
+  /**
+   * applied: its SQL ran; adopted: its tables already existed (SARK made them) and were left
+   * as they are; already-applied: an earlier run did it; would-apply / would-adopt: a dry run's plan.
+   */
+  outcome: 'applied' | 'adopted' | 'already-applied' | 'would-apply' | 'would-adopt';
 }
 
 const LEDGER = `${SERVICE_SCHEMA}.schema_migrations`;
@@ -37,26 +40,45 @@ async function existingTables(tx: Queryable, tables: readonly string[]): Promise
   return rows.map((r) => r.name);
 }
 
-async function applyOne(tx: Queryable, migration: BundledMigration): Promise<MigrationOutcome['outcome']> {
-  const present = await existingTables(tx, migration.createsTables);
-  let outcome: 'applied' | 'adopted';
-  if (migration.createsTables.length > 0 && present.length === migration.createsTables.length) {
-    outcome = 'adopted';
-  } else if (present.length > 0) {
-    const missing = migration.createsTables.filter((t) => !present.includes(t));
-    throw new ProblemError(
-      409,
-      'schema-conflict',
-      'Schema partly present',
-      `Migration ${migration.tag} creates ${migration.createsTables.join(', ')}; ${present.join(', ')} already exist but ${missing.join(', ')} do not. Create or drop the rest by hand first.`,
-      { present, missing },
-    );
-  } else {
-    for (const statement of migration.statements) await tx.query(statement);
-    outcome = 'applied';
-  }
+/** Whether a migration's tables are all absent (apply it), all present (adopt it), or neither (refuse). */
+async function decide(db: Queryable, migration: BundledMigration): Promise<'apply' | 'adopt'> {
+  const present = await existingTables(db, migration.createsTables);
+  if (migration.createsTables.length > 0 && present.length === migration.createsTables.length) return 'adopt';
+  if (present.length === 0) return 'apply';
+  const missing = migration.createsTables.filter((t) => !present.includes(t));
+  throw new ProblemError(
+    409,
+    'schema-conflict',
+    'Schema partly present',
+    `Migration ${migration.tag} creates ${migration.createsTables.join(', ')}; ${present.join(', ')} already exist but ${missing.join(', ')} do not. Create or drop the rest by hand first.`,
+    { present, missing },
+  );
+}
+
+async function applyOne(tx: Queryable, migration: BundledMigration): Promise<'applied' | 'adopted'> {
+  const decision = await decide(tx, migration);
+  if (decision === 'apply') for (const statement of migration.statements) await tx.query(statement);
+  const outcome = decision === 'apply' ? 'applied' : 'adopted';
   await tx.query(`INSERT INTO ${LEDGER} (tag, hash, outcome) VALUES ($1, $2, $3)`, [migration.tag, migration.hash, outcome]);
   return outcome;
+}
+
+async function appliedTags(db: Queryable): Promise<Set<string>> {
+  const { rows } = await db.query<{ ledger: boolean }>(`SELECT to_regclass('${LEDGER}') IS NOT NULL AS ledger`);
+  if (!rows[0]?.ledger) return new Set();
+  const applied = await db.query<{ tag: string }>(`SELECT tag FROM ${LEDGER}`);
+  return new Set(applied.rows.map((r) => r.tag));
+}
+
+/** What applyMigrations would do, changing nothing (a dry run's schema phase). */
+export async function planMigrations(db: Queryable, migrations: readonly BundledMigration[] = MIGRATIONS): Promise<MigrationOutcome[]> {
+  const done = await appliedTags(db);
+  const plan: MigrationOutcome[] = [];
+  for (const migration of migrations) {
+    if (done.has(migration.tag)) plan.push({ tag: migration.tag, outcome: 'already-applied' });
+    else plan.push({ tag: migration.tag, outcome: (await decide(db, migration)) === 'apply' ? 'would-apply' : 'would-adopt' });
+  }
+  return plan;
 }
 
 /**
@@ -66,8 +88,7 @@ async function applyOne(tx: Queryable, migration: BundledMigration): Promise<Mig
  */
 export async function applyMigrations(session: Session, migrations: readonly BundledMigration[] = MIGRATIONS): Promise<MigrationOutcome[]> {
   await ensureLedger(session);
-  const { rows } = await session.query<{ tag: string }>(`SELECT tag FROM ${LEDGER}`);
-  const done = new Set(rows.map((r) => r.tag));
+  const done = await appliedTags(session);
   const outcomes: MigrationOutcome[] = [];
   for (const migration of migrations) {
     if (done.has(migration.tag)) {

@@ -1,6 +1,6 @@
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from './create-router.js';
-import { ServiceNotConfiguredError } from './errors.js';
+import { ProblemError, ServiceNotConfiguredError } from './errors.js';
 import { problemResponse } from './problem.js';
 import { grants, type Scope, type TokenEntry } from './scopes.js';
 
@@ -32,6 +32,13 @@ export function generateToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   const base64 = btoa(String.fromCharCode(...bytes));
   return `smk_${base64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+}
+
+/** For operations whose scope depends on the body (a dry run needs run, a real run apply). */
+export function assertScope(principal: TokenEntry, scope: Scope, why: string): void {
+  if (!grants(principal.scopes, scope)) {
+    throw new ProblemError(403, 'forbidden', 'Forbidden', `The token "${principal.name}" lacks the "${scope}" scope, which ${why} needs.`);
+  }
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;

@@ -9,6 +9,8 @@ export interface AppDeps {
   /** Undefined when no tokens are configured: every operation then answers 503. */
   tokens: readonly TokenEntry[] | undefined;
   runtime: 'node' | 'workers';
+  /** Keeps work going after the response (respond-async); the runtime decides how long it may run. */
+  defer(task: Promise<unknown>): void;
 }
 
 /** How an entry point lends dependencies to one request and takes them back after it. */

@@ -58,6 +58,8 @@ export function problemResponses<const S extends readonly number[]>(...statuses:
     404: 'No such resource.',
     409: 'Another changing operation holds the database, or a plan is stale.',
     413: 'The body is larger than 1 MB.',
+    415: 'The body is not `application/json`.',
+    422: 'The database does not have a schema the operation can work on; `missing` names what lacks.',
     503: 'The database is unreachable, or the service is not configured.',
   };
   return Object.fromEntries(

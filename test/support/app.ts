@@ -23,6 +23,8 @@ export interface TestApp {
   store: ReportStore;
   deps: AppDeps;
   tokens: Record<TokenName, string>;
+  /** Waits for the work respond-async requests left running. */
+  settle(): Promise<void>;
   /** app.request with a bearer token by name and a JSON body. */
   call(method: string, path: string, options?: { as?: TokenName | null; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<Response>;
 }
@@ -35,13 +37,17 @@ export async function makeTestApp(db: Database, options: { tokens?: 'none' } = {
     entries.push({ name, sha256: await sha256Hex(tokens[name]), scopes: [...scopes] });
   }
   const store = createReportStore(fsObjectStore(await mkdtemp(join(tmpdir(), 'sark-app-'))));
-  const deps: AppDeps = { db, store, tokens: options.tokens === 'none' ? undefined : entries, runtime: 'node' };
+  const background: Promise<unknown>[] = [];
+  const deps: AppDeps = { db, store, tokens: options.tokens === 'none' ? undefined : entries, runtime: 'node', defer: (task) => void background.push(task) };
   const app = createApp({ acquire: () => deps });
   return {
     app,
     store,
     deps,
     tokens,
+    async settle() {
+      while (background.length > 0) await Promise.allSettled(background.splice(0));
+    },
     call(method, path, { as = 'admin', body, rawBody, headers = {} } = {}) {
       const init: RequestInit = { method, headers: { ...headers } };
       if (as) (init.headers as Record<string, string>).Authorization = `Bearer ${tokens[as]}`;

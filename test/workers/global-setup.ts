@@ -88,7 +88,10 @@ async function closedPort(): Promise<number> {
 export default async function setup(project: TestProject) {
   const serverUrl = process.env.TEST_DATABASE_URL;
   const database = serverUrl ? await scratchDatabaseOn(serverUrl) : await embeddedDatabase();
-  const proxy = await startWsProxy();
+  const proxy = await startWsProxy().catch(async (error: unknown) => {
+    await database.stop();
+    throw error;
+  });
 
   const readToken = generateToken();
   const runToken = generateToken();

@@ -1,7 +1,6 @@
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { expect, inject } from 'vitest';
 import worker, { type WorkerBindings } from '../../src/entry.worker.js';
-import './context.js';
 
 /** The Worker's bindings as deployed: the local R2 bucket plus the secrets the global setup made. */
 export function workerBindings(overrides: Partial<WorkerBindings> = {}): WorkerBindings {
@@ -22,7 +21,7 @@ export function workerBindings(overrides: Partial<WorkerBindings> = {}): WorkerB
 export async function fetchWorker(path: string, init: RequestInit = {}, bindings: WorkerBindings = workerBindings()): Promise<Response> {
   const ctx = createExecutionContext();
   const response = await worker.fetch(new Request(new URL(path, 'https://sark-migrate.test'), init), bindings, ctx);
-  // Read the body before waiting: the Worker may stream it, and the pool closes afterwards.
+  // Read the whole body before the pool closes, so no assertion ever races that close.
   const body = await response.arrayBuffer();
   await waitOnExecutionContext(ctx);
   return new Response(body, response);

@@ -13,7 +13,10 @@ export interface PgCompatiblePool {
 export interface PgCompatibleClient {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
   release(destroy?: boolean | Error): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
 }
+
+const listening = new WeakSet<PgCompatibleClient>();
 
 function queryableOf(target: Pick<PgCompatibleClient, 'query'>): Queryable {
   return {
@@ -29,11 +32,19 @@ function queryableOf(target: Pick<PgCompatibleClient, 'query'>): Queryable {
 }
 
 async function checkout(pool: PgCompatiblePool): Promise<PgCompatibleClient> {
+  let client: PgCompatibleClient;
   try {
-    return await pool.connect();
+    client = await pool.connect();
   } catch (error) {
     return translateDriverError(error);
   }
+  // A connection lost while checked out also fails its pending query, which reports it; the
+  // client's own 'error' event must not become an uncaught exception.
+  if (!listening.has(client)) {
+    listening.add(client);
+    client.on('error', () => undefined);
+  }
+  return client;
 }
 
 /** A Database over any pg-compatible pool: one connection per transaction or locked session. */

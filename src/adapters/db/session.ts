@@ -9,6 +9,9 @@ export async function applyTransactionOptions(tx: Queryable, options: Transactio
   if (options.lockTimeoutMs !== undefined) {
     await tx.query("SELECT set_config('lock_timeout', $1, true)", [`${options.lockTimeoutMs}ms`]);
   }
+  if (options.timeZone !== undefined) {
+    await tx.query("SELECT set_config('TimeZone', $1, true)", [options.timeZone]);
+  }
 }
 
 /** BEGIN, fn, COMMIT on one connection; ROLLBACK and rethrow when fn throws. */

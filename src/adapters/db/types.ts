@@ -23,6 +23,8 @@ export interface TransactionOptions {
   statementTimeoutMs?: number;
   /** SET LOCAL lock_timeout, in milliseconds. */
   lockTimeoutMs?: number;
+  /** SET LOCAL TimeZone: timestamps written into JSON render in it. */
+  timeZone?: 'UTC';
 }
 
 export interface Session extends Queryable {

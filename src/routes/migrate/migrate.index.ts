@@ -1,0 +1,5 @@
+import { createRouter } from '../../lib/create-router.js';
+import { postMigrateHandler } from './migrate.handlers.js';
+import { postMigrate } from './migrate.routes.js';
+
+export const migrateRouter = createRouter().openapi(postMigrate, postMigrateHandler);

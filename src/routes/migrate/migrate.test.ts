@@ -1,0 +1,234 @@
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { makeTestApp } from '../../../test/support/app.js';
+import { databaseTargets, type DatabaseTarget, type TestDatabase } from '../../../test/support/databases.js';
+import { checkFidelity, resourcesMissingTools } from '../../../test/support/fidelity.js';
+import { runSarkDdl } from '../../../test/support/sark-fixtures.js';
+import { seedV1 } from '../../../test/support/seed.js';
+import { migrate } from '../../operations/migrate.js';
+
+async function fresh<T>(target: DatabaseTarget, work: (t: TestDatabase) => Promise<T>): Promise<T> {
+  const database = await target.open();
+  try {
+    return await work(database);
+  } finally {
+    await database.dispose();
+  }
+}
+
+const v2Counts = async (t: TestDatabase) =>
+  (await t.db.query<{ r: number; c: number }>('SELECT (SELECT count(*)::int FROM resources) AS r, (SELECT count(*)::int FROM capabilities) AS c')).rows[0]!;
+
+for (const target of databaseTargets()) {
+  describe(`POST /migrate [${target.driver}]`, () => {
+    for (const shape of ['orm', 'migration'] as const) {
+      it(`migrates the ${shape} shape with every mapped field equal, then a second run copies nothing`, () =>
+        fresh(target, async (t) => {
+          await seedV1(t.db, { shape, servers: 40, toolsPerServer: 3, withV2: false });
+          const { call } = await makeTestApp(t.db);
+          const res = await call('POST', '/migrate', { as: 'applier', body: { dryRun: false, batchSize: 7 } });
+          expect(res.status).toBe(200);
+          const report = await res.json();
+          expect(report).toMatchObject({
+            kind: 'migration',
+            status: 'succeeded',
+            actor: 'applier',
+            dryRun: false,
+            v1Shape: shape,
+            schema: { migrations: [{ tag: '0000_v2_tables', outcome: 'applied' }] },
+            tables: {
+              resources: { planned: 40, copied: 40, alreadyPresent: 0, skipped: { count: 0 } },
+              capabilities: { planned: 120, copied: 120, alreadyPresent: 0, skipped: { count: 0 } },
+            },
+            batches: { size: 7, planned: 6, committed: expect.any(Number) },
+          });
+          expect(await checkFidelity(t.db, shape)).toEqual({ serverMismatches: [], toolMismatches: [], resources: 40, capabilities: 120 });
+
+          const again = await (await call('POST', '/migrate', { as: 'applier', body: { dryRun: false } })).json();
+          expect(again.tables.resources).toMatchObject({ copied: 0, alreadyPresent: 40 });
+          expect(again.tables.capabilities).toMatchObject({ copied: 0, alreadyPresent: 120 });
+          expect(again.summary.message).toMatch(/^Copied 0 servers and 0 tools; 160 rows already in v2/);
+          expect(await v2Counts(t)).toEqual({ r: 40, c: 120 });
+        }));
+    }
+
+    it('plans a dry run (the default) that changes nothing, not even the schema', () =>
+      fresh(target, async (t) => {
+        await seedV1(t.db, { servers: 10, toolsPerServer: 2, withV2: false });
+        await t.db.query(`UPDATE mcp_servers SET command = NULL, endpoint = NULL WHERE name = 'server-3'`);
+        const { call } = await makeTestApp(t.db);
+        const res = await call('POST', '/migrate', { as: 'runner' });
+        expect(res.status).toBe(200);
+        const report = await res.json();
+        expect(report).toMatchObject({
+          dryRun: true,
+          schema: { migrations: [{ tag: '0000_v2_tables', outcome: 'would-apply' }] },
+          tables: {
+            resources: { planned: 10, toCopy: 9, copied: 0, skipped: { count: 1, truncated: false } },
+            capabilities: { planned: 20, toCopy: 18, copied: 0, skipped: { count: 2 } },
+          },
+        });
+        expect(report.tables.resources.skipped.rows[0].reason).toMatch(/neither command nor endpoint/);
+        const { rows } = await t.db.query<{ present: boolean }>(`SELECT to_regclass('resources') IS NOT NULL AS present`);
+        expect(rows[0]!.present).toBe(false);
+      }));
+
+    it('skips a server with neither command nor endpoint, and its tools, naming their ids', () =>
+      fresh(target, async (t) => {
+        await seedV1(t.db, { servers: 6, toolsPerServer: 2 });
+        const broken = (await t.db.query<{ id: string }>(`UPDATE mcp_servers SET command = NULL, endpoint = NULL WHERE name = 'server-2' RETURNING id::text`)).rows[0]!.id;
+        const toolIds = (await t.db.query<{ id: string }>('SELECT id::text FROM mcp_tools WHERE server_id = $1 ORDER BY id', [broken])).rows.map((r) => r.id);
+        const { call } = await makeTestApp(t.db);
+        const report = await (await call('POST', '/migrate', { body: { dryRun: false } })).json();
+        expect(report.tables.resources).toMatchObject({ copied: 5, skipped: { count: 1, rows: [{ id: broken }] } });
+        expect(report.tables.capabilities.skipped.rows.map((r: { id: string }) => r.id)).toEqual(toolIds);
+        expect(report.tables.capabilities.copied).toBe(10);
+        expect(await v2Counts(t)).toEqual({ r: 5, c: 10 });
+      }));
+
+    it('migrates only the servers asked for, with their tools, and names unknown ids', () =>
+      fresh(target, async (t) => {
+        await seedV1(t.db, { servers: 8, toolsPerServer: 3 });
+        const ids = (await t.db.query<{ id: string }>(`SELECT id::text FROM mcp_servers WHERE name IN ('server-1', 'server-5') ORDER BY id`)).rows.map((r) => r.id);
+        const unknown = '00000000-0000-0000-0000-000000000000';
+        const { call } = await makeTestApp(t.db);
+        const report = await (await call('POST', '/migrate', { body: { dryRun: false, serverIds: [...ids, unknown] } })).json();
+        expect(report.unknownServerIds).toEqual([unknown]);
+        expect(report.tables.resources).toMatchObject({ planned: 2, copied: 2 });
+        expect(report.tables.capabilities).toMatchObject({ planned: 6, copied: 6 });
+        const { rows } = await t.db.query<{ id: string }>('SELECT id FROM resources ORDER BY id');
+        expect(rows.map((r) => r.id)).toEqual(ids);
+        expect(await resourcesMissingTools(t.db)).toBe(0);
+      }));
+
+    it('adopts v2 tables SARK already created and copies into them', () =>
+      fresh(target, async (t) => {
+        await seedV1(t.db, { servers: 5, toolsPerServer: 2, withV2: false });
+        await runSarkDdl(t.db, 'v2_schema.sql');
+        await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint) VALUES ('http-1', 'an http api', 'http', 'https://api')`);
+        const { call } = await makeTestApp(t.db);
+        const report = await (await call('POST', '/migrate', { body: { dryRun: false } })).json();
+        expect(report.schema.migrations).toEqual([{ tag: '0000_v2_tables', outcome: 'adopted' }]);
+        expect(await checkFidelity(t.db, 'orm')).toMatchObject({ serverMismatches: [], toolMismatches: [], resources: 6, capabilities: 10 });
+      }));
+
+    it('answers 422 naming the missing column when v1 has an unknown shape, changing nothing', () =>
+      fresh(target, async (t) => {
+        await seedV1(t.db, { servers: 2, toolsPerServer: 1, withV2: false });
+        await t.db.query('ALTER TABLE mcp_tools RENAME COLUMN parameters TO params');
+        const { call } = await makeTestApp(t.db);
+        const res = await call('POST', '/migrate', { body: { dryRun: false } });
+        expect(res.status).toBe(422);
+        expect(res.headers.get('content-type')).toBe('application/problem+json');
+        expect(await res.json()).toMatchObject({ status: 422, missing: ['mcp_tools.parameters (or parameters_schema)'] });
+        const { rows } = await t.db.query<{ present: boolean }>(`SELECT to_regclass('resources') IS NOT NULL AS present`);
+        expect(rows[0]!.present).toBe(false);
+      }));
+
+    it('runs one of two concurrent migrations and answers 409 to the other, never duplicating', () =>
+      fresh(target, async (t) => {
+        await seedV1(t.db, { servers: 30, toolsPerServer: 3 });
+        const { call } = await makeTestApp(t.db);
+        const [a, b] = await Promise.all([
+          call('POST', '/migrate', { body: { dryRun: false, batchSize: 3 } }),
+          call('POST', '/migrate', { body: { dryRun: false, batchSize: 3 } }),
+        ]);
+        const statuses = [a.status, b.status].sort();
+        expect(statuses[0]).toBe(200);
+        expect([200, 409]).toContain(statuses[1]); // 200 twice means they did not overlap at all
+        const loser = a.status === 409 ? a : b.status === 409 ? b : undefined;
+        if (loser) expect(await loser.json()).toMatchObject({ status: 409, type: 'urn:sark-migrate:problem:operation-in-progress' });
+        expect(await checkFidelity(t.db, 'orm')).toEqual({ serverMismatches: [], toolMismatches: [], resources: 30, capabilities: 90 });
+      }));
+
+    it('answers 202 with Location to Prefer: respond-async, shows progress, then the final report', () =>
+      fresh(target, async (t) => {
+        await seedV1(t.db, { servers: 20, toolsPerServer: 2 });
+        const app = await makeTestApp(t.db);
+        const res = await app.call('POST', '/migrate', { body: { dryRun: false, batchSize: 2 }, headers: { Prefer: 'respond-async, wait=0' } });
+        expect(res.status).toBe(202);
+        expect(res.headers.get('preference-applied')).toBe('respond-async');
+        const location = res.headers.get('location')!;
+        const accepted = await res.json();
+        expect(location).toBe(`/reports/${accepted.id}`);
+        expect(accepted).toMatchObject({ status: 'running', finishedAt: null, progress: { done: 0 } });
+        const running = await (await app.call('GET', location, { as: 'reader' })).json();
+        expect(running.id).toBe(accepted.id);
+        await app.settle();
+        const final = await (await app.call('GET', location, { as: 'reader' })).json();
+        expect(final).toMatchObject({ status: 'succeeded', progress: { done: 10, total: 10 }, tables: { resources: { copied: 20 } } });
+        expect(final.durationMs).toBeGreaterThanOrEqual(0);
+      }));
+  });
+}
+
+describe.runIf(process.env.TEST_DATABASE_URL)('a migration whose connections are killed mid-run', () => {
+  for (const target of databaseTargets().filter((t) => t.driver !== 'pglite')) {
+    it(`leaves only whole batches, and a re-run completes [${target.driver}]`, () =>
+      fresh(target, async (t) => {
+        await seedV1(t.db, { servers: 60, toolsPerServer: 4 });
+        const killer = new pg.Client({ connectionString: t.url });
+        await killer.connect();
+        let killed = false;
+        const failure = await migrate(t.db, { dryRun: false, batchSize: 4, parallelism: 2 }, async ({ done }) => {
+          if (done >= 3 && !killed) {
+            killed = true;
+            // Every connection of the service to this database, the locked session included.
+            await killer.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+          }
+        }).catch((e: unknown) => e);
+        await killer.end();
+        expect(killed).toBe(true);
+        expect(failure).toMatchObject({ status: 503 });
+        const partial = await v2Counts(t);
+        expect(partial.r).toBeGreaterThan(0);
+        expect(partial.r).toBeLessThan(60);
+        expect(await resourcesMissingTools(t.admin)).toBe(0);
+
+        const rerun = await migrate(t.db, { dryRun: false, batchSize: 4, parallelism: 2 }, () => undefined);
+        expect(rerun.details).toMatchObject({ tables: { resources: { copied: 60 - partial.r, alreadyPresent: partial.r } } });
+        expect(await checkFidelity(t.db, 'orm')).toEqual({ serverMismatches: [], toolMismatches: [], resources: 60, capabilities: 240 });
+      }));
+  }
+});
+
+describe('POST /migrate input and scopes', () => {
+  const target = databaseTargets()[0]!;
+
+  it('rejects malformed JSON, unknown and invalid fields with each field named, changing nothing', () =>
+    fresh(target, async (t) => {
+      await seedV1(t.db, { servers: 2, toolsPerServer: 1, withV2: false });
+      const { call } = await makeTestApp(t.db);
+      const malformed = await call('POST', '/migrate', { rawBody: '{"dryRun": fals' });
+      expect(malformed.status).toBe(400);
+      expect(malformed.headers.get('content-type')).toBe('application/problem+json');
+      expect((await malformed.json()).errors).toEqual([expect.objectContaining({ field: '(body)', in: 'body' })]);
+
+      const invalid = await call('POST', '/migrate', { body: { dryRun: 'no', batchSize: 0, serverIds: ['not-a-uuid'], dryrun: false } });
+      expect(invalid.status).toBe(400);
+      const fields = (await invalid.json()).errors.map((e: { field: string }) => e.field).sort();
+      expect(fields).toEqual(['batchSize', 'dryRun', 'dryrun', 'serverIds.0']);
+
+      const wrongType = await call('POST', '/migrate', { rawBody: 'dryRun=false', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+      expect(wrongType.status).toBe(415);
+      expect(wrongType.headers.get('content-type')).toBe('application/problem+json');
+
+      const { rows } = await t.db.query<{ present: boolean }>(`SELECT to_regclass('resources') IS NOT NULL AS present`);
+      expect(rows[0]!.present).toBe(false);
+    }));
+
+  it('needs run for a dry run and apply for a real one', () =>
+    fresh(target, async (t) => {
+      await seedV1(t.db, { servers: 2, toolsPerServer: 1, withV2: false });
+      const { call } = await makeTestApp(t.db);
+      expect((await call('POST', '/migrate', { as: 'reader' })).status).toBe(403);
+      expect((await call('POST', '/migrate', { as: null })).status).toBe(401);
+      expect((await call('POST', '/migrate', { as: 'runner' })).status).toBe(200);
+      expect((await call('POST', '/migrate', { as: 'applier' })).status).toBe(200);
+      const refused = await call('POST', '/migrate', { as: 'runner', body: { dryRun: false } });
+      expect(refused.status).toBe(403);
+      expect((await refused.json()).detail).toContain('"apply"');
+      const { rows } = await t.db.query<{ present: boolean }>(`SELECT to_regclass('resources') IS NOT NULL AS present`);
+      expect(rows[0]!.present).toBe(false);
+    }));
+});

@@ -1,0 +1,23 @@
+import type { Context } from 'hono';
+import type { AppEnv } from '../lib/create-router.js';
+import { prefersAsync, runOperation, type OperationOutcome, type ReportProgress, type RunResult } from '../operations/runner.js';
+import type { ReportKind } from '../reports/schemas.js';
+
+/** Runs an operation for a request: the token's name as actor, the validated body as request. */
+export function startRun(c: Context<AppEnv>, kind: ReportKind, request: object, execute: (progress: ReportProgress) => Promise<OperationOutcome>): Promise<RunResult> {
+  return runOperation(
+    c.var.deps,
+    { kind, actor: c.var.principal.name, request: { ...request }, respondAsync: prefersAsync(c.req.header('Prefer')) },
+    execute,
+  );
+}
+
+/** 200 with the finished report, or 202 with Location when the client preferred async. */
+export function answerRun(c: Context<AppEnv>, result: RunResult) {
+  if (result.mode === 'accepted') {
+    c.header('Location', `/reports/${result.report.id}`);
+    c.header('Preference-Applied', 'respond-async');
+    return c.json(result.report as never, 202);
+  }
+  return c.json(result.report as never, 200);
+}
