@@ -4,12 +4,14 @@ export interface WorkersTestContext {
   databaseUrl: string;
   /** ws:// URL of the WebSocket-to-TCP proxy the Neon driver reaches it through. */
   wsProxy: string;
-  /** The API_TOKENS binding: entries for readToken and runToken. */
+  /** The API_TOKENS binding: entries for readToken, runToken and adminToken. */
   apiTokens: string;
   /** A plain bearer token with scope `read`. */
   readToken: string;
   /** A plain bearer token with scope `run` only. */
   runToken: string;
+  /** A plain bearer token with every scope. */
+  adminToken: string;
   /** A TCP port of 127.0.0.1 that nothing listens on (a database that is down). */
   closedPort: number;
   /** The database is a real PostgreSQL (TEST_DATABASE_URL), not PGlite: one backend per connection. */

@@ -95,9 +95,11 @@ export default async function setup(project: TestProject) {
 
   const readToken = generateToken();
   const runToken = generateToken();
+  const adminToken = generateToken();
   const apiTokens = JSON.stringify([
     { name: 'workers-read', sha256: await sha256Hex(readToken), scopes: ['read'] },
     { name: 'workers-run', sha256: await sha256Hex(runToken), scopes: ['run'] },
+    { name: 'workers-admin', sha256: await sha256Hex(adminToken), scopes: ['read', 'run', 'apply'] },
   ]);
 
   const context: WorkersTestContext = {
@@ -106,6 +108,7 @@ export default async function setup(project: TestProject) {
     apiTokens,
     readToken,
     runToken,
+    adminToken,
     closedPort: await closedPort(),
     realPostgres: Boolean(serverUrl),
   };
