@@ -4,10 +4,9 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
-import { isUnavailable } from './adapters/db/errors.js';
+import { databaseProblem } from './adapters/db/errors.js';
 import { createRouter, type AppEnv } from './lib/create-router.js';
 import type { DepsProvider, WaitUntil } from './lib/deps.js';
-import { DatabaseUnavailableError, ProblemError } from './lib/errors.js';
 import { openApiDocument } from './lib/openapi.js';
 import { problemResponse } from './lib/problem.js';
 import { healthRouter } from './routes/health/health.index.js';
@@ -25,7 +24,7 @@ function executionContextOf(c: Context): WaitUntil | undefined {
 }
 
 function handleError(error: Error, c: Context<AppEnv>): Response {
-  const problem = error instanceof ProblemError ? error : isUnavailable(error) ? new DatabaseUnavailableError(error) : undefined;
+  const problem = databaseProblem(error);
   if (problem) {
     if (problem.status >= 500) console.error(`[${c.var.requestId}] ${problem.title}:`, problem.cause ?? problem.message);
     return problemResponse(c, { status: problem.status as 503, slug: problem.slug, title: problem.title, detail: problem.message, extensions: problem.extensions });

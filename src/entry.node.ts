@@ -37,6 +37,9 @@ async function demoTokens(): Promise<{ tokens: TokenEntry[]; token: string }> {
   return { token, tokens: [{ name: 'local-demo', sha256: await sha256Hex(token), scopes: [...SCOPES] }] };
 }
 
+/** How long a stopping process waits for respond-async operations still running. */
+const SHUTDOWN_GRACE_MS = 60_000;
+
 async function main(): Promise<void> {
   const config = readNodeConfig(process.env);
   let db: Database;
@@ -55,13 +58,17 @@ async function main(): Promise<void> {
     if (!tokens) ({ tokens, token: printedToken } = await demoTokens());
   }
 
+  const background = new Set<Promise<unknown>>();
   const deps: AppDeps = {
     db,
     store: createReportStore(fsObjectStore(config.reportsDir)),
     tokens,
     runtime: 'node',
-    // The process outlives the response: background work just runs; its report records failures.
-    defer: (task) => void task.catch((error: unknown) => console.error('background operation failed:', error)),
+    // The process outlives the response: background work runs on, and shutdown waits for it.
+    defer: (task) => {
+      background.add(task);
+      void task.catch((error: unknown) => console.error('background operation failed:', error)).finally(() => background.delete(task));
+    },
   };
   const app = createApp({ acquire: () => deps });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
@@ -72,12 +79,17 @@ async function main(): Promise<void> {
     }
   });
 
-  const shutdown = () => {
+  const shutdown = async () => {
     server.close();
-    void db.close().finally(() => process.exit(0));
+    if (background.size > 0) {
+      console.log(`waiting up to ${SHUTDOWN_GRACE_MS / 1000} s for ${background.size} running operation(s) to finish ...`);
+      await Promise.race([Promise.allSettled(background), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS))]);
+    }
+    await db.close().catch(() => undefined);
+    process.exit(0);
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
 }
 
 main().catch((error: unknown) => {

@@ -4,7 +4,7 @@ import { r2ObjectStore, type R2BucketLike } from './adapters/storage/r2.js';
 import { createApp } from './app.js';
 import { readWorkerConfig, type WorkerConfig } from './env.js';
 import type { AppDeps, WaitUntil } from './lib/deps.js';
-import { ServiceNotConfiguredError } from './lib/errors.js';
+import { ConfigError, ServiceNotConfiguredError } from './lib/errors.js';
 import { createReportStore } from './reports/store.js';
 
 export interface WorkerBindings {
@@ -36,7 +36,16 @@ function lazyDatabase(config: WorkerConfig): Database & { opened(): boolean } {
 const configs = new WeakMap<object, WorkerConfig>();
 function configOf(env: WorkerBindings): WorkerConfig {
   let config = configs.get(env);
-  if (!config) configs.set(env, (config = readWorkerConfig(env as unknown as Record<string, unknown>)));
+  if (!config) {
+    try {
+      config = readWorkerConfig(env as unknown as Record<string, unknown>);
+    } catch (error) {
+      // A bad secret is the operator's to fix: 503 naming the variable (never its value).
+      if (error instanceof ConfigError) throw new ServiceNotConfiguredError(error.message);
+      throw error;
+    }
+    configs.set(env, config);
+  }
   return config;
 }
 

@@ -14,6 +14,8 @@ const postgresUrl = z
   .string()
   .trim()
   .refine((value) => /^postgres(ql)?:\/\//.test(value) && URL.canParse(value), 'must be a postgres:// or postgresql:// URL')
+  // Neon's pooler is PgBouncer in transaction mode: a session-level advisory lock does not hold there.
+  .refine((value) => !URL.canParse(value) || !new URL(value).hostname.includes('-pooler.'), "must name Neon's direct host, not its -pooler host: the advisory lock needs a session of its own")
   .optional()
   .or(z.literal('').transform(() => undefined));
 

@@ -1,6 +1,7 @@
 import type { Queryable, Session } from '../adapters/db/types.js';
 import { ProblemError } from '../lib/errors.js';
 import { SERVICE_SCHEMA } from '../sql/catalog.js';
+import { existingTables } from '../sql/introspection.js';
 import { MIGRATIONS } from './migrations.bundle.js';
 
 export interface BundledMigration {
@@ -32,17 +33,10 @@ async function ensureLedger(session: Session): Promise<void> {
   )`);
 }
 
-async function existingTables(tx: Queryable, tables: readonly string[]): Promise<string[]> {
-  const { rows } = await tx.query<{ name: string }>(
-    'SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NOT NULL',
-    [tables],
-  );
-  return rows.map((r) => r.name);
-}
-
 /** Whether a migration's tables are all absent (apply it), all present (adopt it), or neither (refuse). */
 async function decide(db: Queryable, migration: BundledMigration): Promise<'apply' | 'adopt'> {
-  const present = await existingTables(db, migration.createsTables);
+  const existing = await existingTables(db, migration.createsTables);
+  const present = migration.createsTables.filter((t) => existing.has(t));
   if (migration.createsTables.length > 0 && present.length === migration.createsTables.length) return 'adopt';
   if (present.length === 0) return 'apply';
   const missing = migration.createsTables.filter((t) => !present.includes(t));
@@ -64,8 +58,7 @@ async function applyOne(tx: Queryable, migration: BundledMigration): Promise<'ap
 }
 
 async function appliedTags(db: Queryable): Promise<Set<string>> {
-  const { rows } = await db.query<{ ledger: boolean }>(`SELECT to_regclass('${LEDGER}') IS NOT NULL AS ledger`);
-  if (!rows[0]?.ledger) return new Set();
+  if (!(await existingTables(db, [LEDGER])).has(LEDGER)) return new Set();
   const applied = await db.query<{ tag: string }>(`SELECT tag FROM ${LEDGER}`);
   return new Set(applied.rows.map((r) => r.tag));
 }

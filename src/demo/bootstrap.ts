@@ -1,5 +1,7 @@
 import type { Database } from '../adapters/db/types.js';
 import { applyMigrations } from '../db/migrate.js';
+import { existingTables } from '../sql/introspection.js';
+import { V1_TABLES } from '../sql/catalog.js';
 import { generateV1Data } from './generate.js';
 import { v1SchemaStatements } from './v1-schema.js';
 
@@ -11,8 +13,7 @@ export const DEMO_SIZE = { servers: 1_000, toolsPerServer: 10 } as const;
  */
 export async function ensureDemoDatabase(db: Database): Promise<{ created: boolean }> {
   return db.withAdvisoryLock(async (session) => {
-    const { rows } = await session.query<{ present: boolean }>("SELECT to_regclass('mcp_servers') IS NOT NULL AS present");
-    if (rows[0]?.present) return { created: false };
+    if ((await existingTables(session, V1_TABLES)).size > 0) return { created: false };
     await session.transaction(async (tx) => {
       for (const statement of v1SchemaStatements('orm')) await tx.query(statement);
       await generateV1Data(tx, { ...DEMO_SIZE, shape: 'orm' });

@@ -11,6 +11,8 @@ export interface AppDeps {
   runtime: 'node' | 'workers';
   /** Keeps work going after the response (respond-async); the runtime decides how long it may run. */
   defer(task: Promise<unknown>): void;
+  /** How often a running report is rewritten with its progress (default 1000 ms). */
+  progressIntervalMs?: number;
 }
 
 /** How an entry point lends dependencies to one request and takes them back after it. */

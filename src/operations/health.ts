@@ -2,7 +2,7 @@ import { isUnavailable } from '../adapters/db/errors.js';
 import type { DriverName } from '../adapters/db/types.js';
 import type { AppDeps } from '../lib/deps.js';
 import { V1_TABLES, V2_TABLES } from '../sql/catalog.js';
-import { serverVersionSql, tablePresenceSql } from '../sql/introspection.js';
+import { existingTables, serverVersionSql } from '../sql/introspection.js';
 
 export interface HealthReport {
   status: 'ok' | 'unavailable';
@@ -16,9 +16,9 @@ async function probeDatabase(deps: AppDeps) {
   const started = performance.now();
   const version = await deps.db.query<{ version: string }>(serverVersionSql().text);
   const latencyMs = Math.round((performance.now() - started) * 10) / 10;
-  const presence = tablePresenceSql();
-  const tables = await deps.db.query<{ name: string; present: boolean }>(presence.text, presence.values);
-  return { serverVersion: version.rows[0]?.version ?? null, latencyMs, tables: Object.fromEntries(tables.rows.map((r) => [r.name, r.present])) };
+  const present = await existingTables(deps.db, [...V1_TABLES, ...V2_TABLES]);
+  const tables = Object.fromEntries([...V1_TABLES, ...V2_TABLES].map((t) => [t, present.has(t)]));
+  return { serverVersion: version.rows[0]?.version ?? null, latencyMs, tables };
 }
 
 /** Reachability of the database and the store, and which SARK schema versions are present. */

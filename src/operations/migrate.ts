@@ -1,9 +1,10 @@
 import type { Database, Queryable, Session } from '../adapters/db/types.js';
 import { applyMigrations, planMigrations, type MigrationOutcome } from '../db/migrate.js';
 import { mappingFor, type Mapping } from '../mapping/mapping.js';
-import { detectV1Shape } from '../mapping/shape.js';
-import { nextBatchSql, copyBatchSql, planCountsSql, skippedRowsSql, unknownServerIdsSql } from '../sql/migrate.js';
-import type { OperationOutcome, ReportProgress } from './runner.js';
+import { detectV1Shape, type V1Shape } from '../mapping/shape.js';
+import { existingTables } from '../sql/introspection.js';
+import { copyBatchSql, nextBatchSql, planCountsSql, skippedRowsSql, unknownServerIdsSql, type Subset } from '../sql/migrate.js';
+import type { OperationContext, OperationOutcome } from './runner.js';
 
 export interface MigrateInput {
   dryRun: boolean;
@@ -17,6 +18,8 @@ export const MIGRATE_DEFAULTS = { batchSize: 2_000, parallelism: 2 } as const;
 
 /** Each batch may hold SARK's locks this long at most, and waits this long for one. */
 export const BATCH_LIMITS = { statementTimeoutMs: 120_000, lockTimeoutMs: 5_000 } as const;
+/** A dry run reads every row once; it may take this long. */
+const PLAN_TIMEOUT_MS = 300_000;
 
 /** How many skipped rows per table the report lists. */
 const SKIPPED_SAMPLE = 100;
@@ -32,7 +35,7 @@ interface SkippedRows {
 
 export interface TableCounts {
   planned: number;
-  /** Rows a run would copy (dry run) or copied (run). */
+  /** Rows not in v2 yet that can be copied, as planned before copying. */
   toCopy: number;
   copied: number;
   alreadyPresent: number;
@@ -48,20 +51,41 @@ type PlanCounts = {
   tools_skipped: number;
 };
 
-async function v2TablesPresent(db: Queryable, m: Mapping): Promise<boolean> {
-  const { rows } = await db.query<{ present: boolean }>('SELECT bool_and(to_regclass(t) IS NOT NULL) AS present FROM unnest($1::text[]) t', [
-    [m.servers.v2Table, m.tools.v2Table],
-  ]);
-  return rows[0]?.present === true;
+interface Copied {
+  batches: number;
+  retries: number;
+  resources: number;
+  capabilities: number;
 }
 
-async function skippedRows(db: Queryable, m: Mapping, v2Present: boolean, subset: string[] | null, counts: PlanCounts) {
-  const { rows } = await db.query<{ table: string; id: string; reason: string }>(skippedRowsSql(m, v2Present).text, [subset, SKIPPED_SAMPLE]);
-  const of = (table: string, count: number): SkippedRows => {
-    const listed = rows.filter((r) => r.table === table).map(({ id, reason }) => ({ id, reason }));
-    return { count, rows: listed, truncated: count > listed.length };
+/** Batches copied at once: PGlite is one backend, so one stream there. */
+const streamsFor = (db: Database, input: MigrateInput) => (db.driver === 'pglite' ? 1 : input.parallelism);
+
+/** What the database holds: the v1 shape (or a 422), the mapping for it, ids asked for that do not exist. */
+async function understand(db: Queryable, input: MigrateInput) {
+  const shape = await detectV1Shape(db);
+  const m = mappingFor(shape);
+  const subset: Subset = input.serverIds ?? null;
+  const unknown = input.serverIds && unknownServerIdsSql(m, input.serverIds);
+  const unknownServerIds = unknown ? (await db.query<{ id: string }>(unknown.text, unknown.values)).rows.map((r) => r.id) : [];
+  return { shape, m, subset, unknownServerIds };
+}
+
+/** Counts per table and the rows that cannot be copied (sampled only when there are any). */
+async function plan(db: Queryable, m: Mapping, subset: Subset, countPresent: boolean) {
+  const v2Present = (await existingTables(db, [m.servers.v2Table, m.tools.v2Table])).size === 2;
+  const countsSql = planCountsSql(m, { subset, v2Present, countPresent });
+  const counts = (await db.query<PlanCounts>(countsSql.text, countsSql.values)).rows[0]!;
+  let sampled: { table: string; id: string; reason: string }[] = [];
+  if (counts.servers_skipped + counts.tools_skipped > 0) {
+    const sample = skippedRowsSql(m, { subset, v2Present, limit: SKIPPED_SAMPLE });
+    sampled = (await db.query<{ table: string; id: string; reason: string }>(sample.text, sample.values)).rows;
+  }
+  const skippedOf = (table: string, count: number): SkippedRows => {
+    const rows = sampled.filter((r) => r.table === table).map(({ id, reason }) => ({ id, reason }));
+    return { count, rows, truncated: count > rows.length };
   };
-  return { resources: of(m.servers.v2Table, counts.servers_skipped), capabilities: of(m.tools.v2Table, counts.tools_skipped) };
+  return { counts, skipped: { resources: skippedOf(m.servers.v2Table, counts.servers_skipped), capabilities: skippedOf(m.tools.v2Table, counts.tools_skipped) } };
 }
 
 async function withRetry<T>(attempt: () => Promise<T>, onRetry: () => void): Promise<T> {
@@ -77,23 +101,12 @@ async function withRetry<T>(attempt: () => Promise<T>, onRetry: () => void): Pro
   }
 }
 
-interface CopyTotals {
-  batches: number;
-  retries: number;
-  resources: number;
-  capabilities: number;
-}
-
 /**
- * Copies every server in scope with its tools, batch after batch, `parallelism` batches at
- * a time on their own connections. Each batch is one transaction: a failure leaves whole
- * batches only, and a re-run skips what they copied.
+ * Copies every server in scope with its tools, batch after batch, several batches at once on
+ * their own connections. Each batch is one transaction: a failure leaves whole batches only,
+ * and a re-run skips what they copied. `copied` counts as it goes, for a failed run's report.
  */
-async function copyInBatches(db: Database, session: Session, m: Mapping, input: MigrateInput, totalBatches: number, progress: ReportProgress): Promise<CopyTotals> {
-  const subset = input.serverIds ?? null;
-  const nextSql = nextBatchSql(m).text;
-  const copySql = copyBatchSql(m).text;
-  const totals: CopyTotals = { batches: 0, retries: 0, resources: 0, capabilities: 0 };
+async function copyInBatches(db: Database, session: Session, m: Mapping, subset: Subset, input: MigrateInput, totalBatches: number, ctx: OperationContext, copied: Copied) {
   let cursor: string | null = null;
   let exhausted = false;
   let failure: unknown;
@@ -103,8 +116,8 @@ async function copyInBatches(db: Database, session: Session, m: Mapping, input: 
   const nextRange = () => {
     const range = handing.then(async (): Promise<{ lo: string | null; hi: string | null } | null> => {
       if (exhausted || failure) return null;
-      const { rows } = await session.query<{ hi: string | null; more: boolean }>(nextSql, [cursor, input.batchSize, subset]);
-      const { hi, more } = rows[0]!;
+      const next = nextBatchSql(m, { subset, after: cursor, size: input.batchSize });
+      const { hi, more } = (await session.query<{ hi: string | null; more: boolean }>(next.text, next.values)).rows[0]!;
       if (!more) return null;
       const lo = cursor;
       if (hi === null) exhausted = true; // the last, partial batch
@@ -117,98 +130,140 @@ async function copyInBatches(db: Database, session: Session, m: Mapping, input: 
 
   const stream = async () => {
     for (let range = await nextRange(); range; range = await nextRange()) {
-      const { lo, hi } = range;
+      const copy = copyBatchSql(m, { subset, ...range });
       const result = await withRetry(
-        () =>
-          db.transaction((tx) => tx.query<{ resources_copied: number; capabilities_copied: number }>(copySql, [lo, hi, subset]), {
-            ...BATCH_LIMITS,
-            timeZone: 'UTC',
-          }),
-        () => totals.retries++,
+        () => db.transaction((tx) => tx.query<{ resources_copied: number; capabilities_copied: number }>(copy.text, copy.values), { ...BATCH_LIMITS, timeZone: 'UTC' }),
+        () => copied.retries++,
       );
-      totals.batches++;
-      totals.resources += result.rows[0]!.resources_copied;
-      totals.capabilities += result.rows[0]!.capabilities_copied;
-      progress({ done: totals.batches, total: Math.max(totalBatches, totals.batches) });
+      copied.batches++;
+      copied.resources += result.rows[0]!.resources_copied;
+      copied.capabilities += result.rows[0]!.capabilities_copied;
+      ctx.progress({ done: copied.batches, total: Math.max(totalBatches, copied.batches) });
     }
   };
 
-  const streams = Array.from({ length: db.driver === 'pglite' ? 1 : input.parallelism }, () =>
-    stream().catch((error: unknown) => {
-      failure ??= error;
-    }),
+  await Promise.all(
+    Array.from({ length: streamsFor(db, input) }, () =>
+      stream().catch((error: unknown) => {
+        failure ??= error;
+      }),
+    ),
   );
-  await Promise.all(streams);
   if (failure) throw failure;
-  return totals;
+}
+
+interface ReportParts {
+  input: MigrateInput;
+  db: Database;
+  shape: V1Shape;
+  unknownServerIds: string[];
+  schema: MigrationOutcome[];
+  counts: PlanCounts;
+  skipped: { resources: SkippedRows; capabilities: SkippedRows };
+  copied: Copied;
+  totalBatches: number;
+  timings: Record<string, number>;
+}
+
+/** The migration report's own fields and its summary, from what the run knows so far. */
+function migrationReport({ input, db, shape, unknownServerIds, schema, counts, skipped, copied, totalBatches, timings }: ReportParts): OperationOutcome {
+  const table = (planned: number, present: number, skippedRows: SkippedRows, copiedRows: number): TableCounts => ({
+    planned,
+    toCopy: input.dryRun ? planned - present - skippedRows.count : 0,
+    copied: copiedRows,
+    // After a run, what was neither copied nor skipped was there before (or was added meanwhile).
+    alreadyPresent: input.dryRun ? present : Math.max(0, planned - copiedRows - skippedRows.count),
+    skipped: skippedRows,
+  });
+  const tables = {
+    resources: table(counts.servers_planned, counts.servers_present, skipped.resources, copied.resources),
+    capabilities: table(counts.tools_planned, counts.tools_present, skipped.capabilities, copied.capabilities),
+  };
+  if (!input.dryRun) {
+    tables.resources.toCopy = tables.resources.copied;
+    tables.capabilities.toCopy = tables.capabilities.copied;
+  }
+  const moved = input.dryRun ? [tables.resources.toCopy, tables.capabilities.toCopy] : [copied.resources, copied.capabilities];
+  const present = tables.resources.alreadyPresent + tables.capabilities.alreadyPresent;
+  const skippedCount = skipped.resources.count + skipped.capabilities.count;
+  return {
+    status: 'succeeded',
+    summary: {
+      message: `${input.dryRun ? 'Would copy' : 'Copied'} ${moved[0]} servers and ${moved[1]} tools; ${present} rows already in v2; ${skippedCount} skipped.`,
+      copied: copied.resources + copied.capabilities,
+      toCopy: moved[0]! + moved[1]!,
+      alreadyPresent: present,
+      skipped: skippedCount,
+    },
+    details: {
+      dryRun: input.dryRun,
+      v1Shape: shape.name,
+      v1: { toolSchemaColumn: shape.toolSchemaColumn, toolCounters: shape.toolCounters },
+      schema: { migrations: schema },
+      tables,
+      unknownServerIds,
+      batches: { size: input.batchSize, parallelism: input.dryRun ? 0 : streamsFor(db, input), planned: totalBatches, committed: copied.batches, retries: copied.retries },
+      timings,
+    },
+  };
+}
+
+function stopwatch() {
+  const timings: Record<string, number> = {};
+  const time = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      timings[`${phase}Ms`] = Math.round(performance.now() - started);
+    }
+  };
+  return { timings, time };
+}
+
+/** A dry run: no lock and no write, one read-only snapshot for every figure. */
+function planMigration(db: Database, input: MigrateInput, ctx: OperationContext): Promise<OperationOutcome> {
+  return db.transaction(
+    async (tx) => {
+      const { timings, time } = stopwatch();
+      const { shape, m, subset, unknownServerIds } = await understand(tx, input);
+      ctx.started();
+      const schema = await time('schema', () => planMigrations(tx));
+      const { counts, skipped } = await time('plan', () => plan(tx, m, subset, true));
+      const totalBatches = Math.ceil(counts.servers_planned / input.batchSize);
+      const copied = { batches: 0, retries: 0, resources: 0, capabilities: 0 };
+      return migrationReport({ input, db, shape, unknownServerIds, schema, counts, skipped, copied, totalBatches, timings });
+    },
+    { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: PLAN_TIMEOUT_MS },
+  );
+}
+
+/** A run: under the advisory lock, the schema phase, then the data phase in batches. */
+function runMigration(db: Database, input: MigrateInput, ctx: OperationContext): Promise<OperationOutcome> {
+  return db.withAdvisoryLock(async (session) => {
+    const { timings, time } = stopwatch();
+    const { shape, m, subset, unknownServerIds } = await understand(session, input);
+    const schema = await time('schema', () => applyMigrations(session));
+    ctx.started();
+    const { counts, skipped } = await time('plan', () => plan(session, m, subset, false));
+    const totalBatches = Math.ceil(counts.servers_planned / input.batchSize);
+    const copied: Copied = { batches: 0, retries: 0, resources: 0, capabilities: 0 };
+    const parts = { input, db, shape, unknownServerIds, schema, counts, skipped, copied, totalBatches, timings };
+    ctx.progress({ done: 0, total: totalBatches });
+    try {
+      await time('data', () => copyInBatches(db, session, m, subset, input, totalBatches, ctx, copied));
+    } finally {
+      ctx.checkpoint(migrationReport(parts).details); // what landed, should the data phase have failed
+    }
+    return migrationReport(parts);
+  });
 }
 
 /**
- * POST /migrate: SARK v1 → v2 through the mapping. Schema phase (v2 tables from drizzle/,
- * adopted when SARK made them), then the data phase in keyset batches. Holds the advisory
- * lock throughout; a dry run reads only.
+ * POST /migrate: SARK v1 → v2 through the mapping. A dry run reads only; a run holds the
+ * advisory lock throughout, creates the v2 tables from drizzle/ (adopting SARK-made ones)
+ * and copies the rows in keyset batches.
  */
-export async function migrate(db: Database, input: MigrateInput, progress: ReportProgress): Promise<OperationOutcome> {
-  return db.withAdvisoryLock(async (session) => {
-    const timings: Record<string, number> = {};
-    const time = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
-      const started = performance.now();
-      try {
-        return await work();
-      } finally {
-        timings[`${phase}Ms`] = Math.round(performance.now() - started);
-      }
-    };
-
-    const shape = await detectV1Shape(session);
-    const m = mappingFor(shape);
-    const subset = input.serverIds ?? null;
-    const unknownServerIds = subset ? (await session.query<{ id: string }>(unknownServerIdsSql(m).text, [subset])).rows.map((r) => r.id) : [];
-
-    const schema: MigrationOutcome[] = await time('schema', () => (input.dryRun ? planMigrations(session) : applyMigrations(session)));
-    const v2Present = await v2TablesPresent(session, m);
-    const counts = await time('plan', async () => (await session.query<PlanCounts>(planCountsSql(m, v2Present).text, [subset])).rows[0]!);
-    const skipped = await skippedRows(session, m, v2Present, subset, counts);
-    const totalBatches = Math.ceil(counts.servers_planned / input.batchSize);
-    progress({ done: 0, total: totalBatches });
-
-    const copied = input.dryRun
-      ? { batches: 0, retries: 0, resources: 0, capabilities: 0 }
-      : await time('data', () => copyInBatches(db, session, m, input, totalBatches, progress));
-
-    const table = (planned: number, present: number, skippedRows: SkippedRows, copiedRows: number): TableCounts => ({
-      planned,
-      toCopy: planned - present - skippedRows.count,
-      copied: copiedRows,
-      // After a run, what was neither copied nor skipped was there before (or was added meanwhile).
-      alreadyPresent: input.dryRun ? present : Math.max(0, planned - copiedRows - skippedRows.count),
-      skipped: skippedRows,
-    });
-    const tables = {
-      resources: table(counts.servers_planned, counts.servers_present, skipped.resources, copied.resources),
-      capabilities: table(counts.tools_planned, counts.tools_present, skipped.capabilities, copied.capabilities),
-    };
-    const verb = input.dryRun ? 'Would copy' : 'Copied';
-    const moved = input.dryRun ? [tables.resources.toCopy, tables.capabilities.toCopy] : [copied.resources, copied.capabilities];
-    return {
-      status: 'succeeded',
-      summary: {
-        message: `${verb} ${moved[0]} servers and ${moved[1]} tools; ${tables.resources.alreadyPresent + tables.capabilities.alreadyPresent} rows already in v2; ${skipped.resources.count + skipped.capabilities.count} skipped.`,
-        copied: copied.resources + copied.capabilities,
-        toCopy: tables.resources.toCopy + tables.capabilities.toCopy,
-        alreadyPresent: tables.resources.alreadyPresent + tables.capabilities.alreadyPresent,
-        skipped: skipped.resources.count + skipped.capabilities.count,
-      },
-      details: {
-        dryRun: input.dryRun,
-        v1Shape: shape.name,
-        v1: { toolSchemaColumn: shape.toolSchemaColumn, toolCounters: shape.toolCounters },
-        schema: { migrations: schema },
-        tables,
-        unknownServerIds,
-        batches: { size: input.batchSize, parallelism: input.dryRun ? 0 : db.driver === 'pglite' ? 1 : input.parallelism, planned: totalBatches, committed: copied.batches, retries: copied.retries },
-        timings,
-      },
-    };
-  });
+export function migrate(db: Database, input: MigrateInput, ctx: OperationContext): Promise<OperationOutcome> {
+  return input.dryRun ? planMigration(db, input, ctx) : runMigration(db, input, ctx);
 }

@@ -1,3 +1,4 @@
+import { databaseProblem } from '../adapters/db/errors.js';
 import type { AppDeps } from '../lib/deps.js';
 import { ProblemError } from '../lib/errors.js';
 import { newReportId } from '../reports/ids.js';
@@ -15,8 +16,23 @@ export interface Progress {
   total: number | null;
 }
 
-/** Handed to an operation: report progress as it goes (persisted, throttled, when running async). */
-export type ReportProgress = (progress: Progress) => void;
+/** What the runner hands an operation. */
+export interface OperationContext {
+  /**
+   * The operation's preconditions hold (lock taken, schema understood) and it begins its
+   * work: a respond-async request is answered 202 now. A failure before this is the
+   * request's answer and leaves no report; after it, the report records it.
+   */
+  started(): void;
+  progress(progress: Progress): void;
+  /** The report's fields so far, kept in the report if the operation fails later. */
+  checkpoint(details: Record<string, unknown>): void;
+}
+
+/** A context for running an operation outside the runner (benchmarks, tests): progress goes to onProgress. */
+export function detachedContext(onProgress: (progress: Progress) => void | Promise<void> = () => undefined): OperationContext {
+  return { started: () => undefined, progress: (p) => void onProgress(p), checkpoint: () => undefined };
+}
 
 export interface RunRequest {
   kind: ReportKind;
@@ -25,78 +41,98 @@ export interface RunRequest {
   respondAsync: boolean;
 }
 
-export type RunResult = { mode: 'finished'; report: Report } | { mode: 'accepted'; report: Report };
+export type RunResult = { mode: 'finished' | 'accepted'; report: Report };
 
-const PROGRESS_WRITE_INTERVAL_MS = 1000;
-
-function problemOf(error: unknown): { status: number; title: string; detail: string } {
-  if (error instanceof ProblemError) return { status: error.status, title: error.title, detail: error.message };
+function errorOf(error: unknown): { status: number; title: string; detail: string } {
+  const problem = databaseProblem(error);
+  if (problem) return { status: problem.status, title: problem.title, detail: problem.message };
   return { status: 500, title: 'Internal error', detail: 'The operation failed unexpectedly; the service log has the details.' };
 }
 
 /**
  * The one way every operation runs: makes the report (id, kind, actor, validated request,
- * timestamps), stores it, and with respond-async answers at once while the work goes on in
- * the background (Node: in process; Workers: waitUntil), progress stored as it goes.
+ * timestamps), stores it, and with respond-async answers as soon as the operation has
+ * started while the work goes on in the background, its progress stored as it goes.
  */
-export async function runOperation(deps: AppDeps, run: RunRequest, execute: (progress: ReportProgress) => Promise<OperationOutcome>): Promise<RunResult> {
-  const started = Date.now();
+export async function runOperation(deps: AppDeps, run: RunRequest, execute: (ctx: OperationContext) => Promise<OperationOutcome>): Promise<RunResult> {
+  const startedAt = Date.now();
   const base: Report = {
-    id: newReportId(started),
+    id: newReportId(startedAt),
     kind: run.kind,
     status: 'running',
-    createdAt: new Date(started).toISOString(),
+    createdAt: new Date(startedAt).toISOString(),
     finishedAt: null,
     durationMs: null,
     actor: run.actor,
     request: run.request,
     summary: {},
-    progress: { done: 0, total: null },
+    progress: { done: 0, total: null, updatedAt: new Date(startedAt).toISOString() },
   };
+  const interval = deps.progressIntervalMs ?? 1000;
 
-  let latest: Progress = { done: 0, total: null };
-  let began = run.respondAsync; // a report exists once anything is stored
+  let began = false;
+  let signalStarted!: () => void;
+  const startedSignal = new Promise<void>((resolve) => (signalStarted = resolve));
+  let progress: Report['progress'] = base.progress;
+  let partial: Record<string, unknown> = {};
   let lastWrite = 0;
   let writing: Promise<void> = Promise.resolve();
-  const persist = (report: Report) => (writing = writing.then(() => deps.store.put(report)).catch((e) => console.error(`report ${base.id}: store failed`, e)));
-  const progress: ReportProgress = (p) => {
-    latest = p;
-    began = true;
-    if (run.respondAsync && Date.now() - lastWrite >= PROGRESS_WRITE_INTERVAL_MS) {
+  // Writes go one after another, so a late progress write never overtakes the final report.
+  const persist = (report: Report) => {
+    writing = writing.then(() => deps.store.put(report)).catch((e: unknown) => console.error(`report ${base.id}: store failed`, e));
+    return writing;
+  };
+  const running = () => ({ ...base, ...partial, progress });
+
+  const ctx: OperationContext = {
+    started() {
+      if (began) return;
+      began = true;
+      if (run.respondAsync) void persist(running());
       lastWrite = Date.now();
-      void persist({ ...base, progress: p });
-    }
+      signalStarted();
+    },
+    progress({ done, total }) {
+      progress = { done, total, updatedAt: new Date().toISOString() };
+      if (run.respondAsync && began && Date.now() - lastWrite >= interval) {
+        lastWrite = Date.now();
+        void persist(running());
+      }
+    },
+    checkpoint(details) {
+      partial = details;
+    },
   };
 
   const finish = (fields: Partial<Report>): Report => {
     const finishedAt = Date.now();
-    return { ...base, ...fields, progress: latest, finishedAt: new Date(finishedAt).toISOString(), durationMs: finishedAt - started };
+    return { ...base, ...fields, progress, finishedAt: new Date(finishedAt).toISOString(), durationMs: finishedAt - startedAt };
   };
 
-  const execution = async (): Promise<Report> => {
+  const job = (async (): Promise<Report> => {
     let report: Report;
     try {
-      const outcome = await execute(progress);
+      const outcome = await execute(ctx);
       report = finish({ status: outcome.status, summary: outcome.summary, ...outcome.details });
     } catch (error) {
       if (!began) throw error; // nothing happened and nothing was stored: the problem is the answer
       if (!(error instanceof ProblemError)) console.error(`report ${base.id}: operation failed`, error);
-      report = finish({ status: 'failed', summary: {}, error: problemOf(error) });
+      report = finish({ ...partial, status: 'failed', summary: {}, error: errorOf(error) });
       await persist(report);
-      await writing;
       if (run.respondAsync) return report;
-      throw error instanceof ProblemError ? Object.assign(error, { extensions: { ...error.extensions, reportId: base.id } }) : error;
+      const problem = databaseProblem(error) ?? new ProblemError(500, 'internal-error', 'Internal error', errorOf(error).detail);
+      throw Object.assign(problem, { extensions: { ...problem.extensions, reportId: base.id } });
     }
     await persist(report);
-    await writing;
     return report;
-  };
+  })();
 
-  if (!run.respondAsync) return { mode: 'finished', report: await execution() };
-  await deps.store.put(base);
-  lastWrite = Date.now();
-  deps.defer(execution());
-  return { mode: 'accepted', report: base };
+  if (!run.respondAsync) return { mode: 'finished', report: await job };
+  const first = await Promise.race([startedSignal.then(() => 'started' as const), job.then(() => 'ended' as const, () => 'ended' as const)]);
+  if (first === 'ended' && !began) return { mode: 'finished', report: await job }; // failed (the problem) or done at once
+  await writing; // the running report is stored before Location points at it
+  deps.defer(job);
+  return { mode: 'accepted', report: running() };
 }
 
 /** RFC 7240: does the Prefer header ask for respond-async? */

@@ -21,6 +21,14 @@ export const reportSchema = z
     actor: z.string().openapi({ description: 'Name of the API token that asked for the operation.' }),
     request: z.record(z.string(), z.unknown()).openapi({ description: 'The validated request body.' }),
     summary: z.record(z.string(), z.unknown()).openapi({ description: 'The headline figures of the outcome.' }),
+    progress: z
+      .object({ done: z.number().int(), total: z.number().int().nullable(), updatedAt: z.iso.datetime() })
+      .optional()
+      .openapi({ description: 'Steps done of total (batches, checks, ...); updatedAt shows a running report is alive.' }),
+    error: z
+      .object({ status: z.number().int(), title: z.string(), detail: z.string() })
+      .optional()
+      .openapi({ description: 'Why a `failed` operation stopped; the fields beside it show how far it got.' }),
   })
   .openapi('Report');
 export type Report = z.infer<typeof reportSchema>;

@@ -1,14 +1,21 @@
-import { V1_TABLES, V2_TABLES } from './catalog.js';
+import type { Queryable } from '../adapters/db/types.js';
 
-/** Which catalogue tables exist on the search path; names are bound values, not identifiers. */
-export function tablePresenceSql() {
-  return {
-    text: `SELECT name, to_regclass(name) IS NOT NULL AS present
-             FROM unnest($1::text[]) AS name`,
-    values: [[...V1_TABLES, ...V2_TABLES]],
-  };
+export interface Sql {
+  text: string;
+  values: unknown[];
 }
 
-export function serverVersionSql() {
+/** Which of the named tables exist on the search path; names are bound values, not identifiers. */
+export function existingTablesSql(names: readonly string[]): Sql {
+  return { text: 'SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NOT NULL', values: [names] };
+}
+
+export async function existingTables(db: Queryable, names: readonly string[]): Promise<Set<string>> {
+  const { text, values } = existingTablesSql(names);
+  const { rows } = await db.query<{ name: string }>(text, values);
+  return new Set(rows.map((r) => r.name));
+}
+
+export function serverVersionSql(): Sql {
   return { text: `SELECT current_setting('server_version') AS version`, values: [] };
 }

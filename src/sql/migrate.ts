@@ -1,103 +1,123 @@
 import { projection, type Mapping } from '../mapping/mapping.js';
+import type { Sql } from './introspection.js';
 
 /**
- * SQL of /migrate, derived from the mapping. Values are bound: $n::uuid[] is the optional
- * subset (NULL: every server), batch bounds are ids. Identifiers come from the mapping only.
+ * SQL of /migrate, derived from the mapping. Values are bound: `subset` is the optional list
+ * of server ids (NULL: every server), batch bounds are ids. Identifiers come from the mapping.
  */
-export interface SqlText {
-  text: string;
-}
+export type Subset = readonly string[] | null;
 
-const inScope = (subsetParam: string) => `(${subsetParam}::uuid[] IS NULL OR s.id = ANY(${subsetParam}::uuid[]))`;
-const resourceExists = (m: Mapping) => `EXISTS (SELECT 1 FROM ${m.servers.v2Table} r WHERE r.${m.servers.id.v2} = ${m.servers.columns[m.servers.id.v2]})`;
-const capabilityExists = (m: Mapping) => `EXISTS (SELECT 1 FROM ${m.tools.v2Table} c WHERE c.${m.tools.id.v2} = ${m.tools.columns[m.tools.id.v2]})`;
-const toolsOfServers = (m: Mapping) => `${m.tools.v1Table} t JOIN ${m.servers.v1Table} s ON s.id = ${m.toolParent.v1}`;
-
-/**
- * What a run would do: rows in scope, already in v2, and impossible to copy. $1: subset.
- * Without v2 tables nothing can be present yet, so the EXISTS probes become false.
- */
-export function planCountsSql(m: Mapping, v2Present: boolean): SqlText {
-  const rExists = v2Present ? resourceExists(m) : 'false';
-  const cExists = v2Present ? capabilityExists(m) : 'false';
+function pieces(m: Mapping) {
+  const sid = m.servers.id.v1; // the v1 server id, uuid
   return {
-    text: `SELECT
-  (SELECT count(*)::int FROM ${m.servers.v1Table} s WHERE ${inScope('$1')}) AS servers_planned,
-  (SELECT count(*)::int FROM ${m.servers.v1Table} s WHERE ${inScope('$1')} AND ${rExists}) AS servers_present,
-  (SELECT count(*)::int FROM ${m.servers.v1Table} s WHERE ${inScope('$1')} AND NOT ${m.serverCopyable} AND NOT ${rExists}) AS servers_skipped,
-  (SELECT count(*)::int FROM ${toolsOfServers(m)} WHERE ${inScope('$1')}) AS tools_planned,
-  (SELECT count(*)::int FROM ${toolsOfServers(m)} WHERE ${inScope('$1')} AND ${cExists}) AS tools_present,
-  (SELECT count(*)::int FROM ${toolsOfServers(m)} WHERE ${inScope('$1')} AND NOT ${cExists} AND NOT ${m.serverCopyable} AND NOT ${rExists}) AS tools_skipped`,
+    sid,
+    inScope: `($1::uuid[] IS NULL OR ${sid} = ANY($1::uuid[]))`,
+    resourceExists: `EXISTS (SELECT 1 FROM ${m.servers.v2Table} r WHERE r.${m.servers.id.v2} = ${m.servers.columns[m.servers.id.v2]})`,
+    capabilityExists: `EXISTS (SELECT 1 FROM ${m.tools.v2Table} c WHERE c.${m.tools.id.v2} = ${m.tools.columns[m.tools.id.v2]})`,
+    toolsOfServers: `${m.tools.v1Table} ${m.tools.alias} JOIN ${m.servers.v1Table} ${m.servers.alias} ON ${sid} = ${m.toolParent.v1}`,
   };
 }
 
-/** Up to $2 rows per table that cannot be copied, with the reason. $1: subset. */
-export function skippedRowsSql(m: Mapping, v2Present: boolean): SqlText {
-  const rExists = v2Present ? resourceExists(m) : 'false';
-  const cExists = v2Present ? capabilityExists(m) : 'false';
+export interface PlanCountsOptions {
+  subset: Subset;
+  /** Without v2 tables nothing can be present yet: the probes become `false`. */
+  v2Present: boolean;
+  /** Count rows already in v2 (a dry run); a run derives them from what it copied. */
+  countPresent: boolean;
+}
+
+/** Rows in scope, already in v2, and impossible to copy: one pass over each table. */
+export function planCountsSql(m: Mapping, { subset, v2Present, countPresent }: PlanCountsOptions): Sql {
+  const p = pieces(m);
+  const rExists = v2Present ? p.resourceExists : 'false';
+  const cExists = v2Present ? p.capabilityExists : 'false';
+  const present = (exists: string) => (countPresent ? `count(*) FILTER (WHERE ${exists})::int` : '0');
+  const unmappable = `NOT ${m.serverCopyable} AND NOT ${rExists}`;
   return {
-    text: `(SELECT '${m.servers.v2Table}' AS "table", s.id::text AS id, 'has neither command nor endpoint, and a resource needs an endpoint' AS reason
-   FROM ${m.servers.v1Table} s
-  WHERE ${inScope('$1')} AND NOT ${m.serverCopyable} AND NOT ${rExists}
-  ORDER BY s.id LIMIT $2)
+    text: `SELECT servers_counts.*, tools_counts.* FROM
+  (SELECT count(*)::int AS servers_planned, ${present(rExists)} AS servers_present,
+          count(*) FILTER (WHERE ${unmappable})::int AS servers_skipped
+     FROM ${m.servers.v1Table} ${m.servers.alias} WHERE ${p.inScope}) servers_counts,
+  (SELECT count(*)::int AS tools_planned, ${present(cExists)} AS tools_present,
+          count(*) FILTER (WHERE ${unmappable} AND NOT ${cExists})::int AS tools_skipped
+     FROM ${p.toolsOfServers} WHERE ${p.inScope}) tools_counts`,
+    values: [subset],
+  };
+}
+
+/** Up to `limit` rows per table that cannot be copied, with the reason. */
+export function skippedRowsSql(m: Mapping, { subset, v2Present, limit }: { subset: Subset; v2Present: boolean; limit: number }): Sql {
+  const p = pieces(m);
+  const rExists = v2Present ? p.resourceExists : 'false';
+  const cExists = v2Present ? p.capabilityExists : 'false';
+  const unmappable = `NOT ${m.serverCopyable} AND NOT ${rExists}`;
+  return {
+    text: `(SELECT '${m.servers.v2Table}' AS "table", ${m.servers.columns.id} AS id, 'has neither command nor endpoint, and a resource needs an endpoint' AS reason
+   FROM ${m.servers.v1Table} ${m.servers.alias}
+  WHERE ${p.inScope} AND ${unmappable}
+  ORDER BY 2 LIMIT $2)
 UNION ALL
-(SELECT '${m.tools.v2Table}', t.id::text, 'its server ' || s.id::text || ' cannot be migrated'
-   FROM ${toolsOfServers(m)}
-  WHERE ${inScope('$1')} AND NOT ${cExists} AND NOT ${m.serverCopyable} AND NOT ${rExists}
-  ORDER BY t.id LIMIT $2)`,
+(SELECT '${m.tools.v2Table}', ${m.tools.columns.id}, 'its server ' || ${m.servers.columns.id} || ' cannot be migrated'
+   FROM ${p.toolsOfServers}
+  WHERE ${p.inScope} AND ${unmappable} AND NOT ${cExists}
+  ORDER BY 2 LIMIT $2)`,
+    values: [subset, limit],
   };
 }
 
-/** v1 ids in scope that are not v1 servers at all. $1: subset. */
-export function unknownServerIdsSql(m: Mapping): SqlText {
+/** Requested server ids that are not v1 servers at all. */
+export function unknownServerIdsSql(m: Mapping, subset: readonly string[]): Sql {
   return {
     text: `SELECT wanted::text AS id FROM unnest($1::uuid[]) AS wanted
-            WHERE NOT EXISTS (SELECT 1 FROM ${m.servers.v1Table} s WHERE s.id = wanted) ORDER BY 1`,
+            WHERE NOT EXISTS (SELECT 1 FROM ${m.servers.v1Table} ${m.servers.alias} WHERE ${m.servers.id.v1} = wanted) ORDER BY 1`,
+    values: [subset],
   };
 }
 
 /**
- * The batch after $1 (NULL: from the start) of $2 servers: `hi`, its last id (NULL when fewer
- * remain), and `more`, whether any server remains at all. Index range scans: batches are
- * found one at a time, so memory stays flat whatever the table size. $3: subset.
+ * The batch after `after` (NULL: from the start) of `size` servers: `hi`, its last id (NULL
+ * when fewer remain), and `more`, whether any server remains at all. Index range scans:
+ * batches are found one at a time, so memory stays flat whatever the table size.
  */
-export function nextBatchSql(m: Mapping): SqlText {
-  const after = `($1::uuid IS NULL OR s.id > $1::uuid) AND ${inScope('$3')}`;
+export function nextBatchSql(m: Mapping, { subset, after, size }: { subset: Subset; after: string | null; size: number }): Sql {
+  const p = pieces(m);
+  const rest = `($2::uuid IS NULL OR ${p.sid} > $2::uuid) AND ${p.inScope}`;
   return {
-    text: `SELECT (SELECT s.id::text FROM ${m.servers.v1Table} s WHERE ${after} ORDER BY s.id OFFSET $2::int - 1 LIMIT 1) AS hi,
-                  EXISTS (SELECT 1 FROM ${m.servers.v1Table} s WHERE ${after}) AS more`,
+    text: `SELECT (SELECT ${m.servers.columns.id} FROM ${m.servers.v1Table} ${m.servers.alias} WHERE ${rest} ORDER BY ${p.sid} OFFSET $3::int - 1 LIMIT 1) AS hi,
+                  EXISTS (SELECT 1 FROM ${m.servers.v1Table} ${m.servers.alias} WHERE ${rest}) AS more`,
+    values: [subset, after, size],
   };
 }
 
 /**
- * Copies the servers with $1 < id <= $2 (NULL: unbounded) and all their tools, in one
+ * Copies the servers with lo < id <= hi (NULL: unbounded) and all their tools in one
  * statement, so a batch lands whole or not at all. Rows already in v2 are left as they are.
- * $3: subset.
  */
-export function copyBatchSql(m: Mapping): SqlText {
+export function copyBatchSql(m: Mapping, { subset, lo, hi }: { subset: Subset; lo: string | null; hi: string | null }): Sql {
+  const p = pieces(m);
   const r = projection(m.servers);
   const c = projection(m.tools);
   return {
     text: `WITH batch AS MATERIALIZED (
-  SELECT s.* FROM ${m.servers.v1Table} s
-   WHERE ($1::uuid IS NULL OR s.id > $1::uuid) AND ($2::uuid IS NULL OR s.id <= $2::uuid) AND ${inScope('$3')}
+  SELECT ${m.servers.alias}.* FROM ${m.servers.v1Table} ${m.servers.alias}
+   WHERE ($2::uuid IS NULL OR ${p.sid} > $2::uuid) AND ($3::uuid IS NULL OR ${p.sid} <= $3::uuid) AND ${p.inScope}
 ), copied_resources AS (
   INSERT INTO ${m.servers.v2Table} (${r.columns.join(', ')})
   SELECT ${r.expressions.join(', ')}
-    FROM batch s
-   WHERE ${m.serverCopyable} AND NOT ${resourceExists(m)}
+    FROM batch ${m.servers.alias}
+   WHERE ${m.serverCopyable} AND NOT ${p.resourceExists}
   ON CONFLICT (${m.servers.id.v2}) DO NOTHING
   RETURNING 1
 ), copied_capabilities AS (
   INSERT INTO ${m.tools.v2Table} (${c.columns.join(', ')})
   SELECT ${c.expressions.join(', ')}
-    FROM ${m.tools.v1Table} t JOIN batch s ON s.id = ${m.toolParent.v1}
-   WHERE (${m.serverCopyable} OR ${resourceExists(m)}) AND NOT ${capabilityExists(m)}
+    FROM ${m.tools.v1Table} ${m.tools.alias} JOIN batch ${m.servers.alias} ON ${p.sid} = ${m.toolParent.v1}
+   WHERE (${m.serverCopyable} OR ${p.resourceExists}) AND NOT ${p.capabilityExists}
   ON CONFLICT (${m.tools.id.v2}) DO NOTHING
   RETURNING 1
 )
-SELECT (SELECT count(*)::int FROM batch) AS servers,
-       (SELECT count(*)::int FROM copied_resources) AS resources_copied,
+SELECT (SELECT count(*)::int FROM copied_resources) AS resources_copied,
        (SELECT count(*)::int FROM copied_capabilities) AS capabilities_copied`,
+    values: [subset, lo, hi],
   };
 }

@@ -35,9 +35,9 @@ export function describeReportStoreContract(name: string, makeStore: () => Promi
 
     it('overwrites a report when it is put again (running, then finished)', async () => {
       const store = await makeStore();
-      const running = sampleReport('migration', { status: 'running', finishedAt: null, durationMs: null, progress: { done: 1, total: 10 } });
+      const running = sampleReport('migration', { status: 'running', finishedAt: null, durationMs: null, progress: { done: 1, total: 10, updatedAt: new Date().toISOString() } });
       await store.put(running);
-      const finished = { ...running, status: 'succeeded', finishedAt: new Date().toISOString(), durationMs: 40, progress: { done: 10, total: 10 } };
+      const finished = { ...running, status: 'succeeded', finishedAt: new Date().toISOString(), durationMs: 40, progress: { done: 10, total: 10, updatedAt: new Date().toISOString() } };
       await store.put(finished);
       expect(await store.get(running.id as ReportId)).toEqual(finished);
       const { items } = await store.list({ limit: 100 });

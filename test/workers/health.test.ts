@@ -58,3 +58,15 @@ describe('GET /openapi.json on the Worker', () => {
     await problemOf(await fetchWorker('/no/such/endpoint'), 404);
   });
 });
+
+describe('a Worker with a malformed secret', () => {
+  it('answers 503 problem naming the variable, never its value', async () => {
+    const { readToken } = inject('sarkWorkers');
+    const bindings = workerBindings({ API_TOKENS: '[{"name":"x","sha256":"not-hex-s3cr3t","scopes":["read"]}]' });
+    const response = await fetchWorker('/reports', { headers: { Authorization: `Bearer ${readToken}` } }, bindings);
+    const text = await response.clone().text();
+    const problem = await problemOf(response, 503);
+    expect(problem.detail).toContain('API_TOKENS');
+    expect(text).not.toContain('s3cr3t');
+  });
+});

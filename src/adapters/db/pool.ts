@@ -1,5 +1,5 @@
 import { LockBusyError } from '../../lib/errors.js';
-import { translateDriverError } from './errors.js';
+import { isUnavailable, translateDriverError } from './errors.js';
 import { runTransaction } from './session.js';
 import { ADVISORY_LOCK, type Database, type DriverName, type Queryable, type Row, type Session } from './types.js';
 
@@ -54,16 +54,20 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName): Databa
     return { query: conn.query, transaction: (fn, options) => runTransaction(conn, fn, options) };
   };
 
-  /** Borrows one connection; a connection that failed mid-use is destroyed, not pooled. */
-  async function withClient<T>(fn: (client: PgCompatibleClient) => Promise<T>): Promise<T> {
+  /**
+   * Borrows one connection. One that lost its server is destroyed; one that merely ran a
+   * failing statement (already rolled back) goes back to the pool.
+   */
+  async function withClient<T>(fn: (client: PgCompatibleClient, discard: () => void) => Promise<T>): Promise<T> {
     const client = await checkout(pool);
+    let broken = false;
     try {
-      const result = await fn(client);
-      client.release();
-      return result;
+      return await fn(client, () => (broken = true));
     } catch (error) {
-      client.release(error instanceof Error ? error : true);
+      broken ||= isUnavailable(error);
       throw error;
+    } finally {
+      client.release(broken);
     }
   }
 
@@ -72,7 +76,7 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName): Databa
     query: queryableOf(pool).query,
     transaction: (fn, options) => withClient((client) => sessionOf(client).transaction(fn, options)),
     withAdvisoryLock: (fn) =>
-      withClient(async (client) => {
+      withClient(async (client, discard) => {
         const session = sessionOf(client);
         const { rows } = await session.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [
           ADVISORY_LOCK.classId,
@@ -82,7 +86,8 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName): Databa
         try {
           return await fn(session);
         } finally {
-          await session.query('SELECT pg_advisory_unlock($1, $2)', [ADVISORY_LOCK.classId, ADVISORY_LOCK.objectId]).catch(() => undefined);
+          // A connection that may still hold the lock must never serve anyone else.
+          await session.query('SELECT pg_advisory_unlock($1, $2)', [ADVISORY_LOCK.classId, ADVISORY_LOCK.objectId]).catch(discard);
         }
       }),
     close: () => pool.end(),

@@ -2,7 +2,8 @@ import type { Queryable, TransactionOptions } from './types.js';
 
 /** Applies a transaction's options right after BEGIN; values are bound, never spliced. */
 export async function applyTransactionOptions(tx: Queryable, options: TransactionOptions = {}): Promise<void> {
-  if (options.readOnly) await tx.query('SET TRANSACTION READ ONLY');
+  const modes = [options.isolation === 'repeatable read' ? 'ISOLATION LEVEL REPEATABLE READ' : '', options.readOnly ? 'READ ONLY' : ''].filter(Boolean);
+  if (modes.length > 0) await tx.query(`SET TRANSACTION ${modes.join(', ')}`);
   if (options.statementTimeoutMs !== undefined) {
     await tx.query("SELECT set_config('statement_timeout', $1, true)", [`${options.statementTimeoutMs}ms`]);
   }

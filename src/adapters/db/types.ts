@@ -19,6 +19,8 @@ export interface Queryable {
 
 export interface TransactionOptions {
   readOnly?: boolean;
+  /** One snapshot for every statement of the transaction (read committed otherwise). */
+  isolation?: 'repeatable read';
   /** SET LOCAL statement_timeout, in milliseconds. */
   statementTimeoutMs?: number;
   /** SET LOCAL lock_timeout, in milliseconds. */

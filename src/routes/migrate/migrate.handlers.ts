@@ -9,6 +9,6 @@ export const postMigrateHandler: RouteHandler<typeof postMigrate, AppEnv> = asyn
   // An empty body skips the validator; parsing here applies the defaults either way.
   const input = migrateBodySchema.parse(c.req.valid('json'));
   if (!input.dryRun) assertScope(c.var.principal, 'apply', 'a migration that is not a dry run');
-  const result = await startRun(c, 'migration', input, (progress) => migrate(c.var.deps.db, input, progress));
+  const result = await startRun(c, 'migration', input, (ctx) => migrate(c.var.deps.db, input, ctx));
   return answerRun(c, result);
 };

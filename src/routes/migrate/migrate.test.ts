@@ -6,6 +6,7 @@ import { checkFidelity, resourcesMissingTools } from '../../../test/support/fide
 import { runSarkDdl } from '../../../test/support/sark-fixtures.js';
 import { seedV1 } from '../../../test/support/seed.js';
 import { migrate } from '../../operations/migrate.js';
+import { detachedContext } from '../../operations/runner.js';
 
 async function fresh<T>(target: DatabaseTarget, work: (t: TestDatabase) => Promise<T>): Promise<T> {
   const database = await target.open();
@@ -40,7 +41,7 @@ for (const target of databaseTargets()) {
               resources: { planned: 40, copied: 40, alreadyPresent: 0, skipped: { count: 0 } },
               capabilities: { planned: 120, copied: 120, alreadyPresent: 0, skipped: { count: 0 } },
             },
-            batches: { size: 7, planned: 6, committed: expect.any(Number) },
+            batches: { size: 7, planned: 6, committed: 6, retries: 0 },
           });
           expect(await checkFidelity(t.db, shape)).toEqual({ serverMismatches: [], toolMismatches: [], resources: 40, capabilities: 120 });
 
@@ -69,8 +70,24 @@ for (const target of databaseTargets()) {
           },
         });
         expect(report.tables.resources.skipped.rows[0].reason).toMatch(/neither command nor endpoint/);
-        const { rows } = await t.db.query<{ present: boolean }>(`SELECT to_regclass('resources') IS NOT NULL AS present`);
+        const { rows } = await t.db.query<{ present: boolean }>(`SELECT to_regclass('resources') IS NOT NULL OR to_regnamespace('sark_migrate') IS NOT NULL AS present`);
         expect(rows[0]!.present).toBe(false);
+      }));
+
+    it('plans a dry run on a partly migrated database: what is present, what is left', () =>
+      fresh(target, async (t) => {
+        await seedV1(t.db, { servers: 12, toolsPerServer: 2 });
+        const { call } = await makeTestApp(t.db);
+        const firstFive = (await t.db.query<{ id: string }>('SELECT id::text FROM mcp_servers ORDER BY id LIMIT 5')).rows.map((r) => r.id);
+        await call('POST', '/migrate', { body: { dryRun: false, serverIds: firstFive } });
+        const before = await v2Counts(t);
+        const report = await (await call('POST', '/migrate', { as: 'runner' })).json();
+        expect(report.tables).toMatchObject({
+          resources: { planned: 12, alreadyPresent: 5, toCopy: 7, copied: 0 },
+          capabilities: { planned: 24, alreadyPresent: 10, toCopy: 14, copied: 0 },
+        });
+        expect(report.schema.migrations).toEqual([{ tag: '0000_v2_tables', outcome: 'already-applied' }]);
+        expect(await v2Counts(t)).toEqual(before);
       }));
 
     it('skips a server with neither command nor endpoint, and its tools, naming their ids', () =>
@@ -125,6 +142,35 @@ for (const target of databaseTargets()) {
         expect(rows[0]!.present).toBe(false);
       }));
 
+    it('answers 409 to a migration while another changing operation holds the lock, also when asked async; a dry run still plans', () =>
+      fresh(target, async (t) => {
+        await seedV1(t.db, { servers: 4, toolsPerServer: 1 });
+        const { call } = await makeTestApp(t.db);
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => (release = resolve));
+        let held!: () => void;
+        const holding = new Promise<void>((resolve) => (held = resolve));
+        const holder = t.db.withAdvisoryLock(async () => {
+          held();
+          await gate;
+        });
+        await holding;
+        try {
+          const sync = await call('POST', '/migrate', { body: { dryRun: false } });
+          expect(sync.status).toBe(409);
+          expect(sync.headers.get('content-type')).toBe('application/problem+json');
+          const async = await call('POST', '/migrate', { body: { dryRun: false }, headers: { Prefer: 'respond-async' } });
+          expect(async.status).toBe(409);
+          expect((await call('POST', '/migrate', { as: 'runner' })).status).toBe(200);
+        } finally {
+          release();
+          await holder;
+        }
+        expect(await v2Counts(t)).toEqual({ r: 0, c: 0 });
+        const { items } = await (await call('GET', '/reports', { as: 'reader' })).json();
+        expect(items.map((i: { status: string }) => i.status)).toEqual(['succeeded']); // the dry run's; the refused runs left none
+      }));
+
     it('runs one of two concurrent migrations and answers 409 to the other, never duplicating', () =>
       fresh(target, async (t) => {
         await seedV1(t.db, { servers: 30, toolsPerServer: 3 });
@@ -151,9 +197,11 @@ for (const target of databaseTargets()) {
         const location = res.headers.get('location')!;
         const accepted = await res.json();
         expect(location).toBe(`/reports/${accepted.id}`);
-        expect(accepted).toMatchObject({ status: 'running', finishedAt: null, progress: { done: 0 } });
-        const running = await (await app.call('GET', location, { as: 'reader' })).json();
-        expect(running.id).toBe(accepted.id);
+        expect(accepted).toMatchObject({ status: 'running', finishedAt: null, progress: { done: expect.any(Number) } });
+        // Location points at a stored report from the first moment.
+        const running = await app.call('GET', location, { as: 'reader' });
+        expect(running.status).toBe(200);
+        expect((await running.json()).id).toBe(accepted.id);
         await app.settle();
         const final = await (await app.call('GET', location, { as: 'reader' })).json();
         expect(final).toMatchObject({ status: 'succeeded', progress: { done: 10, total: 10 }, tables: { resources: { copied: 20 } } });
@@ -170,13 +218,13 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a migration whose connections are
         const killer = new pg.Client({ connectionString: t.url });
         await killer.connect();
         let killed = false;
-        const failure = await migrate(t.db, { dryRun: false, batchSize: 4, parallelism: 2 }, async ({ done }) => {
+        const failure = await migrate(t.db, { dryRun: false, batchSize: 4, parallelism: 2 }, detachedContext(async ({ done }) => {
           if (done >= 3 && !killed) {
             killed = true;
             // Every connection of the service to this database, the locked session included.
             await killer.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
           }
-        }).catch((e: unknown) => e);
+        })).catch((e: unknown) => e);
         await killer.end();
         expect(killed).toBe(true);
         expect(failure).toMatchObject({ status: 503 });
@@ -185,7 +233,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a migration whose connections are
         expect(partial.r).toBeLessThan(60);
         expect(await resourcesMissingTools(t.admin)).toBe(0);
 
-        const rerun = await migrate(t.db, { dryRun: false, batchSize: 4, parallelism: 2 }, () => undefined);
+        const rerun = await migrate(t.db, { dryRun: false, batchSize: 4, parallelism: 2 }, detachedContext());
         expect(rerun.details).toMatchObject({ tables: { resources: { copied: 60 - partial.r, alreadyPresent: partial.r } } });
         expect(await checkFidelity(t.db, 'orm')).toEqual({ serverMismatches: [], toolMismatches: [], resources: 60, capabilities: 240 });
       }));

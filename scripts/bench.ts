@@ -1,0 +1,164 @@
+/**
+ * npm run bench: the service's operations against the raw-SQL floor, side by side in one run,
+ * on identical copies of one v1 database (CREATE DATABASE ... TEMPLATE).
+ *
+ *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench
+ *   options: --servers 100000 --tools 10 --rounds 3 --sweep (try batch sizes × parallelism)
+ *
+ * The machine is shared and noisy: rounds alternate floor and service, and the figures to
+ * quote are the medians and their ratio.
+ */
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { createPgDatabase } from '../src/adapters/db/pg.js';
+import type { Database } from '../src/adapters/db/types.js';
+import { applyMigrations } from '../src/db/migrate.js';
+import { generateV1Data } from '../src/demo/generate.js';
+import { v1SchemaStatements } from '../src/demo/v1-schema.js';
+import { mappingFor, projection } from '../src/mapping/mapping.js';
+import { detectV1Shape } from '../src/mapping/shape.js';
+import { MIGRATE_DEFAULTS, migrate } from '../src/operations/migrate.js';
+import { detachedContext } from '../src/operations/runner.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    servers: { type: 'string', default: '100000' },
+    tools: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    sweep: { type: 'boolean', default: false },
+  },
+});
+const SERVERS = Number(opts.servers);
+const TOOLS = Number(opts.tools);
+const ROUNDS = Number(opts.rounds);
+const serverUrl = process.env.BENCH_DATABASE_URL;
+if (!serverUrl) {
+  console.error('Set BENCH_DATABASE_URL to a PostgreSQL server URL (a superuser: the bench creates databases).');
+  process.exit(2);
+}
+
+const urlOf = (name: string) => Object.assign(new URL(serverUrl), { pathname: `/${name}` }).toString();
+const TEMPLATE = `sark_bench_v1_${SERVERS}x${TOOLS}`;
+
+async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The v1 database every run copies: built once, kept between bench runs. */
+async function ensureTemplate(): Promise<void> {
+  const exists = await admin(async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE])).rowCount === 1);
+  if (exists) return console.log(`using template ${TEMPLATE}`);
+  console.log(`building template ${TEMPLATE}: ${SERVERS} servers × ${TOOLS} tools ...`);
+  const started = performance.now();
+  await admin(async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS ${TEMPLATE}_building WITH (FORCE)`); // left by an interrupted build
+    await c.query(`CREATE DATABASE ${TEMPLATE}_building`);
+  });
+  const db = createPgDatabase({ connectionString: urlOf(`${TEMPLATE}_building`) });
+  try {
+    await db.transaction(async (tx) => {
+      for (const statement of v1SchemaStatements('orm')) await tx.query(statement);
+      await generateV1Data(tx, { servers: SERVERS, toolsPerServer: TOOLS, shape: 'orm' });
+    });
+    await db.withAdvisoryLock((session) => applyMigrations(session));
+    await db.query('VACUUM ANALYZE');
+  } finally {
+    await db.close();
+  }
+  await admin((c) => c.query(`ALTER DATABASE ${TEMPLATE}_building RENAME TO ${TEMPLATE}`));
+  console.log(`built in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** A fresh copy of the template for one timed run, dropped afterwards. */
+async function withCopy<T>(label: string, work: (db: Database, url: string) => Promise<T>): Promise<T> {
+  const name = `sark_bench_run_${label}_${Date.now().toString(36)}`;
+  await admin(async (c) => {
+    await c.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
+    await c.query('CHECKPOINT'); // start every run with the same clean buffers
+  });
+  const db = createPgDatabase({ connectionString: urlOf(name), max: 8 });
+  try {
+    return await work(db, urlOf(name));
+  } finally {
+    await db.close();
+    await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  }
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return (performance.now() - started) / 1000;
+}
+
+/** The floor: one INSERT ... SELECT per table with the same mapping, on one connection. */
+async function migrateFloor(db: Database): Promise<number> {
+  const m = mappingFor(await detectV1Shape(db));
+  const r = projection(m.servers);
+  const c = projection(m.tools);
+  return timed(async () => {
+    await db.query(`INSERT INTO ${m.servers.v2Table} (${r.columns.join(', ')}) SELECT ${r.expressions.join(', ')} FROM ${m.servers.v1Table} s WHERE ${m.serverCopyable}`);
+    await db.query(
+      `INSERT INTO ${m.tools.v2Table} (${c.columns.join(', ')}) SELECT ${c.expressions.join(', ')} FROM ${m.tools.v1Table} t JOIN ${m.servers.v1Table} s ON s.id = ${m.toolParent.v1} WHERE ${m.serverCopyable}`,
+    );
+  });
+}
+
+async function migrateService(db: Database, batchSize: number, parallelism: number): Promise<number> {
+  return timed(async () => {
+    const outcome = await migrate(db, { dryRun: false, batchSize, parallelism }, detachedContext());
+    const summary = outcome.summary as { copied: number };
+    if (summary.copied !== SERVERS * (TOOLS + 1)) throw new Error(`copied ${summary.copied} rows, expected ${SERVERS * (TOOLS + 1)}`);
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (s: number) => `${s.toFixed(1)} s`;
+
+async function sweep(): Promise<void> {
+  console.log('\nsweep: one run each, service time over the floor measured just before it');
+  console.log('| batch size | parallelism | service | floor | ratio |\n|---:|---:|---:|---:|---:|');
+  for (const batchSize of [1000, 2000, 5000, 10000]) {
+    for (const parallelism of [1, 2, 3]) {
+      const floor = await withCopy('floor', (db) => migrateFloor(db));
+      const service = await withCopy('svc', (db) => migrateService(db, batchSize, parallelism));
+      console.log(`| ${batchSize} | ${parallelism} | ${fmt(service)} | ${fmt(floor)} | ${(service / floor).toFixed(2)}× |`);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  await ensureTemplate();
+  if (opts.sweep) return sweep();
+
+  const floors: number[] = [];
+  const services: number[] = [];
+  const rss: number[] = [];
+  const { batchSize, parallelism } = MIGRATE_DEFAULTS;
+  for (let round = 1; round <= ROUNDS; round++) {
+    floors.push(await withCopy('floor', (db) => migrateFloor(db)));
+    // Peak resident memory during the run, sampled: it must not grow with the table size.
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+    services.push(await withCopy('svc', (db) => migrateService(db, batchSize, parallelism)));
+    clearInterval(sampler);
+    rss.push(peak - before);
+    console.log(`round ${round}: floor ${fmt(floors.at(-1)!)}, service ${fmt(services.at(-1)!)}`);
+  }
+  console.log(`\n/migrate, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (medians; batch ${batchSize}, parallelism ${parallelism})`);
+  console.log('| operation | floor (raw SQL) | service | ratio |\n|---|---:|---:|---:|');
+  console.log(`| migrate | ${fmt(median(floors))} | ${fmt(median(services))} | ${(median(services) / median(floors)).toFixed(2)}× |`);
+  console.log(`service process peak RSS growth during a run: median ${(median(rss) / 1024 / 1024).toFixed(1)} MB`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { isNeonUrl, readNodeConfig, readWorkerConfig } from './env.js';
+
+describe('configuration', () => {
+  it('reads defaults and API_TOKENS entries, lowercasing the hashes', () => {
+    const config = readNodeConfig({ API_TOKENS: JSON.stringify([{ name: 'ci', sha256: 'AB'.repeat(32), scopes: ['read'] }]) });
+    expect(config).toMatchObject({ databaseUrl: undefined, port: 8787, host: '127.0.0.1', reportsDir: '.sark-migrate/reports' });
+    expect(config.apiTokens).toEqual([{ name: 'ci', sha256: 'ab'.repeat(32), scopes: ['read'] }]);
+  });
+
+  it('names the bad variable and never echoes its value', () => {
+    const secret = 'postgres://admin:hunter2@db.internal:5432/sark';
+    const attempts: Record<string, string>[] = [
+      { DATABASE_URL: secret.replace('postgres://', 'mysql://') },
+      { API_TOKENS: '[{"name":"x","sha256":"hunter2","scopes":["read"]}]' },
+      { API_TOKENS: 'hunter2' },
+      { API_TOKENS: JSON.stringify([{ name: 'x', sha256: 'a'.repeat(64), scopes: ['root'] }]) },
+      { PORT: 'hunter2' },
+    ];
+    for (const env of attempts) {
+      const name = Object.keys(env)[0]!;
+      expect(() => readNodeConfig(env), name).toThrow(name);
+      try {
+        readNodeConfig(env);
+      } catch (error) {
+        expect((error as Error).message).not.toContain('hunter2');
+      }
+    }
+  });
+
+  it("refuses Neon's -pooler host: the advisory lock needs a session of its own", () => {
+    expect(() => readWorkerConfig({ DATABASE_URL: 'postgres://u:p@ep-cool-name-123-pooler.eu-central-1.aws.neon.tech/sark' })).toThrow(/-pooler/);
+    expect(readWorkerConfig({ DATABASE_URL: 'postgres://u:p@ep-cool-name-123.eu-central-1.aws.neon.tech/sark' }).databaseUrl).toContain('ep-cool-name-123.');
+  });
+
+  it('tells Neon hosts from any other', () => {
+    expect(isNeonUrl('postgres://u:p@ep-x.eu-central-1.aws.neon.tech/db')).toBe(true);
+    expect(isNeonUrl('postgres://u:p@127.0.0.1:5432/db')).toBe(false);
+    expect(isNeonUrl('postgres://u:p@neon.tech.evil.example/db')).toBe(false);
+  });
+});

@@ -1,0 +1,84 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fsObjectStore } from '../adapters/storage/fs.js';
+import type { AppDeps } from '../lib/deps.js';
+import { LockBusyError } from '../lib/errors.js';
+import type { ReportId } from '../reports/ids.js';
+import { createReportStore } from '../reports/store.js';
+import { prefersAsync, runOperation, type OperationContext } from './runner.js';
+
+// The runner with a real file store and operations written inline: its own behaviour is under test.
+async function deps(): Promise<AppDeps & { background: Promise<unknown>[] }> {
+  const background: Promise<unknown>[] = [];
+  return {
+    db: undefined as never, // these operations never touch a database
+    store: createReportStore(fsObjectStore(await mkdtemp(join(tmpdir(), 'sark-runner-')))),
+    tokens: [],
+    runtime: 'node',
+    progressIntervalMs: 0,
+    defer: (task) => void background.push(task),
+    background,
+  };
+}
+
+const run = (respondAsync: boolean) => ({ kind: 'migration' as const, actor: 'ops', request: { dryRun: false }, respondAsync });
+
+describe('runOperation', () => {
+  it('stores the running report before answering 202, rewrites it with progress, then stores the final one', async () => {
+    const d = await deps();
+    let proceed!: () => void;
+    const gate = new Promise<void>((resolve) => (proceed = resolve));
+    let reachedGate!: () => void;
+    const atGate = new Promise<void>((resolve) => (reachedGate = resolve));
+    const result = await runOperation(d, run(true), async (ctx: OperationContext) => {
+      ctx.started();
+      ctx.progress({ done: 1, total: 3 });
+      reachedGate();
+      await gate;
+      ctx.progress({ done: 3, total: 3 });
+      return { status: 'succeeded', summary: { copied: 3 }, details: { dryRun: false } };
+    });
+    expect(result.mode).toBe('accepted');
+    await atGate;
+    await new Promise((r) => setTimeout(r, 20));
+    const midway = await d.store.get(result.report.id as ReportId);
+    expect(midway).toMatchObject({ status: 'running', actor: 'ops', finishedAt: null, progress: { done: 1, total: 3 } });
+    proceed();
+    await Promise.all(d.background);
+    const final = await d.store.get(result.report.id as ReportId);
+    expect(final).toMatchObject({ status: 'succeeded', summary: { copied: 3 }, dryRun: false, progress: { done: 3, total: 3 } });
+    expect(final!.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('answers the problem itself, storing nothing, when the operation fails before it starts (async too)', async () => {
+    for (const respondAsync of [false, true]) {
+      const d = await deps();
+      await expect(runOperation(d, run(respondAsync), async () => Promise.reject(new LockBusyError()))).rejects.toBeInstanceOf(LockBusyError);
+      expect((await d.store.list({ limit: 10 })).items).toEqual([]);
+    }
+  });
+
+  it('stores a failed report with what was done when the operation fails after it started', async () => {
+    const d = await deps();
+    const failure = await runOperation(d, run(false), async (ctx) => {
+      ctx.started();
+      ctx.checkpoint({ tables: { resources: { copied: 2 } } });
+      throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    }).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ status: 503, extensions: { reportId: expect.any(String) } });
+    const stored = await d.store.get((failure as { extensions: { reportId: ReportId } }).extensions.reportId);
+    expect(stored).toMatchObject({ status: 'failed', tables: { resources: { copied: 2 } }, error: { status: 503, title: 'Database unavailable' } });
+  });
+});
+
+describe('prefersAsync', () => {
+  it('reads respond-async among other preferences, case-insensitively', () => {
+    expect(prefersAsync('respond-async')).toBe(true);
+    expect(prefersAsync('return=minimal, Respond-Async; wait=10')).toBe(true);
+    expect(prefersAsync('wait=10')).toBe(false);
+    expect(prefersAsync(undefined)).toBe(false);
+    expect(prefersAsync('respond-asynchronously')).toBe(false);
+  });
+});
