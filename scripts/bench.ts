@@ -3,7 +3,8 @@
  * on identical copies of one v1 database (CREATE DATABASE ... TEMPLATE).
  *
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench
- *   options: --servers 100000 --tools 10 --rounds 3 --sweep (try batch sizes × parallelism)
+ *   options: --servers 100000 --tools 10 --rounds 3
+ *            --sweep [--batch-sizes 1000,2000,5000,10000] [--parallelism 1,2,3]: try each pair once
  *
  * The machine is shared and noisy: rounds alternate floor and service, and the figures to
  * quote are the medians and their ratio.
@@ -26,6 +27,8 @@ const { values: opts } = parseArgs({
     tools: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     sweep: { type: 'boolean', default: false },
+    'batch-sizes': { type: 'string', default: '1000,2000,5000,10000' },
+    parallelism: { type: 'string', default: '1,2,3' },
   },
 });
 const SERVERS = Number(opts.servers);
@@ -124,8 +127,9 @@ const fmt = (s: number) => `${s.toFixed(1)} s`;
 async function sweep(): Promise<void> {
   console.log('\nsweep: one run each, service time over the floor measured just before it');
   console.log('| batch size | parallelism | service | floor | ratio |\n|---:|---:|---:|---:|---:|');
-  for (const batchSize of [1000, 2000, 5000, 10000]) {
-    for (const parallelism of [1, 2, 3]) {
+  const list = (csv: string) => csv.split(',').map(Number);
+  for (const batchSize of list(opts['batch-sizes'])) {
+    for (const parallelism of list(opts.parallelism)) {
       const floor = await withCopy('floor', (db) => migrateFloor(db));
       const service = await withCopy('svc', (db) => migrateService(db, batchSize, parallelism));
       console.log(`| ${batchSize} | ${parallelism} | ${fmt(service)} | ${fmt(floor)} | ${(service / floor).toFixed(2)}× |`);

@@ -1,14 +1,33 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { applyMigrations } from '../src/db/migrate.js';
+import { v1SchemaStatements } from '../src/demo/v1-schema.js';
 import { renderMigrationBundle } from './support/migration-bundle.js';
 import { describeEachDatabase, databaseTargets } from './support/databases.js';
-import { describeV2Schema, runSarkDdl } from './support/sark-fixtures.js';
+import { describeSchema, runSarkDdl } from './support/sark-fixtures.js';
 
 describe('bundled migrations', () => {
   it('match drizzle/ (run `npm run db:generate` after changing src/db/schema.ts)', () => {
     expect(readFileSync(new URL('../src/db/migrations.bundle.ts', import.meta.url), 'utf8')).toBe(renderMigrationBundle());
   });
+});
+
+describeEachDatabase("the project's own v1 DDL", (_current, target) => {
+  for (const [shape, fixture] of [['orm', 'v1_schema.sql'], ['migration', 'v1_schema_migration_shape.sql']] as const) {
+    it(`builds exactly SARK's reference v1 schema in the ${shape} shape`, async () => {
+      const [ours, theirs] = [await target.open(), await target.open()];
+      try {
+        for (const statement of v1SchemaStatements(shape)) await ours.db.query(statement);
+        await runSarkDdl(theirs.db, fixture);
+        const v1 = ['users', 'teams', 'mcp_servers', 'mcp_tools'];
+        const described = await describeSchema(ours.db, v1);
+        expect(described.columns.length).toBeGreaterThan(40);
+        expect(described).toEqual(await describeSchema(theirs.db, v1));
+      } finally {
+        await Promise.all([ours.dispose(), theirs.dispose()]);
+      }
+    });
+  }
 });
 
 describeEachDatabase('schema migrations', (current, target) => {
@@ -30,7 +49,9 @@ describeEachDatabase('schema migrations', (current, target) => {
     const theirs = await target.open();
     try {
       await runSarkDdl(theirs.db, 'v2_schema.sql');
-      expect(await describeV2Schema(ours.db)).toEqual(await describeV2Schema(theirs.db));
+      const described = await describeSchema(ours.db);
+      expect(described.indexes.length).toBeGreaterThan(12);
+      expect(described).toEqual(await describeSchema(theirs.db));
     } finally {
       await theirs.dispose();
     }
@@ -41,10 +62,10 @@ describeEachDatabase('schema migrations', (current, target) => {
     try {
       await runSarkDdl(sark.db, 'v2_schema.sql');
       await sark.db.query(`INSERT INTO resources (id, name, protocol, endpoint) VALUES ('r1', 'kept', 'http', 'https://x')`);
-      const before = await describeV2Schema(sark.db);
+      const before = await describeSchema(sark.db);
       const outcomes = await sark.db.withAdvisoryLock((s) => applyMigrations(s));
       expect(outcomes).toEqual([{ tag: '0000_v2_tables', outcome: 'adopted' }]);
-      expect(await describeV2Schema(sark.db)).toEqual(before);
+      expect(await describeSchema(sark.db)).toEqual(before);
       const { rows } = await sark.db.query<{ name: string }>('SELECT name FROM resources');
       expect(rows).toEqual([{ name: 'kept' }]);
     } finally {
