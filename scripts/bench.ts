@@ -3,7 +3,7 @@
  * on identical copies of one v1 database (CREATE DATABASE ... TEMPLATE).
  *
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench
- *   options: --servers 100000 --tools 10 --rounds 3
+ *   options: --servers 100000 --tools 10 --rounds 3 --ops migrate,validate
  *            --sweep [--batch-sizes 1000,2000,5000,10000] [--parallelism 1,2,3]: try each pair once
  *
  * The machine is shared and noisy: rounds alternate floor and service, and the figures to
@@ -19,6 +19,8 @@ import { v1SchemaStatements } from '../src/demo/v1-schema.js';
 import { mappingFor, projection } from '../src/mapping/mapping.js';
 import { detectV1Shape } from '../src/mapping/shape.js';
 import { MIGRATE_DEFAULTS, migrate } from '../src/operations/migrate.js';
+import { validate } from '../src/operations/validate.js';
+import { fieldComparisons } from '../src/sql/fidelity.js';
 import { detachedContext } from '../src/operations/runner.js';
 
 const { values: opts } = parseArgs({
@@ -29,6 +31,7 @@ const { values: opts } = parseArgs({
     sweep: { type: 'boolean', default: false },
     'batch-sizes': { type: 'string', default: '1000,2000,5000,10000' },
     parallelism: { type: 'string', default: '1,2,3' },
+    ops: { type: 'string', default: 'migrate,validate' },
   },
 });
 const SERVERS = Number(opts.servers);
@@ -121,6 +124,27 @@ async function migrateService(db: Database, batchSize: number, parallelism: numb
   });
 }
 
+/** The floor: one statement per table comparing every mapped field of every row (full outer join on id). */
+async function validateFloor(db: Database): Promise<number> {
+  const m = mappingFor(await detectV1Shape(db));
+  return timed(async () => {
+    for (const t of [m.servers, m.tools]) {
+      const same = fieldComparisons(t, m.shape).map((c) => c.equal).join(' AND ');
+      const { rows } = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${t.v1Table} ${t.alias} FULL JOIN ${t.v2Table} r ON r.${t.id.v2} = ${t.columns[t.id.v2]} WHERE r.${t.id.v2} IS NULL OR ${t.id.v1} IS NULL OR NOT (${same})`,
+      );
+      if (rows[0]!.n !== 0) throw new Error(`the floor found ${rows[0]!.n} differences in ${t.v2Table}`);
+    }
+  });
+}
+
+async function validateService(db: Database): Promise<number> {
+  return timed(async () => {
+    const outcome = await validate(db, { mode: 'full', sampleSize: 10 }, detachedContext());
+    if (outcome.status !== 'passed') throw new Error(`validation ${outcome.status}: ${JSON.stringify(outcome.summary)}`);
+  });
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (s: number) => `${s.toFixed(1)} s`;
 
@@ -145,7 +169,8 @@ async function main(): Promise<void> {
   const services: number[] = [];
   const rss: number[] = [];
   const { batchSize, parallelism } = MIGRATE_DEFAULTS;
-  for (let round = 1; round <= ROUNDS; round++) {
+  const ops = opts.ops.split(',');
+  for (let round = 1; ops.includes('migrate') && round <= ROUNDS; round++) {
     floors.push(await withCopy('floor', (db) => migrateFloor(db)));
     // Peak resident memory during the run, sampled: it must not grow with the table size.
     const before = process.memoryUsage().rss;
@@ -156,10 +181,24 @@ async function main(): Promise<void> {
     rss.push(peak - before);
     console.log(`round ${round}: floor ${fmt(floors.at(-1)!)}, service ${fmt(services.at(-1)!)}`);
   }
-  console.log(`\n/migrate, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (medians; batch ${batchSize}, parallelism ${parallelism})`);
-  console.log('| operation | floor (raw SQL) | service | ratio |\n|---|---:|---:|---:|');
-  console.log(`| migrate | ${fmt(median(floors))} | ${fmt(median(services))} | ${(median(services) / median(floors)).toFixed(2)}× |`);
-  console.log(`service process peak RSS growth during a run: median ${(median(rss) / 1024 / 1024).toFixed(1)} MB`);
+  if (ops.includes('migrate')) console.log(`\n/migrate, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (medians; batch ${batchSize}, parallelism ${parallelism})`);
+  if (ops.includes('migrate')) console.log(`service process peak RSS growth during a run: median ${(median(rss) / 1024 / 1024).toFixed(1)} MB`);
+
+  // /validate reads only: every round runs on one migrated copy, floor and service in turn.
+  const validateFloors: number[] = [];
+  const validateServices: number[] = [];
+  if (ops.includes('validate')) await withCopy('validate', async (db) => {
+    await migrateFloor(db);
+    await db.query('VACUUM ANALYZE');
+    for (let round = 1; round <= ROUNDS; round++) {
+      validateFloors.push(await validateFloor(db));
+      validateServices.push(await validateService(db));
+      console.log(`validate round ${round}: floor ${fmt(validateFloors.at(-1)!)}, service ${fmt(validateServices.at(-1)!)}`);
+    }
+  });
+  console.log(`\n| operation | floor (raw SQL) | service | ratio |\n|---|---:|---:|---:|`);
+  if (ops.includes('migrate')) console.log(`| migrate | ${fmt(median(floors))} | ${fmt(median(services))} | ${(median(services) / median(floors)).toFixed(2)}× |`);
+  if (ops.includes('validate')) console.log(`| validate (full) | ${fmt(median(validateFloors))} | ${fmt(median(validateServices))} | ${(median(validateServices) / median(validateFloors)).toFixed(2)}× |`);
 }
 
 main().catch((error: unknown) => {

@@ -12,6 +12,8 @@ export interface V1Shape {
   toolSchemaColumn: 'parameters' | 'parameters_schema';
   /** mcp_tools has invocation_count and last_invoked. */
   toolCounters: boolean;
+  /** information_schema data_type of every v1 column, by `table.column`: comparisons need them. */
+  columnTypes: Record<string, string>;
 }
 
 /** Columns every v1 database has, whatever its shape; the mapping reads each of them. */
@@ -30,8 +32,8 @@ export class UnsupportedV1SchemaError extends ProblemError {
 }
 
 export async function detectV1Shape(db: Queryable): Promise<V1Shape> {
-  const { rows } = await db.query<{ table_name: string; column_name: string }>(
-    `SELECT table_name::text, column_name::text FROM information_schema.columns
+  const { rows } = await db.query<{ table_name: string; column_name: string; data_type: string }>(
+    `SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
       WHERE table_schema = current_schema() AND table_name IN ('mcp_servers', 'mcp_tools')`,
   );
   const has = (table: string, column: string) => rows.some((r) => r.table_name === table && r.column_name === column);
@@ -46,5 +48,6 @@ export async function detectV1Shape(db: Queryable): Promise<V1Shape> {
     throw new UnsupportedV1SchemaError(`The v1 schema lacks ${missing.join(', ')}; it matches neither of SARK's known v1 shapes.`, missing);
   }
   const toolCounters = has('mcp_tools', 'invocation_count') && has('mcp_tools', 'last_invoked');
-  return { name: toolSchemaColumn === 'parameters' && toolCounters ? 'orm' : 'migration', toolSchemaColumn, toolCounters };
+  const columnTypes = Object.fromEntries(rows.map((r) => [`${r.table_name}.${r.column_name}`, r.data_type]));
+  return { name: toolSchemaColumn === 'parameters' && toolCounters ? 'orm' : 'migration', toolSchemaColumn, toolCounters, columnTypes };
 }

@@ -1,0 +1,363 @@
+import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
+import type { Database, Queryable } from '../adapters/db/types.js';
+import * as v2Schema from '../db/schema.js';
+import { mappingFor, type Mapping } from '../mapping/mapping.js';
+import { detectV1Shape, UnsupportedV1SchemaError } from '../mapping/shape.js';
+import { V1_TABLES, V2_TABLES } from '../sql/catalog.js';
+import { fidelityCountsSql, fidelitySampleSql, type FidelityCounts } from '../sql/fidelity.js';
+import { existingTables, type Sql } from '../sql/introspection.js';
+import {
+  capabilityForeignKeysSql,
+  capabilityRulesSql,
+  invalidIndexesSql,
+  resourceRulesSql,
+  RULE_SAMPLES,
+  unknownCostCapabilitiesSql,
+  v2ColumnsSql,
+} from '../sql/validate.js';
+import type { OperationContext, OperationOutcome } from './runner.js';
+
+export const VALIDATION_MODES = ['quick', 'full', 'schema', 'data', 'relationships'] as const;
+export type ValidationMode = (typeof VALIDATION_MODES)[number];
+export type Severity = 'critical' | 'error' | 'warning' | 'info';
+
+export interface ValidateInput {
+  mode: ValidationMode;
+  sampleSize: number;
+}
+
+export interface CheckResult {
+  name: string;
+  severity: Severity;
+  passed: boolean;
+  /** The check could not look (its tables are missing, or v1 is gone): severity info. */
+  skipped?: boolean;
+  message: string;
+  details: Record<string, unknown>;
+  sample: string[];
+}
+
+export const SENSITIVITY_LEVELS = ['low', 'medium', 'high', 'critical'] as const;
+export const KNOWN_PROTOCOLS = ['mcp', 'http', 'grpc'] as const;
+const VALIDATE_TIMEOUT_MS = 300_000;
+
+type Group = 'schema' | 'data' | 'relationships' | 'business';
+const GROUPS: Record<ValidationMode, Group[]> = {
+  full: ['schema', 'data', 'relationships', 'business'],
+  quick: ['schema', 'relationships', 'business'],
+  schema: ['schema'],
+  data: ['data'],
+  relationships: ['relationships'],
+};
+
+/** The v2 tables as src/db/schema.ts declares them: columns with types, recommended indexes. */
+const EXPECTED = Object.values(v2Schema).map((table) => {
+  const config = getTableConfig(table as PgTable);
+  return {
+    table: config.name,
+    columns: config.columns.map((c) => ({ name: c.name, type: normalizeType(c.getSQLType()) })),
+    indexes: config.indexes.map((i) => i.config.name).filter((n): n is string => Boolean(n)),
+  };
+});
+
+function normalizeType(type: string): string {
+  return type
+    .replace(/^varchar/, 'character varying')
+    .replace(/^bigserial$/, 'bigint')
+    .replace(/^serial$/, 'integer')
+    .replace(/\s*,\s*/g, ',');
+}
+
+/** What the checks share within one run: the snapshot, the mapping, and queries run once. */
+class Inspection {
+  private readonly memo = new Map<string, Promise<unknown>>();
+  constructor(
+    readonly tx: Queryable,
+    readonly sampleSize: number,
+    readonly present: Set<string>,
+    readonly mapping: Mapping | null,
+    readonly v1Problem: string | null,
+  ) {}
+
+  once<T>(key: string, work: () => Promise<T>): Promise<T> {
+    if (!this.memo.has(key)) this.memo.set(key, work());
+    return this.memo.get(key) as Promise<T>;
+  }
+
+  async rows<R extends Record<string, unknown>>(sql: Sql): Promise<R[]> {
+    return (await this.tx.query<R>(sql.text, sql.values)).rows;
+  }
+
+  async ids(text: string, ...values: unknown[]): Promise<string[]> {
+    return (await this.tx.query<{ id: string }>(text, [this.sampleSize, ...values])).rows.map((r) => r.id);
+  }
+
+  fidelity(which: 'servers' | 'tools') {
+    return this.once(`fidelity:${which}`, async () => (await this.rows<FidelityCounts>(fidelityCountsSql(this.mapping!, which)))[0]!);
+  }
+
+  resourceRules() {
+    return this.once('resources', async () => (await this.rows<Record<string, number>>(resourceRulesSql(SENSITIVITY_LEVELS, KNOWN_PROTOCOLS)))[0]!);
+  }
+
+  capabilityRules() {
+    return this.once('capabilities', async () => (await this.rows<Record<string, number>>(capabilityRulesSql(SENSITIVITY_LEVELS)))[0]!);
+  }
+}
+
+interface CheckDefinition {
+  name: string;
+  group: Group;
+  severity: Severity;
+  /** Tables it reads; a missing one makes it skip. */
+  needs: readonly string[];
+  /** Compares v1 with v2: skipped (info) when v1 is gone. */
+  needsV1?: boolean;
+  run(i: Inspection): Promise<Omit<CheckResult, 'name' | 'severity'>>;
+}
+
+const outcome = (passed: boolean, message: string, details: Record<string, unknown> = {}, sample: string[] = []) => ({ passed, message, details, sample });
+
+async function fidelityCheck(i: Inspection, which: 'servers' | 'tools') {
+  const counts = await i.fidelity(which);
+  const [v1Name, v2Name] = which === 'servers' ? ['server', 'MCP resource'] : ['tool', 'capability'];
+  const passed = counts.missing === 0 && counts.changed === 0;
+  if (passed && counts.extra === 0) return outcome(true, `All ${counts.v1_rows} v1 ${v1Name}s are in v2 with every mapped field equal.`, { ...counts });
+  const found = await i.rows<{ id: string; problem: string; fields: string[] | null }>(fidelitySampleSql(i.mapping!, which, i.sampleSize));
+  const changed = found.filter((f) => f.problem === 'changed').map((f) => ({ id: f.id, fields: f.fields ?? [] }));
+  const message = passed
+    ? `All ${counts.v1_rows} v1 ${v1Name}s match; ${counts.extra} ${v2Name}s have no v1 ${v1Name} (created in v2 after cutover).`
+    : `${counts.missing} v1 ${v1Name}s are missing in v2 and ${counts.changed} differ in a mapped field${counts.extra ? `; ${counts.extra} ${v2Name}s have no v1 ${v1Name}` : ''}. Re-run /migrate for missing rows; inspect the changed ones (sample, details.changedFields).`;
+  const ids = (problem: string) => found.filter((f) => f.problem === problem).map((f) => f.id);
+  return outcome(passed, message, { ...counts, missingIds: ids('missing'), changedFields: changed, extraIds: ids('extra') }, [...ids('missing'), ...ids('changed')]);
+}
+
+const CHECKS: CheckDefinition[] = [
+  {
+    name: 'schema.tables_exist',
+    group: 'schema',
+    severity: 'critical',
+    needs: [],
+    async run(i) {
+      const missing = V2_TABLES.filter((t) => !i.present.has(t));
+      return missing.length === 0
+        ? outcome(true, `All ${V2_TABLES.length} v2 tables exist.`, { tables: [...V2_TABLES] })
+        : outcome(false, `Missing v2 tables: ${missing.join(', ')}. Run /migrate (its schema phase creates them).`, { missing }, missing);
+    },
+  },
+  {
+    name: 'schema.columns_exist',
+    group: 'schema',
+    severity: 'critical',
+    needs: [],
+    async run(i) {
+      const actual = await i.rows<{ table_name: string; column_name: string; type: string }>(v2ColumnsSql());
+      const typeOf = new Map(actual.map((c) => [`${c.table_name}.${c.column_name}`, c.type.replace(/\s*,\s*/g, ',')]));
+      const problems = EXPECTED.filter((t) => i.present.has(t.table)).flatMap((t) =>
+        t.columns.flatMap((c) => {
+          const found = typeOf.get(`${t.table}.${c.name}`);
+          if (found === undefined) return [`${t.table}.${c.name}: missing`];
+          return found === c.type ? [] : [`${t.table}.${c.name}: ${found}, expected ${c.type}`];
+        }),
+      );
+      const checked = EXPECTED.filter((t) => i.present.has(t.table)).reduce((n, t) => n + t.columns.length, 0);
+      return problems.length === 0
+        ? outcome(true, `All ${checked} required columns exist with their types.`, { checked })
+        : outcome(false, `${problems.length} required columns are missing or of another type: ${problems.slice(0, 3).join('; ')}.`, { checked, problems }, problems.slice(0, i.sampleSize));
+    },
+  },
+  {
+    name: 'schema.indexes_exist',
+    group: 'schema',
+    severity: 'warning',
+    needs: [],
+    async run(i) {
+      const wanted = EXPECTED.filter((t) => i.present.has(t.table)).flatMap((t) => t.indexes);
+      const existing = await existingTables(i.tx, wanted);
+      const missing = wanted.filter((n) => !existing.has(n));
+      return missing.length === 0
+        ? outcome(true, `All ${wanted.length} recommended indexes exist.`, { checked: wanted.length })
+        : outcome(false, `Recommended indexes are missing: ${missing.join(', ')}; queries on their columns scan whole tables.`, { checked: wanted.length, missing }, missing);
+    },
+  },
+  {
+    name: 'schema.indexes_valid',
+    group: 'schema',
+    severity: 'error',
+    needs: [],
+    async run(i) {
+      const invalid = (await i.rows<{ name: string }>(invalidIndexesSql())).map((r) => r.name);
+      return invalid.length === 0
+        ? outcome(true, 'No index on the v2 tables is INVALID.')
+        : outcome(false, `INVALID indexes (a failed concurrent build) slow writes and serve no query: ${invalid.join(', ')}. Drop and rebuild them.`, { invalid }, invalid);
+    },
+  },
+  {
+    name: 'data.counts_match',
+    group: 'data',
+    severity: 'error',
+    needs: ['resources', 'capabilities'],
+    needsV1: true,
+    async run(i) {
+      const [servers, tools] = [await i.fidelity('servers'), await i.fidelity('tools')];
+      const details = { v1Servers: servers.v1_rows, v2ResourcesOfV1Origin: servers.matched, v1Tools: tools.v1_rows, v2CapabilitiesOfV1Origin: tools.matched };
+      const passed = servers.v1_rows === servers.matched && tools.v1_rows === tools.matched;
+      return outcome(
+        passed,
+        passed
+          ? `${servers.v1_rows} servers and ${tools.v1_rows} tools each have their v2 row.`
+          : `v1 has ${servers.v1_rows} servers and ${tools.v1_rows} tools; v2 has ${servers.matched} and ${tools.matched} of them.`,
+        details,
+      );
+    },
+  },
+  { name: 'data.servers_fidelity', group: 'data', severity: 'error', needs: ['resources'], needsV1: true, run: (i) => fidelityCheck(i, 'servers') },
+  { name: 'data.tools_fidelity', group: 'data', severity: 'error', needs: ['resources', 'capabilities'], needsV1: true, run: (i) => fidelityCheck(i, 'tools') },
+  {
+    name: 'data.required_fields_present',
+    group: 'data',
+    severity: 'error',
+    needs: ['resources', 'capabilities'],
+    async run(i) {
+      const [r, c] = [await i.resourceRules(), await i.capabilityRules()];
+      const bad = r.missing_fields! + c.missing_fields!;
+      if (bad === 0) return outcome(true, `All ${r.total} resources and ${c.total} capabilities have their required fields.`, { resources: r.total, capabilities: c.total });
+      const sample = [...(await i.ids(RULE_SAMPLES.resourcesMissingFields)), ...(await i.ids(RULE_SAMPLES.capabilitiesMissingFields))];
+      return outcome(false, `${r.missing_fields} resources lack a name, endpoint or protocol and ${c.missing_fields} capabilities lack a name.`, { resources: r.missing_fields, capabilities: c.missing_fields }, sample.slice(0, i.sampleSize));
+    },
+  },
+  {
+    name: 'data.metadata_populated',
+    group: 'data',
+    severity: 'warning',
+    needs: ['resources'],
+    async run(i) {
+      const r = await i.resourceRules();
+      if (r.empty_metadata === 0) return outcome(true, 'Every MCP resource carries its v1 fields in metadata.');
+      return outcome(false, `${r.empty_metadata} MCP resources have empty metadata: their v1 fields were not carried over.`, { empty: r.empty_metadata }, await i.ids(RULE_SAMPLES.emptyMetadata));
+    },
+  },
+  {
+    name: 'relationships.capabilities_resource_fk',
+    group: 'relationships',
+    severity: 'critical',
+    needs: ['resources', 'capabilities'],
+    async run(i) {
+      const c = await i.capabilityRules();
+      if (c.orphans === 0) return outcome(true, `All ${c.total} capabilities belong to an existing resource.`, { capabilities: c.total });
+      return outcome(false, `${c.orphans} capabilities point at resources that do not exist.`, { orphans: c.orphans }, await i.ids(RULE_SAMPLES.orphans));
+    },
+  },
+  {
+    name: 'relationships.cascade_delete_configured',
+    group: 'relationships',
+    severity: 'error',
+    needs: ['resources', 'capabilities'],
+    async run(i) {
+      const keys = await i.rows<{ name: string; on_delete: string }>(capabilityForeignKeysSql());
+      const cascading = keys.filter((k) => k.on_delete === 'c');
+      if (cascading.length > 0) return outcome(true, `capabilities.resource_id references resources ON DELETE CASCADE (${cascading[0]!.name}).`, { constraints: keys.map((k) => k.name) });
+      return outcome(
+        false,
+        keys.length === 0 ? 'No foreign key ties capabilities.resource_id to resources: orphans can appear.' : 'The capabilities → resources foreign key does not cascade: deleting a resource fails or leaves its capabilities.',
+        { constraints: keys },
+        keys.map((k) => k.name),
+      );
+    },
+  },
+  {
+    name: 'business.sensitivity_levels_valid',
+    group: 'business',
+    severity: 'error',
+    needs: ['resources', 'capabilities'],
+    async run(i) {
+      const [r, c] = [await i.resourceRules(), await i.capabilityRules()];
+      if (r.bad_sensitivity! + c.bad_sensitivity! === 0) return outcome(true, `Every sensitivity level is one of ${SENSITIVITY_LEVELS.join(', ')}.`);
+      const sample = [...(await i.ids(RULE_SAMPLES.resourcesBadSensitivity, SENSITIVITY_LEVELS)), ...(await i.ids(RULE_SAMPLES.capabilitiesBadSensitivity, SENSITIVITY_LEVELS))];
+      return outcome(false, `${r.bad_sensitivity} resources and ${c.bad_sensitivity} capabilities have a sensitivity level outside ${SENSITIVITY_LEVELS.join(', ')}.`, { resources: r.bad_sensitivity, capabilities: c.bad_sensitivity }, sample.slice(0, i.sampleSize));
+    },
+  },
+  {
+    name: 'business.protocols_recognized',
+    group: 'business',
+    severity: 'warning',
+    needs: ['resources'],
+    async run(i) {
+      const r = await i.resourceRules();
+      if (r.unknown_protocol === 0) return outcome(true, `Every resource speaks a known protocol (${KNOWN_PROTOCOLS.join(', ')}).`);
+      return outcome(false, `${r.unknown_protocol} resources use a protocol SARK has no adapter for.`, { unknown: r.unknown_protocol }, await i.ids(RULE_SAMPLES.unknownProtocol, KNOWN_PROTOCOLS));
+    },
+  },
+  {
+    name: 'business.cost_tracking_capabilities_known',
+    group: 'business',
+    severity: 'warning',
+    needs: ['cost_tracking', 'capabilities'],
+    async run(i) {
+      const [row] = await i.rows<{ n: number; sample: string[] | null }>(unknownCostCapabilitiesSql(i.sampleSize));
+      if (row!.n === 0) return outcome(true, 'Every cost_tracking row names an existing capability.');
+      return outcome(false, `${row!.n} cost_tracking rows name capabilities that do not exist (their history stays, unattributed).`, { rows: row!.n }, row!.sample ?? []);
+    },
+  },
+];
+
+async function runCheck(check: CheckDefinition, i: Inspection): Promise<CheckResult> {
+  const absent = check.needs.filter((t) => !i.present.has(t));
+  const skip = (message: string): CheckResult => ({ name: check.name, severity: 'info', passed: false, skipped: true, message, details: {}, sample: [] });
+  if (absent.length > 0) return skip(`Skipped: ${absent.join(', ')} missing (see schema.tables_exist).`);
+  if (check.needsV1 && !i.mapping) return skip(`Skipped: ${i.v1Problem}`);
+  return { name: check.name, severity: check.severity, ...(await check.run(i)) };
+}
+
+/** passed / failed / critical, and the exit code a CI job can use. */
+export function verdict(checks: CheckResult[]): { status: 'passed' | 'failed' | 'critical'; exitCode: 0 | 1 | 2 } {
+  const failed = checks.filter((c) => !c.passed && !c.skipped);
+  if (failed.some((c) => c.severity === 'critical')) return { status: 'critical', exitCode: 2 };
+  if (failed.some((c) => c.severity === 'error')) return { status: 'failed', exitCode: 1 };
+  return { status: 'passed', exitCode: 0 };
+}
+
+/**
+ * POST /validate: every check of the mode over one read-only snapshot, with a statement
+ * timeout. Failed checks are findings in the report, never errors of the request.
+ */
+export function validate(db: Database, input: ValidateInput, ctx: OperationContext): Promise<OperationOutcome> {
+  return db.transaction(
+    async (tx) => {
+      const present = await existingTables(tx, [...V1_TABLES, ...V2_TABLES]);
+      let mapping: Mapping | null = null;
+      let v1Problem: string | null = null;
+      try {
+        mapping = mappingFor(await detectV1Shape(tx));
+      } catch (error) {
+        if (!(error instanceof UnsupportedV1SchemaError)) throw error;
+        v1Problem = V1_TABLES.every((t) => !present.has(t)) ? 'the v1 tables are gone (a fully cut-over database): nothing to compare with.' : error.message;
+      }
+      ctx.started();
+      const inspection = new Inspection(tx, input.sampleSize, present, mapping, v1Problem);
+      const chosen = CHECKS.filter((c) => GROUPS[input.mode].includes(c.group));
+      const checks: CheckResult[] = [];
+      for (const check of chosen) {
+        checks.push(await runCheck(check, inspection));
+        ctx.progress({ done: checks.length, total: chosen.length });
+      }
+      const { status, exitCode } = verdict(checks);
+      const failed = checks.filter((c) => !c.passed && !c.skipped);
+      return {
+        status,
+        summary: {
+          message:
+            failed.length === 0
+              ? `${checks.filter((c) => c.passed).length} checks passed${checks.some((c) => c.skipped) ? `, ${checks.filter((c) => c.skipped).length} skipped` : ''}.`
+              : `${failed.length} of ${checks.length} checks failed: ${failed.map((c) => `${c.name} (${c.severity})`).join(', ')}.`,
+          passed: checks.filter((c) => c.passed).length,
+          failed: failed.length,
+          skipped: checks.filter((c) => c.skipped).length,
+          exitCode,
+        },
+        details: { mode: input.mode, exitCode, v1Shape: mapping?.shape.name ?? null, checks },
+      };
+    },
+    { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: VALIDATE_TIMEOUT_MS },
+  );
+}

@@ -1,0 +1,11 @@
+import type { RouteHandler } from '@hono/zod-openapi';
+import type { AppEnv } from '../../lib/create-router.js';
+import { validate } from '../../operations/validate.js';
+import { answerRun, startRun } from '../operation.js';
+import { validateBodySchema, type postValidate } from './validate.routes.js';
+
+export const postValidateHandler: RouteHandler<typeof postValidate, AppEnv> = async (c) => {
+  const input = validateBodySchema.parse(c.req.valid('json')); // applies the defaults to an empty body too
+  const result = await startRun(c, 'validation', input, (ctx) => validate(c.var.deps.db, input, ctx));
+  return answerRun(c, result);
+};

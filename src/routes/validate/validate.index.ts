@@ -1,0 +1,5 @@
+import { createRouter } from '../../lib/create-router.js';
+import { postValidateHandler } from './validate.handlers.js';
+import { postValidate } from './validate.routes.js';
+
+export const validateRouter = createRouter().openapi(postValidate, postValidateHandler);
