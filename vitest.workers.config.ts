@@ -16,6 +16,8 @@ export default defineConfig({
     name: 'workers',
     include: ['test/workers/**/*.test.ts'],
     globalSetup: ['test/workers/global-setup.ts'],
+    // The files share one database and the service's advisory lock: one file at a time.
+    fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -3,7 +3,7 @@
  * on identical copies of one v1 database (CREATE DATABASE ... TEMPLATE).
  *
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench
- *   options: --servers 100000 --tools 10 --rounds 3 --ops migrate,validate
+ *   options: --servers 100000 --tools 10 --rounds 3 --ops migrate,validate,rollback
  *            --sweep [--batch-sizes 1000,2000,5000,10000] [--parallelism 1,2,3]: try each pair once
  *
  * The machine is shared and noisy: rounds alternate floor and service, and the figures to
@@ -19,6 +19,7 @@ import { v1SchemaStatements } from '../src/demo/v1-schema.js';
 import { mappingFor, projection } from '../src/mapping/mapping.js';
 import { detectV1Shape } from '../src/mapping/shape.js';
 import { MIGRATE_DEFAULTS, migrate } from '../src/operations/migrate.js';
+import { rollback } from '../src/operations/rollback.js';
 import { validate } from '../src/operations/validate.js';
 import { fieldComparisons } from '../src/sql/fidelity.js';
 import { detachedContext } from '../src/operations/runner.js';
@@ -31,7 +32,7 @@ const { values: opts } = parseArgs({
     sweep: { type: 'boolean', default: false },
     'batch-sizes': { type: 'string', default: '1000,2000,5000,10000' },
     parallelism: { type: 'string', default: '1,2,3' },
-    ops: { type: 'string', default: 'migrate,validate' },
+    ops: { type: 'string', default: 'migrate,validate,rollback' },
   },
 });
 const SERVERS = Number(opts.servers);
@@ -81,11 +82,32 @@ async function ensureTemplate(): Promise<void> {
   console.log(`built in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
-/** A fresh copy of the template for one timed run, dropped afterwards. */
-async function withCopy<T>(label: string, work: (db: Database, url: string) => Promise<T>): Promise<T> {
+/** The template migrated by the floor: what /rollback starts from. */
+const MIGRATED = `${TEMPLATE}_migrated`;
+async function ensureMigratedTemplate(): Promise<void> {
+  const exists = await admin(async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [MIGRATED])).rowCount === 1);
+  if (exists) return;
+  console.log(`building ${MIGRATED} ...`);
+  await admin(async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS ${MIGRATED}_building WITH (FORCE)`);
+    await c.query(`CREATE DATABASE ${MIGRATED}_building TEMPLATE ${TEMPLATE}`);
+  });
+  const db = createPgDatabase({ connectionString: urlOf(`${MIGRATED}_building`) });
+  try {
+    await migrateFloor(db);
+    await db.withAdvisoryLock((session) => applyMigrations(session)); // the archive tables
+    await db.query('VACUUM ANALYZE');
+  } finally {
+    await db.close();
+  }
+  await admin((c) => c.query(`ALTER DATABASE ${MIGRATED}_building RENAME TO ${MIGRATED}`));
+}
+
+/** A fresh copy of a template for one timed run, dropped afterwards. */
+async function withCopy<T>(label: string, work: (db: Database, url: string) => Promise<T>, template = TEMPLATE): Promise<T> {
   const name = `sark_bench_run_${label}_${Date.now().toString(36)}`;
   await admin(async (c) => {
-    await c.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
+    await c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
     await c.query('CHECKPOINT'); // start every run with the same clean buffers
   });
   const db = createPgDatabase({ connectionString: urlOf(name), max: 8 });
@@ -196,8 +218,30 @@ async function main(): Promise<void> {
       console.log(`validate round ${round}: floor ${fmt(validateFloors.at(-1)!)}, service ${fmt(validateServices.at(-1)!)}`);
     }
   });
+  // /rollback: every round on fresh copies of the migrated template; the floor is one cascading DELETE.
+  const rollbackFloors: number[] = [];
+  const rollbackServices: number[] = [];
+  if (ops.includes('rollback')) {
+    await ensureMigratedTemplate();
+    for (let round = 1; round <= ROUNDS; round++) {
+      rollbackFloors.push(await withCopy('rbfloor', (db) => timed(() => db.query(`DELETE FROM resources WHERE protocol = 'mcp'`)), MIGRATED));
+      rollbackServices.push(
+        await withCopy(
+          'rbsvc',
+          (db) =>
+            timed(async () => {
+              const outcome = await rollback(db, { dryRun: false, backportChanges: false }, detachedContext());
+              if ((outcome.summary as { removed: number }).removed !== SERVERS * (TOOLS + 1)) throw new Error(`rollback removed ${JSON.stringify(outcome.summary)}`);
+            }),
+          MIGRATED,
+        ),
+      );
+      console.log(`rollback round ${round}: floor ${fmt(rollbackFloors.at(-1)!)}, service ${fmt(rollbackServices.at(-1)!)}`);
+    }
+  }
   console.log(`\n| operation | floor (raw SQL) | service | ratio |\n|---|---:|---:|---:|`);
   if (ops.includes('migrate')) console.log(`| migrate | ${fmt(median(floors))} | ${fmt(median(services))} | ${(median(services) / median(floors)).toFixed(2)}× |`);
+  if (ops.includes('rollback')) console.log(`| rollback (archive included) | ${fmt(median(rollbackFloors))} | ${fmt(median(rollbackServices))} | ${(median(rollbackServices) / median(rollbackFloors)).toFixed(2)}× |`);
   if (ops.includes('validate')) console.log(`| validate (full) | ${fmt(median(validateFloors))} | ${fmt(median(validateServices))} | ${(median(validateServices) / median(validateFloors)).toFixed(2)}× |`);
 }
 

@@ -12,6 +12,7 @@ import { problemResponse } from './lib/problem.js';
 import { healthRouter } from './routes/health/health.index.js';
 import { migrateRouter } from './routes/migrate/migrate.index.js';
 import { reportsRouter } from './routes/reports/reports.index.js';
+import { rollbackRouter } from './routes/rollback/rollback.index.js';
 import { validateRouter } from './routes/validate/validate.index.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -56,7 +57,7 @@ function handleError(error: Error, c: Context<AppEnv>): Response {
 
 /** Every documented endpoint, without the middleware that needs a runtime. */
 function createRoutes() {
-  return createRouter().route('/', healthRouter).route('/', migrateRouter).route('/', validateRouter).route('/', reportsRouter);
+  return createRouter().route('/', healthRouter).route('/', migrateRouter).route('/', validateRouter).route('/', rollbackRouter).route('/', reportsRouter);
 }
 
 /** The OpenAPI 3.1 document the service publishes at /openapi.json. */

@@ -32,5 +32,20 @@ export const MIGRATIONS: readonly BundledMigration[] = [
       "CREATE INDEX \"ix_resources_name\" ON \"resources\" USING btree (\"name\");",
       "CREATE INDEX \"ix_resources_metadata_gin\" ON \"resources\" USING gin (\"metadata\");"
     ]
+  },
+  {
+    "tag": "0001_rollback_archive",
+    "hash": "f087a127b62bd275a6ac21ac38397c76546bd78c8416cc852048ae5d29455791",
+    "createsTables": [
+      "sark_migrate.archived_capabilities",
+      "sark_migrate.archived_resources"
+    ],
+    "statements": [
+      "CREATE SCHEMA IF NOT EXISTS \"sark_migrate\";",
+      "CREATE TABLE \"sark_migrate\".\"archived_capabilities\" (\n\t\"rollback_id\" text NOT NULL,\n\t\"archived_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"id\" varchar(255) NOT NULL,\n\t\"resource_id\" varchar(255) NOT NULL,\n\t\"name\" varchar(255) NOT NULL,\n\t\"description\" text,\n\t\"input_schema\" jsonb NOT NULL,\n\t\"output_schema\" jsonb NOT NULL,\n\t\"sensitivity_level\" varchar(20) NOT NULL,\n\t\"metadata\" jsonb NOT NULL\n);",
+      "CREATE TABLE \"sark_migrate\".\"archived_resources\" (\n\t\"rollback_id\" text NOT NULL,\n\t\"archived_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"id\" varchar(255) NOT NULL,\n\t\"name\" varchar(255) NOT NULL,\n\t\"protocol\" varchar(50) NOT NULL,\n\t\"endpoint\" varchar(1000) NOT NULL,\n\t\"sensitivity_level\" varchar(20) NOT NULL,\n\t\"metadata\" jsonb NOT NULL,\n\t\"created_at\" timestamp with time zone NOT NULL,\n\t\"updated_at\" timestamp with time zone NOT NULL\n);",
+      "CREATE INDEX \"ix_archived_capabilities_rollback\" ON \"sark_migrate\".\"archived_capabilities\" USING btree (\"rollback_id\");",
+      "CREATE INDEX \"ix_archived_resources_rollback\" ON \"sark_migrate\".\"archived_resources\" USING btree (\"rollback_id\");"
+    ]
   }
 ];

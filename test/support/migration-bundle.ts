@@ -17,7 +17,9 @@ export function renderMigrationBundle(): string {
       const statements = sql
         .split('--> statement-breakpoint')
         .map((s) => s.trim())
-        .filter(Boolean);
+        .filter(Boolean)
+        // The migrator makes the service's schema (for its ledger) before any migration runs.
+        .map((s) => s.replace(/^CREATE SCHEMA "/, 'CREATE SCHEMA IF NOT EXISTS "'));
       const createsTables = [...sql.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?"(?:([^"]+)"\.")?([^"]+)"/g)].map((m) => (m[1] ? `${m[1]}.${m[2]}` : m[2]!));
       return { tag, hash: createHash('sha256').update(sql).digest('hex'), createsTables, statements };
     });

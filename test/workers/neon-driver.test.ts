@@ -60,18 +60,21 @@ describe('Neon driver inside workerd', () => {
   });
 
   it('holds the advisory lock for the whole session, and releases it afterwards', async () => {
-    const lockHeld = (q: Pick<Database, 'query'>) =>
+    // By this session's backend only: other test files may hold the service's lock meanwhile.
+    const lockHeld = (q: Pick<Database, 'query'>, pid: number) =>
       q.query<{ held: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND granted) AS held`,
-        [ADVISORY_LOCK.classId, ADVISORY_LOCK.objectId],
+        `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND granted AND pid = $3) AS held`,
+        [ADVISORY_LOCK.classId, ADVISORY_LOCK.objectId, pid],
       );
+    let pid = 0;
     const inside = await db.withAdvisoryLock(async (session) => {
-      const held = (await lockHeld(session)).rows[0]?.held;
+      pid = (await session.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const held = (await lockHeld(session, pid)).rows[0]?.held;
       const written = await session.transaction((tx) => tx.query(`UPDATE ${scratch} SET note = 'locked' WHERE id = 2`));
       return { held, updated: written.rowCount };
     });
     expect(inside).toEqual({ held: true, updated: 1 });
-    expect((await lockHeld(db)).rows[0]?.held).toBe(false);
+    expect((await lockHeld(db, pid)).rows[0]?.held).toBe(false);
   });
 
   // PGlite serves every connection from one backend, where session advisory locks are re-entrant.

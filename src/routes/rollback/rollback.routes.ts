@@ -1,0 +1,44 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { requireScope } from '../../lib/auth.js';
+import { reportSchema } from '../../reports/schemas.js';
+import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } from '../shared.js';
+
+export const rollbackBodySchema = z
+  .strictObject({
+    dryRun: z.boolean().default(true).openapi({ description: 'Plan only (scope `run`), with a `planId`. `false` rolls back (scope `apply`).' }),
+    resourceIds: z.array(z.string().min(1).max(255)).min(1).max(10_000).optional().openapi({ description: 'Roll back only these MCP resources.' }),
+    planId: z.string().regex(/^[0-9a-f]{32}$/, 'must be the planId of a dry run').optional().openapi({ description: 'Refuse (409) unless the database still matches this plan.' }),
+    backportChanges: z.boolean().default(false).openapi({ description: 'Write v2 values of rows changed after cutover back into v1 before removing them.' }),
+  })
+  .openapi('RollbackRequest');
+
+export const rollbackReportSchema = reportSchema
+  .extend({
+    kind: z.literal('rollback'),
+    dryRun: z.boolean(),
+    planId: z.string().nullable(),
+    backportChanges: z.boolean().optional(),
+    tables: z.record(z.string(), z.record(z.string(), z.number())),
+    bornInV2: z.object({ rows: z.array(z.object({ table: z.string(), id: z.string(), outcome: z.string(), reason: z.string().optional() })), truncated: z.boolean() }),
+    divergent: z.object({ rows: z.array(z.object({ table: z.string(), id: z.string(), fields: z.array(z.string()) })), truncated: z.boolean() }),
+    archive: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .openapi('RollbackReport');
+
+export const postRollback = createRoute({
+  method: 'post',
+  path: '/rollback',
+  operationId: 'rollback',
+  tags: ['Operations'],
+  summary: 'Undo the migration, keeping what was born or changed in v2',
+  description:
+    'Removes the MCP resources of v1 origin (their capabilities cascade) and never touches other protocols, cost_tracking, federation_nodes or principal_budgets. Rows born in v2 are written back into v1 first (or stay, with the reason); rows changed after cutover are listed as divergent (and backported with `backportChanges`). Every removed row is archived in the same transaction. Holds the advisory lock.',
+  security: bearerSecurity,
+  middleware: [requireScope('run')] as const,
+  request: { headers: preferHeaders, body: { required: false, content: { 'application/json': { schema: rollbackBodySchema } } } },
+  responses: {
+    200: { description: 'The rollback report (also stored).', content: { 'application/json': { schema: rollbackReportSchema } } },
+    202: acceptedResponse,
+    ...operationProblems,
+  },
+});

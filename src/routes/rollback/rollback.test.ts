@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { makeTestApp, type TestApp } from '../../../test/support/app.js';
+import { databaseTargets, type DatabaseTarget, type TestDatabase } from '../../../test/support/databases.js';
+import { checkFidelity } from '../../../test/support/fidelity.js';
+import { seedV1 } from '../../../test/support/seed.js';
+
+const BORN = '0b0b0b0b-0000-4000-8000-000000000001';
+const BORN_TOOL = '0b0b0b0b-0000-4000-8000-000000000002';
+
+/** Migrated v1 (6 servers × 2 tools) plus v2-only rows: an HTTP resource with a capability, cost, federation and budget rows. */
+async function cutover<T>(target: DatabaseTarget, work: (t: TestDatabase, app: TestApp) => Promise<T>) {
+  const t = await target.open();
+  try {
+    await seedV1(t.db, { servers: 6, toolsPerServer: 2 });
+    const app = await makeTestApp(t.db);
+    expect((await app.call('POST', '/migrate', { body: { dryRun: false } })).status).toBe(200);
+    await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint) VALUES ('http-1', 'billing api', 'http', 'https://billing'), ('grpc-1', 'ledger', 'grpc', 'grpc://ledger')`);
+    await t.db.query(`INSERT INTO capabilities (id, resource_id, name) VALUES ('http-1-get', 'http-1', 'get invoice')`);
+    await t.db.query(`INSERT INTO cost_tracking (principal_id, resource_id, capability_id, estimated_cost) SELECT 'alice', resource_id, id, 0.5 FROM capabilities`);
+    await t.db.query(`INSERT INTO federation_nodes (id, node_id, name, endpoint, trust_anchor_cert) VALUES (gen_random_uuid(), 'n1', 'peer', 'https://peer', 'cert')`);
+    await t.db.query(`INSERT INTO principal_budgets (principal_id, daily_budget) VALUES ('alice', 10)`);
+    return await work(t, app);
+  } finally {
+    await t.dispose();
+  }
+}
+
+const snapshot = async (t: TestDatabase) =>
+  (
+    await t.db.query<Record<string, number>>(`SELECT
+      (SELECT count(*)::int FROM mcp_servers) AS servers, (SELECT count(*)::int FROM mcp_tools) AS tools,
+      (SELECT count(*)::int FROM resources WHERE protocol = 'mcp') AS mcp, (SELECT count(*)::int FROM resources WHERE protocol <> 'mcp') AS other,
+      (SELECT count(*)::int FROM capabilities) AS capabilities, (SELECT count(*)::int FROM cost_tracking) AS costs,
+      (SELECT count(*)::int FROM federation_nodes) AS nodes, (SELECT count(*)::int FROM principal_budgets) AS budgets,
+      (SELECT md5(string_agg(s::text, ',' ORDER BY s.id)) FROM mcp_servers s) AS v1_servers,
+      (SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM mcp_tools t) AS v1_tools`)
+  ).rows[0]!;
+
+const run = async (app: TestApp, body: object) => {
+  const res = await app.call('POST', '/rollback', { body: { dryRun: false, ...body } });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return res.json();
+};
+
+for (const target of databaseTargets()) {
+  describe(`POST /rollback [${target.driver}]`, () => {
+    it('plans without changing anything, then removes only MCP rows of v1 origin, keeps v1 and everything else, archives, and is idempotent', () =>
+      cutover(target, async (t, app) => {
+        const before = await snapshot(t);
+        const plan = await (await app.call('POST', '/rollback', { as: 'runner' })).json();
+        expect(plan).toMatchObject({ kind: 'rollback', dryRun: true, planId: expect.stringMatching(/^[0-9a-f]{32}$/), tables: { resources: { toRemove: 6 }, capabilities: { toRemove: 12 } } });
+        expect(await snapshot(t)).toEqual(before);
+
+        const done = await run(app, { planId: plan.planId });
+        expect(done.tables).toMatchObject({ resources: { removed: 6 }, capabilities: { removed: 12 } });
+        const after = await snapshot(t);
+        expect(after).toEqual({ ...before, mcp: 0, capabilities: 1 });
+        const archived = await t.db.query<{ r: number; c: number }>(
+          `SELECT (SELECT count(*)::int FROM sark_migrate.archived_resources WHERE rollback_id = $1) AS r, (SELECT count(*)::int FROM sark_migrate.archived_capabilities WHERE rollback_id = $1) AS c`,
+          [done.archive.rollbackId],
+        );
+        expect(archived.rows[0]).toEqual({ r: 6, c: 12 });
+
+        const again = await run(app, {});
+        expect(again.summary.removed).toBe(0);
+        expect(await snapshot(t)).toEqual(after);
+
+        // The archive restores what was removed.
+        await t.db.query(`INSERT INTO resources SELECT id, name, protocol, endpoint, sensitivity_level, metadata, created_at, updated_at FROM sark_migrate.archived_resources`);
+        await t.db.query(`INSERT INTO capabilities SELECT id, resource_id, name, description, input_schema, output_schema, sensitivity_level, metadata FROM sark_migrate.archived_capabilities`);
+        expect(await checkFidelity(t.db, 'orm')).toMatchObject({ serverMismatches: [], toolMismatches: [] });
+      }));
+
+    it('rolls back a subset, and refuses a stale plan with 409', () =>
+      cutover(target, async (t, app) => {
+        const [first] = (await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' ORDER BY id LIMIT 1`)).rows;
+        const plan = await (await app.call('POST', '/rollback', { body: { resourceIds: [first!.id] } })).json();
+        await t.db.query(`UPDATE resources SET name = 'renamed meanwhile' WHERE id = $1`, [first!.id]);
+        const stale = await app.call('POST', '/rollback', { body: { dryRun: false, resourceIds: [first!.id], planId: plan.planId } });
+        expect(stale.status).toBe(409);
+        expect(await stale.json()).toMatchObject({ type: 'urn:sark-migrate:problem:stale-plan' });
+        expect((await snapshot(t)).mcp).toBe(6);
+        const done = await run(app, { resourceIds: [first!.id] });
+        expect(done.tables.resources.removed).toBe(1);
+        expect((await snapshot(t)).mcp).toBe(5);
+      }));
+
+    it('writes rows born in v2 back into v1, keeps the unrepresentable ones in v2 with the reason', () =>
+      cutover(target, async (t, app) => {
+        await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint, sensitivity_level, metadata) VALUES
+          ($1, 'born after cutover', 'mcp', 'https://born/rpc', 'high', '{"transport": "http", "tags": ["new"], "team_note": "x"}'),
+          ('not-a-uuid', 'born badly', 'mcp', 'https://bad', 'low', '{"transport": "http"}')`, [BORN]);
+        await t.db.query(`INSERT INTO capabilities (id, resource_id, name, input_schema, metadata) VALUES ($1, $2, 'born tool', '{"type": "object"}', '{"requires_approval": true}')`, [BORN_TOOL, BORN]);
+        const plan = await (await app.call('POST', '/rollback', {})).json();
+        expect(plan.bornInV2.rows).toEqual(
+          expect.arrayContaining([
+            { table: 'resources', id: BORN, outcome: 'written back to v1' },
+            { table: 'resources', id: 'not-a-uuid', outcome: 'stays in v2', reason: 'its id is not a UUID' },
+            { table: 'capabilities', id: BORN_TOOL, outcome: 'written back to v1' },
+          ]),
+        );
+        await run(app, {});
+        const server = (await t.db.query(`SELECT name, transport::text, endpoint, command, sensitivity_level::text, tags, extra_metadata FROM mcp_servers WHERE id = $1`, [BORN])).rows[0];
+        expect(server).toEqual({ name: 'born after cutover', transport: 'http', endpoint: 'https://born/rpc', command: null, sensitivity_level: 'high', tags: ['new'], extra_metadata: { team_note: 'x' } });
+        const tool = (await t.db.query(`SELECT server_id::text, name, parameters, requires_approval FROM mcp_tools WHERE id = $1`, [BORN_TOOL])).rows[0];
+        expect(tool).toEqual({ server_id: BORN, name: 'born tool', parameters: { type: 'object' }, requires_approval: true });
+        const left = await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp'`);
+        expect(left.rows).toEqual([{ id: 'not-a-uuid' }]);
+      }));
+
+    it('reports rows changed after cutover as divergent; v1 keeps its values unless backportChanges', () =>
+      cutover(target, async (t, app) => {
+        const ids = (await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' ORDER BY id LIMIT 2`)).rows.map((r) => r.id);
+        await t.db.query(`UPDATE resources SET name = 'renamed in v2', sensitivity_level = CASE sensitivity_level WHEN 'low' THEN 'high' ELSE 'low' END WHERE id = ANY($1::text[])`, [ids]);
+        const wanted = (await t.db.query<{ level: string }>(`SELECT sensitivity_level AS level FROM resources WHERE id = $1`, [ids[1]])).rows[0]!.level;
+        const plan = await (await app.call('POST', '/rollback', {})).json();
+        expect(plan.divergent.rows).toEqual(ids.map((id) => ({ table: 'resources', id, fields: ['name', 'sensitivity_level'] })));
+        const before = await snapshot(t);
+        await run(app, { resourceIds: [ids[0]] });
+        expect((await snapshot(t)).v1_servers).toBe(before.v1_servers); // v1 kept its values
+        const done = await run(app, { resourceIds: [ids[1]], backportChanges: true });
+        expect(done.tables.resources.backported).toBe(1);
+        const server = (await t.db.query(`SELECT name, sensitivity_level::text FROM mcp_servers WHERE id::text = $1`, [ids[1]])).rows[0];
+        expect(server).toEqual({ name: 'renamed in v2', sensitivity_level: wanted });
+      }));
+
+    it('removes orphaned capabilities of v1 origin and reports them', () =>
+      cutover(target, async (t, app) => {
+        await t.db.query('ALTER TABLE capabilities DROP CONSTRAINT capabilities_resource_id_resources_id_fk');
+        const [orphan] = (await t.db.query<{ id: string; resource_id: string }>(`SELECT c.id, c.resource_id FROM capabilities c JOIN resources r ON r.id = c.resource_id WHERE r.protocol = 'mcp' ORDER BY c.id LIMIT 1`)).rows;
+        await t.db.query('DELETE FROM capabilities WHERE resource_id = $1 AND id <> $2', [orphan!.resource_id, orphan!.id]);
+        await t.db.query('DELETE FROM resources WHERE id = $1', [orphan!.resource_id]);
+        const plan = await (await app.call('POST', '/rollback', {})).json();
+        expect(plan.tables.capabilities.orphans).toBe(1);
+        await run(app, {});
+        const { rows } = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM capabilities WHERE id = $1`, [orphan!.id]);
+        expect(rows[0]!.n).toBe(0);
+        expect((await snapshot(t)).capabilities).toBe(1); // the HTTP one
+      }));
+
+    it('leaves the data unchanged when it fails half-way', () =>
+      cutover(target, async (t, app) => {
+        const [id] = (await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' ORDER BY id LIMIT 1`)).rows.map((r) => r.id);
+        // A changed row whose transport was dropped from metadata cannot be backported: the statement fails after others ran.
+        await t.db.query(`UPDATE resources SET name = 'changed', metadata = metadata - 'transport' WHERE id = $1`, [id]);
+        const before = await snapshot(t);
+        const res = await app.call('POST', '/rollback', { body: { dryRun: false, backportChanges: true } });
+        expect(res.status).toBe(500);
+        expect(await snapshot(t)).toEqual(before);
+      }));
+
+    it('migrate after rollback after migrate gives the same data, without duplicates', () =>
+      cutover(target, async (t, app) => {
+        await run(app, {});
+        expect((await app.call('POST', '/migrate', { body: { dryRun: false } })).status).toBe(200);
+        expect(await checkFidelity(t.db, 'orm')).toEqual({ serverMismatches: [], toolMismatches: [], resources: 8, capabilities: 13 });
+      }));
+  });
+}
