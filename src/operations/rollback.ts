@@ -37,8 +37,9 @@ async function inspect(db: Queryable, input: RollbackInput) {
   const subset = input.resourceIds ?? null;
   const fingerprint = input.dryRun || input.planId;
   const planId = fingerprint ? (await db.query<{ plan_id: string }>(sql.fingerprint, [subset, String(input.backportChanges)])).rows[0]!.plan_id : null;
-  const counts = input.dryRun ? (await db.query<PlanCounts>(sql.planCounts, [subset])).rows[0]! : NOT_COUNTED;
-  const born = (await db.query<Born>(sql.bornInV2, [subset, LISTED])).rows;
+  if (!input.dryRun) return { m, sql, subset, planId, counts: NOT_COUNTED, born: [] as Born[], divergent: [] as Divergent[] };
+  const counts = (await db.query<PlanCounts>(sql.planCounts, [subset])).rows[0]!;
+  const born = (await db.query<Born>(sql.bornInV2(true), [subset, LISTED])).rows;
   const divergent = (await db.query<Divergent>(sql.divergent, [subset, LISTED])).rows;
   return { m, sql, subset, planId, counts, born, divergent };
 }
@@ -114,8 +115,10 @@ export async function rollback(db: Database, input: RollbackInput, ctx: Operatio
         ctx.started();
         const { sql, subset } = plan;
         const count = async (text: string, values: unknown[] = []) => (await tx.query(text, values)).rowCount;
-        await tx.query(sql.createRemovals);
-        await tx.query(sql.fillRemovals, [subset]);
+        // Classify once: which capabilities were born in v2, which resources leave.
+        for (const [statement, takesSubset] of sql.materialize) await tx.query(statement, takesSubset ? [subset] : []);
+        plan.born = (await tx.query<Born>(sql.bornInV2(false), [subset, LISTED])).rows;
+        plan.divergent = (await tx.query<Divergent>(sql.divergent, [subset, LISTED])).rows;
         const done: Record<string, number> = {};
         if (input.backportChanges) {
           done.serversBackported = await count(sql.backportServers);
@@ -124,8 +127,11 @@ export async function rollback(db: Database, input: RollbackInput, ctx: Operatio
         done.serversWrittenBack = await count(sql.writeBackServers);
         done.toolsWrittenBack = await count(sql.writeBackTools);
         await tx.query(sql.archiveResources, [rollbackId]);
-        await tx.query(sql.archiveCapabilities, [subset, rollbackId]);
-        done.orphans = await count(sql.deleteOrphans, [subset]);
+        await tx.query(sql.archiveCapabilities, [rollbackId]);
+        // Orphans exist only where the key was dropped (or never validated): look for them only then.
+        const keyHolds = (await tx.query<{ holds: boolean }>(sql.foreignKeyHolds)).rows[0]!.holds;
+        if (!keyHolds) await tx.query(sql.archiveOrphans, [subset, rollbackId]);
+        done.orphans = keyHolds ? 0 : await count(sql.deleteOrphans, [subset]);
         done.capabilities = (await count(sql.deleteCapabilities)) + done.orphans;
         done.resources = await count(sql.deleteResources);
         return report(input, plan, done, rollbackId);

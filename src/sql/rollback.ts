@@ -9,13 +9,26 @@ import { fieldComparisons } from './fidelity.js';
 export function rollbackSql(m: Mapping) {
   const inv = inverseOf(m);
   const inScope = `r.protocol = ${m.servers.columns.protocol} AND ($1::text[] IS NULL OR r.id = ANY($1::text[]))`;
-  const bornTool = `NOT ${inv.isV1Tool('r.id')}`;
-  /** MCP resources in scope that leave v2: of v1 origin, or born in v2 and representable in v1, with no capability that is not. */
-  const removals = `SELECT r.id FROM resources r
+  const mcpInScope = (alias: string) => `${alias}.protocol = ${m.servers.columns.protocol} AND ($1::text[] IS NULL OR ${alias}.id = ANY($1::text[]))`;
+  /**
+   * Capabilities of in-scope MCP resources with no v1 tool, and why one cannot become a v1
+   * row (NULL: it can). One hash anti-join, not a probe per row.
+   */
+  const bornCapabilities = `SELECT r.id, r.resource_id, (${inv.toolUnrepresentable}) AS reason
+      FROM capabilities r JOIN resources p ON p.id = r.resource_id
+     WHERE ${mcpInScope('p')} AND NOT EXISTS (SELECT 1 FROM ${m.tools.v1Table} t WHERE ${m.tools.columns.id} = r.id)`;
+  /**
+   * MCP resources in scope that leave v2 (born: without a v1 server, to be written back):
+   * of v1 origin, or representable in v1, and with no capability that is not.
+   */
+  const removals = `SELECT r.id, ${m.servers.id.v1} IS NULL AS born
+      FROM resources r LEFT JOIN ${m.servers.v1Table} ${m.servers.alias} ON ${m.servers.columns.id} = r.id
      WHERE ${inScope}
-       AND (CASE WHEN ${inv.isV1Server('r.id')} THEN true ELSE (${inv.serverUnrepresentable}) IS NULL END)
-       AND NOT EXISTS (SELECT 1 FROM capabilities k WHERE k.resource_id = r.id
-                        AND NOT ${inv.isV1Tool('k.id')} AND (${inv.toolUnrepresentable.replace(/\br\./g, 'k.')}) IS NOT NULL)`;
+       AND (CASE WHEN ${m.servers.id.v1} IS NOT NULL THEN true ELSE (${inv.serverUnrepresentable}) IS NULL END)
+       AND NOT EXISTS (SELECT 1 FROM born_capabilities b WHERE b.resource_id = r.id AND b.reason IS NOT NULL)`;
+  /** A dry run names the two sets as CTEs; a run materialises them as temp tables of the same names. */
+  const planned = `WITH born_capabilities AS (${bornCapabilities}), removal AS (${removals})
+`;
   const columnsOf = (map: Record<string, string>, skip: string[] = []) => Object.entries(map).filter(([c]) => !skip.includes(c));
   const differs = (which: 'servers' | 'tools') => `NOT (${fieldComparisons(m[which], m.shape).map((c) => c.equal).join(' AND ')})`;
   const differingFields = (which: 'servers' | 'tools') =>
@@ -31,20 +44,17 @@ export function rollbackSql(m: Mapping) {
   return {
     removals,
     /** Counts of the plan, in one statement that only reads (a dry run). */
-    planCounts: `WITH removal AS (${removals})
-SELECT (SELECT count(*)::int FROM resources r WHERE ${inScope}) AS resources_in_scope,
+    planCounts: `${planned}SELECT (SELECT count(*)::int FROM resources r WHERE ${inScope}) AS resources_in_scope,
        (SELECT count(*)::int FROM removal) AS resources_removed,
-       (SELECT count(*)::int FROM resources r WHERE ${inScope} AND ${inv.isV1Server('r.id')}) AS resources_v1_origin,
+       (SELECT count(*)::int FROM removal WHERE NOT born) AS resources_v1_origin,
        (SELECT count(*)::int FROM capabilities r JOIN removal x ON x.id = r.resource_id) AS capabilities_removed,
        (SELECT count(*)::int FROM capabilities r WHERE ${orphansOfV1}) AS orphans_removed`,
-    /** Born-in-v2 resources and capabilities in scope: written back, or staying and why. */
-    bornInV2: `WITH removal AS (${removals})
-(SELECT 'resources' AS "table", r.id, r.id IN (SELECT id FROM removal) AS written_back, ${inv.serverUnrepresentable} AS reason
-   FROM resources r WHERE ${inScope} AND NOT ${inv.isV1Server('r.id')} ORDER BY r.id LIMIT $2)
+    /** Born-in-v2 resources and capabilities in scope: written back, or staying and why. Needs the two sets. */
+    bornInV2: (dryRun: boolean) => `${dryRun ? planned : ''}(SELECT 'resources' AS "table", r.id, x.id IS NOT NULL AS written_back, ${inv.serverUnrepresentable} AS reason
+   FROM resources r LEFT JOIN ${m.servers.v1Table} ${m.servers.alias} ON ${m.servers.columns.id} = r.id LEFT JOIN removal x ON x.id = r.id
+  WHERE ${inScope} AND ${m.servers.id.v1} IS NULL ORDER BY r.id LIMIT $2)
 UNION ALL
-(SELECT 'capabilities', r.id, r.resource_id IN (SELECT id FROM removal), ${inv.toolUnrepresentable}
-   FROM capabilities r JOIN resources p ON p.id = r.resource_id
-  WHERE p.protocol = ${m.servers.columns.protocol} AND ($1::text[] IS NULL OR p.id = ANY($1::text[])) AND ${bornTool} ORDER BY r.id LIMIT $2)`,
+(SELECT 'capabilities', b.id, x.id IS NOT NULL, b.reason FROM born_capabilities b LEFT JOIN removal x ON x.id = b.resource_id ORDER BY b.id LIMIT $2)`,
     /** v1-origin rows whose v2 copy changed after cutover, with the fields. */
     divergent: `(SELECT 'resources' AS "table", r.id, ${differingFields('servers')} AS fields
    FROM resources r JOIN ${m.servers.v1Table} ${m.servers.alias} ON ${m.servers.columns.id} = r.id
@@ -52,7 +62,7 @@ UNION ALL
 UNION ALL
 (SELECT 'capabilities', r.id, ${differingFields('tools')}
    FROM capabilities r JOIN ${m.tools.v1Table} ${m.tools.alias} ON ${m.tools.columns.id} = r.id JOIN resources p ON p.id = r.resource_id
-  WHERE p.protocol = ${m.servers.columns.protocol} AND ($1::text[] IS NULL OR p.id = ANY($1::text[])) AND ${differs('tools')} ORDER BY r.id LIMIT $2)`,
+  WHERE ${mcpInScope('p')} AND ${differs('tools')} ORDER BY r.id LIMIT $2)`,
     /** Fingerprint of everything the plan depends on; an execute request's planId must match it. */
     fingerprint: `SELECT md5(concat_ws(':',
   (SELECT count(*) || '/' || coalesce(bit_xor(hashtextextended(r::text, 0)), 0) FROM resources r WHERE ${inScope}),
@@ -61,26 +71,36 @@ UNION ALL
   (SELECT count(*) || '/' || coalesce(bit_xor(hashtextextended(t::text, 0)), 0) FROM ${m.tools.v1Table} t JOIN capabilities c ON c.id = t.id::text JOIN resources r ON r.id = c.resource_id WHERE ${inScope}),
   (SELECT count(*) FROM capabilities r WHERE NOT EXISTS (SELECT 1 FROM resources p WHERE p.id = r.resource_id)),
   $2::text)) AS plan_id`,
-    createRemovals: `CREATE TEMP TABLE rollback_removals (id varchar(255) PRIMARY KEY) ON COMMIT DROP`,
-    fillRemovals: `INSERT INTO rollback_removals ${removals}`,
+    /** The two sets as temp tables (statements, and whether each takes the subset as $1). */
+    materialize: [
+      ['CREATE TEMP TABLE born_capabilities (id varchar(255) PRIMARY KEY, resource_id varchar(255) NOT NULL, reason text) ON COMMIT DROP', false],
+      [`INSERT INTO born_capabilities ${bornCapabilities}`, true],
+      ['CREATE TEMP TABLE removal (id varchar(255) PRIMARY KEY, born boolean NOT NULL) ON COMMIT DROP', false],
+      [`INSERT INTO removal ${removals}`, true],
+      ['ANALYZE born_capabilities, removal', false],
+    ] as [string, boolean][],
     backportServers: `UPDATE ${m.servers.v1Table} ${m.servers.alias} SET ${serverBackport.map(([c, e]) => `${c} = ${e}`).join(', ')}
-  FROM resources r JOIN rollback_removals x ON x.id = r.id
+  FROM resources r JOIN removal x ON x.id = r.id AND NOT x.born
  WHERE ${m.servers.columns.id} = r.id AND ${differs('servers')}`,
     backportTools: `UPDATE ${m.tools.v1Table} ${m.tools.alias} SET ${toolBackport.map(([c, e]) => `${c} = ${e}`).join(', ')}, updated_at = now()
-  FROM capabilities r JOIN rollback_removals x ON x.id = r.resource_id
+  FROM capabilities r JOIN removal x ON x.id = r.resource_id
  WHERE ${m.tools.columns.id} = r.id AND ${differs('tools')}`,
     writeBackServers: `INSERT INTO ${m.servers.v1Table} (${serverWriteBack.map(([c]) => c).join(', ')})
-SELECT ${serverWriteBack.map(([, e]) => e).join(', ')} FROM resources r JOIN rollback_removals x ON x.id = r.id WHERE NOT ${inv.isV1Server('r.id')}`,
+SELECT ${serverWriteBack.map(([, e]) => e).join(', ')} FROM resources r JOIN removal x ON x.id = r.id WHERE x.born`,
     writeBackTools: `INSERT INTO ${m.tools.v1Table} (${toolWriteBack.map(([c]) => c).join(', ')})
-SELECT ${toolWriteBack.map(([, e]) => e).join(', ')} FROM capabilities r JOIN rollback_removals x ON x.id = r.resource_id WHERE ${bornTool}`,
+SELECT ${toolWriteBack.map(([, e]) => e).join(', ')} FROM capabilities r JOIN born_capabilities b ON b.id = r.id JOIN removal x ON x.id = b.resource_id`,
     archiveResources: `INSERT INTO sark_migrate.archived_resources (rollback_id, ${archivedResourceColumns.join(', ')})
-SELECT $1, ${archivedResourceColumns.map((c) => `r.${c}`).join(', ')} FROM resources r JOIN rollback_removals x ON x.id = r.id`,
+SELECT $1, ${archivedResourceColumns.map((c) => `r.${c}`).join(', ')} FROM resources r JOIN removal x ON x.id = r.id`,
     archiveCapabilities: `INSERT INTO sark_migrate.archived_capabilities (rollback_id, ${archivedCapabilityColumns.join(', ')})
-SELECT $2, ${archivedCapabilityColumns.map((c) => `r.${c}`).join(', ')} FROM capabilities r
- WHERE r.resource_id IN (SELECT id FROM rollback_removals) OR (${orphansOfV1})`,
+SELECT $1, ${archivedCapabilityColumns.map((c) => `r.${c}`).join(', ')} FROM capabilities r JOIN removal x ON x.id = r.resource_id`,
+    archiveOrphans: `INSERT INTO sark_migrate.archived_capabilities (rollback_id, ${archivedCapabilityColumns.join(', ')})
+SELECT $2, ${archivedCapabilityColumns.map((c) => `r.${c}`).join(', ')} FROM capabilities r WHERE ${orphansOfV1}`,
+    /** A validated foreign key from capabilities to resources: then no capability can be an orphan. */
+    foreignKeyHolds: `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND convalidated
+       AND conrelid = to_regclass('capabilities') AND confrelid = to_regclass('resources')) AS holds`,
     deleteOrphans: `DELETE FROM capabilities r WHERE ${orphansOfV1}`,
     // Explicitly, not by the cascade: the key may have been dropped (orphans show it can be).
-    deleteCapabilities: `DELETE FROM capabilities r USING rollback_removals x WHERE x.id = r.resource_id`,
-    deleteResources: `DELETE FROM resources r USING rollback_removals x WHERE x.id = r.id`,
+    deleteCapabilities: `DELETE FROM capabilities r USING removal x WHERE x.id = r.resource_id`,
+    deleteResources: `DELETE FROM resources r USING removal x WHERE x.id = r.id`,
   };
 }
