@@ -157,3 +157,18 @@ for (const target of databaseTargets()) {
       }));
   });
 }
+
+describe('POST /rollback input and scopes', () => {
+  it('rejects bad input naming each field, and needs apply for a real run, changing nothing', () =>
+    cutover(databaseTargets()[0]!, async (t, app) => {
+      const before = await snapshot(t);
+      const bad = await app.call('POST', '/rollback', { body: { dryRun: false, planId: 'not-a-plan', resourceIds: [], force: true } });
+      expect(bad.status).toBe(400);
+      expect(bad.headers.get('content-type')).toBe('application/problem+json');
+      expect((await bad.json()).errors.map((e: { field: string }) => e.field).sort()).toEqual(['force', 'planId', 'resourceIds']);
+      expect((await app.call('POST', '/rollback', { as: 'reader' })).status).toBe(403);
+      expect((await app.call('POST', '/rollback', { as: 'runner', body: { dryRun: false } })).status).toBe(403);
+      expect((await app.call('POST', '/rollback', { as: 'runner' })).status).toBe(200);
+      expect(await snapshot(t)).toEqual(before);
+    }));
+});
