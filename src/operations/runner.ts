@@ -27,6 +27,8 @@ export interface OperationContext {
   progress(progress: Progress): void;
   /** The report's fields so far, kept in the report if the operation fails later. */
   checkpoint(details: Record<string, unknown>): void;
+  /** Aborted when the client that waits for the answer goes away (never for respond-async runs). */
+  signal?: AbortSignal | undefined;
 }
 
 /** A context for running an operation outside the runner (benchmarks, tests): progress goes to onProgress. */
@@ -39,6 +41,8 @@ export interface RunRequest {
   actor: string;
   request: Record<string, unknown>;
   respondAsync: boolean;
+  /** The request's own signal: an operation that can stop early watches it. */
+  signal?: AbortSignal | undefined;
 }
 
 export type RunResult = { mode: 'finished' | 'accepted'; report: Report };
@@ -102,6 +106,8 @@ export async function runOperation(deps: AppDeps, run: RunRequest, execute: (ctx
     checkpoint(details) {
       partial = details;
     },
+    // A respond-async run outlives its request on purpose.
+    signal: run.respondAsync ? undefined : run.signal,
   };
 
   const finish = (fields: Partial<Report>): Report => {

@@ -7,7 +7,7 @@ import type { ReportKind } from '../reports/schemas.js';
 export function startRun(c: Context<AppEnv>, kind: ReportKind, request: object, execute: (ctx: OperationContext) => Promise<OperationOutcome>): Promise<RunResult> {
   return runOperation(
     c.var.deps,
-    { kind, actor: c.var.principal.name, request: { ...request }, respondAsync: prefersAsync(c.req.header('Prefer')) },
+    { kind, actor: c.var.principal.name, request: { ...request }, respondAsync: prefersAsync(c.req.header('Prefer')), signal: c.req.raw.signal },
     execute,
   );
 }

@@ -26,7 +26,7 @@ export interface TestApp {
   /** Waits for the work respond-async requests left running. */
   settle(): Promise<void>;
   /** app.request with a bearer token by name and a JSON body. */
-  call(method: string, path: string, options?: { as?: TokenName | null; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<Response>;
+  call(method: string, path: string, options?: { as?: TokenName | null; body?: unknown; rawBody?: string; headers?: Record<string, string>; signal?: AbortSignal }): Promise<Response>;
 }
 
 export async function makeTestApp(db: Database, options: { tokens?: 'none' } = {}): Promise<TestApp> {
@@ -48,8 +48,8 @@ export async function makeTestApp(db: Database, options: { tokens?: 'none' } = {
     async settle() {
       while (background.length > 0) await Promise.allSettled(background.splice(0));
     },
-    call(method, path, { as = 'admin', body, rawBody, headers = {} } = {}) {
-      const init: RequestInit = { method, headers: { ...headers } };
+    call(method, path, { as = 'admin', body, rawBody, headers = {}, signal } = {}) {
+      const init: RequestInit = { method, headers: { ...headers }, ...(signal ? { signal } : {}) };
       if (as) (init.headers as Record<string, string>).Authorization = `Bearer ${tokens[as]}`;
       if (body !== undefined || rawBody !== undefined) {
         init.body = rawBody ?? JSON.stringify(body);

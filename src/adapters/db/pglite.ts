@@ -3,9 +3,17 @@ import { DatabaseUnavailableError, LockBusyError } from '../../lib/errors.js';
 import { applyTransactionOptions } from './session.js';
 import type { Database, Queryable, Row, Session } from './types.js';
 
+/**
+ * PGlite runs each query synchronously in this thread and settles its promise at once, so a
+ * loop of queries would never let timers, aborts or other requests run: yield to the event
+ * loop before each one.
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 function queryableOf(target: PGlite | Transaction): Queryable {
   return {
     async query<R extends Row>(text: string, params: readonly unknown[] = []) {
+      await yieldToEventLoop();
       if ('closed' in target && target.closed) throw new DatabaseUnavailableError();
       const result = await target.query<R>(text, [...params]);
       return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
