@@ -9,6 +9,7 @@ import { createRouter, type AppEnv } from './lib/create-router.js';
 import type { DepsProvider, WaitUntil } from './lib/deps.js';
 import { openApiDocument } from './lib/openapi.js';
 import { problemResponse } from './lib/problem.js';
+import { benchmarkRouter } from './routes/benchmark/benchmark.index.js';
 import { healthRouter } from './routes/health/health.index.js';
 import { migrateRouter } from './routes/migrate/migrate.index.js';
 import { reportsRouter } from './routes/reports/reports.index.js';
@@ -57,7 +58,7 @@ function handleError(error: Error, c: Context<AppEnv>): Response {
 
 /** Every documented endpoint, without the middleware that needs a runtime. */
 function createRoutes() {
-  return createRouter().route('/', healthRouter).route('/', migrateRouter).route('/', validateRouter).route('/', rollbackRouter).route('/', reportsRouter);
+  return createRouter().route('/', healthRouter).route('/', migrateRouter).route('/', validateRouter).route('/', rollbackRouter).route('/', benchmarkRouter).route('/', reportsRouter);
 }
 
 /** The OpenAPI 3.1 document the service publishes at /openapi.json. */

@@ -1,0 +1,5 @@
+import { createRouter } from '../../lib/create-router.js';
+import { postBenchmarkHandler } from './benchmark.handlers.js';
+import { postBenchmark } from './benchmark.routes.js';
+
+export const benchmarkRouter = createRouter().openapi(postBenchmark, postBenchmarkHandler);

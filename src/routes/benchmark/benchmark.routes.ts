@@ -1,0 +1,119 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { requireScope } from '../../lib/auth.js';
+import { problemResponses } from '../../lib/problem.js';
+import { REGRESSION } from '../../operations/benchmark.js';
+import { reportIdSchema, reportSchema } from '../../reports/schemas.js';
+import { BENCHMARK_DEFAULTS, PATTERN_NAMES, PATTERNS } from '../../sql/benchmark.js';
+import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } from '../shared.js';
+
+const d = BENCHMARK_DEFAULTS;
+const text = (max: number) => z.string().min(1).max(max);
+
+export const benchmarkParamsSchema = z
+  .strictObject({
+    protocol: text(50).default(d.protocol).openapi({ description: 'list_resources_by_protocol, list_capabilities_with_resources.' }),
+    metadataFilter: z.record(z.string(), z.unknown()).default(d.metadataFilter).openapi({ description: 'search_resources_by_metadata: a JSON object the metadata must contain (`@>`).' }),
+    schemaKey: text(255).default(d.schemaKey).openapi({ description: 'search_capabilities_by_input_schema: a top-level key of input_schema (`?`).' }),
+    sensitivityLevels: z.array(text(20)).min(1).max(10).default(d.sensitivityLevels).openapi({ description: 'high_sensitivity_capabilities.' }),
+    protocols: z.array(text(50)).min(1).max(20).default(d.protocols).openapi({ description: 'cross_protocol_capabilities.' }),
+    excludedSensitivity: text(20).default(d.excludedSensitivity).openapi({ description: 'cross_protocol_capabilities: the level left out.' }),
+    costWindowHours: z.number().int().min(1).max(8760).default(d.costWindowHours).openapi({ description: 'resource_cost_analysis: how far back cost_tracking is read.' }),
+  })
+  .openapi('BenchmarkParams', { description: 'Bound as values of the fixed statements, never spliced into them.' });
+
+export const benchmarkBodySchema = z
+  .strictObject({
+    patterns: z
+      .array(z.enum(PATTERN_NAMES))
+      .min(1)
+      .refine((names) => new Set(names).size === names.length, 'names a pattern twice')
+      .default([...PATTERN_NAMES])
+      .openapi({ description: `Which patterns to run (default: all eight). Targets: ${PATTERN_NAMES.map((p) => `${p} ${PATTERNS[p].targetMs ?? 'none'}`).join(', ')} (ms, p95).` }),
+    iterations: z.number().int().min(1).max(1000).default(20).openapi({ description: 'Timed runs per pattern.' }),
+    warmup: z.number().int().min(0).max(100).default(3).openapi({ description: 'Untimed runs per pattern first (caches, plans).' }),
+    params: benchmarkParamsSchema.default(benchmarkParamsSchema.parse({})),
+    statementTimeoutMs: z.number().int().min(100).max(600_000).default(30_000).openapi({ description: 'Per statement; a pattern that exceeds it is reported as failed and the others still run.' }),
+    baselineReportId: reportIdSchema.optional().openapi({ description: `An earlier benchmark report: patterns whose p50 is more than ${Math.round((REGRESSION.ratio - 1) * 100)}% and ${REGRESSION.minMs} ms worse are listed in \`regressions\`.` }),
+  })
+  .openapi('BenchmarkRequest');
+
+const nullableMs = z.number().nonnegative().nullable();
+const distributionSchema = z
+  .object({ min: z.number(), mean: z.number(), p50: z.number(), p95: z.number(), p99: z.number(), max: z.number(), stddev: z.number() })
+  .openapi('Distribution', { description: 'Milliseconds over the timed runs; percentiles by linear interpolation.' });
+
+const planSchema = z
+  .object({
+    totalCost: z.number(),
+    scans: z.array(z.object({ node: z.string(), relation: z.string().nullable(), index: z.string().nullable() })).openapi({ description: 'Every scan node in the plan tree.' }),
+    indexes: z.array(z.string()),
+    sequentialScans: z.array(z.string()).openapi({ description: 'Tables read by a sequential scan.' }),
+    usesIndex: z.boolean(),
+    buffers: z.object({ hit: z.number().int(), read: z.number().int() }).openapi({ description: 'Shared buffers of the analysed run.' }),
+    worstMisestimate: z
+      .object({ node: z.string(), relation: z.string().nullable(), estimatedRows: z.number(), actualRows: z.number(), factor: z.number() })
+      .nullable()
+      .openapi({ description: 'The node whose row estimate is furthest off, either way (nodes a Limit stopped early are left out).' }),
+    planningMs: z.number().nullable(),
+    executionMs: z.number().nullable(),
+  })
+  .openapi('PlanSummary', { description: 'One EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON), walked as a tree.' });
+
+export const patternResultSchema = z
+  .object({
+    pattern: z.enum(PATTERN_NAMES),
+    description: z.string(),
+    sql: z.string().openapi({ description: 'The statement, with $n for the bound params.' }),
+    targetMs: z.number().nullable().openapi({ description: "The runbook's target latency (p95), if it sets one." }),
+    skipped: z.boolean(),
+    reason: z.string().optional().openapi({ description: 'Why it was skipped (a missing table).' }),
+    error: z.string().optional().openapi({ description: 'Why it failed (a statement timeout).' }),
+    iterations: z.number().int(),
+    rows: z.number().int().nullable(),
+    minMs: nullableMs,
+    meanMs: nullableMs,
+    p50Ms: nullableMs,
+    p95Ms: nullableMs,
+    p99Ms: nullableMs,
+    maxMs: nullableMs,
+    stddevMs: nullableMs,
+    withinTarget: z.boolean().nullable().openapi({ description: 'p95 of the round trip ≤ targetMs; null without a target.' }),
+    usesIndex: z.boolean().nullable(),
+    indexes: z.array(z.string()).openapi({ description: 'Every index the plan uses, anywhere in the tree.' }),
+    roundTripMs: distributionSchema.nullable().openapi({ description: 'As the service sees each run: the top-level *Ms fields.' }),
+    serverMs: distributionSchema.nullable().openapi({ description: "The server's Execution Time of each run." }),
+    plan: planSchema.nullable(),
+  })
+  .openapi('PatternResult');
+
+export const benchmarkReportSchema = reportSchema
+  .extend({
+    kind: z.literal('benchmark'),
+    status: z.enum(['succeeded', 'regressed', 'failed', 'running']).openapi({ description: '`regressed`: a pattern is slower than the baseline beyond the noise; `failed`: a pattern failed.' }),
+    iterations: z.number().int(),
+    warmup: z.number().int(),
+    params: benchmarkParamsSchema,
+    results: z.array(patternResultSchema),
+    baseline: z.object({ reportId: reportIdSchema, createdAt: z.string(), threshold: z.object({ ratio: z.number(), minMs: z.number() }) }).nullable(),
+    regressions: z.array(z.object({ pattern: z.enum(PATTERN_NAMES), baselineP50Ms: z.number(), p50Ms: z.number(), ratio: z.number(), deltaMs: z.number() })),
+  })
+  .openapi('BenchmarkReport');
+
+export const postBenchmark = createRoute({
+  method: 'post',
+  path: '/benchmark',
+  operationId: 'benchmark',
+  tags: ['Operations'],
+  summary: "Time SARK's polymorphic query patterns: percentiles, plans, targets, regressions",
+  description:
+    'Each pattern runs in its own read-only transaction with a statement timeout: `warmup` untimed runs, then `iterations` timed runs (the round trip, and the server execution time of each), then one `EXPLAIN (ANALYZE, BUFFERS)` walked as a tree. A pattern whose table is missing is skipped. Closing the request cancels the running query.',
+  security: bearerSecurity,
+  middleware: [requireScope('run')] as const,
+  request: { headers: preferHeaders, body: { required: false, content: { 'application/json': { schema: benchmarkBodySchema } } } },
+  responses: {
+    200: { description: 'The benchmark report (also stored).', content: { 'application/json': { schema: benchmarkReportSchema } } },
+    202: acceptedResponse,
+    ...operationProblems,
+    ...problemResponses(404),
+  },
+});
