@@ -11,6 +11,7 @@ import { openApiDocument } from './lib/openapi.js';
 import { problemResponse } from './lib/problem.js';
 import { benchmarkRouter } from './routes/benchmark/benchmark.index.js';
 import { healthRouter } from './routes/health/health.index.js';
+import { optimizeRouter } from './routes/optimize/optimize.index.js';
 import { migrateRouter } from './routes/migrate/migrate.index.js';
 import { reportsRouter } from './routes/reports/reports.index.js';
 import { rollbackRouter } from './routes/rollback/rollback.index.js';
@@ -58,7 +59,7 @@ function handleError(error: Error, c: Context<AppEnv>): Response {
 
 /** Every documented endpoint, without the middleware that needs a runtime. */
 function createRoutes() {
-  return createRouter().route('/', healthRouter).route('/', migrateRouter).route('/', validateRouter).route('/', rollbackRouter).route('/', benchmarkRouter).route('/', reportsRouter);
+  return createRouter().route('/', healthRouter).route('/', migrateRouter).route('/', validateRouter).route('/', rollbackRouter).route('/', benchmarkRouter).route('/', optimizeRouter).route('/', reportsRouter);
 }
 
 /** The OpenAPI 3.1 document the service publishes at /openapi.json. */

@@ -15,6 +15,7 @@ export interface PlanNode {
   'Total Cost'?: number;
   'Shared Hit Blocks'?: number;
   'Shared Read Blocks'?: number;
+  'Sort Key'?: string[];
   Plans?: PlanNode[];
 }
 
@@ -99,4 +100,39 @@ export function summarizePlan(explain: ExplainOutput): PlanSummary {
     planningMs: explain['Planning Time'] ?? null,
     executionMs: explain['Execution Time'] ?? null,
   };
+}
+
+const JOINS = new Set(['Hash Join', 'Merge Join', 'Nested Loop']);
+const aliasOf = (key: string) => /^\(?([a-z_][a-z0-9_]*)\./i.exec(key)?.[1] ?? null;
+
+function find(node: PlanNode, match: (n: PlanNode) => boolean): PlanNode | undefined {
+  if (match(node)) return node;
+  for (const child of node.Plans ?? []) {
+    const hit = find(child, match);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+/**
+ * Why no index can make this plan cheap, when its shape says so; null when an index might.
+ * An ORDER BY over columns of two joined tables needs every joined row before the first one
+ * out; an aggregate over whole tables reads every row whatever the indexes.
+ */
+export function whyNoIndex(explain: ExplainOutput): { reason: string; remedy: string } | null {
+  const sort = find(explain.Plan, (n) => n['Node Type'].endsWith('Sort') && new Set((n['Sort Key'] ?? []).map(aliasOf).filter(Boolean)).size > 1);
+  if (sort && find(sort, (n) => JOINS.has(n['Node Type']))) {
+    return {
+      reason: `The ORDER BY (${sort['Sort Key']!.join(', ')}) takes its keys from two joined tables, so no single index returns rows in that order: every matching row is joined, then sorted, before the first is returned.`,
+      remedy: 'A rewrite that reads one value of the leading key at a time in the order of the second (a LATERAL subquery with its own ORDER BY ... LIMIT per value), or a materialized view that keeps both columns in one table with an index on them.',
+    };
+  }
+  const aggregate = find(explain.Plan, (n) => n['Node Type'] === 'Aggregate');
+  if (aggregate && !find(explain.Plan, (n) => n['Node Type'] === 'Limit') && find(aggregate, (n) => n['Node Type'] === 'Seq Scan')) {
+    return {
+      reason: 'It aggregates over whole tables: every row is read whatever the indexes, so an index can only trade a sequential read for a slower random one.',
+      remedy: 'A materialized view of the aggregate refreshed on a schedule, or a summary table kept current by the writes.',
+    };
+  }
+  return null;
 }

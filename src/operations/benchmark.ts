@@ -3,7 +3,7 @@ import { ProblemError } from '../lib/errors.js';
 import { explainOutput, summarizePlan, type PlanSummary } from '../measure/plan.js';
 import { distribution, type Distribution } from '../measure/stats.js';
 import type { Report } from '../reports/schemas.js';
-import { analyzedPlanSql, PATTERNS, serverTimingSql, type BenchmarkParams, type PatternName } from '../sql/benchmark.js';
+import { analyzedPlanSql, PATTERNS, serverTimingSql, type BenchmarkParams, type PatternName, type Query } from '../sql/benchmark.js';
 import { existingTables } from '../sql/introspection.js';
 import type { OperationContext, OperationOutcome } from './runner.js';
 
@@ -20,7 +20,7 @@ export interface BenchmarkInput {
 export const REGRESSION = { ratio: 1.2, minMs: 1 } as const;
 
 export interface PatternResult {
-  pattern: PatternName;
+  pattern: string;
   description: string;
   sql: string;
   targetMs: number | null;
@@ -49,7 +49,7 @@ export interface PatternResult {
 }
 
 export interface Regression {
-  pattern: PatternName;
+  pattern: string;
   baselineP50Ms: number;
   p50Ms: number;
   ratio: number;
@@ -63,8 +63,7 @@ export class CancelledError extends ProblemError {
   }
 }
 
-const notRun = (pattern: PatternName, iterations: number, fields: { skipped: boolean; reason?: string; error?: string }): PatternResult => {
-  const p = PATTERNS[pattern];
+const notRun = (pattern: string, p: Query, iterations: number, fields: { skipped: boolean; reason?: string; error?: string }): PatternResult => {
   return {
     pattern, description: p.description, sql: p.sql, targetMs: p.targetMs, ...fields, iterations, rows: null,
     minMs: null, meanMs: null, p50Ms: null, p95Ms: null, p99Ms: null, maxMs: null, stddevMs: null,
@@ -86,8 +85,10 @@ async function cancelOnAbort(db: Database, tx: Queryable, signal: AbortSignal | 
   return () => signal.removeEventListener('abort', cancel);
 }
 
-async function runPattern(db: Database, name: PatternName, input: BenchmarkInput, ctx: OperationContext, tick: () => void): Promise<PatternResult> {
-  const pattern = PATTERNS[name];
+export type MeasureOptions = Pick<BenchmarkInput, 'iterations' | 'warmup' | 'params' | 'statementTimeoutMs'>;
+
+/** Times one statement: warm-up runs, timed runs with the server's time of each, then one analysed plan. */
+export async function measureQuery(db: Database, name: string, pattern: Query, input: MeasureOptions, ctx: OperationContext, tick: () => void = () => undefined): Promise<PatternResult> {
   const values = pattern.values(input.params);
   const roundTrip: number[] = [];
   const server: number[] = [];
@@ -120,7 +121,7 @@ async function runPattern(db: Database, name: PatternName, input: BenchmarkInput
     if ((error as { code?: unknown }).code === '57014') return null; // its statement timeout
     throw error;
   });
-  if (!measured) return notRun(name, input.iterations, { skipped: false, error: `a run exceeded the statement timeout of ${input.statementTimeoutMs} ms` });
+  if (!measured) return notRun(name, pattern, input.iterations, { skipped: false, error: `a run exceeded the statement timeout of ${input.statementTimeoutMs} ms` });
 
   const plan = summarizePlan(measured);
   const rt = distribution(roundTrip);
@@ -177,10 +178,10 @@ export async function benchmark(db: Database, input: BenchmarkInput, baseline: R
   for (const name of input.patterns) {
     const missing = PATTERNS[name].tables.filter((t) => !present.has(t));
     if (missing.length > 0) {
-      results.push(notRun(name, input.iterations, { skipped: true, reason: `${missing.length > 1 ? 'tables' : 'table'} ${missing.join(', ')} missing` }));
+      results.push(notRun(name, PATTERNS[name], input.iterations, { skipped: true, reason: `${missing.length > 1 ? 'tables' : 'table'} ${missing.join(', ')} missing` }));
       done += input.warmup + input.iterations;
     } else {
-      results.push(await runPattern(db, name, input, ctx, tick));
+      results.push(await measureQuery(db, name, PATTERNS[name], input, ctx, tick));
     }
     ctx.checkpoint({ results });
   }

@@ -24,7 +24,8 @@ export const BENCHMARK_DEFAULTS: BenchmarkParams = {
   costWindowHours: 24,
 };
 
-export interface Pattern {
+/** A statement /benchmark can time: a pattern, or a probe of /optimize. */
+export interface Query {
   description: string;
   /** The runbook's target latency; null where it sets none. */
   targetMs: number | null;
@@ -130,7 +131,7 @@ export const PATTERNS = {
  LIMIT 50`,
     values: (p) => [p.costWindowHours],
   },
-} as const satisfies Record<string, Pattern>;
+} as const satisfies Record<string, Query>;
 
 export type PatternName = keyof typeof PATTERNS;
 export const PATTERN_NAMES = Object.keys(PATTERNS) as [PatternName, ...PatternName[]];

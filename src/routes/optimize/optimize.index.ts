@@ -1,0 +1,5 @@
+import { createRouter } from '../../lib/create-router.js';
+import { postOptimizeHandler } from './optimize.handlers.js';
+import { postOptimize } from './optimize.routes.js';
+
+export const optimizeRouter = createRouter().openapi(postOptimize, postOptimizeHandler);

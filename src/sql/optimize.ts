@@ -1,0 +1,153 @@
+/**
+ * SQL of /optimize: the index inventory of the v2 tables, and the fixed catalogue of indexes
+ * it may propose and build. Table names are bound values; index names and definitions come
+ * only from the catalogue.
+ */
+import type { Query } from './benchmark.js';
+
+/** Every index on the named tables, with what the flags need. $1: table names. */
+export const indexInventorySql = `
+WITH t AS (SELECT n AS name, to_regclass(n) AS oid FROM unnest($1::text[]) n WHERE to_regclass(n) IS NOT NULL),
+ix AS (
+  SELECT t.name AS "table", c.relname AS name, am.amname AS method, i.indisunique AS "unique", i.indisprimary AS "primary",
+         i.indisvalid AS valid, con.conname AS "constraint", pg_get_indexdef(i.indexrelid) AS definition,
+         -- Key columns as written (expressions included), with DESC where the index stores it so.
+         ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) || CASE WHEN (string_to_array(i.indoption::text, ' ')::int[])[k] & 1 = 1 THEN ' DESC' ELSE '' END
+                 FROM generate_series(1, i.indnkeyatts) k) AS keys,
+         coalesce(pg_get_expr(i.indpred, i.indrelid, true), '') AS predicate,
+         pg_relation_size(i.indexrelid)::bigint AS "sizeBytes",
+         coalesce(s.idx_scan, 0)::bigint AS scans
+    FROM t JOIN pg_index i ON i.indrelid = t.oid
+    JOIN pg_class c ON c.oid = i.indexrelid
+    JOIN pg_am am ON am.oid = c.relam
+    LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+    LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid)
+SELECT a.*,
+       -- A duplicate: its keys are a prefix of another index's on the same table, with the same
+       -- method and predicate. Of two identical ones, the later name is flagged.
+       (SELECT b.name FROM ix b
+         WHERE b."table" = a."table" AND b.name <> a.name AND b.method = a.method AND b.predicate = a.predicate AND b.valid
+           AND cardinality(a.keys) <= cardinality(b.keys) AND b.keys[1:cardinality(a.keys)] = a.keys
+           AND (cardinality(a.keys) < cardinality(b.keys) OR b.name < a.name)
+         ORDER BY cardinality(b.keys) DESC, b.name LIMIT 1) AS "duplicateOf"
+  FROM ix a
+ ORDER BY a."table", a.name`;
+
+/** Size, rows, scans, writes and last analyze of each named table. $1: table names. */
+export const tableStatsSql = `
+SELECT t.n AS "table", pg_total_relation_size(t.oid)::bigint AS "totalBytes", pg_relation_size(t.oid)::bigint AS "tableBytes",
+       pg_indexes_size(t.oid)::bigint AS "indexBytes", coalesce(s.n_live_tup, 0)::bigint AS "liveRows",
+       coalesce(s.seq_scan, 0)::bigint AS "seqScans", coalesce(s.idx_scan, 0)::bigint AS "indexScans",
+       coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0)::bigint AS writes,
+       greatest(s.last_analyze, s.last_autoanalyze) AS "lastAnalyzed"
+  FROM (SELECT n, to_regclass(n) AS oid FROM unnest($1::text[]) n) t
+  LEFT JOIN pg_stat_user_tables s ON s.relid = t.oid
+ WHERE t.oid IS NOT NULL
+ ORDER BY t.n`;
+
+/** Foreign keys on the named tables whose columns lead no valid index. $1: table names. */
+export const unindexedForeignKeysSql = `
+SELECT con.conrelid::regclass::text AS "table", con.conname AS "constraint", con.confrelid::regclass::text AS "references",
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
+  FROM pg_constraint con
+ WHERE con.contype = 'f' AND con.conrelid IN (SELECT to_regclass(n) FROM unnest($1::text[]) n)
+   AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = con.conrelid AND i.indisvalid
+                     AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(con.conkey)] = con.conkey)
+ ORDER BY 1, 2`;
+
+export const statsSinceSql = `SELECT stats_reset AS "statsSince" FROM pg_stat_database WHERE datname = current_database()`;
+
+/** HypoPG: installed here (usable), only available (an administrator can install it), or absent. */
+export const hypopgSql = `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg') AS installed,
+       EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg') AS available`;
+
+/** Queries that are not benchmark patterns but are what an index of the seed's is for. */
+export const PROBES = {
+  active_resources_by_protocol: {
+    description: 'Active resources of one protocol, by name',
+    targetMs: null,
+    tables: ['resources'],
+    sql: `SELECT id, name FROM resources WHERE protocol = $1 AND metadata->>'status' = 'active' ORDER BY name LIMIT 100`,
+    values: () => ['mcp'],
+  },
+  capabilities_by_input_type: {
+    description: "Capabilities whose input schema has a given 'type'",
+    targetMs: null,
+    tables: ['capabilities'],
+    sql: `SELECT id, name FROM capabilities WHERE input_schema->>'type' = $1 LIMIT 100`,
+    values: () => ['array'],
+  },
+  principal_recent_costs: {
+    description: "A principal's latest cost rows",
+    targetMs: null,
+    tables: ['cost_tracking'],
+    sql: `SELECT id, "timestamp", capability_id, actual_cost FROM cost_tracking WHERE principal_id = $1 ORDER BY "timestamp" DESC LIMIT 100`,
+    values: () => ['principal-1'],
+  },
+} as const satisfies Record<string, Query>;
+export type ProbeName = keyof typeof PROBES;
+
+export interface Candidate {
+  table: string;
+  method: 'btree' | 'gin';
+  /** The index definition after its name: `ON table (...) ...`. */
+  on: string;
+  /** `seed`: one of SARK's four; `plan`: proposed where a pattern's plan shows the need. */
+  origin: 'seed' | 'plan';
+  purpose: string;
+  /** Benchmark patterns and probes it is for. */
+  serves: readonly string[];
+}
+
+export const CANDIDATES = {
+  ix_resources_protocol_active: {
+    table: 'resources', method: 'btree', origin: 'seed',
+    on: `ON resources (protocol, name) WHERE metadata->>'status' = 'active'`,
+    purpose: 'Partial index for active resources by protocol',
+    serves: ['active_resources_by_protocol'],
+  },
+  ix_capabilities_resource_name_sensitivity: {
+    table: 'capabilities', method: 'btree', origin: 'seed',
+    on: 'ON capabilities (resource_id, name, sensitivity_level) INCLUDE (description)',
+    purpose: 'Covering index for capability lookups by resource',
+    serves: ['list_capabilities_with_resources'],
+  },
+  ix_capabilities_input_schema_type: {
+    table: 'capabilities', method: 'btree', origin: 'seed',
+    on: `ON capabilities ((input_schema->>'type'))`,
+    purpose: "Expression index for filtering on input_schema->>'type'",
+    serves: ['capabilities_by_input_type'],
+  },
+  ix_cost_tracking_principal_timestamp: {
+    table: 'cost_tracking', method: 'btree', origin: 'seed',
+    on: 'ON cost_tracking (principal_id, "timestamp" DESC, capability_id)',
+    purpose: 'Composite index for cost queries by principal and time',
+    serves: ['principal_recent_costs'],
+  },
+  ix_capabilities_sensitivity_name: {
+    table: 'capabilities', method: 'btree', origin: 'plan',
+    on: 'ON capabilities (sensitivity_level DESC, name)',
+    purpose: 'Returns capabilities in (sensitivity_level DESC, name) order, so LIMIT stops early instead of sorting every match',
+    serves: ['high_sensitivity_capabilities'],
+  },
+  ix_capabilities_input_schema_gin: {
+    table: 'capabilities', method: 'gin', origin: 'plan',
+    on: 'ON capabilities USING gin (input_schema)',
+    purpose: 'Finds capabilities by a key of input_schema (`?`) without reading the table',
+    serves: ['search_capabilities_by_input_schema'],
+  },
+} as const satisfies Record<string, Candidate>;
+export type CandidateName = keyof typeof CANDIDATES;
+export const CANDIDATE_NAMES = Object.keys(CANDIDATES) as [CandidateName, ...CandidateName[]];
+
+export const createIndexSql = (name: CandidateName, { concurrently }: { concurrently: boolean }) =>
+  `CREATE INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF NOT EXISTS ${name} ${CANDIDATES[name].on}`;
+export const dropIndexSql = (name: CandidateName) => `DROP INDEX CONCURRENTLY IF EXISTS ${name}`;
+export const analyzeSql = (table: string) => `ANALYZE ${table}`;
+
+/** The index's state, if it exists: $1 the index name. */
+export const indexStateSql = `SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)`;
+
+/** The planner's cost of a statement. */
+export const explainCostSql = (sql: string) => `EXPLAIN (FORMAT JSON) ${sql}`;
