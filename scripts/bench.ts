@@ -3,7 +3,8 @@
  * on identical copies of one v1 database (CREATE DATABASE ... TEMPLATE).
  *
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench
- *   options: --servers 100000 --tools 10 --rounds 3 --ops migrate,validate,rollback
+ *   options: --servers 100000 --tools 10 --rounds 3 --ops migrate,validate,rollback,benchmark,optimize
+ *            --iterations 20: timed runs per pattern (benchmark, optimize)
  *            --sweep [--batch-sizes 1000,2000,5000,10000] [--parallelism 1,2,3]: try each pair once
  *
  * The machine is shared and noisy: rounds alternate floor and service, and the figures to
@@ -23,6 +24,8 @@ import { rollback } from '../src/operations/rollback.js';
 import { validate } from '../src/operations/validate.js';
 import { fieldComparisons } from '../src/sql/fidelity.js';
 import { detachedContext } from '../src/operations/runner.js';
+import { benchOptimize } from './bench/optimize.js';
+import { benchPatterns } from './bench/patterns.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -32,7 +35,8 @@ const { values: opts } = parseArgs({
     sweep: { type: 'boolean', default: false },
     'batch-sizes': { type: 'string', default: '1000,2000,5000,10000' },
     parallelism: { type: 'string', default: '1,2,3' },
-    ops: { type: 'string', default: 'migrate,validate,rollback' },
+    ops: { type: 'string', default: 'migrate,validate,rollback,benchmark,optimize' },
+    iterations: { type: 'string', default: '20' },
   },
 });
 const SERVERS = Number(opts.servers);
@@ -102,6 +106,20 @@ async function ensureMigratedTemplate(): Promise<void> {
   }
   await admin((c) => c.query(`ALTER DATABASE ${MIGRATED}_building RENAME TO ${MIGRATED}`));
 }
+
+/** What v2 holds beside the migrated MCP rows: HTTP and gRPC resources, and 30 days of cost rows (one per 5 capabilities). */
+const PATTERNS_EXTRA_DATA = `
+WITH r AS (
+  INSERT INTO resources (id, name, protocol, endpoint, sensitivity_level)
+  SELECT p || '-' || g, p || ' service ' || g, p, p || '://svc' || g, (ARRAY['low', 'medium', 'high', 'critical'])[1 + g % 4]
+    FROM generate_series(1, 1000) g, unnest(ARRAY['http', 'grpc']) p
+  RETURNING id, protocol)
+INSERT INTO capabilities (id, resource_id, name, sensitivity_level, input_schema)
+SELECT r.id || '-op' || k, r.id, 'op_' || k, (ARRAY['low', 'medium', 'high', 'critical'])[1 + k % 4], jsonb_build_object('type', 'object')
+  FROM r, generate_series(1, 5) k;
+INSERT INTO cost_tracking (timestamp, principal_id, resource_id, capability_id, estimated_cost, actual_cost)
+SELECT now() - (random() * interval '30 days'), 'principal-' || (c.n % 500), c.resource_id, c.id, 0.01, (random() * 0.1)::numeric(10,4)
+  FROM (SELECT id, resource_id, row_number() OVER () AS n FROM capabilities) c WHERE c.n % 5 = 0`;
 
 /** A fresh copy of a template for one timed run, dropped afterwards. */
 async function withCopy<T>(label: string, work: (db: Database, url: string) => Promise<T>, template = TEMPLATE): Promise<T> {
@@ -238,6 +256,32 @@ async function main(): Promise<void> {
       );
       console.log(`rollback round ${round}: floor ${fmt(rollbackFloors.at(-1)!)}, service ${fmt(rollbackServices.at(-1)!)}`);
     }
+  }
+  // /benchmark: on a migrated copy with other protocols and cost rows, beside pgbench.
+  if (ops.includes('benchmark')) {
+    await ensureMigratedTemplate();
+    await withCopy(
+      'patterns',
+      async (db, url) => {
+        await db.query(PATTERNS_EXTRA_DATA);
+        await db.query('VACUUM ANALYZE');
+        await benchPatterns(db, url, { rounds: ROUNDS, iterations: Number(opts.iterations), warmup: 3 });
+      },
+      MIGRATED,
+    );
+  }
+  // /optimize: on another such copy (it builds indexes), with HypoPG.
+  if (ops.includes('optimize')) {
+    await ensureMigratedTemplate();
+    await withCopy(
+      'optimize',
+      async (db, url) => {
+        await db.query(PATTERNS_EXTRA_DATA);
+        await db.query('VACUUM ANALYZE');
+        await benchOptimize(db, url, { iterations: Number(opts.iterations) });
+      },
+      MIGRATED,
+    );
   }
   console.log(`\n| operation | floor (raw SQL) | service | ratio |\n|---|---:|---:|---:|`);
   if (ops.includes('migrate')) console.log(`| migrate | ${fmt(median(floors))} | ${fmt(median(services))} | ${(median(services) / median(floors)).toFixed(2)}× |`);

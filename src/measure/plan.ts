@@ -46,6 +46,8 @@ export interface PlanSummary {
   indexes: string[];
   sequentialScans: string[];
   usesIndex: boolean;
+  /** Sort nodes (Sort, Incremental Sort) and their keys: rows ordered after they were read. */
+  sorts: { node: string; keys: string[] }[];
   buffers: { hit: number; read: number };
   worstMisestimate: Misestimate | null;
   planningMs: number | null;
@@ -64,6 +66,7 @@ export function explainOutput(value: unknown): ExplainOutput {
 
 export function summarizePlan(explain: ExplainOutput): PlanSummary {
   const scans: Scan[] = [];
+  const sorts: PlanSummary['sorts'] = [];
   let worst: Misestimate | null = null;
 
   const visit = (node: PlanNode, underLimit: boolean) => {
@@ -71,6 +74,7 @@ export function summarizePlan(explain: ExplainOutput): PlanSummary {
     if (type.endsWith('Scan') && (node['Relation Name'] || node['Index Name'])) {
       scans.push({ node: type, relation: node['Relation Name'] ?? null, index: node['Index Name'] ?? null });
     }
+    if (type.endsWith('Sort')) sorts.push({ node: type, keys: node['Sort Key'] ?? [] });
     const loops = node['Actual Loops'] ?? 0;
     if (loops > 0 && node['Plan Rows'] !== undefined && node['Actual Rows'] !== undefined) {
       const estimated = node['Plan Rows'];
@@ -94,6 +98,7 @@ export function summarizePlan(explain: ExplainOutput): PlanSummary {
     indexes,
     sequentialScans: [...new Set(scans.filter((s) => s.node === 'Seq Scan' && s.relation).map((s) => s.relation!))],
     usesIndex: scans.some((s) => INDEX_SCANS.has(s.node)),
+    sorts,
     // The root's counts include every node below it.
     buffers: { hit: explain.Plan['Shared Hit Blocks'] ?? 0, read: explain.Plan['Shared Read Blocks'] ?? 0 },
     worstMisestimate: worst,

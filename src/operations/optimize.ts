@@ -146,7 +146,7 @@ async function plan(db: Database, inv: Inventory, only: CandidateName[] | undefi
   const hypopg = (await db.query<{ installed: boolean; available: boolean }>(hypopgSql)).rows[0]!;
   return db.transaction(async (tx) => {
     // Evidence from the patterns' own plans (EXPLAIN without ANALYZE: cheap).
-    const diagnoses: Record<string, { scans: string[]; sequentialScans: string[]; sorts: boolean; whyNoIndex: ReturnType<typeof whyNoIndex> }> = {};
+    const diagnoses: Record<string, { scans: string[]; sequentialScans: string[]; sorts: string[]; whyNoIndex: ReturnType<typeof whyNoIndex> }> = {};
     for (const name of PATTERN_NAMES) {
       if (!PATTERNS[name].tables.every((t) => present.has(t))) continue;
       const explain = await planOf(tx, PATTERNS[name]);
@@ -154,7 +154,7 @@ async function plan(db: Database, inv: Inventory, only: CandidateName[] | undefi
       diagnoses[name] = {
         scans: summary.scans.map((s) => `${s.node}${s.relation ? ` on ${s.relation}` : ''}${s.index ? ` using ${s.index}` : ''}`),
         sequentialScans: summary.sequentialScans,
-        sorts: JSON.stringify(explain.Plan).includes('"Node Type":"Sort"'),
+        sorts: summary.sorts.map((x) => `${x.node} by ${x.keys.join(', ')}`),
         whyNoIndex: whyNoIndex(explain),
       };
     }
@@ -171,7 +171,7 @@ async function plan(db: Database, inv: Inventory, only: CandidateName[] | undefi
         const d = diagnoses[q];
         if (!d) continue;
         if (d.sequentialScans.includes(c.table)) evidence.push(`${q} reads ${c.table} with a sequential scan.`);
-        else if (d.sorts && !d.whyNoIndex) evidence.push(`${q} sorts its rows before its LIMIT (${d.scans.join('; ')}).`);
+        else if (d.sorts.length > 0 && !d.whyNoIndex) evidence.push(`${q} reads its rows in another order and sorts them before its LIMIT (${d.sorts.join('; ')}; ${d.scans.join('; ')}).`);
       }
       if (c.origin === 'plan' && evidence.length === 0 && !only) continue;
 

@@ -49,6 +49,7 @@ const planSchema = z
     indexes: z.array(z.string()),
     sequentialScans: z.array(z.string()).openapi({ description: 'Tables read by a sequential scan.' }),
     usesIndex: z.boolean(),
+    sorts: z.array(z.object({ node: z.string(), keys: z.array(z.string()) })).openapi({ description: 'Sort nodes: rows put in order after they were read.' }),
     buffers: z.object({ hit: z.number().int(), read: z.number().int() }).openapi({ description: 'Shared buffers of the analysed run.' }),
     worstMisestimate: z
       .object({ node: z.string(), relation: z.string().nullable(), estimatedRows: z.number(), actualRows: z.number(), factor: z.number() })
