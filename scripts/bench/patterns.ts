@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Database } from '../../src/adapters/db/types.js';
 import { quantile } from '../../src/measure/stats.js';
-import { benchmark, type PatternResult } from '../../src/operations/benchmark.js';
+import { benchmark, measureQuery, type PatternResult } from '../../src/operations/benchmark.js';
 import { detachedContext } from '../../src/operations/runner.js';
-import { BENCHMARK_DEFAULTS, PATTERN_NAMES, PATTERNS, type PatternName } from '../../src/sql/benchmark.js';
+import { BENCHMARK_DEFAULTS, PATTERN_NAMES, PATTERNS, type PatternName, type Query } from '../../src/sql/benchmark.js';
 
 const run = promisify(execFile);
 
@@ -65,6 +65,9 @@ export interface PatternsBenchOptions {
   patterns?: PatternName[];
 }
 
+/** The fixed cost of one round trip through each client: the same measurement on a statement that does nothing. */
+const CALIBRATION: Query = { description: 'SELECT 1', targetMs: null, tables: [], sql: 'SELECT 1', values: () => [] };
+
 export async function benchPatterns(db: Database, url: string, options: PatternsBenchOptions): Promise<void> {
   const names = options.patterns ?? PATTERN_NAMES;
   const service: Record<string, number[]> = {};
@@ -83,17 +86,23 @@ export async function benchPatterns(db: Database, url: string, options: Patterns
       const statement = withLiterals(PATTERNS[name].sql, PATTERNS[name].values(BENCHMARK_DEFAULTS));
       (pgbench[name] ??= []).push(quantile((await pgbenchLatencies(url, statement, options.warmup, options.iterations)).sort((a, b) => a - b), 0.5));
     }
+    const calibration = await measureQuery(db, 'SELECT 1', CALIBRATION, { iterations: options.iterations, warmup: options.warmup, params: BENCHMARK_DEFAULTS, statementTimeoutMs: 60_000 }, detachedContext());
+    (service['SELECT 1'] ??= []).push(calibration.p50Ms!);
+    (pgbench['SELECT 1'] ??= []).push(quantile((await pgbenchLatencies(url, 'SELECT 1', options.warmup, options.iterations)).sort((a, b) => a - b), 0.5));
     console.log(`patterns round ${round} done`);
   }
   const ms = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
   console.log(`\n/benchmark beside pgbench (-M extended, 1 client): p50 of ${options.iterations} runs after ${options.warmup} warm-up, median of ${options.rounds} rounds`);
-  console.log('| pattern | pgbench p50 | service p50 (round trip) | ratio | server execution p50 | service p95 | target | met | indexes |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---|---|');
+  console.log('| pattern | pgbench p50 | service p50 (round trip) | ratio | difference | server execution p50 | service p95 | target | met | indexes |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|---|');
+  const [b1, s1] = [median(pgbench['SELECT 1']!), median(service['SELECT 1']!)];
+  const diff = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)} ms`;
+  console.log(`| (calibration) SELECT 1 | ${ms(b1)} ms | ${ms(s1)} ms | ${(s1 / b1).toFixed(2)}× | ${diff(s1 - b1)} | | | | | |`);
   for (const name of names) {
     const [b, s] = [median(pgbench[name]!), median(service[name]!)];
     const r = last[name]!;
     console.log(
-      `| ${name} | ${ms(b)} ms | ${ms(s)} ms | ${(s / b).toFixed(2)}× | ${ms(median(server[name]!))} ms | ${ms(r.p95Ms!)} ms | ${r.targetMs ?? '–'} | ${r.withinTarget === null ? '–' : r.withinTarget ? 'yes' : 'no'} | ${r.indexes.join(', ') || '(none)'} |`,
+      `| ${name} | ${ms(b)} ms | ${ms(s)} ms | ${(s / b).toFixed(2)}× | ${diff(s - b)} | ${ms(median(server[name]!))} ms | ${ms(r.p95Ms!)} ms | ${r.targetMs ?? '–'} | ${r.withinTarget === null ? '–' : r.withinTarget ? 'yes' : 'no'} | ${r.indexes.join(', ') || '(none)'} |`,
     );
   }
 }
