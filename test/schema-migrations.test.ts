@@ -34,9 +34,17 @@ describeEachDatabase('schema migrations', (current, target) => {
   it('create the v2 tables on an empty database, once', async () => {
     const { db } = current();
     const first = await db.withAdvisoryLock((s) => applyMigrations(s));
-    expect(first).toEqual([{ tag: '0000_v2_tables', outcome: 'applied' }, { tag: '0001_rollback_archive', outcome: 'applied' }]);
+    expect(first).toEqual([
+      { tag: '0000_v2_tables', outcome: 'applied' },
+      { tag: '0001_rollback_archive', outcome: 'applied' },
+      { tag: '0002_rollback_archive_unindexed', outcome: 'applied' },
+    ]);
     const second = await db.withAdvisoryLock((s) => applyMigrations(s));
-    expect(second).toEqual([{ tag: '0000_v2_tables', outcome: 'already-applied' }, { tag: '0001_rollback_archive', outcome: 'already-applied' }]);
+    expect(second).toEqual([
+      { tag: '0000_v2_tables', outcome: 'already-applied' },
+      { tag: '0001_rollback_archive', outcome: 'already-applied' },
+      { tag: '0002_rollback_archive_unindexed', outcome: 'already-applied' },
+    ]);
     const { rows } = await db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM unnest($1::text[]) t WHERE to_regclass(t) IS NOT NULL`,
       [['resources', 'capabilities', 'federation_nodes', 'cost_tracking', 'principal_budgets']],
@@ -64,7 +72,11 @@ describeEachDatabase('schema migrations', (current, target) => {
       await sark.db.query(`INSERT INTO resources (id, name, protocol, endpoint) VALUES ('r1', 'kept', 'http', 'https://x')`);
       const before = await describeSchema(sark.db);
       const outcomes = await sark.db.withAdvisoryLock((s) => applyMigrations(s));
-      expect(outcomes).toEqual([{ tag: '0000_v2_tables', outcome: 'adopted' }, { tag: '0001_rollback_archive', outcome: 'applied' }]);
+      expect(outcomes).toEqual([
+        { tag: '0000_v2_tables', outcome: 'adopted' },
+        { tag: '0001_rollback_archive', outcome: 'applied' },
+        { tag: '0002_rollback_archive_unindexed', outcome: 'applied' },
+      ]);
       expect(await describeSchema(sark.db)).toEqual(before);
       const { rows } = await sark.db.query<{ name: string }>('SELECT name FROM resources');
       expect(rows).toEqual([{ name: 'kept' }]);

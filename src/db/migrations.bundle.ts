@@ -47,5 +47,14 @@ export const MIGRATIONS: readonly BundledMigration[] = [
       "CREATE INDEX \"ix_archived_capabilities_rollback\" ON \"sark_migrate\".\"archived_capabilities\" USING btree (\"rollback_id\");",
       "CREATE INDEX \"ix_archived_resources_rollback\" ON \"sark_migrate\".\"archived_resources\" USING btree (\"rollback_id\");"
     ]
+  },
+  {
+    "tag": "0002_rollback_archive_unindexed",
+    "hash": "1e5ea1e4666d86054b3f46a3b0e6e0df23fd426f269e13f5e6b521267cc69667",
+    "createsTables": [],
+    "statements": [
+      "DROP INDEX IF EXISTS \"sark_migrate\".\"ix_archived_capabilities_rollback\";",
+      "DROP INDEX IF EXISTS \"sark_migrate\".\"ix_archived_resources_rollback\";"
+    ]
   }
 ];

@@ -4,7 +4,7 @@ import { ProblemError } from '../lib/errors.js';
 import { mappingFor } from '../mapping/mapping.js';
 import { detectV1Shape } from '../mapping/shape.js';
 import { existingTables } from '../sql/introspection.js';
-import { rollbackSql } from '../sql/rollback.js';
+import { rollbackSql, type RollbackSql } from '../sql/rollback.js';
 import type { OperationContext, OperationOutcome } from './runner.js';
 
 export interface RollbackInput {
@@ -16,6 +16,8 @@ export interface RollbackInput {
 
 /** Rows listed per kind (born in v2, divergent); counts are always complete. */
 const LISTED = 1000;
+/** A run lists divergent rows only to backport them: the dry run (the plan) lists them. */
+const UNLISTED = 'listed by the dry run (the plan); the archive keeps the v2 rows';
 const LIMITS = { statementTimeoutMs: 600_000, lockTimeoutMs: 5_000 } as const;
 
 type PlanCounts = { resources_in_scope: number; resources_removed: number; resources_v1_origin: number; capabilities_removed: number; orphans_removed: number };
@@ -31,17 +33,15 @@ export class StalePlanError extends ProblemError {
 const NOT_COUNTED: PlanCounts = { resources_in_scope: 0, resources_removed: 0, resources_v1_origin: 0, capabilities_removed: 0, orphans_removed: 0 };
 
 /** The plan: fingerprint, counts, born-in-v2 and divergent rows. A run counts what its statements did instead, and fingerprints only to check a planId. */
-async function inspect(db: Queryable, input: RollbackInput) {
-  const m = mappingFor(await detectV1Shape(db));
-  const sql = rollbackSql(m);
+async function inspect(db: Queryable, input: RollbackInput, sql: RollbackSql) {
   const subset = input.resourceIds ?? null;
   const fingerprint = input.dryRun || input.planId;
   const planId = fingerprint ? (await db.query<{ plan_id: string }>(sql.fingerprint, [subset, String(input.backportChanges)])).rows[0]!.plan_id : null;
-  if (!input.dryRun) return { m, sql, subset, planId, counts: NOT_COUNTED, born: [] as Born[], divergent: [] as Divergent[] };
+  if (!input.dryRun) return { subset, planId, counts: NOT_COUNTED, born: [] as Born[], divergent: null as Divergent[] | null };
   const counts = (await db.query<PlanCounts>(sql.planCounts, [subset])).rows[0]!;
   const born = (await db.query<Born>(sql.bornInV2(true), [subset, LISTED])).rows;
-  const divergent = (await db.query<Divergent>(sql.divergent, [subset, LISTED])).rows;
-  return { m, sql, subset, planId, counts, born, divergent };
+  const divergent: Divergent[] | null = (await db.query<Divergent>(sql.divergent, [subset, LISTED])).rows;
+  return { subset, planId, counts, born, divergent };
 }
 
 function report(input: RollbackInput, plan: Awaited<ReturnType<typeof inspect>>, done: Record<string, number> | null, rollbackId: string | null): OperationOutcome {
@@ -57,14 +57,17 @@ function report(input: RollbackInput, plan: Awaited<ReturnType<typeof inspect>>,
       : { toRemove: counts.capabilities_removed + counts.orphans_removed, orphans: counts.orphans_removed },
   };
   const verb = input.dryRun ? 'Would remove' : 'Removed';
+  const changed = divergent
+    ? `${divergent.length} changed since cutover${input.backportChanges ? ' (backported to v1)' : ' (v1 keeps its values; the v2 rows are archived)'}`
+    : 'rows changed since cutover not listed (v1 keeps its values; the v2 rows are archived)';
   const removed = done ? [done.resources!, done.capabilities!] : [counts.resources_removed, counts.capabilities_removed + counts.orphans_removed];
   return {
     status: 'succeeded',
     summary: {
-      message: `${verb} ${removed[0]} MCP resources and ${removed[1]} capabilities from v2; ${born.length} rows born in v2 (${staying} stay in v2); ${divergent.length} changed since cutover${input.backportChanges ? ' (backported to v1)' : ' (v1 keeps its values; the v2 rows are archived)'}.`,
+      message: `${verb} ${removed[0]} MCP resources and ${removed[1]} capabilities from v2; ${born.length} rows born in v2 (${staying} stay in v2); ${changed}.`,
       removed: removed[0]! + removed[1]!,
       bornInV2: born.length,
-      divergent: divergent.length,
+      divergent: divergent?.length ?? null,
     },
     details: {
       dryRun: input.dryRun,
@@ -72,7 +75,7 @@ function report(input: RollbackInput, plan: Awaited<ReturnType<typeof inspect>>,
       backportChanges: input.backportChanges,
       tables,
       bornInV2: { rows: bornRows, truncated: born.length >= LISTED },
-      divergent: { rows: divergent, truncated: divergent.length >= LISTED },
+      divergent: divergent ? { rows: divergent, truncated: divergent.length >= LISTED, listed: true } : { rows: [], truncated: false, listed: false, note: UNLISTED },
       archive: rollbackId
         ? { rollbackId, resources: 'sark_migrate.archived_resources', capabilities: 'sark_migrate.archived_capabilities' }
         : { rollbackId: null, resources: 'sark_migrate.archived_resources', capabilities: 'sark_migrate.archived_capabilities', note: 'a run archives every removed row here, under its rollbackId' },
@@ -83,7 +86,7 @@ function report(input: RollbackInput, plan: Awaited<ReturnType<typeof inspect>>,
 const empty = (input: RollbackInput): OperationOutcome => ({
   status: 'succeeded',
   summary: { message: 'There is no v2 resources table: nothing to roll back.', removed: 0, bornInV2: 0, divergent: 0 },
-  details: { dryRun: input.dryRun, planId: null, tables: {}, bornInV2: { rows: [], truncated: false }, divergent: { rows: [], truncated: false }, archive: null },
+  details: { dryRun: input.dryRun, planId: null, tables: {}, bornInV2: { rows: [], truncated: false }, divergent: { rows: [], truncated: false, listed: true }, archive: null },
 });
 
 /**
@@ -96,7 +99,9 @@ export async function rollback(db: Database, input: RollbackInput, ctx: Operatio
     return db.transaction(
       async (tx) => {
         if ((await existingTables(tx, ['resources', 'capabilities'])).size < 2) return empty(input);
-        const plan = await inspect(tx, input);
+        const sql = rollbackSql(mappingFor(await detectV1Shape(tx)));
+        for (const setting of sql.settings) await tx.query(setting);
+        const plan = await inspect(tx, input, sql);
         ctx.started();
         return report(input, plan, null, null);
       },
@@ -110,29 +115,34 @@ export async function rollback(db: Database, input: RollbackInput, ctx: Operatio
     const rollbackId = crypto.randomUUID();
     return session.transaction(
       async (tx) => {
-        const plan = await inspect(tx, input);
+        const sql = rollbackSql(mappingFor(await detectV1Shape(tx)));
+        await tx.query(sql.lockTables);
+        for (const setting of sql.settings) await tx.query(setting);
+        const plan = await inspect(tx, input, sql);
         if (input.planId && input.planId !== plan.planId) throw new StalePlanError(input.planId, plan.planId ?? "");
         ctx.started();
-        const { sql, subset } = plan;
+        const { subset } = plan;
         const count = async (text: string, values: unknown[] = []) => (await tx.query(text, values)).rowCount;
         // Classify once: which capabilities were born in v2, which resources leave.
         for (const [statement, takesSubset] of sql.materialize) await tx.query(statement, takesSubset ? [subset] : []);
         plan.born = (await tx.query<Born>(sql.bornInV2(false), [subset, LISTED])).rows;
-        plan.divergent = (await tx.query<Divergent>(sql.divergent, [subset, LISTED])).rows;
         const done: Record<string, number> = {};
         if (input.backportChanges) {
+          // The listing is a field-by-field compare of every row: worth its cost only beside the backport.
+          plan.divergent = (await tx.query<Divergent>(sql.divergent, [subset, LISTED])).rows;
           done.serversBackported = await count(sql.backportServers);
           done.toolsBackported = await count(sql.backportTools);
         }
         done.serversWrittenBack = await count(sql.writeBackServers);
         done.toolsWrittenBack = await count(sql.writeBackTools);
         await tx.query(sql.archiveResources, [rollbackId]);
-        await tx.query(sql.archiveCapabilities, [rollbackId]);
+        const archivedCapabilities = await count(sql.archiveCapabilities, [rollbackId]);
+        const key = (await tx.query<{ holds: boolean; cascades: boolean }>(sql.foreignKey)).rows[0]!;
         // Orphans exist only where the key was dropped (or never validated): look for them only then.
-        const keyHolds = (await tx.query<{ holds: boolean }>(sql.foreignKeyHolds)).rows[0]!.holds;
-        if (!keyHolds) await tx.query(sql.archiveOrphans, [subset, rollbackId]);
-        done.orphans = keyHolds ? 0 : await count(sql.deleteOrphans, [subset]);
-        done.capabilities = (await count(sql.deleteCapabilities)) + done.orphans;
+        if (!key.holds) await tx.query(sql.archiveOrphans, [subset, rollbackId]);
+        done.orphans = key.holds ? 0 : await count(sql.deleteOrphans, [subset]);
+        // The tables are locked, so the cascade removes exactly the capabilities just archived.
+        done.capabilities = (key.cascades ? archivedCapabilities : await count(sql.deleteCapabilities)) + done.orphans;
         done.resources = await count(sql.deleteResources);
         return report(input, plan, done, rollbackId);
       },

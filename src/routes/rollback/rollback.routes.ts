@@ -20,7 +20,14 @@ export const rollbackReportSchema = reportSchema
     backportChanges: z.boolean().optional(),
     tables: z.record(z.string(), z.record(z.string(), z.number())),
     bornInV2: z.object({ rows: z.array(z.object({ table: z.string(), id: z.string(), outcome: z.string(), reason: z.string().optional() })), truncated: z.boolean() }),
-    divergent: z.object({ rows: z.array(z.object({ table: z.string(), id: z.string(), fields: z.array(z.string()) })), truncated: z.boolean() }),
+    divergent: z
+      .object({
+        rows: z.array(z.object({ table: z.string(), id: z.string(), fields: z.array(z.string()) })),
+        truncated: z.boolean(),
+        listed: z.boolean().openapi({ description: 'false in a run without `backportChanges`: the dry run lists these rows, and the archive keeps them.' }),
+        note: z.string().optional(),
+      })
+      .openapi({ description: 'Rows of v1 origin changed after cutover, with the fields that differ.' }),
     archive: z.record(z.string(), z.unknown()).nullable(),
   })
   .openapi('RollbackReport');
@@ -32,7 +39,7 @@ export const postRollback = createRoute({
   tags: ['Operations'],
   summary: 'Undo the migration, keeping what was born or changed in v2',
   description:
-    'Removes the MCP resources of v1 origin (their capabilities cascade) and never touches other protocols, cost_tracking, federation_nodes or principal_budgets. Rows born in v2 are written back into v1 first (or stay, with the reason); rows changed after cutover are listed as divergent (and backported with `backportChanges`). Every removed row is archived in the same transaction. Holds the advisory lock.',
+    'Removes the MCP resources of v1 origin (their capabilities cascade) and never touches other protocols, cost_tracking, federation_nodes or principal_budgets. Rows born in v2 are written back into v1 first (or stay, with the reason); rows changed after cutover are listed as divergent (and backported with `backportChanges`). Every removed row is archived in the same transaction. A run lists divergent rows only with `backportChanges`; the dry run always does. Holds the advisory lock, and blocks writes to resources and capabilities while it runs.',
   security: bearerSecurity,
   middleware: [requireScope('run')] as const,
   request: { headers: preferHeaders, body: { required: false, content: { 'application/json': { schema: rollbackBodySchema } } } },

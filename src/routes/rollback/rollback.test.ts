@@ -114,11 +114,15 @@ for (const target of databaseTargets()) {
         await t.db.query(`UPDATE resources SET name = 'renamed in v2', sensitivity_level = CASE sensitivity_level WHEN 'low' THEN 'high' ELSE 'low' END WHERE id = ANY($1::text[])`, [ids]);
         const wanted = (await t.db.query<{ level: string }>(`SELECT sensitivity_level AS level FROM resources WHERE id = $1`, [ids[1]])).rows[0]!.level;
         const plan = await (await app.call('POST', '/rollback', {})).json();
-        expect(plan.divergent.rows).toEqual(ids.map((id) => ({ table: 'resources', id, fields: ['name', 'sensitivity_level'] })));
+        expect(plan.divergent).toMatchObject({ listed: true, rows: ids.map((id) => ({ table: 'resources', id, fields: ['name', 'sensitivity_level'] })) });
         const before = await snapshot(t);
-        await run(app, { resourceIds: [ids[0]] });
+        const kept = await run(app, { resourceIds: [ids[0]] });
         expect((await snapshot(t)).v1_servers).toBe(before.v1_servers); // v1 kept its values
+        // Without a backport a run does not compare every field again: the plan listed them.
+        expect(kept.divergent).toMatchObject({ rows: [], listed: false, note: expect.stringContaining('dry run') });
+        expect(kept.summary.divergent).toBeNull();
         const done = await run(app, { resourceIds: [ids[1]], backportChanges: true });
+        expect(done.divergent).toMatchObject({ listed: true, rows: [{ table: 'resources', id: ids[1], fields: ['name', 'sensitivity_level'] }] });
         expect(done.tables.resources.backported).toBe(1);
         const server = (await t.db.query(`SELECT name, sensitivity_level::text FROM mcp_servers WHERE id::text = $1`, [ids[1]])).rows[0];
         expect(server).toEqual({ name: 'renamed in v2', sensitivity_level: wanted });
