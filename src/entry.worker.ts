@@ -52,7 +52,7 @@ function configOf(env: WorkerBindings): WorkerConfig {
 const backgroundOf = new WeakMap<AppDeps, Promise<unknown>[]>();
 
 const app = createApp<WorkerBindings>({
-  acquire(env): AppDeps {
+  acquire(env, executionContext): AppDeps {
     const config = configOf(env);
     const background: Promise<unknown>[] = [];
     const deps: AppDeps = {
@@ -60,7 +60,11 @@ const app = createApp<WorkerBindings>({
       store: createReportStore(r2ObjectStore(env.REPORTS)),
       tokens: config.apiTokens,
       runtime: 'workers',
-      defer: (task) => void background.push(task),
+      // waitUntil at once, not at release: a client that disconnects mid-request must not cancel the work.
+      defer: (task) => {
+        background.push(task);
+        executionContext?.waitUntil(task);
+      },
     };
     backgroundOf.set(deps, background);
     return deps;

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import type { Database } from '../../src/adapters/db/types.js';
 import { benchmark, type PatternResult } from '../../src/operations/benchmark.js';
-import { optimize } from '../../src/operations/optimize.js';
+import { optimize } from '../../src/operations/optimize/index.js';
 import { detachedContext } from '../../src/operations/runner.js';
 import { BENCHMARK_DEFAULTS, PATTERN_NAMES } from '../../src/sql/benchmark.js';
 import { CANDIDATES, createIndexSql, type CandidateName } from '../../src/sql/optimize.js';

@@ -9,7 +9,7 @@ export interface AppDeps {
   /** Undefined when no tokens are configured: every operation then answers 503. */
   tokens: readonly TokenEntry[] | undefined;
   runtime: 'node' | 'workers';
-  /** Keeps work going after the response (respond-async); the runtime decides how long it may run. */
+  /** Keeps an operation going after the response (respond-async) or a client that went away; the runtime decides how long it may run. */
   defer(task: Promise<unknown>): void;
   /** How often a running report is rewritten with its progress (default 1000 ms). */
   progressIntervalMs?: number;

@@ -48,6 +48,19 @@ describe('summarizePlan', () => {
     expect(plan).toMatchObject({ planningMs: 0.2, executionMs: 1.5, totalCost: 42 });
   });
 
+  it('counts a misestimate below a sort even under a Limit: the sort read all its input', () => {
+    const plan = summarizePlan({
+      Plan: {
+        'Node Type': 'Limit', 'Plan Rows': 10, 'Actual Rows': 10, 'Actual Loops': 1,
+        Plans: [{ 'Node Type': 'Sort', 'Sort Key': ['c.name'], 'Plan Rows': 5000, 'Actual Rows': 10, 'Actual Loops': 1,
+          Plans: [{ 'Node Type': 'Seq Scan', 'Relation Name': 'capabilities', Filter: "(x = 'y')", 'Plan Rows': 5000, 'Actual Rows': 10, 'Actual Loops': 1 }] }],
+      },
+    });
+    expect(plan.worstMisestimate).toMatchObject({ node: 'Seq Scan', relation: 'capabilities', factor: 500 });
+    expect(plan.sorts).toEqual([{ node: 'Sort', keys: ['c.name'] }]);
+    expect(plan.scans).toEqual([{ node: 'Seq Scan', relation: 'capabilities', index: null, estimatedRows: 5000, filtered: true }]);
+  });
+
   it('refuses what is not EXPLAIN output', () => {
     expect(() => explainOutput('[{"rows": 1}]')).toThrow(/EXPLAIN/);
   });

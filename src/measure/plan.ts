@@ -1,3 +1,5 @@
+import type { Queryable } from '../adapters/db/types.js';
+
 /**
  * Reading `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` as a tree, not as text: every scan and
  * every index anywhere in the plan (a bitmap heap scan's index sits in its child), buffers,
@@ -16,6 +18,7 @@ export interface PlanNode {
   'Shared Hit Blocks'?: number;
   'Shared Read Blocks'?: number;
   'Sort Key'?: string[];
+  Filter?: string;
   Plans?: PlanNode[];
 }
 
@@ -29,6 +32,9 @@ export interface Scan {
   node: string;
   relation: string | null;
   index: string | null;
+  /** The planner's estimate of the rows it keeps, and whether a filter decides which. */
+  estimatedRows: number;
+  filtered: boolean;
 }
 
 export interface Misestimate {
@@ -55,6 +61,13 @@ export interface PlanSummary {
 }
 
 const INDEX_SCANS = new Set(['Index Scan', 'Index Only Scan', 'Bitmap Index Scan']);
+const BLOCKING = new Set(['Sort', 'Hash', 'Aggregate', 'Materialize', 'SetOp', 'WindowAgg']);
+
+/** Runs an EXPLAIN (FORMAT JSON) statement and returns its plan. */
+export async function explain(db: Queryable, statement: string, values: readonly unknown[]): Promise<ExplainOutput> {
+  const { rows } = await db.query<{ 'QUERY PLAN': unknown }>(statement, values);
+  return explainOutput(rows[0]!['QUERY PLAN']);
+}
 
 /** EXPLAIN's JSON comes back as a one-element array, as parsed JSON or as text depending on the driver. */
 export function explainOutput(value: unknown): ExplainOutput {
@@ -72,7 +85,7 @@ export function summarizePlan(explain: ExplainOutput): PlanSummary {
   const visit = (node: PlanNode, underLimit: boolean) => {
     const type = node['Node Type'];
     if (type.endsWith('Scan') && (node['Relation Name'] || node['Index Name'])) {
-      scans.push({ node: type, relation: node['Relation Name'] ?? null, index: node['Index Name'] ?? null });
+      scans.push({ node: type, relation: node['Relation Name'] ?? null, index: node['Index Name'] ?? null, estimatedRows: node['Plan Rows'] ?? 0, filtered: node.Filter !== undefined });
     }
     if (type.endsWith('Sort')) sorts.push({ node: type, keys: node['Sort Key'] ?? [] });
     const loops = node['Actual Loops'] ?? 0;
@@ -87,7 +100,8 @@ export function summarizePlan(explain: ExplainOutput): PlanSummary {
         worst = { node: type, relation: node['Relation Name'] ?? null, estimatedRows: estimated, actualRows: actual, factor: Math.round(off * 10) / 10 };
       }
     }
-    for (const child of node.Plans ?? []) visit(child, underLimit || type === 'Limit');
+    // A node that reads all its input before its first row out (a sort, a hash) ends the Limit's reach.
+    for (const child of node.Plans ?? []) visit(child, (underLimit || type === 'Limit') && !BLOCKING.has(type));
   };
   visit(explain.Plan, false);
 

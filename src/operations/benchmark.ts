@@ -1,9 +1,9 @@
 import type { Database, Queryable } from '../adapters/db/types.js';
 import { ProblemError } from '../lib/errors.js';
-import { explainOutput, summarizePlan, type PlanSummary } from '../measure/plan.js';
+import { explain, summarizePlan, type PlanSummary } from '../measure/plan.js';
 import { distribution, type Distribution } from '../measure/stats.js';
 import type { Report } from '../reports/schemas.js';
-import { analyzedPlanSql, PATTERNS, serverTimingSql, type BenchmarkParams, type PatternName, type Query } from '../sql/benchmark.js';
+import { analyzedPlanSql, BENCHMARK_DEFAULTS, PATTERNS, serverTimingSql, type BenchmarkParams, type PatternName, type Query } from '../sql/benchmark.js';
 import { existingTables } from '../sql/introspection.js';
 import type { OperationContext, OperationOutcome } from './runner.js';
 
@@ -43,7 +43,7 @@ export interface PatternResult {
   usesIndex: boolean | null;
   indexes: string[];
   roundTripMs: Distribution | null;
-  /** The server's Execution Time of each run (EXPLAIN ANALYZE, TIMING OFF). */
+  /** The server's Execution Time of the statement, over as many EXPLAIN (ANALYZE, TIMING OFF) runs right after the timed ones. */
   serverMs: Distribution | null;
   plan: PlanSummary | null;
 }
@@ -58,8 +58,11 @@ export interface Regression {
 
 /** The client went away: the benchmark stopped at once, and its report says so. */
 export class CancelledError extends ProblemError {
+  /** A cancel may still be on its way to the connection's backend: the pool must not lend it again. */
+  readonly discardConnection = true;
+
   constructor() {
-    super(499, 'cancelled', 'Cancelled', 'The client closed the request, so the benchmark stopped and its running query was cancelled.');
+    super(499, 'cancelled', 'Cancelled', 'The client closed the request, so the benchmark stopped (cancelling its running query where the driver has a second connection to do it from).');
   }
 }
 
@@ -72,22 +75,27 @@ const notRun = (pattern: string, p: Query, iterations: number, fields: { skipped
 };
 
 /**
- * While the transaction runs, an abort cancels its statement from another connection. The
- * cancel names the backend and the transaction's start, so it can never hit a later user of
- * the same pooled connection. PGlite has one connection and no cancel: it stops between runs.
+ * While the transaction runs, an abort cancels its statement from another connection, naming
+ * the backend and the transaction's start (as exact epoch seconds, whatever the session's
+ * DateStyle). The transaction then ends with CancelledError, whose connection the pool
+ * destroys, so a cancel still in flight never reaches a later borrower. PGlite has one
+ * connection and no cancel: it stops between runs.
  */
 async function cancelOnAbort(db: Database, tx: Queryable, signal: AbortSignal | undefined): Promise<() => void> {
   if (!signal || db.driver === 'pglite') return () => undefined;
-  const { pid, began } = (await tx.query<{ pid: number; began: string }>('SELECT pg_backend_pid() AS pid, now()::text AS began')).rows[0]!;
+  const { pid, began } = (await tx.query<{ pid: number; began: string }>('SELECT pg_backend_pid() AS pid, extract(epoch FROM now())::text AS began')).rows[0]!;
   const cancel = () =>
-    void db.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND xact_start = $2::timestamptz', [pid, began]).catch(() => undefined);
+    void db.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND extract(epoch FROM xact_start) = $2::numeric', [pid, began]).catch(() => undefined);
   signal.addEventListener('abort', cancel, { once: true });
   return () => signal.removeEventListener('abort', cancel);
 }
 
 export type MeasureOptions = Pick<BenchmarkInput, 'iterations' | 'warmup' | 'params' | 'statementTimeoutMs'>;
 
-/** Times one statement: warm-up runs, timed runs with the server's time of each, then one analysed plan. */
+/** Runs of one statement, to size progress: warm-up and timed runs, server timings, the analysed plan. */
+export const runsOf = (input: MeasureOptions) => input.warmup + 2 * input.iterations + 1;
+
+/** Times one statement: warm-up runs, timed runs, the server's timing of as many runs, then one analysed plan. */
 export async function measureQuery(db: Database, name: string, pattern: Query, input: MeasureOptions, ctx: OperationContext, tick: () => void = () => undefined): Promise<PatternResult> {
   const values = pattern.values(input.params);
   const roundTrip: number[] = [];
@@ -112,10 +120,14 @@ export async function measureQuery(db: Database, name: string, pattern: Query, i
         }
         for (let i = 0; i < input.iterations; i++) {
           if (ctx.signal?.aborted) throw new CancelledError();
-          const timing = explainOutput((await tx.query<{ 'QUERY PLAN': unknown }>(serverTimingSql(pattern.sql), values)).rows[0]!['QUERY PLAN']);
-          server.push(timing['Execution Time'] ?? Number.NaN);
+          const executionMs = (await explain(tx, serverTimingSql(pattern.sql), values))['Execution Time'];
+          if (executionMs !== undefined) server.push(executionMs);
+          tick();
         }
-        return explainOutput((await tx.query<{ 'QUERY PLAN': unknown }>(analyzedPlanSql(pattern.sql), values)).rows[0]!['QUERY PLAN']);
+        const analysed = await explain(tx, analyzedPlanSql(pattern.sql), values);
+        tick();
+        if (ctx.signal?.aborted) throw new CancelledError(); // aborted after the last statement: still discard the connection
+        return analysed;
       } finally {
         release();
       }
@@ -149,22 +161,43 @@ export async function measureQuery(db: Database, name: string, pattern: Query, i
     usesIndex: plan.usesIndex,
     indexes: plan.indexes,
     roundTripMs: rt,
-    serverMs: distribution(server),
+    serverMs: server.length > 0 ? distribution(server) : null,
     plan,
   };
 }
 
-/** Patterns whose p50 got worse than the baseline's beyond the noise. */
-export function regressionsAgainst(results: readonly PatternResult[], baseline: Report): Regression[] {
-  const before = new Map(((baseline.results ?? []) as PatternResult[]).filter((r) => typeof r.p50Ms === 'number').map((r) => [r.pattern, r.p50Ms!]));
-  return results.flatMap((r) => {
+export interface Incomparable {
+  pattern: string;
+  reason: string;
+}
+
+/**
+ * Patterns whose p50 got worse than the baseline's beyond the noise; a pattern measured there
+ * with other SQL or other values is not compared at all.
+ */
+export function compareWithBaseline(results: readonly PatternResult[], params: BenchmarkParams, baseline: Report): { regressions: Regression[]; incomparable: Incomparable[] } {
+  const before = new Map(((baseline.results ?? []) as PatternResult[]).map((r) => [r.pattern, r]));
+  const baseParams = { ...BENCHMARK_DEFAULTS, ...(baseline.params as Partial<BenchmarkParams> | undefined) };
+  const regressions: Regression[] = [];
+  const incomparable: Incomparable[] = [];
+  for (const r of results) {
     const base = before.get(r.pattern);
-    if (base === undefined || r.p50Ms === null) return [];
-    const deltaMs = r.p50Ms - base;
-    const ratio = base > 0 ? r.p50Ms / base : Number.POSITIVE_INFINITY;
-    if (ratio <= REGRESSION.ratio || deltaMs <= REGRESSION.minMs) return [];
-    return [{ pattern: r.pattern, baselineP50Ms: base, p50Ms: r.p50Ms, ratio: Math.round(ratio * 100) / 100, deltaMs: Math.round(deltaMs * 1000) / 1000 }];
-  });
+    if (!base || base.p50Ms === null || r.p50Ms === null) continue;
+    const query = PATTERNS[r.pattern as PatternName];
+    if (base.sql !== r.sql) {
+      incomparable.push({ pattern: r.pattern, reason: 'the baseline ran other SQL for it' });
+      continue;
+    }
+    if (query && JSON.stringify(query.values(baseParams)) !== JSON.stringify(query.values(params))) {
+      incomparable.push({ pattern: r.pattern, reason: 'the baseline bound other parameter values' });
+      continue;
+    }
+    const deltaMs = r.p50Ms - base.p50Ms;
+    const ratio = base.p50Ms > 0 ? r.p50Ms / base.p50Ms : Number.POSITIVE_INFINITY;
+    if (ratio <= REGRESSION.ratio || deltaMs <= REGRESSION.minMs) continue;
+    regressions.push({ pattern: r.pattern, baselineP50Ms: base.p50Ms, p50Ms: r.p50Ms, ratio: Math.round(ratio * 100) / 100, deltaMs: Math.round(deltaMs * 1000) / 1000 });
+  }
+  return { regressions, incomparable };
 }
 
 /**
@@ -175,23 +208,24 @@ export function regressionsAgainst(results: readonly PatternResult[], baseline: 
 export async function benchmark(db: Database, input: BenchmarkInput, baseline: Report | null, ctx: OperationContext): Promise<OperationOutcome> {
   const present = await existingTables(db, [...new Set(input.patterns.flatMap((p) => PATTERNS[p].tables))]);
   ctx.started();
-  const total = input.patterns.length * (input.warmup + input.iterations);
+  const total = input.patterns.length * runsOf(input);
   let done = 0;
   const tick = () => ctx.progress({ done: ++done, total });
 
   const results: PatternResult[] = [];
-  for (const name of input.patterns) {
+  for (const [i, name] of input.patterns.entries()) {
     const missing = PATTERNS[name].tables.filter((t) => !present.has(t));
-    if (missing.length > 0) {
-      results.push(notRun(name, PATTERNS[name], input.iterations, { skipped: true, reason: `${missing.length > 1 ? 'tables' : 'table'} ${missing.join(', ')} missing` }));
-      done += input.warmup + input.iterations;
-    } else {
-      results.push(await measureQuery(db, name, PATTERNS[name], input, ctx, tick));
-    }
+    const result =
+      missing.length > 0
+        ? notRun(name, PATTERNS[name], input.iterations, { skipped: true, reason: `${missing.length > 1 ? 'tables' : 'table'} ${missing.join(', ')} missing` })
+        : await measureQuery(db, name, PATTERNS[name], input, ctx, tick);
+    results.push(result);
+    done = (i + 1) * runsOf(input); // a skipped or failed pattern still counts as done
+    ctx.progress({ done, total });
     ctx.checkpoint({ results });
   }
 
-  const regressions = baseline ? regressionsAgainst(results, baseline) : [];
+  const { regressions, incomparable } = baseline ? compareWithBaseline(results, input.params, baseline) : { regressions: [], incomparable: [] };
   const ran = results.filter((r) => r.p50Ms !== null);
   const targeted = ran.filter((r) => r.withinTarget !== null);
   const missed = targeted.filter((r) => !r.withinTarget).map((r) => r.pattern);
@@ -214,6 +248,7 @@ export async function benchmark(db: Database, input: BenchmarkInput, baseline: R
       results,
       baseline: baseline ? { reportId: baseline.id, createdAt: baseline.createdAt, threshold: REGRESSION } : null,
       regressions,
+      incomparable,
     },
   };
 }

@@ -133,11 +133,13 @@ export async function runOperation(deps: AppDeps, run: RunRequest, execute: (ctx
     return report;
   })();
 
+  // The runtime keeps the job alive even if the client goes away mid-request: on Workers a
+  // disconnect would otherwise cancel a change half-way (a concurrent index build, say).
+  deps.defer(job.catch(() => undefined));
   if (!run.respondAsync) return { mode: 'finished', report: await job };
   const first = await Promise.race([startedSignal.then(() => 'started' as const), job.then(() => 'ended' as const, () => 'ended' as const)]);
   if (first === 'ended' && !began) return { mode: 'finished', report: await job }; // failed (the problem) or done at once
   await writing; // the running report is stored before Location points at it
-  deps.defer(job);
   return { mode: 'accepted', report: running() };
 }
 

@@ -1,9 +1,10 @@
 /**
  * SQL of /optimize: the index inventory of the v2 tables, and the fixed catalogue of indexes
- * it may propose and build. Table names are bound values; index names and definitions come
- * only from the catalogue.
+ * it may propose and build. Table names are bound values where they are data, and come from
+ * the catalogue where they are identifiers; index names and definitions only from the catalogue.
  */
 import type { Query } from './benchmark.js';
+import type { V2Table } from './catalog.js';
 
 /** Every index on the named tables, with what the flags need. $1: table names. */
 export const indexInventorySql = `
@@ -11,9 +12,16 @@ WITH t AS (SELECT n AS name, to_regclass(n) AS oid FROM unnest($1::text[]) n WHE
 ix AS (
   SELECT t.name AS "table", c.relname AS name, am.amname AS method, i.indisunique AS "unique", i.indisprimary AS "primary",
          i.indisvalid AS valid, con.conname AS "constraint", pg_get_indexdef(i.indexrelid) AS definition,
-         -- Key columns as written (expressions included), with DESC where the index stores it so.
-         ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) || CASE WHEN (string_to_array(i.indoption::text, ' ')::int[])[k] & 1 = 1 THEN ' DESC' ELSE '' END
+         -- Key columns as written (expressions included), with DESC and NULLS FIRST where stored so: for the report.
+         ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true)
+                      || CASE WHEN (string_to_array(i.indoption::text, ' ')::int[])[k] & 1 = 1 THEN ' DESC' ELSE '' END
                  FROM generate_series(1, i.indnkeyatts) k) AS keys,
+         -- The same keys with their operator class, collation and options: what makes two keys equal.
+         ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) || '|' || (string_to_array(i.indclass::text, ' '))[k]
+                      || '|' || (string_to_array(i.indcollation::text, ' '))[k] || '|' || (string_to_array(i.indoption::text, ' '))[k]
+                 FROM generate_series(1, i.indnkeyatts) k) AS key_identity,
+         -- Every column it holds, INCLUDE ones too: an index-only scan needs them all.
+         ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnatts) k) AS holds,
          coalesce(pg_get_expr(i.indpred, i.indrelid, true), '') AS predicate,
          pg_relation_size(i.indexrelid)::bigint AS "sizeBytes",
          coalesce(s.idx_scan, 0)::bigint AS scans
@@ -22,14 +30,16 @@ ix AS (
     JOIN pg_am am ON am.oid = c.relam
     LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
     LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid)
-SELECT a.*,
-       -- A duplicate: its keys are a prefix of another index's on the same table, with the same
-       -- method and predicate. Of two identical ones, the later name is flagged.
+SELECT a."table", a.name, a.method, a."unique", a."primary", a.valid, a."constraint", a.definition, a.keys, a.predicate, a."sizeBytes", a.scans,
+       -- A duplicate: its keys (with operator class, collation and order) lead another valid
+       -- index on the same table with the same method and predicate, which also holds every
+       -- column it holds. Of two identical ones, the one whose name sorts later is flagged.
        (SELECT b.name FROM ix b
          WHERE b."table" = a."table" AND b.name <> a.name AND b.method = a.method AND b.predicate = a.predicate AND b.valid
-           AND cardinality(a.keys) <= cardinality(b.keys) AND b.keys[1:cardinality(a.keys)] = a.keys
-           AND (cardinality(a.keys) < cardinality(b.keys) OR b.name < a.name)
-         ORDER BY cardinality(b.keys) DESC, b.name LIMIT 1) AS "duplicateOf"
+           AND cardinality(a.key_identity) <= cardinality(b.key_identity) AND b.key_identity[1:cardinality(a.key_identity)] = a.key_identity
+           AND a.holds <@ b.holds
+           AND (cardinality(a.key_identity) < cardinality(b.key_identity) OR cardinality(a.holds) < cardinality(b.holds) OR b.name < a.name)
+         ORDER BY cardinality(b.key_identity) DESC, b.name LIMIT 1) AS "duplicateOf"
   FROM ix a
  ORDER BY a."table", a.name`;
 
@@ -39,21 +49,24 @@ SELECT t.n AS "table", pg_total_relation_size(t.oid)::bigint AS "totalBytes", pg
        pg_indexes_size(t.oid)::bigint AS "indexBytes", coalesce(s.n_live_tup, 0)::bigint AS "liveRows",
        coalesce(s.seq_scan, 0)::bigint AS "seqScans", coalesce(s.idx_scan, 0)::bigint AS "indexScans",
        coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0)::bigint AS writes,
-       greatest(s.last_analyze, s.last_autoanalyze) AS "lastAnalyzed"
+       greatest(s.last_analyze, s.last_autoanalyze) AS "lastAnalyzed",
+       greatest(c.reltuples, 0)::bigint AS "estimatedRows"
   FROM (SELECT n, to_regclass(n) AS oid FROM unnest($1::text[]) n) t
+  LEFT JOIN pg_class c ON c.oid = t.oid
   LEFT JOIN pg_stat_user_tables s ON s.relid = t.oid
  WHERE t.oid IS NOT NULL
  ORDER BY t.n`;
 
-/** Foreign keys on the named tables whose columns lead no valid index. $1: table names. */
+/** Foreign keys on the named tables whose columns (in any order) lead no valid, whole-table index. $1: table names. */
 export const unindexedForeignKeysSql = `
 SELECT con.conrelid::regclass::text AS "table", con.conname AS "constraint", con.confrelid::regclass::text AS "references",
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
                JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
   FROM pg_constraint con
  WHERE con.contype = 'f' AND con.conrelid IN (SELECT to_regclass(n) FROM unnest($1::text[]) n)
-   AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = con.conrelid AND i.indisvalid
-                     AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(con.conkey)] = con.conkey)
+   AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = con.conrelid AND i.indisvalid AND i.indpred IS NULL
+                     AND ARRAY(SELECT k FROM unnest((string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(con.conkey)]) k ORDER BY k)
+                       = ARRAY(SELECT k FROM unnest(con.conkey) k ORDER BY k))
  ORDER BY 1, 2`;
 
 export const statsSinceSql = `SELECT stats_reset AS "statsSince" FROM pg_stat_database WHERE datname = current_database()`;
@@ -89,7 +102,7 @@ export const PROBES = {
 export type ProbeName = keyof typeof PROBES;
 
 export interface Candidate {
-  table: string;
+  table: V2Table;
   method: 'btree' | 'gin';
   /** The index definition after its name: `ON table (...) ...`. */
   on: string;
@@ -144,7 +157,10 @@ export const CANDIDATE_NAMES = Object.keys(CANDIDATES) as [CandidateName, ...Can
 export const createIndexSql = (name: CandidateName, { concurrently }: { concurrently: boolean }) =>
   `CREATE INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF NOT EXISTS ${name} ${CANDIDATES[name].on}`;
 export const dropIndexSql = (name: CandidateName) => `DROP INDEX CONCURRENTLY IF EXISTS ${name}`;
-export const analyzeSql = (table: string) => `ANALYZE ${table}`;
+/** Catalogue indexes left INVALID (by an interrupted build): $1 the catalogue's names. */
+export const invalidCandidatesSql = `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+  WHERE NOT i.indisvalid AND c.relname = ANY($1::text[]) ORDER BY 1`;
+export const analyzeSql = (table: V2Table) => `ANALYZE ${table}`;
 
 /** The index's state, if it exists: $1 the index name. */
 export const indexStateSql = `SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)`;

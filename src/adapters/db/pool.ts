@@ -64,7 +64,8 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName): Databa
     try {
       return await fn(client, () => (broken = true));
     } catch (error) {
-      broken ||= isUnavailable(error);
+      // Or one an operation says must not be lent again (a cancel may still be on its way to it).
+      broken ||= isUnavailable(error) || (error as { discardConnection?: unknown }).discardConnection === true;
       throw error;
     } finally {
       client.release(broken);

@@ -33,7 +33,7 @@ export const benchmarkBodySchema = z
     warmup: z.number().int().min(0).max(100).default(3).openapi({ description: 'Untimed runs per pattern first (caches, plans).' }),
     params: benchmarkParamsSchema.default(benchmarkParamsSchema.parse({})),
     statementTimeoutMs: z.number().int().min(100).max(600_000).default(30_000).openapi({ description: 'Per statement; a pattern that exceeds it is reported as failed and the others still run.' }),
-    baselineReportId: reportIdSchema.optional().openapi({ description: `An earlier benchmark report: patterns whose p50 is more than ${Math.round((REGRESSION.ratio - 1) * 100)}% and ${REGRESSION.minMs} ms worse are listed in \`regressions\`.` }),
+    baselineReportId: reportIdSchema.optional().openapi({ description: `An earlier benchmark report (reading it needs scope \`read\` too): patterns whose p50 is more than ${Math.round((REGRESSION.ratio - 1) * 100)}% and ${REGRESSION.minMs} ms worse are listed in \`regressions\`.` }),
   })
   .openapi('BenchmarkRequest');
 
@@ -45,7 +45,9 @@ const distributionSchema = z
 const planSchema = z
   .object({
     totalCost: z.number(),
-    scans: z.array(z.object({ node: z.string(), relation: z.string().nullable(), index: z.string().nullable() })).openapi({ description: 'Every scan node in the plan tree.' }),
+    scans: z
+      .array(z.object({ node: z.string(), relation: z.string().nullable(), index: z.string().nullable(), estimatedRows: z.number(), filtered: z.boolean() }))
+      .openapi({ description: 'Every scan node in the plan tree, with the rows the planner expects it to keep.' }),
     indexes: z.array(z.string()),
     sequentialScans: z.array(z.string()).openapi({ description: 'Tables read by a sequential scan.' }),
     usesIndex: z.boolean(),
@@ -82,7 +84,7 @@ export const patternResultSchema = z
     usesIndex: z.boolean().nullable(),
     indexes: z.array(z.string()).openapi({ description: 'Every index the plan uses, anywhere in the tree.' }),
     roundTripMs: distributionSchema.nullable().openapi({ description: 'As the service sees each run: the top-level *Ms fields.' }),
-    serverMs: distributionSchema.nullable().openapi({ description: "The server's Execution Time of each run." }),
+    serverMs: distributionSchema.nullable().openapi({ description: "The server's Execution Time of the statement, from as many EXPLAIN (ANALYZE, TIMING OFF) runs right after the timed ones." }),
     plan: planSchema.nullable(),
   })
   .openapi('PatternResult');
@@ -97,6 +99,7 @@ export const benchmarkReportSchema = reportSchema
     results: z.array(patternResultSchema),
     baseline: z.object({ reportId: reportIdSchema, createdAt: z.string(), threshold: z.object({ ratio: z.number(), minMs: z.number() }) }).nullable(),
     regressions: z.array(z.object({ pattern: z.enum(PATTERN_NAMES), baselineP50Ms: z.number(), p50Ms: z.number(), ratio: z.number(), deltaMs: z.number() })),
+    incomparable: z.array(z.object({ pattern: z.enum(PATTERN_NAMES), reason: z.string() })).openapi({ description: 'Patterns the baseline measured with other SQL or other bound values: not compared.' }),
   })
   .openapi('BenchmarkReport');
 

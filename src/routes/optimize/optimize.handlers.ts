@@ -1,7 +1,7 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import { assertScope } from '../../lib/auth.js';
 import type { AppEnv } from '../../lib/create-router.js';
-import { optimize } from '../../operations/optimize.js';
+import { optimize } from '../../operations/optimize/index.js';
 import { answerRun, startRun } from '../operation.js';
 import { optimizeBodySchema, type postOptimize } from './optimize.routes.js';
 

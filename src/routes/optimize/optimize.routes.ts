@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireScope } from '../../lib/auth.js';
-import { OPTIMIZE_ACTIONS } from '../../operations/optimize.js';
+import { OPTIMIZE_ACTIONS } from '../../operations/optimize/index.js';
 import { reportSchema } from '../../reports/schemas.js';
 import { CANDIDATE_NAMES, CANDIDATES } from '../../sql/optimize.js';
 import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } from '../shared.js';

@@ -1,0 +1,66 @@
+import type { Database } from '../../adapters/db/types.js';
+import type { CandidateName } from '../../sql/optimize.js';
+import type { OperationContext, OperationOutcome } from '../runner.js';
+import { apply } from './apply.js';
+import { flagged, inventory } from './inventory.js';
+import { plan } from './plan.js';
+
+export const OPTIMIZE_ACTIONS = ['analyze', 'plan', 'apply'] as const;
+export type OptimizeAction = (typeof OPTIMIZE_ACTIONS)[number];
+
+export interface OptimizeInput {
+  action: OptimizeAction;
+  indexes?: CandidateName[] | undefined;
+  iterations: number;
+  warmup: number;
+  lockTimeoutMs: number;
+  buildTimeoutMs: number;
+  verifyTargets: boolean;
+}
+
+/**
+ * POST /optimize. `analyze`: the index inventory with flags. `plan`: candidates, evaluated
+ * with HypoPG where it is installed; changes nothing. `apply`: builds the named indexes
+ * concurrently under the advisory lock and measures the queries they serve before and after.
+ */
+export async function optimize(db: Database, input: OptimizeInput, ctx: OperationContext): Promise<OperationOutcome> {
+  if (input.action === 'apply') {
+    const { applied, targets, cleaned } = await apply(db, input, ctx);
+    const inv = await inventory(db);
+    const invalid = flagged(inv, 'invalid');
+    const failed = applied.filter((a) => a.status === 'failed').map((a) => a.name);
+    const built = applied.filter((a) => a.status === 'built');
+    const missed = targets.filter((t) => t.withinTarget === false).map((t) => t.pattern);
+    const message = [
+      `Built ${built.length} of ${applied.length} indexes${failed.length ? ` (failed: ${failed.join(', ')})` : ''}; ${built.filter((a) => a.helped).length} made a query they serve measurably faster.`,
+      invalid.length ? `INVALID indexes remain: ${invalid.join(', ')}.` : 'No index is INVALID.',
+      ...(cleaned.length ? [`Dropped INVALID leftovers of earlier builds: ${cleaned.join(', ')}.`] : []),
+      ...(input.verifyTargets ? [`${targets.length - missed.length} of ${targets.length} patterns with a target meet it at p95${missed.length ? ` (missed: ${missed.join(', ')}; see targets[].whyNoIndex)` : ''}.`] : []),
+    ].join(' ');
+    return {
+      status: failed.length ? 'failed' : 'succeeded',
+      summary: { message, built: built.length, failed: failed.length, invalidIndexes: invalid.length },
+      details: { action: input.action, indexes: inv.indexes, recommendations: [], applied, targets, cleanedUp: cleaned },
+    };
+  }
+
+  const inv = await inventory(db);
+  ctx.started();
+  const findings = { unused: flagged(inv, 'unused'), duplicate: flagged(inv, 'duplicate'), invalid: flagged(inv, 'invalid'), foreignKeysWithoutIndex: inv.foreignKeysWithoutIndex.length };
+  const analyzed = `${inv.indexes.length} indexes: ${findings.unused.length} unused, ${findings.duplicate.length} duplicate, ${findings.invalid.length} INVALID; ${findings.foreignKeysWithoutIndex} foreign keys without an index`;
+  const base = { action: input.action, indexes: inv.indexes, tables: inv.tables, foreignKeysWithoutIndex: inv.foreignKeysWithoutIndex, statsSince: inv.statsSince, applied: [] };
+  if (input.action === 'analyze') return { status: 'succeeded', summary: { message: `${analyzed}.`, ...findings }, details: { ...base, recommendations: [] } };
+
+  const planned = await plan(db, inv, input.indexes);
+  const worth = planned.recommendations.filter((r) => r.priority === 'high' || r.priority === 'medium').map((r) => r.name);
+  const how = planned.hypopg.installed ? 'evaluated with HypoPG' : 'HypoPG not installed: unevaluated';
+  return {
+    status: 'succeeded',
+    summary: {
+      message: `${analyzed}. ${planned.recommendations.length} candidate indexes (${how}); ${worth.length} worth building${worth.length ? `: ${worth.join(', ')}` : ''}.`,
+      ...findings,
+      recommended: worth,
+    },
+    details: { ...base, hypopg: planned.hypopg, recommendations: planned.recommendations, diagnoses: planned.diagnoses },
+  };
+}

@@ -1,0 +1,85 @@
+import type { Queryable } from '../../adapters/db/types.js';
+import { V2_TABLES } from '../../sql/catalog.js';
+import { indexInventorySql, statsSinceSql, tableStatsSql, unindexedForeignKeysSql } from '../../sql/optimize.js';
+
+export type IndexFlag = 'invalid' | 'unused' | 'duplicate';
+
+export interface IndexEntry {
+  table: string;
+  name: string;
+  method: string;
+  definition: string;
+  keys: string[];
+  predicate: string | null;
+  sizeBytes: number;
+  scans: number;
+  valid: boolean;
+  unique: boolean;
+  primary: boolean;
+  constraint: string | null;
+  duplicateOf: string | null;
+  flags: IndexFlag[];
+}
+
+export interface TableEntry {
+  table: string;
+  totalBytes: number;
+  tableBytes: number;
+  indexBytes: number;
+  liveRows: number;
+  /** pg_class.reltuples: what the planner believes, kept even where statistics views are empty. */
+  estimatedRows: number;
+  seqScans: number;
+  indexScans: number;
+  writes: number;
+  lastAnalyzed: string | null;
+  flags: 'never analyzed'[];
+}
+
+export interface ForeignKeyEntry {
+  table: string;
+  constraint: string;
+  references: string;
+  columns: string[];
+}
+
+export interface Inventory {
+  indexes: IndexEntry[];
+  tables: TableEntry[];
+  foreignKeysWithoutIndex: ForeignKeyEntry[];
+  statsSince: string | null;
+}
+
+type Numeric = string | number; // bigint columns come back as text from some drivers
+type IndexRow = Omit<IndexEntry, 'sizeBytes' | 'scans' | 'flags' | 'predicate'> & { sizeBytes: Numeric; scans: Numeric; predicate: string };
+type TableRow = { [K in keyof Omit<TableEntry, 'flags' | 'lastAnalyzed' | 'table'>]: Numeric } & { table: string; lastAnalyzed: Date | string | null };
+
+const isoOrNull = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString());
+
+/** Every index of the v2 tables with its flags, the tables' sizes and statistics, foreign keys without an index. */
+export async function inventory(db: Queryable): Promise<Inventory> {
+  const tables = [...V2_TABLES];
+  const indexes = (await db.query<IndexRow>(indexInventorySql, [tables])).rows.map((i): IndexEntry => {
+    const enforces = i.unique || i.primary || i.constraint !== null; // it keeps data correct, whatever its use
+    const flags: IndexFlag[] = [
+      ...(!i.valid ? (['invalid'] as const) : []),
+      ...(Number(i.scans) === 0 && !enforces ? (['unused'] as const) : []),
+      ...(i.duplicateOf && !enforces ? (['duplicate'] as const) : []),
+    ];
+    return { ...i, predicate: i.predicate || null, sizeBytes: Number(i.sizeBytes), scans: Number(i.scans), duplicateOf: enforces ? null : i.duplicateOf, flags };
+  });
+  const tableEntries = (await db.query<TableRow>(tableStatsSql, [tables])).rows.map(
+    (t): TableEntry => ({
+      table: t.table,
+      totalBytes: Number(t.totalBytes), tableBytes: Number(t.tableBytes), indexBytes: Number(t.indexBytes),
+      liveRows: Number(t.liveRows), estimatedRows: Number(t.estimatedRows), seqScans: Number(t.seqScans), indexScans: Number(t.indexScans), writes: Number(t.writes),
+      lastAnalyzed: isoOrNull(t.lastAnalyzed),
+      flags: t.lastAnalyzed === null ? ['never analyzed'] : [],
+    }),
+  );
+  const foreignKeysWithoutIndex = (await db.query<ForeignKeyEntry & Record<string, unknown>>(unindexedForeignKeysSql, [tables])).rows;
+  const since = (await db.query<{ statsSince: Date | string | null }>(statsSinceSql)).rows[0]?.statsSince ?? null;
+  return { indexes, tables: tableEntries, foreignKeysWithoutIndex, statsSince: isoOrNull(since) };
+}
+
+export const flagged = (inv: Inventory, flag: IndexFlag) => inv.indexes.filter((i) => i.flags.includes(flag)).map((i) => i.name);

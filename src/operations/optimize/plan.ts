@@ -1,0 +1,189 @@
+import type { Database, Queryable } from '../../adapters/db/types.js';
+import { explain, summarizePlan, whyNoIndex, type ExplainOutput } from '../../measure/plan.js';
+import { BENCHMARK_DEFAULTS, PATTERN_NAMES, PATTERNS, type Query } from '../../sql/benchmark.js';
+import { V2_TABLES } from '../../sql/catalog.js';
+import { existingTables } from '../../sql/introspection.js';
+import { CANDIDATE_NAMES, CANDIDATES, createIndexSql, explainCostSql, hypopgSql, PROBES, type CandidateName } from '../../sql/optimize.js';
+import type { Inventory } from './inventory.js';
+
+/** Everything an index may serve: the benchmark's patterns and the probes. */
+export const QUERIES: Record<string, Query> = { ...PATTERNS, ...PROBES };
+
+/** A sequential scan that keeps less than this share of its table is a filter an index could serve. */
+const SELECTIVE = 0.05;
+
+export const planOf = (db: Queryable, query: Query): Promise<ExplainOutput> => explain(db, explainCostSql(query.sql), query.values(BENCHMARK_DEFAULTS));
+
+export interface ProbeEvaluation {
+  query: string;
+  costBefore: number;
+  costAfter: number;
+  /** 1 − after/before: the planner's saving with the index. */
+  reduction: number;
+  usesIndex: boolean;
+}
+
+export interface Evaluation {
+  method: 'hypopg' | 'unevaluated' | 'exists';
+  reason?: string;
+  probes?: ProbeEvaluation[];
+  estimatedSizeBytes?: number;
+}
+
+export type Priority = 'high' | 'medium' | 'low' | 'none' | 'unknown';
+
+export interface Recommendation {
+  name: CandidateName;
+  sql: string;
+  origin: 'seed' | 'plan';
+  purpose: string;
+  patterns: string[];
+  evidence: string[];
+  evaluation: Evaluation;
+  priority: Priority;
+  state: 'absent' | 'exists' | 'invalid';
+  writeOverhead: { table: string; existingIndexes: number; writesSinceStatsReset: number; estimatedSizeBytes: number | null; note: string };
+}
+
+export interface Diagnosis {
+  scans: string[];
+  /** Tables read whole to keep a small share of their rows. */
+  selectiveSequentialScans: string[];
+  sorts: string[];
+  whyNoIndex: ReturnType<typeof whyNoIndex>;
+}
+
+/**
+ * HypoPG's hypothetical indexes live in the backend, outside transactions, and the connection
+ * goes back to a pool: reset before use, and after even when the transaction has failed (then
+ * the reset itself fails, and the next plan's reset at its start clears what is left).
+ */
+const resetHypothetical = (tx: Queryable) => tx.query('SELECT hypopg_reset()');
+
+/** The planner's cost of each query the candidate serves, without and with it as a hypothetical index. */
+async function hypothetically(tx: Queryable, name: CandidateName, queries: readonly string[]): Promise<Pick<Evaluation, 'probes' | 'estimatedSizeBytes'>> {
+  await resetHypothetical(tx);
+  try {
+    const before = new Map<string, number>();
+    for (const q of queries) before.set(q, summarizePlan(await planOf(tx, QUERIES[q]!)).totalCost);
+    const { indexrelid } = (await tx.query<{ indexrelid: number }>('SELECT indexrelid FROM hypopg_create_index($1)', [createIndexSql(name, { concurrently: false })])).rows[0]!;
+    const size = Number((await tx.query<{ size: string }>('SELECT hypopg_relation_size($1::oid)::bigint AS size', [indexrelid])).rows[0]!.size);
+    const probes: ProbeEvaluation[] = [];
+    for (const q of queries) {
+      const after = summarizePlan(await planOf(tx, QUERIES[q]!));
+      const costBefore = before.get(q)!;
+      probes.push({
+        query: q,
+        costBefore,
+        costAfter: after.totalCost,
+        reduction: costBefore > 0 ? Math.round((1 - after.totalCost / costBefore) * 1000) / 1000 : 0,
+        usesIndex: after.indexes.some((i) => i.startsWith(`<${indexrelid}>`)), // HypoPG names them <oid>method_table_columns
+      });
+    }
+    return { probes, estimatedSizeBytes: size };
+  } finally {
+    await resetHypothetical(tx).catch(() => undefined);
+  }
+}
+
+/** high / medium / low by the planner's best saving on a query that uses the index; none when it saves nothing. */
+export function priorityOf(probes: readonly ProbeEvaluation[]): Priority {
+  const best = Math.max(0, ...probes.filter((p) => p.usesIndex).map((p) => p.reduction));
+  return best >= 0.9 ? 'high' : best >= 0.5 ? 'medium' : best >= 0.1 ? 'low' : 'none';
+}
+
+const PRIORITY_ORDER: Priority[] = ['high', 'medium', 'low', 'unknown', 'none'];
+
+function diagnose(explain: ExplainOutput, inv: Inventory): Diagnosis {
+  const summary = summarizePlan(explain);
+  const rowsOf = (table: string) => inv.tables.find((t) => t.table === table)?.estimatedRows ?? 0;
+  return {
+    scans: summary.scans.map((s) => `${s.node}${s.relation ? ` on ${s.relation}` : ''}${s.index ? ` using ${s.index}` : ''}`),
+    selectiveSequentialScans: summary.scans
+      .filter((s) => s.node === 'Seq Scan' && s.relation && s.filtered && rowsOf(s.relation) > 0 && s.estimatedRows / rowsOf(s.relation) < SELECTIVE)
+      .map((s) => `${s.relation} (keeps ~${s.estimatedRows} of ${rowsOf(s.relation!)} rows)`),
+    sorts: summary.sorts.map((x) => `${x.node} by ${x.keys.join(', ')}`),
+    whyNoIndex: whyNoIndex(explain),
+  };
+}
+
+function unevaluatedReason(hypopg: { installed: boolean; available: boolean }, method: string): string {
+  if (hypopg.installed) return `HypoPG cannot simulate ${method} indexes; apply measures the index instead.`;
+  return hypopg.available
+    ? 'HypoPG is available on this server but not installed in this database (CREATE EXTENSION hypopg); apply measures the index instead.'
+    : 'HypoPG is not available on this server (PGlite and many hosted databases lack it); apply measures the index instead.';
+}
+
+/**
+ * Candidates with their evidence, read-only: SARK's four always, a plan-derived one only where a
+ * pattern's plan shows the need (a selective sequential scan of its table, or a sort an index
+ * order would spare), each costed with HypoPG where it is installed.
+ */
+export async function plan(db: Database, inv: Inventory, only: readonly CandidateName[] | undefined) {
+  const present = await existingTables(db, [...V2_TABLES]);
+  const hypopg = (await db.query<{ installed: boolean; available: boolean }>(hypopgSql)).rows[0]!;
+  return db.transaction(
+    async (tx) => {
+      if (hypopg.installed) await resetHypothetical(tx);
+      const diagnoses: Record<string, Diagnosis> = {};
+      for (const name of PATTERN_NAMES) {
+        if (PATTERNS[name].tables.every((t) => present.has(t))) diagnoses[name] = diagnose(await planOf(tx, PATTERNS[name]), inv);
+      }
+
+      const recommendations: Recommendation[] = [];
+      for (const name of only ?? CANDIDATE_NAMES) {
+        const c = CANDIDATES[name];
+        if (!present.has(c.table)) continue;
+        const serves = c.serves.filter((q) => QUERIES[q]!.tables.every((t) => present.has(t)));
+        const evidence: string[] = c.origin === 'seed' ? [`One of SARK's four recommended indexes: ${c.purpose.toLowerCase()}.`] : [];
+        for (const q of serves) {
+          const d = diagnoses[q];
+          if (!d) continue;
+          const scan = d.selectiveSequentialScans.find((s) => s.startsWith(`${c.table} `));
+          if (scan) evidence.push(`${q} reads all of ${scan} with a sequential scan.`);
+          else if (d.sorts.length > 0 && !d.whyNoIndex) evidence.push(`${q} reads its rows in another order and sorts them before its LIMIT (${d.sorts.join('; ')}; ${d.scans.join('; ')}).`);
+        }
+        if (c.origin === 'plan' && evidence.length === 0 && !only) continue;
+
+        const existing = inv.indexes.find((i) => i.name === name);
+        let evaluation: Evaluation;
+        let priority: Priority;
+        if (existing?.valid) {
+          evaluation = { method: 'exists', reason: `${name} already exists.` };
+          priority = 'none';
+        } else if (hypopg.installed && c.method === 'btree') {
+          evaluation = { method: 'hypopg', ...(await hypothetically(tx, name, serves)) };
+          priority = priorityOf(evaluation.probes!);
+          for (const p of evaluation.probes!) {
+            const change = `${p.reduction >= 0 ? '−' : '+'}${Math.abs(p.reduction * 100).toFixed(1)}%`;
+            evidence.push(`${p.query}: planner cost ${p.costBefore.toFixed(1)} → ${p.costAfter.toFixed(1)} (${change})${p.usesIndex ? '' : ', and the plan does not use the index'}.`);
+          }
+        } else {
+          evaluation = { method: 'unevaluated', reason: unevaluatedReason(hypopg, c.method) };
+          priority = 'unknown';
+        }
+        recommendations.push({
+          name,
+          sql: createIndexSql(name, { concurrently: true }),
+          origin: c.origin,
+          purpose: c.purpose,
+          patterns: serves,
+          evidence,
+          evaluation,
+          priority,
+          state: existing ? (existing.valid ? 'exists' : 'invalid') : 'absent',
+          writeOverhead: {
+            table: c.table,
+            existingIndexes: inv.indexes.filter((i) => i.table === c.table).length,
+            writesSinceStatsReset: inv.tables.find((t) => t.table === c.table)?.writes ?? 0,
+            estimatedSizeBytes: evaluation.estimatedSizeBytes ?? null,
+            note: `Every insert, and every update of an indexed column${c.on.includes('WHERE') ? ' that matches the predicate' : ''}, writes one more index entry into ${c.table}.`,
+          },
+        });
+      }
+      recommendations.sort((a, b) => PRIORITY_ORDER.indexOf(a.priority) - PRIORITY_ORDER.indexOf(b.priority));
+      return { hypopg, recommendations, diagnoses };
+    },
+    { readOnly: true, statementTimeoutMs: 120_000 },
+  );
+}
