@@ -4,6 +4,7 @@ import { makeTestApp, type TestApp } from '../../../test/support/app.js';
 import { databaseTargets, type TestDatabase } from '../../../test/support/databases.js';
 import { seedV1 } from '../../../test/support/seed.js';
 import { PATTERN_NAMES } from '../../sql/benchmark.js';
+import { benchmarkReportSchema } from './benchmark.routes.js';
 
 interface Result {
   pattern: string;
@@ -59,7 +60,9 @@ for (const target of databaseTargets()) {
     const bench = async (body: object, as: 'runner' | 'admin' = 'runner'): Promise<BenchmarkReport> => {
       const res = await app.call('POST', '/benchmark', { as, body });
       expect(res.status, await res.clone().text()).toBe(200);
-      return res.json();
+      const report = await res.json();
+      benchmarkReportSchema.parse(report); // the published schema describes what is sent
+      return report;
     };
     const resultOf = (report: BenchmarkReport, pattern: string) => report.results.find((r) => r.pattern === pattern)!;
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../../../test/support/app.js';
 import { databaseTargets, type TestDatabase } from '../../../test/support/databases.js';
 import { seedV1 } from '../../../test/support/seed.js';
+import { optimizationReportSchema } from './optimize.routes.js';
 
 type Index = { name: string; table: string; flags: string[]; duplicateOf: string | null; valid: boolean };
 type Recommendation = { name: string; sql: string; priority: string; patterns: string[]; evidence: string[]; evaluation: { method: string; reason?: string; probes?: { query: string; costBefore: number; costAfter: number; reduction: number; usesIndex: boolean }[] }; writeOverhead: Record<string, unknown> };
@@ -47,7 +48,9 @@ for (const target of databaseTargets()) {
     const optimize = async (body: object, as: 'runner' | 'admin' = 'runner'): Promise<Report> => {
       const res = await app.call('POST', '/optimize', { as, body });
       expect(res.status, await res.clone().text()).toBe(200);
-      return res.json();
+      const report = await res.json();
+      optimizationReportSchema.parse(report); // the published schema describes what is sent
+      return report;
     };
 
     it('analyze flags the duplicate, unused and INVALID indexes a test made, and a foreign key without an index', async () => {
@@ -98,8 +101,9 @@ for (const target of databaseTargets()) {
         expect(probe.usesIndex).toBe(true);
         expect(probe.costAfter).toBeLessThan(probe.costBefore);
         expect(['high', 'medium', 'low']).toContain(expression.priority);
-        // The partial index serves no query that filters on active status among the patterns: its evidence says so.
-        expect(rec('ix_resources_protocol_active').evaluation.method).toBe('hypopg');
+        // The partial index is for active resources by protocol: costed on that probe, not on the patterns.
+        expect(rec('ix_resources_protocol_active')).toMatchObject({ patterns: ['active_resources_by_protocol'], evaluation: { method: 'hypopg' } });
+        expect(rec('ix_resources_protocol_active').evaluation.probes!.map((p) => p.query)).toEqual(['active_resources_by_protocol']);
       } else {
         expect(expression).toMatchObject({ priority: 'unknown', evaluation: { method: 'unevaluated', reason: expect.stringMatching(/HypoPG/) } });
       }
