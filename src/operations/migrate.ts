@@ -3,6 +3,7 @@ import { applyMigrations, planMigrations, type MigrationOutcome } from '../db/mi
 import { mappingFor, type Mapping } from '../mapping/mapping.js';
 import { detectV1Shape, type V1Shape } from '../mapping/shape.js';
 import { existingTables } from '../sql/introspection.js';
+import { analyzeSql } from '../sql/catalog.js';
 import { copyBatchSql, nextBatchSql, planCountsSql, skippedRowsSql, unknownServerIdsSql, type Subset } from '../sql/migrate.js';
 import type { OperationContext, OperationOutcome } from './runner.js';
 
@@ -252,6 +253,10 @@ function runMigration(db: Database, input: MigrateInput, ctx: OperationContext):
     ctx.progress({ done: 0, total: totalBatches });
     try {
       await time('data', () => copyInBatches(db, session, m, subset, input, totalBatches, ctx, copied));
+      // Fresh statistics for what was copied: the planner would otherwise plan on empty tables until autovacuum comes.
+      if (copied.resources + copied.capabilities > 0) await time('analyze', async () => {
+        for (const table of [m.servers.v2Table, m.tools.v2Table]) await session.query(analyzeSql(table));
+      });
     } finally {
       ctx.checkpoint(migrationReport(parts).details); // what landed, should the data phase have failed
     }

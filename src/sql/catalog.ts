@@ -7,5 +7,8 @@ export const V2_TABLES = ['resources', 'capabilities', 'federation_nodes', 'cost
 export type V1Table = (typeof V1_TABLES)[number];
 export type V2Table = (typeof V2_TABLES)[number];
 
+/** Fresh planner statistics for one v2 table (after a copy, after an index build). */
+export const analyzeSql = (table: V2Table) => `ANALYZE ${table}`;
+
 /** The schema that holds the service's own tables (migration ledger and later archives). */
 export const SERVICE_SCHEMA = 'sark_migrate';

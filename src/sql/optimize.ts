@@ -160,7 +160,6 @@ export const dropIndexSql = (name: CandidateName) => `DROP INDEX CONCURRENTLY IF
 /** Catalogue indexes left INVALID (by an interrupted build): $1 the catalogue's names. */
 export const invalidCandidatesSql = `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
   WHERE NOT i.indisvalid AND c.relname = ANY($1::text[]) ORDER BY 1`;
-export const analyzeSql = (table: V2Table) => `ANALYZE ${table}`;
 
 /** The index's state, if it exists: $1 the index name. */
 export const indexStateSql = `SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)`;

@@ -1,9 +1,9 @@
 import type { Database, Queryable, Session } from '../../adapters/db/types.js';
 import { explain, whyNoIndex } from '../../measure/plan.js';
 import { BENCHMARK_DEFAULTS, PATTERN_NAMES, PATTERNS } from '../../sql/benchmark.js';
-import { V2_TABLES } from '../../sql/catalog.js';
+import { analyzeSql, V2_TABLES } from '../../sql/catalog.js';
 import { existingTables } from '../../sql/introspection.js';
-import { analyzeSql, CANDIDATE_NAMES, CANDIDATES, createIndexSql, dropIndexSql, explainCostSql, indexStateSql, invalidCandidatesSql, type CandidateName } from '../../sql/optimize.js';
+import { CANDIDATE_NAMES, CANDIDATES, createIndexSql, dropIndexSql, explainCostSql, indexStateSql, invalidCandidatesSql, type CandidateName } from '../../sql/optimize.js';
 import { measureQuery, type PatternResult } from '../benchmark.js';
 import type { OperationContext } from '../runner.js';
 import type { OptimizeInput } from './index.js';

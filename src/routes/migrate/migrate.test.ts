@@ -44,6 +44,9 @@ for (const target of databaseTargets()) {
             batches: { size: 7, planned: 6, committed: 6, retries: 0 },
           });
           expect(await checkFidelity(t.db, shape)).toEqual({ serverMismatches: [], toolMismatches: [], resources: 40, capabilities: 120 });
+          // The run analyzed what it copied: the planner knows the row counts.
+          const stats = await t.db.query(`SELECT relname, reltuples::int AS rows FROM pg_class WHERE relname IN ('resources', 'capabilities') ORDER BY relname`);
+          expect(stats.rows).toEqual([{ relname: 'capabilities', rows: 120 }, { relname: 'resources', rows: 40 }]);
 
           const again = await (await call('POST', '/migrate', { as: 'applier', body: { dryRun: false } })).json();
           expect(again.tables.resources).toMatchObject({ copied: 0, alreadyPresent: 40 });
