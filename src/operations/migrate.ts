@@ -254,9 +254,8 @@ function runMigration(db: Database, input: MigrateInput, ctx: OperationContext):
     try {
       await time('data', () => copyInBatches(db, session, m, subset, input, totalBatches, ctx, copied));
       // Fresh statistics for what was copied: the planner would otherwise plan on empty tables until autovacuum comes.
-      if (copied.resources + copied.capabilities > 0) await time('analyze', async () => {
-        for (const table of [m.servers.v2Table, m.tools.v2Table]) await session.query(analyzeSql(table));
-      });
+      // Both at once, on connections of the pool (PGlite's one backend takes them in turn).
+      if (copied.resources + copied.capabilities > 0) await time('analyze', () => Promise.all([m.servers.v2Table, m.tools.v2Table].map((table) => db.query(analyzeSql(table)))));
     } finally {
       ctx.checkpoint(migrationReport(parts).details); // what landed, should the data phase have failed
     }
