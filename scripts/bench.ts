@@ -20,7 +20,7 @@ import { v1SchemaStatements } from '../src/demo/v1-schema.js';
 import { mappingFor, projection } from '../src/mapping/mapping.js';
 import { detectV1Shape } from '../src/mapping/shape.js';
 import { MIGRATE_DEFAULTS, migrate } from '../src/operations/migrate.js';
-import { rollback } from '../src/operations/rollback.js';
+import { ROLLBACK_DEFAULTS, rollback } from '../src/operations/rollback.js';
 import { validate } from '../src/operations/validate.js';
 import { fieldComparisons } from '../src/sql/fidelity.js';
 import { detachedContext } from '../src/operations/runner.js';
@@ -248,7 +248,7 @@ async function main(): Promise<void> {
           'rbsvc',
           (db) =>
             timed(async () => {
-              const outcome = await rollback(db, { dryRun: false, backportChanges: false }, detachedContext());
+              const outcome = await rollback(db, { dryRun: false, backportChanges: false, ...ROLLBACK_DEFAULTS }, detachedContext());
               if ((outcome.summary as { removed: number }).removed !== SERVERS * (TOOLS + 1)) throw new Error(`rollback removed ${JSON.stringify(outcome.summary)}`);
             }),
           MIGRATED,
@@ -256,6 +256,7 @@ async function main(): Promise<void> {
       );
       console.log(`rollback round ${round}: floor ${fmt(rollbackFloors.at(-1)!)}, service ${fmt(rollbackServices.at(-1)!)}`);
     }
+    console.log(`\n/rollback, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (medians; batch ${ROLLBACK_DEFAULTS.batchSize}, parallelism ${ROLLBACK_DEFAULTS.parallelism})`);
   }
   // /benchmark: on a migrated copy with other protocols and cost rows, beside pgbench.
   if (ops.includes('benchmark')) {

@@ -24,6 +24,8 @@ export interface InverseMapping {
   /** Is the v2 id (a text expression) the id of a v1 server / tool? Index probes, safe for any text. */
   isV1Server(id: string): string;
   isV1Tool(id: string): string;
+  /** The v2 id (a text expression) as a uuid, or NULL when it is not one: a v1 key to probe with. */
+  asUuid(id: string): string;
 }
 
 export function inverseOf(m: Mapping): InverseMapping {
@@ -91,5 +93,6 @@ export function inverseOf(m: Mapping): InverseMapping {
     END`,
     isV1Server: (id: string) => `(CASE WHEN ${id} ~ ${UUID} THEN EXISTS (SELECT 1 FROM mcp_servers x WHERE x.id = (${id})::uuid) ELSE false END)`,
     isV1Tool: (id: string) => `(CASE WHEN ${id} ~ ${UUID} THEN EXISTS (SELECT 1 FROM mcp_tools x WHERE x.id = (${id})::uuid) ELSE false END)`,
+    asUuid: (id: string) => `(CASE WHEN ${id} ~ ${UUID} THEN (${id})::uuid END)`,
   };
 }

@@ -4,6 +4,7 @@ import { mappingFor, type Mapping } from '../mapping/mapping.js';
 import { detectV1Shape, type V1Shape } from '../mapping/shape.js';
 import { existingTables } from '../sql/introspection.js';
 import { analyzeSql } from '../sql/catalog.js';
+import { BATCH_LIMITS, inStreams, streamsFor, withRetry } from './batches.js';
 import { copyBatchSql, nextBatchSql, planCountsSql, skippedRowsSql, unknownServerIdsSql, type Subset } from '../sql/migrate.js';
 import type { OperationContext, OperationOutcome } from './runner.js';
 
@@ -17,16 +18,11 @@ export interface MigrateInput {
 /** Measured with `npm run bench` at 100k servers × 10 tools (README). */
 export const MIGRATE_DEFAULTS = { batchSize: 2_000, parallelism: 2 } as const;
 
-/** Each batch may hold SARK's locks this long at most, and waits this long for one. */
-export const BATCH_LIMITS = { statementTimeoutMs: 120_000, lockTimeoutMs: 5_000 } as const;
 /** A dry run reads every row once; it may take this long. */
 const PLAN_TIMEOUT_MS = 300_000;
 
 /** How many skipped rows per table the report lists. */
 const SKIPPED_SAMPLE = 100;
-/** lock_not_available, deadlock, serialization: a batch that hit one is tried again. */
-const RETRYABLE = new Set(['55P03', '40P01', '40001']);
-const MAX_ATTEMPTS = 4;
 
 interface SkippedRows {
   count: number;
@@ -59,8 +55,6 @@ interface Copied {
   capabilities: number;
 }
 
-/** Batches copied at once: PGlite is one backend, so one stream there. */
-const streamsFor = (db: Database, input: MigrateInput) => (db.driver === 'pglite' ? 1 : input.parallelism);
 
 /** What the database holds: the v1 shape (or a 422), the mapping for it, ids asked for that do not exist. */
 async function understand(db: Queryable, input: MigrateInput) {
@@ -89,19 +83,6 @@ async function plan(db: Queryable, m: Mapping, subset: Subset, countPresent: boo
   return { counts, skipped: { resources: skippedOf(m.servers.v2Table, counts.servers_skipped), capabilities: skippedOf(m.tools.v2Table, counts.tools_skipped) } };
 }
 
-async function withRetry<T>(attempt: () => Promise<T>, onRetry: () => void): Promise<T> {
-  for (let n = 1; ; n++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (n >= MAX_ATTEMPTS || !code || !RETRYABLE.has(code)) throw error;
-      onRetry();
-      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** n));
-    }
-  }
-}
-
 /**
  * Copies every server in scope with its tools, batch after batch, several batches at once on
  * their own connections. Each batch is one transaction: a failure leaves whole batches only,
@@ -110,13 +91,12 @@ async function withRetry<T>(attempt: () => Promise<T>, onRetry: () => void): Pro
 async function copyInBatches(db: Database, session: Session, m: Mapping, subset: Subset, input: MigrateInput, totalBatches: number, ctx: OperationContext, copied: Copied) {
   let cursor: string | null = null;
   let exhausted = false;
-  let failure: unknown;
   let handing: Promise<unknown> = Promise.resolve();
 
   // Batch bounds come one at a time from the locked session; streams take them in turn.
   const nextRange = () => {
     const range = handing.then(async (): Promise<{ lo: string | null; hi: string | null } | null> => {
-      if (exhausted || failure) return null;
+      if (exhausted) return null;
       const next = nextBatchSql(m, { subset, after: cursor, size: input.batchSize });
       const { hi, more } = (await session.query<{ hi: string | null; more: boolean }>(next.text, next.values)).rows[0]!;
       if (!more) return null;
@@ -129,28 +109,17 @@ async function copyInBatches(db: Database, session: Session, m: Mapping, subset:
     return range;
   };
 
-  const stream = async () => {
-    for (let range = await nextRange(); range; range = await nextRange()) {
-      const copy = copyBatchSql(m, { subset, ...range });
-      const result = await withRetry(
-        () => db.transaction((tx) => tx.query<{ resources_copied: number; capabilities_copied: number }>(copy.text, copy.values), { ...BATCH_LIMITS, timeZone: 'UTC' }),
-        () => copied.retries++,
-      );
-      copied.batches++;
-      copied.resources += result.rows[0]!.resources_copied;
-      copied.capabilities += result.rows[0]!.capabilities_copied;
-      ctx.progress({ done: copied.batches, total: Math.max(totalBatches, copied.batches) });
-    }
-  };
-
-  await Promise.all(
-    Array.from({ length: streamsFor(db, input) }, () =>
-      stream().catch((error: unknown) => {
-        failure ??= error;
-      }),
-    ),
-  );
-  if (failure) throw failure;
+  await inStreams(streamsFor(db, input.parallelism), nextRange, async (range) => {
+    const copy = copyBatchSql(m, { subset, ...range });
+    const result = await withRetry(
+      () => db.transaction((tx) => tx.query<{ resources_copied: number; capabilities_copied: number }>(copy.text, copy.values), { ...BATCH_LIMITS, timeZone: 'UTC' }),
+      () => copied.retries++,
+    );
+    copied.batches++;
+    copied.resources += result.rows[0]!.resources_copied;
+    copied.capabilities += result.rows[0]!.capabilities_copied;
+    ctx.progress({ done: copied.batches, total: Math.max(totalBatches, copied.batches) });
+  });
 }
 
 interface ReportParts {
@@ -203,7 +172,7 @@ function migrationReport({ input, db, shape, unknownServerIds, schema, counts, s
       schema: { migrations: schema },
       tables,
       unknownServerIds,
-      batches: { size: input.batchSize, parallelism: input.dryRun ? 0 : streamsFor(db, input), planned: totalBatches, committed: copied.batches, retries: copied.retries },
+      batches: { size: input.batchSize, parallelism: input.dryRun ? 0 : streamsFor(db, input.parallelism), planned: totalBatches, committed: copied.batches, retries: copied.retries },
       timings,
     },
   };

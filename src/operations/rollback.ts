@@ -5,6 +5,7 @@ import { mappingFor } from '../mapping/mapping.js';
 import { detectV1Shape } from '../mapping/shape.js';
 import { existingTables } from '../sql/introspection.js';
 import { rollbackSql, type RollbackSql } from '../sql/rollback.js';
+import { BATCH_LIMITS, inStreams, listed, streamsFor, withRetry } from './batches.js';
 import type { OperationContext, OperationOutcome } from './runner.js';
 
 export interface RollbackInput {
@@ -12,12 +13,18 @@ export interface RollbackInput {
   resourceIds?: string[] | undefined;
   planId?: string | undefined;
   backportChanges: boolean;
+  batchSize: number;
+  parallelism: number;
 }
+
+/** Measured with `npm run bench` at 100k servers × 10 tools (README). */
+export const ROLLBACK_DEFAULTS = { batchSize: 5_000, parallelism: 2 } as const;
 
 /** Rows listed per kind (born in v2, divergent); counts are always complete. */
 const LISTED = 1000;
 /** A run lists divergent rows only to backport them: the dry run (the plan) lists them. */
 const UNLISTED = 'listed by the dry run (the plan); the archive keeps the v2 rows';
+/** A dry run, and the last transaction of a run (a subset's resources, orphans), may take this long. */
 const LIMITS = { statementTimeoutMs: 600_000, lockTimeoutMs: 5_000 } as const;
 
 type PlanCounts = { resources_in_scope: number; resources_removed: number; resources_v1_origin: number; capabilities_removed: number; orphans_removed: number };
@@ -30,41 +37,55 @@ export class StalePlanError extends ProblemError {
   }
 }
 
-const NOT_COUNTED: PlanCounts = { resources_in_scope: 0, resources_removed: 0, resources_v1_origin: 0, capabilities_removed: 0, orphans_removed: 0 };
+type Listed = { born: Born[]; divergent: Divergent[] | null };
+type Plan = Listed & { planId: string | null; counts: PlanCounts | null };
+/** What a run did so far: committed batches only. */
+type Done = { resources: number; capabilities: number; orphans: number; serversWrittenBack: number; toolsWrittenBack: number; serversBackported: number; toolsBackported: number };
+type Run = { rollbackId: string; done: Done; batches: { size: number; parallelism: number; planned: number; committed: number; retries: number } };
+/** A batch's pages: lo <= ctid < hi, as tids; NULL: unbounded. */
+type PageRange = { lo: string | null; hi: string | null };
+type ForeignKey = { holds: boolean };
 
-/** The plan: fingerprint, counts, born-in-v2 and divergent rows. A run counts what its statements did instead, and fingerprints only to check a planId. */
-async function inspect(db: Queryable, input: RollbackInput, sql: RollbackSql) {
+const nothingDone = (): Done => ({ resources: 0, capabilities: 0, orphans: 0, serversWrittenBack: 0, toolsWrittenBack: 0, serversBackported: 0, toolsBackported: 0 });
+
+
+const fingerprint = async (db: Queryable, input: RollbackInput, sql: RollbackSql) =>
+  (await db.query<{ plan_id: string }>(sql.fingerprint, [input.resourceIds ?? null, String(input.backportChanges)])).rows[0]!.plan_id;
+
+/** The plan: fingerprint, counts, born-in-v2 and divergent rows, from one snapshot. */
+async function inspect(db: Queryable, input: RollbackInput, sql: RollbackSql): Promise<Plan> {
   const subset = input.resourceIds ?? null;
-  const fingerprint = input.dryRun || input.planId;
-  const planId = fingerprint ? (await db.query<{ plan_id: string }>(sql.fingerprint, [subset, String(input.backportChanges)])).rows[0]!.plan_id : null;
-  if (!input.dryRun) return { subset, planId, counts: NOT_COUNTED, born: [] as Born[], divergent: null as Divergent[] | null };
+  const planId = await fingerprint(db, input, sql);
   const counts = (await db.query<PlanCounts>(sql.planCounts, [subset])).rows[0]!;
-  const born = (await db.query<Born>(sql.bornInV2(true), [subset, LISTED])).rows;
-  const divergent: Divergent[] | null = (await db.query<Divergent>(sql.divergent, [subset, LISTED])).rows;
-  return { subset, planId, counts, born, divergent };
+  const born = (await db.query<Born>(sql.bornInV2, [subset, LISTED])).rows;
+  const divergent = (await db.query<Divergent>(sql.divergent, [subset, LISTED])).rows;
+  return { planId, counts, born, divergent };
 }
 
-function report(input: RollbackInput, plan: Awaited<ReturnType<typeof inspect>>, done: Record<string, number> | null, rollbackId: string | null): OperationOutcome {
-  const { counts, born, divergent, planId } = plan;
+function report(input: RollbackInput, plan: Plan, run: Run | null): OperationOutcome {
+  const { counts, divergent, planId } = plan;
+  const born = [...plan.born].sort((a, b) => a.table.localeCompare(b.table) || (a.id < b.id ? -1 : 1)).slice(0, LISTED);
   const bornRows = born.map((b) => ({ table: b.table, id: b.id, outcome: b.written_back ? 'written back to v1' : 'stays in v2', ...(b.reason && !b.written_back ? { reason: b.reason } : {}) }));
   const staying = bornRows.filter((b) => b.outcome === 'stays in v2').length;
+  const done = run?.done;
+  const c = counts ?? { resources_in_scope: 0, resources_removed: 0, resources_v1_origin: 0, capabilities_removed: 0, orphans_removed: 0 };
   const tables = {
     resources: done
-      ? { removed: done.resources!, writtenBack: done.serversWrittenBack!, backported: done.serversBackported ?? 0 }
-      : { inScope: counts.resources_in_scope, v1Origin: counts.resources_v1_origin, toRemove: counts.resources_removed },
+      ? { removed: done.resources, writtenBack: done.serversWrittenBack, backported: done.serversBackported }
+      : { inScope: c.resources_in_scope, v1Origin: c.resources_v1_origin, toRemove: c.resources_removed },
     capabilities: done
-      ? { removed: done.capabilities!, orphans: done.orphans!, writtenBack: done.toolsWrittenBack!, backported: done.toolsBackported ?? 0 }
-      : { toRemove: counts.capabilities_removed + counts.orphans_removed, orphans: counts.orphans_removed },
+      ? { removed: done.capabilities, orphans: done.orphans, writtenBack: done.toolsWrittenBack, backported: done.toolsBackported }
+      : { toRemove: c.capabilities_removed + c.orphans_removed, orphans: c.orphans_removed },
   };
   const verb = input.dryRun ? 'Would remove' : 'Removed';
   const changed = divergent
     ? `${divergent.length} changed since cutover${input.backportChanges ? ' (backported to v1)' : ' (v1 keeps its values; the v2 rows are archived)'}`
     : 'rows changed since cutover not listed (v1 keeps its values; the v2 rows are archived)';
-  const removed = done ? [done.resources!, done.capabilities!] : [counts.resources_removed, counts.capabilities_removed + counts.orphans_removed];
+  const removed = done ? [done.resources, done.capabilities] : [c.resources_removed, c.capabilities_removed + c.orphans_removed];
   return {
     status: 'succeeded',
     summary: {
-      message: `${verb} ${removed[0]} MCP resources and ${removed[1]} capabilities from v2; ${born.length} rows born in v2 (${staying} stay in v2); ${changed}.`,
+      message: `${verb} ${removed[0]} MCP resources and ${removed[1]} capabilities from v2${run ? ` in ${run.batches.committed} batches` : ''}; ${born.length} rows born in v2 (${staying} stay in v2); ${changed}.`,
       removed: removed[0]! + removed[1]!,
       bornInV2: born.length,
       divergent: divergent?.length ?? null,
@@ -74,10 +95,11 @@ function report(input: RollbackInput, plan: Awaited<ReturnType<typeof inspect>>,
       planId,
       backportChanges: input.backportChanges,
       tables,
-      bornInV2: { rows: bornRows, truncated: born.length >= LISTED },
-      divergent: divergent ? { rows: divergent, truncated: divergent.length >= LISTED, listed: true } : { rows: [], truncated: false, listed: false, note: UNLISTED },
-      archive: rollbackId
-        ? { rollbackId, resources: 'sark_migrate.archived_resources', capabilities: 'sark_migrate.archived_capabilities' }
+      bornInV2: { rows: bornRows, truncated: plan.born.length >= LISTED },
+      divergent: divergent ? { rows: divergent.slice(0, LISTED), truncated: divergent.length >= LISTED, listed: true } : { rows: [], truncated: false, listed: false, note: UNLISTED },
+      ...(run ? { batches: run.batches } : {}),
+      archive: run
+        ? { rollbackId: run.rollbackId, resources: 'sark_migrate.archived_resources', capabilities: 'sark_migrate.archived_capabilities' }
         : { rollbackId: null, resources: 'sark_migrate.archived_resources', capabilities: 'sark_migrate.archived_capabilities', note: 'a run archives every removed row here, under its rollbackId' },
     },
   };
@@ -89,64 +111,132 @@ const empty = (input: RollbackInput): OperationOutcome => ({
   details: { dryRun: input.dryRun, planId: null, tables: {}, bornInV2: { rows: [], truncated: false }, divergent: { rows: [], truncated: false, listed: true }, archive: null },
 });
 
+/** A dry run: reads only, from one snapshot, and returns the plan with its planId. */
+function planRollback(db: Database, input: RollbackInput, ctx: OperationContext): Promise<OperationOutcome> {
+  return db.transaction(
+    async (tx) => {
+      if ((await existingTables(tx, ['resources', 'capabilities'])).size < 2) return empty(input);
+      const sql = rollbackSql(mappingFor(await detectV1Shape(tx)));
+      await tx.query(sql.settings);
+      const plan = await inspect(tx, input, sql);
+      ctx.started();
+      return report(input, plan, null);
+    },
+    { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: LIMITS.statementTimeoutMs },
+  );
+}
+
 /**
- * POST /rollback: removes the v1-origin MCP resources (their capabilities cascade), writing
- * rows born in v2 back into v1 first and archiving every removed row in the same
- * transaction. A dry run reads only and returns the plan with its planId.
+ * Rolls back one batch, in the caller's transaction: classifies its resources, writes rows
+ * born in v2 back into v1 (backports changes if asked), then archives and deletes. What it
+ * returns counts only once the transaction has committed.
  */
-export async function rollback(db: Database, input: RollbackInput, ctx: OperationContext): Promise<OperationOutcome> {
-  if (input.dryRun) {
-    return db.transaction(
+async function rollbackBatch(tx: Queryable, sql: RollbackSql, input: RollbackInput, range: PageRange, rollbackId: string) {
+  const count = async (text: string, values: unknown[] = []) => (await tx.query(text, values)).rowCount;
+  const done = nothingDone();
+  await tx.query(sql.settings);
+  await tx.query(sql.batch, [input.resourceIds ?? null, range.lo, range.hi]);
+  await tx.query(sql.bornCapabilities);
+  const bornHere = (await tx.query<{ resources: number; capabilities: number }>(sql.batchBorn)).rows[0]!;
+  const anyBorn = bornHere.resources + bornHere.capabilities > 0;
+  const listed: Listed = { born: anyBorn ? (await tx.query<Born>(sql.batchBornInV2, [LISTED])).rows : [], divergent: null };
+  if (input.backportChanges) {
+    // The listing is a field-by-field compare of every row: worth its cost only beside the backport.
+    listed.divergent = (await tx.query<Divergent>(sql.batchDivergent, [LISTED])).rows;
+    done.serversBackported = await count(sql.backportServers);
+    done.toolsBackported = await count(sql.backportTools);
+  }
+  if (anyBorn) {
+    done.serversWrittenBack = await count(sql.writeBackServers);
+    done.toolsWrittenBack = await count(sql.writeBackTools);
+  }
+  done.capabilities = await count(sql.archiveCapabilities, [rollbackId]);
+  done.resources = await count(sql.archiveResources, [rollbackId]);
+  return { done, listed };
+}
+
+/**
+ * The run's batches: ranges of the resources' pages holding about batchSize resources in
+ * scope each, so every batch deletes rows that lie together in both tables, as one
+ * sequential DELETE would (in id order each batch would touch most pages of capabilities).
+ * A subset has no ranges: the last batch, over every resource in scope, takes it whole.
+ */
+function pageRanges(extent: { pages: number; in_scope: number }, input: RollbackInput): PageRange[] {
+  if (input.resourceIds || extent.in_scope === 0) return [];
+  const pagesPerBatch = Math.max(1, Math.ceil((input.batchSize * extent.pages) / extent.in_scope));
+  const ranges: PageRange[] = [];
+  for (let page = 0; page < extent.pages; page += pagesPerBatch) ranges.push({ lo: `(${page},0)`, hi: `(${page + pagesPerBatch},0)` });
+  return ranges;
+}
+
+/**
+ * A run, under the advisory lock: batches that each commit with their archive, several at
+ * once on their own connections, then a last transaction for what no page range held (a
+ * subset, rows moved or added meanwhile) and for orphans. A failure leaves whole batches
+ * only; a re-run starts from what is left (rows written back are then of v1 origin).
+ */
+function runRollback(db: Database, input: RollbackInput, ctx: OperationContext): Promise<OperationOutcome> {
+  return db.withAdvisoryLock(async (session) => {
+    if ((await existingTables(session, ['resources', 'capabilities'])).size < 2) return empty(input);
+    const sql = rollbackSql(mappingFor(await detectV1Shape(session)));
+    await applyMigrations(session); // the archive tables
+    const { planId, extent, key } = await session.transaction(
       async (tx) => {
-        if ((await existingTables(tx, ['resources', 'capabilities'])).size < 2) return empty(input);
-        const sql = rollbackSql(mappingFor(await detectV1Shape(tx)));
-        for (const setting of sql.settings) await tx.query(setting);
-        const plan = await inspect(tx, input, sql);
-        ctx.started();
-        return report(input, plan, null, null);
+        await tx.query(sql.settings);
+        const planId = input.planId ? await fingerprint(tx, input, sql) : null;
+        const extent = (await tx.query<{ pages: number; in_scope: number }>(sql.extent, [input.resourceIds ?? null])).rows[0]!;
+        return { planId, extent, key: (await tx.query<ForeignKey>(sql.foreignKey)).rows[0]! };
       },
       { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: LIMITS.statementTimeoutMs },
     );
-  }
-  return db.withAdvisoryLock(async (session) => {
-    if ((await existingTables(session, ['resources', 'capabilities'])).size < 2) return empty(input);
-    await detectV1Shape(session);
-    await applyMigrations(session); // the archive tables
-    const rollbackId = crypto.randomUUID();
-    return session.transaction(
-      async (tx) => {
-        const sql = rollbackSql(mappingFor(await detectV1Shape(tx)));
-        await tx.query(sql.lockTables);
-        for (const setting of sql.settings) await tx.query(setting);
-        const plan = await inspect(tx, input, sql);
-        if (input.planId && input.planId !== plan.planId) throw new StalePlanError(input.planId, plan.planId ?? "");
-        ctx.started();
-        const { subset } = plan;
-        const count = async (text: string, values: unknown[] = []) => (await tx.query(text, values)).rowCount;
-        // Classify once: which capabilities were born in v2, which resources leave.
-        for (const [statement, takesSubset] of sql.materialize) await tx.query(statement, takesSubset ? [subset] : []);
-        plan.born = (await tx.query<Born>(sql.bornInV2(false), [subset, LISTED])).rows;
-        const done: Record<string, number> = {};
-        if (input.backportChanges) {
-          // The listing is a field-by-field compare of every row: worth its cost only beside the backport.
-          plan.divergent = (await tx.query<Divergent>(sql.divergent, [subset, LISTED])).rows;
-          done.serversBackported = await count(sql.backportServers);
-          done.toolsBackported = await count(sql.backportTools);
-        }
-        done.serversWrittenBack = await count(sql.writeBackServers);
-        done.toolsWrittenBack = await count(sql.writeBackTools);
-        await tx.query(sql.archiveResources, [rollbackId]);
-        const archivedCapabilities = await count(sql.archiveCapabilities, [rollbackId]);
-        const key = (await tx.query<{ holds: boolean; cascades: boolean }>(sql.foreignKey)).rows[0]!;
+    if (input.planId && input.planId !== planId) throw new StalePlanError(input.planId, planId ?? '');
+    ctx.started();
+    const ranges = pageRanges(extent, input);
+    const plan: Plan = { planId, counts: null, born: [], divergent: input.backportChanges ? [] : null };
+    const run: Run = { rollbackId: crypto.randomUUID(), done: nothingDone(), batches: { size: input.batchSize, parallelism: streamsFor(db, input.parallelism), planned: ranges.length + 1, committed: 0, retries: 0 } };
+    const committed = ({ done, listed }: Awaited<ReturnType<typeof rollbackBatch>>) => {
+      for (const key of Object.keys(done) as (keyof Done)[]) run.done[key] += done[key];
+      plan.born.push(...listed.born.slice(0, LISTED - plan.born.length));
+      if (plan.divergent && listed.divergent) plan.divergent.push(...listed.divergent.slice(0, LISTED - plan.divergent.length));
+      run.batches.committed++;
+      ctx.progress({ done: run.batches.committed, total: run.batches.planned });
+    };
+    ctx.progress({ done: 0, total: run.batches.planned });
+    // Read committed: with the batch's resources locked, each statement sees their capabilities as they are then.
+    const batchIn = (range: PageRange, limits: typeof LIMITS | typeof BATCH_LIMITS, more?: (tx: Queryable, batch: Awaited<ReturnType<typeof rollbackBatch>>) => Promise<void>) =>
+      withRetry(
+        () =>
+          db.transaction(
+            async (tx) => {
+              const batch = await rollbackBatch(tx, sql, input, range, run.rollbackId);
+              await more?.(tx, batch);
+              return batch;
+            },
+            { ...limits, timeZone: 'UTC' },
+          ),
+        () => run.batches.retries++,
+      );
+    try {
+      await inStreams(run.batches.parallelism, listed(ranges), async (range) => committed(await batchIn(range, BATCH_LIMITS)));
+      // The last batch: what no page range held (a subset, rows moved or added meanwhile), and orphans.
+      const last = await batchIn({ lo: null, hi: null }, LIMITS, async (tx, batch) => {
         // Orphans exist only where the key was dropped (or never validated): look for them only then.
-        if (!key.holds) await tx.query(sql.archiveOrphans, [subset, rollbackId]);
-        done.orphans = key.holds ? 0 : await count(sql.deleteOrphans, [subset]);
-        // The tables are locked, so the cascade removes exactly the capabilities just archived.
-        done.capabilities = (key.cascades ? archivedCapabilities : await count(sql.deleteCapabilities)) + done.orphans;
-        done.resources = await count(sql.deleteResources);
-        return report(input, plan, done, rollbackId);
-      },
-      { ...LIMITS, timeZone: 'UTC' },
-    );
+        batch.done.orphans = key.holds || input.resourceIds ? 0 : (await tx.query(sql.archiveOrphans, [run.rollbackId])).rowCount;
+        batch.done.capabilities += batch.done.orphans;
+      });
+      committed(last);
+    } finally {
+      ctx.checkpoint(report(input, plan, run).details); // what committed, should a batch have failed
+    }
+    return report(input, plan, run);
   });
+}
+
+/**
+ * POST /rollback: removes the v1-origin MCP resources and their capabilities, writing rows
+ * born in v2 back into v1 first and archiving every removed row in the same transaction as
+ * its delete. A dry run reads only and returns the plan with its planId.
+ */
+export function rollback(db: Database, input: RollbackInput, ctx: OperationContext): Promise<OperationOutcome> {
+  return input.dryRun ? planRollback(db, input, ctx) : runRollback(db, input, ctx);
 }

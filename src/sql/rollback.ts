@@ -5,6 +5,8 @@ import { fieldComparisons } from './fidelity.js';
 /**
  * SQL of /rollback, derived from the mapping and its inverse. $1 is always the optional list
  * of resource ids (NULL: every MCP resource). `r` is the row at hand (resource or capability).
+ * A dry run plans with CTEs over every resource in scope; a run works batch by batch, each
+ * batch a range of the resources' pages, with the sets as temp tables of that batch.
  */
 export function rollbackSql(m: Mapping) {
   const inv = inverseOf(m);
@@ -26,7 +28,7 @@ export function rollbackSql(m: Mapping) {
      WHERE ${inScope}
        AND (CASE WHEN ${m.servers.id.v1} IS NOT NULL THEN true ELSE (${inv.serverUnrepresentable}) IS NULL END)
        AND NOT EXISTS (SELECT 1 FROM born_capabilities b WHERE b.resource_id = r.id AND b.reason IS NOT NULL)`;
-  /** A dry run names the two sets as CTEs; a run materialises them as temp tables of the same names. */
+  /** The dry run's two sets, as CTEs. */
   const planned = `WITH born_capabilities AS (${bornCapabilities}), removal AS (${removals})
 `;
   const columnsOf = (map: Record<string, string>, skip: string[] = []) => Object.entries(map).filter(([c]) => !skip.includes(c));
@@ -39,23 +41,39 @@ export function rollbackSql(m: Mapping) {
   const toolBackport = columnsOf(inv.tools, ['id', 'server_id']);
   const archivedResourceColumns = ['id', 'name', 'protocol', 'endpoint', 'sensitivity_level', 'metadata', 'created_at', 'updated_at'];
   const archivedCapabilityColumns = ['id', 'resource_id', 'name', 'description', 'input_schema', 'output_schema', 'sensitivity_level', 'metadata'];
-  const orphansOfV1 = `NOT EXISTS (SELECT 1 FROM resources p WHERE p.id = r.resource_id) AND ${inv.isV1Tool('r.id')} AND $1::text[] IS NULL`;
+  const archive = (table: 'resources' | 'capabilities', columns: string[], removed: string) =>
+    `WITH removed AS (${removed} RETURNING ${columns.map((c) => `r.${c}`).join(', ')})
+INSERT INTO sark_migrate.archived_${table} (rollback_id, ${columns.join(', ')}) SELECT $1, ${columns.join(', ')} FROM removed`;
+  /**
+   * A batch's resources that leave v2: of v1 origin, or born and representable in v1, and
+   * with no capability that is not. `born`: written back first; `v1_id`: the v1 key.
+   */
+  const removal = `(SELECT p.id, p.v1_id, p.v1_id IS NULL AS born FROM batch p
+   WHERE (p.v1_id IS NOT NULL OR p.reason IS NULL)
+     AND NOT EXISTS (SELECT 1 FROM born_capabilities b WHERE b.resource_id = p.id AND b.reason IS NOT NULL))`;
+  /**
+   * The ids of a set, as an array: `= ANY` of it reaches a table through its index, which a
+   * join with a temp table (no statistics) does only when the planner guesses the size right.
+   */
+  const idsOf = (set: string) => `ARRAY(SELECT s.id FROM ${set} s)`;
+  /** A capability of v1 origin whose resource is gone; only a run over every resource removes these. */
+  const orphanOfV1 = `NOT EXISTS (SELECT 1 FROM resources p WHERE p.id = r.resource_id) AND ${inv.isV1Tool('r.id')}`;
+  const orphansOfV1 = `${orphanOfV1} AND $1::text[] IS NULL`;
 
   return {
-    removals,
     /** Counts of the plan, in one statement that only reads (a dry run). */
     planCounts: `${planned}SELECT (SELECT count(*)::int FROM resources r WHERE ${inScope}) AS resources_in_scope,
        (SELECT count(*)::int FROM removal) AS resources_removed,
        (SELECT count(*)::int FROM removal WHERE NOT born) AS resources_v1_origin,
        (SELECT count(*)::int FROM capabilities r JOIN removal x ON x.id = r.resource_id) AS capabilities_removed,
        (SELECT count(*)::int FROM capabilities r WHERE ${orphansOfV1}) AS orphans_removed`,
-    /** Born-in-v2 resources and capabilities in scope: written back, or staying and why. Needs the two sets. */
-    bornInV2: (dryRun: boolean) => `${dryRun ? planned : ''}(SELECT 'resources' AS "table", r.id, x.id IS NOT NULL AS written_back, ${inv.serverUnrepresentable} AS reason
+    /** Born-in-v2 resources and capabilities in scope (a dry run): written back, or staying and why. */
+    bornInV2: `${planned}(SELECT 'resources' AS "table", r.id, x.id IS NOT NULL AS written_back, ${inv.serverUnrepresentable} AS reason
    FROM resources r LEFT JOIN ${m.servers.v1Table} ${m.servers.alias} ON ${m.servers.columns.id} = r.id LEFT JOIN removal x ON x.id = r.id
   WHERE ${inScope} AND ${m.servers.id.v1} IS NULL ORDER BY r.id LIMIT $2)
 UNION ALL
 (SELECT 'capabilities', b.id, x.id IS NOT NULL, b.reason FROM born_capabilities b LEFT JOIN removal x ON x.id = b.resource_id ORDER BY b.id LIMIT $2)`,
-    /** v1-origin rows whose v2 copy changed after cutover, with the fields. */
+    /** v1-origin rows whose v2 copy changed after cutover, with the fields (a dry run). */
     divergent: `(SELECT 'resources' AS "table", r.id, ${differingFields('servers')} AS fields
    FROM resources r JOIN ${m.servers.v1Table} ${m.servers.alias} ON ${m.servers.columns.id} = r.id
   WHERE ${inScope} AND ${differs('servers')} ORDER BY r.id LIMIT $2)
@@ -72,57 +90,81 @@ UNION ALL
   (SELECT count(*) FROM capabilities r WHERE NOT EXISTS (SELECT 1 FROM resources p WHERE p.id = r.resource_id)),
   $2::text)) AS plan_id`,
     /**
-     * Settings of a rollback's transaction (plan or run). The planner has no statistics for
-     * `id::text`, so it picks merge joins that sort a million ids under the collation; every
-     * join here is an id equality, which a hash join does in one pass. work_mem keeps the
-     * hash of the removal set (~80 bytes a resource) in one batch: spilled, the join also
-     * writes each probing capability, whole (for the archive), to temp files. JIT compiles
-     * each big statement, in every parallel worker, for ~50 ms and saves nothing on joins.
+     * Settings of a rollback's transactions, in one statement. The planner has no statistics
+     * for `id::text`, so it picks merge joins that sort a million ids under the collation;
+     * every join here is an id equality, which a hash join does in one pass. work_mem keeps
+     * the hash of the removal set in one batch. JIT compiles each big statement for ~50 ms
+     * and saves nothing on joins.
      */
-    settings: ['SET LOCAL enable_mergejoin = off', "SET LOCAL work_mem = '32MB'", 'SET LOCAL jit = off'],
+    settings: `SELECT set_config('enable_mergejoin', 'off', true), set_config('work_mem', '32MB', true), set_config('jit', 'off', true)`,
+    /** The resources table's pages now, and the resources in scope: a run's batches are ranges of these pages. */
+    extent: `SELECT (pg_relation_size('resources') / current_setting('block_size')::int)::int AS pages, (SELECT count(*)::int FROM resources r WHERE ${inScope}) AS in_scope`,
     /**
-     * Writers wait until the run commits: what the archive copies is then exactly what the
-     * deletes (and the cascade) remove. Readers go on.
+     * The batch: resources in scope on pages [$2, $3) (NULL: unbounded), locked, with their v1
+     * key (NULL: born in v2) and why a born one cannot be a v1 row. The lock keeps writers from
+     * adding capabilities to them until the batch commits, so the archive holds exactly what
+     * the deletes remove.
      */
-    lockTables: 'LOCK TABLE resources, capabilities IN SHARE ROW EXCLUSIVE MODE',
+    batch: `CREATE TEMP TABLE batch ON COMMIT DROP AS
+SELECT r.id, r.v1_id, CASE WHEN r.v1_id IS NULL THEN ${inv.serverUnrepresentable} END AS reason
+  FROM (SELECT r.*, (SELECT ${m.servers.id.v1} FROM ${m.servers.v1Table} ${m.servers.alias} WHERE ${m.servers.id.v1} = ${inv.asUuid('r.id')}) AS v1_id
+          FROM resources r
+         WHERE ${inScope} AND ($2::tid IS NULL OR r.ctid >= $2::tid) AND ($3::tid IS NULL OR r.ctid < $3::tid)
+           FOR UPDATE OF r) r`,
     /**
-     * The two sets as temp tables (statements, and whether each takes the subset as $1).
-     * CREATE TABLE AS, not INSERT ... SELECT: only the former may scan in parallel, and the
-     * anti-join of every capability with the v1 tools is the run's biggest read.
+     * The batch's capabilities with no v1 tool, and why one cannot be a v1 row (NULL: it can).
+     * Most are tools of the batch's v1 servers, found by one hash anti-join; only the others
+     * are probed one by one (a regex and a probe cost ~4 µs a row; OFFSET 0 keeps them last).
+     * Locked: what is written back to v1 is what the delete then removes and archives.
      */
-    materialize: [
-      [`CREATE TEMP TABLE born_capabilities ON COMMIT DROP AS ${bornCapabilities}`, true],
-      // In the resources' physical order: the delete then walks resources (and the cascade their
-      // capabilities) page by page, as a sequential scan would; in hash order it is ~3× slower.
-      [`CREATE TEMP TABLE removal ON COMMIT DROP AS ${removals} ORDER BY r.ctid`, true],
-      ['ANALYZE born_capabilities, removal', false],
-    ] as [string, boolean][],
+    bornCapabilities: `CREATE TEMP TABLE born_capabilities ON COMMIT DROP AS
+WITH tools AS (
+  SELECT ${m.tools.columns.id} AS id FROM ${m.tools.v1Table} ${m.tools.alias}
+   WHERE ${m.toolParent.v1} = ANY(ARRAY(SELECT p.v1_id FROM batch p WHERE p.v1_id IS NOT NULL))
+)
+SELECT r.id, r.resource_id, (${inv.toolUnrepresentable}) AS reason
+  FROM (SELECT r.* FROM capabilities r
+         WHERE r.resource_id = ANY(${idsOf('batch')}) AND NOT EXISTS (SELECT 1 FROM tools t WHERE t.id = r.id) OFFSET 0) r
+ WHERE NOT ${inv.isV1Tool('r.id')}
+   FOR UPDATE OF r`,
+    /** What the batch holds that was born in v2: the statements that list and write back such rows run only if any. */
+    batchBorn: `SELECT count(*) FILTER (WHERE v1_id IS NULL)::int AS resources, (SELECT count(*)::int FROM born_capabilities) AS capabilities FROM batch`,
+    /** The batch's born-in-v2 rows: written back, or staying and why. */
+    batchBornInV2: `(SELECT 'resources' AS "table", p.id, x.id IS NOT NULL AS written_back, p.reason FROM batch p LEFT JOIN ${removal} x ON x.id = p.id WHERE p.v1_id IS NULL ORDER BY p.id LIMIT $1)
+UNION ALL
+(SELECT 'capabilities', b.id, x.id IS NOT NULL, b.reason FROM born_capabilities b LEFT JOIN ${removal} x ON x.id = b.resource_id ORDER BY b.id LIMIT $1)`,
+    /** The batch's removed rows of v1 origin changed after cutover, with the fields (listed beside a backport). */
+    batchDivergent: `(SELECT 'resources' AS "table", r.id, ${differingFields('servers')} AS fields
+   FROM ${removal} x JOIN resources r ON r.id = x.id JOIN ${m.servers.v1Table} ${m.servers.alias} ON ${m.servers.id.v1} = x.v1_id
+  WHERE r.id = ANY(${idsOf(removal)}) AND ${differs('servers')} ORDER BY r.id LIMIT $1)
+UNION ALL
+(SELECT 'capabilities', r.id, ${differingFields('tools')}
+   FROM ${removal} x JOIN capabilities r ON r.resource_id = x.id JOIN ${m.tools.v1Table} ${m.tools.alias} ON ${m.tools.id.v1} = ${inv.asUuid('r.id')}
+  WHERE r.resource_id = ANY(${idsOf(removal)}) AND ${differs('tools')} ORDER BY r.id LIMIT $1)`,
     backportServers: `UPDATE ${m.servers.v1Table} ${m.servers.alias} SET ${serverBackport.map(([c, e]) => `${c} = ${e}`).join(', ')}
-  FROM resources r JOIN removal x ON x.id = r.id AND NOT x.born
- WHERE ${m.servers.columns.id} = r.id AND ${differs('servers')}`,
+  FROM ${removal} x JOIN resources r ON r.id = x.id
+ WHERE ${m.servers.id.v1} = x.v1_id AND r.id = ANY(${idsOf(removal)}) AND ${differs('servers')}`,
     backportTools: `UPDATE ${m.tools.v1Table} ${m.tools.alias} SET ${toolBackport.map(([c, e]) => `${c} = ${e}`).join(', ')}, updated_at = now()
-  FROM capabilities r JOIN removal x ON x.id = r.resource_id
- WHERE ${m.tools.columns.id} = r.id AND ${differs('tools')}`,
+  FROM ${removal} x JOIN capabilities r ON r.resource_id = x.id
+ WHERE ${m.tools.id.v1} = ${inv.asUuid('r.id')} AND r.resource_id = ANY(${idsOf(removal)}) AND ${differs('tools')}`,
     writeBackServers: `INSERT INTO ${m.servers.v1Table} (${serverWriteBack.map(([c]) => c).join(', ')})
-SELECT ${serverWriteBack.map(([, e]) => e).join(', ')} FROM resources r JOIN removal x ON x.id = r.id WHERE x.born`,
+SELECT ${serverWriteBack.map(([, e]) => e).join(', ')} FROM ${removal} x JOIN resources r ON r.id = x.id WHERE x.born AND r.id = ANY(${idsOf(removal)})`,
     writeBackTools: `INSERT INTO ${m.tools.v1Table} (${toolWriteBack.map(([c]) => c).join(', ')})
-SELECT ${toolWriteBack.map(([, e]) => e).join(', ')} FROM capabilities r JOIN born_capabilities b ON b.id = r.id JOIN removal x ON x.id = b.resource_id`,
-    archiveResources: `INSERT INTO sark_migrate.archived_resources (rollback_id, ${archivedResourceColumns.join(', ')})
-SELECT $1, ${archivedResourceColumns.map((c) => `r.${c}`).join(', ')} FROM resources r JOIN removal x ON x.id = r.id`,
-    archiveCapabilities: `INSERT INTO sark_migrate.archived_capabilities (rollback_id, ${archivedCapabilityColumns.join(', ')})
-SELECT $1, ${archivedCapabilityColumns.map((c) => `r.${c}`).join(', ')} FROM capabilities r JOIN removal x ON x.id = r.resource_id`,
-    archiveOrphans: `INSERT INTO sark_migrate.archived_capabilities (rollback_id, ${archivedCapabilityColumns.join(', ')})
-SELECT $2, ${archivedCapabilityColumns.map((c) => `r.${c}`).join(', ')} FROM capabilities r WHERE ${orphansOfV1}`,
+SELECT ${toolWriteBack.map(([, e]) => e).join(', ')} FROM born_capabilities b JOIN ${removal} x ON x.id = b.resource_id JOIN capabilities r ON r.id = b.id WHERE r.id = ANY(${idsOf('born_capabilities')})`,
     /**
-     * A validated foreign key from capabilities to resources: then no capability can be an
-     * orphan; and if it cascades, deleting the resources removes their capabilities.
+     * Archive and delete in one statement each ($1: the rollbackId): the archive is what the
+     * delete returned, exactly, however writers change the rows meanwhile; no table lock.
+     * Capabilities first: the cascade (if any) then finds none left. (Archiving before a
+     * cascading delete saves that probe, ~10 µs a resource, but in one snapshot a capability
+     * renamed meanwhile fails the batch, which under steady writes never gets through.)
      */
-    foreignKey: `SELECT coalesce(bool_or(convalidated), false) AS holds, coalesce(bool_or(convalidated AND confdeltype = 'c'), false) AS cascades
+    archiveCapabilities: archive('capabilities', archivedCapabilityColumns, `DELETE FROM capabilities r WHERE r.resource_id = ANY(${idsOf(removal)})`),
+    archiveResources: archive('resources', archivedResourceColumns, `DELETE FROM resources r WHERE r.id = ANY(${idsOf(removal)})`),
+    /** A validated foreign key from capabilities to resources: then no capability can be an orphan. */
+    foreignKey: `SELECT coalesce(bool_or(convalidated), false) AS holds
   FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass('capabilities') AND confrelid = to_regclass('resources')`,
-    deleteOrphans: `DELETE FROM capabilities r WHERE ${orphansOfV1}`,
-    // Explicitly only where no validated key cascades (orphans show it can be dropped).
-    deleteCapabilities: `DELETE FROM capabilities r USING removal x WHERE x.id = r.resource_id`,
-    deleteResources: `DELETE FROM resources r USING removal x WHERE x.id = r.id`,
+    /** Capabilities of v1 origin whose resource is gone, archived as they are deleted ($1: rollbackId). */
+    archiveOrphans: archive('capabilities', archivedCapabilityColumns, `DELETE FROM capabilities r WHERE ${orphanOfV1}`),
   };
 }
 

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireScope } from '../../lib/auth.js';
+import { ROLLBACK_DEFAULTS } from '../../operations/rollback.js';
 import { reportSchema } from '../../reports/schemas.js';
 import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } from '../shared.js';
 
@@ -9,6 +10,8 @@ export const rollbackBodySchema = z
     resourceIds: z.array(z.string().min(1).max(255)).min(1).max(10_000).optional().openapi({ description: 'Roll back only these MCP resources.' }),
     planId: z.string().regex(/^[0-9a-f]{32}$/, 'must be the planId of a dry run').optional().openapi({ description: 'Refuse (409) unless the database still matches this plan.' }),
     backportChanges: z.boolean().default(false).openapi({ description: 'Write v2 values of rows changed after cutover back into v1 before removing them.' }),
+    batchSize: z.number().int().min(1).max(50_000).default(ROLLBACK_DEFAULTS.batchSize).openapi({ description: 'Resources per batch (about: a batch is a range of pages); each batch, with its archive, is one transaction.' }),
+    parallelism: z.number().int().min(1).max(4).default(ROLLBACK_DEFAULTS.parallelism).openapi({ description: 'Batches rolled back at once on separate connections (1 on the embedded database).' }),
   })
   .openapi('RollbackRequest');
 
@@ -28,6 +31,10 @@ export const rollbackReportSchema = reportSchema
         note: z.string().optional(),
       })
       .openapi({ description: 'Rows of v1 origin changed after cutover, with the fields that differ.' }),
+    batches: z
+      .object({ size: z.number().int(), parallelism: z.number().int(), planned: z.number().int(), committed: z.number().int(), retries: z.number().int() })
+      .optional()
+      .openapi({ description: 'A run: its batches, the last of which takes what no page range held (a subset, rows moved meanwhile) and orphans.' }),
     archive: z.record(z.string(), z.unknown()).nullable(),
   })
   .openapi('RollbackReport');
@@ -39,7 +46,7 @@ export const postRollback = createRoute({
   tags: ['Operations'],
   summary: 'Undo the migration, keeping what was born or changed in v2',
   description:
-    'Removes the MCP resources of v1 origin (their capabilities cascade) and never touches other protocols, cost_tracking, federation_nodes or principal_budgets. Rows born in v2 are written back into v1 first (or stay, with the reason); rows changed after cutover are listed as divergent (and backported with `backportChanges`). Every removed row is archived in the same transaction. A run lists divergent rows only with `backportChanges`; the dry run always does. Holds the advisory lock, and blocks writes to resources and capabilities while it runs.',
+    'Removes the MCP resources of v1 origin (their capabilities cascade) and never touches other protocols, cost_tracking, federation_nodes or principal_budgets. Rows born in v2 are written back into v1 first (or stay, with the reason); rows changed after cutover are listed as divergent (and backported with `backportChanges`). Every removed row is archived in the same transaction as its delete. A run works in batches that each commit with their archive: a failure leaves whole batches, and a re-run completes. A run lists divergent rows only with `backportChanges`; the dry run always does. Holds the advisory lock; writers wait only for the resources of the batches in flight.',
   security: bearerSecurity,
   middleware: [requireScope('run')] as const,
   request: { headers: preferHeaders, body: { required: false, content: { 'application/json': { schema: rollbackBodySchema } } } },

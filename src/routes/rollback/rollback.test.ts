@@ -7,11 +7,11 @@ import { seedV1 } from '../../../test/support/seed.js';
 const BORN = '0b0b0b0b-0000-4000-8000-000000000001';
 const BORN_TOOL = '0b0b0b0b-0000-4000-8000-000000000002';
 
-/** Migrated v1 (6 servers × 2 tools) plus v2-only rows: an HTTP resource with a capability, cost, federation and budget rows. */
-async function cutover<T>(target: DatabaseTarget, work: (t: TestDatabase, app: TestApp) => Promise<T>) {
+/** Migrated v1 (6 servers × 2 tools unless told) plus v2-only rows: an HTTP resource with a capability, cost, federation and budget rows. */
+async function cutover<T>(target: DatabaseTarget, work: (t: TestDatabase, app: TestApp) => Promise<T>, size = { servers: 6, toolsPerServer: 2 }) {
   const t = await target.open();
   try {
-    await seedV1(t.db, { servers: 6, toolsPerServer: 2 });
+    await seedV1(t.db, size);
     const app = await makeTestApp(t.db);
     expect((await app.call('POST', '/migrate', { body: { dryRun: false } })).status).toBe(200);
     await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint) VALUES ('http-1', 'billing api', 'http', 'https://billing'), ('grpc-1', 'ledger', 'grpc', 'grpc://ledger')`);
@@ -142,16 +142,54 @@ for (const target of databaseTargets()) {
         expect((await snapshot(t)).capabilities).toBe(1); // the HTTP one
       }));
 
-    it('leaves the data unchanged when it fails half-way', () =>
-      cutover(target, async (t, app) => {
-        const [id] = (await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' ORDER BY id LIMIT 1`)).rows.map((r) => r.id);
-        // A changed row whose transport was dropped from metadata cannot be backported: the statement fails after others ran.
-        await t.db.query(`UPDATE resources SET name = 'changed', metadata = metadata - 'transport' WHERE id = $1`, [id]);
-        const before = await snapshot(t);
-        const res = await app.call('POST', '/rollback', { body: { dryRun: false, backportChanges: true } });
-        expect(res.status).toBe(500);
-        expect(await snapshot(t)).toEqual(before);
-      }));
+    it('commits whole batches when one fails, changes nothing of that one, and a re-run completes as an uninterrupted run would', () =>
+      cutover(
+        target,
+        async (t, app) => {
+          // The last MCP resource in page order lies in the last batch: with one stream, the batches before it commit first.
+          const [last] = (await t.db.query<{ id: string; transport: string }>(`SELECT id, metadata->>'transport' AS transport FROM resources WHERE protocol = 'mcp' ORDER BY ctid DESC LIMIT 1`)).rows;
+          // A changed row whose transport was dropped from metadata cannot be backported: its batch fails after others committed.
+          await t.db.query(`UPDATE resources SET name = 'changed', metadata = metadata - 'transport' WHERE id = $1`, [last!.id]);
+          const before = await snapshot(t);
+          const body = { dryRun: false, backportChanges: true, batchSize: 10, parallelism: 1 };
+          expect((await app.call('POST', '/rollback', { body })).status).toBe(500);
+
+          const { items } = await (await app.call('GET', '/reports?kind=rollback', { as: 'reader' })).json();
+          const failed = await (await app.call('GET', `/reports/${items[0].id}`, { as: 'reader' })).json();
+          expect(failed).toMatchObject({ status: 'failed', batches: { committed: expect.any(Number) }, tables: { resources: { removed: expect.any(Number) } } });
+          const removed = failed.tables.resources.removed as number;
+          expect(failed.batches.committed).toBeGreaterThan(0);
+          expect(removed).toBeGreaterThan(0);
+
+          // Committed batches are complete and archived; the failed one changed nothing (v1 too: its backport is undone).
+          const split = async () =>
+            (
+              await t.db.query<Record<string, number>>(`SELECT
+                (SELECT count(*)::int FROM resources WHERE protocol = 'mcp') AS resources,
+                (SELECT count(*)::int FROM capabilities c JOIN resources r ON r.id = c.resource_id WHERE r.protocol = 'mcp') AS capabilities,
+                (SELECT count(*)::int FROM sark_migrate.archived_resources) AS archived_resources,
+                (SELECT count(DISTINCT id)::int FROM sark_migrate.archived_resources) AS distinct_resources,
+                (SELECT count(*)::int FROM sark_migrate.archived_capabilities) AS archived_capabilities,
+                (SELECT count(*)::int FROM sark_migrate.archived_capabilities a JOIN sark_migrate.archived_resources r ON r.id = a.resource_id) AS archived_with_resource`)
+            ).rows[0]!;
+          expect(await split()).toEqual({ resources: 40 - removed, capabilities: 2 * (40 - removed), archived_resources: removed, distinct_resources: removed, archived_capabilities: 2 * removed, archived_with_resource: 2 * removed });
+          expect(await snapshot(t)).toEqual({ ...before, mcp: 40 - removed, capabilities: before.capabilities! - 2 * removed });
+          expect((await t.db.query(`SELECT count(*)::int AS n FROM resources WHERE id = $1`, [last!.id])).rows[0]).toEqual({ n: 1 });
+
+          // Without the cause, a re-run removes the rest, and the end state is an uninterrupted run's.
+          await t.db.query(`UPDATE resources SET metadata = metadata || jsonb_build_object('transport', $2::text) WHERE id = $1`, [last!.id, last!.transport]);
+          const rerun = await run(app, body);
+          expect(rerun.tables).toMatchObject({ resources: { removed: 40 - removed, backported: 1 }, capabilities: { removed: 2 * (40 - removed) } });
+          expect(await split()).toEqual({ resources: 0, capabilities: 0, archived_resources: 40, distinct_resources: 40, archived_capabilities: 80, archived_with_resource: 80 });
+          expect(await snapshot(t)).toMatchObject({ mcp: 0, capabilities: 1, servers: before.servers, tools: before.tools, v1_tools: before.v1_tools });
+          expect((await t.db.query(`SELECT name FROM mcp_servers WHERE id::text = $1`, [last!.id])).rows).toEqual([{ name: 'changed' }]);
+          // The two runs' archives restore v2 exactly as v1 now holds it.
+          await t.db.query(`INSERT INTO resources SELECT id, name, protocol, endpoint, sensitivity_level, metadata, created_at, updated_at FROM sark_migrate.archived_resources`);
+          await t.db.query(`INSERT INTO capabilities SELECT id, resource_id, name, description, input_schema, output_schema, sensitivity_level, metadata FROM sark_migrate.archived_capabilities`);
+          expect(await checkFidelity(t.db, 'orm')).toMatchObject({ serverMismatches: [], toolMismatches: [] });
+        },
+        { servers: 40, toolsPerServer: 2 },
+      ));
 
     it('migrate after rollback after migrate gives the same data, without duplicates', () =>
       cutover(target, async (t, app) => {

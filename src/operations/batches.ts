@@ -1,0 +1,52 @@
+import type { Database } from '../adapters/db/types.js';
+
+/**
+ * What /migrate and /rollback share to work in batches: each batch is one transaction on a
+ * pooled connection, several at once, retried when it lost a race for a lock.
+ */
+
+/** Each batch may hold SARK's locks this long at most, and waits this long for one. */
+export const BATCH_LIMITS = { statementTimeoutMs: 120_000, lockTimeoutMs: 5_000 } as const;
+
+/** lock_not_available, deadlock, serialization: a batch that hit one is tried again. */
+const RETRYABLE = new Set(['55P03', '40P01', '40001']);
+const MAX_ATTEMPTS = 4;
+
+/** Batches at once: PGlite is one backend, so one stream there. */
+export const streamsFor = (db: Database, parallelism: number) => (db.driver === 'pglite' ? 1 : parallelism);
+
+export async function withRetry<T>(attempt: () => Promise<T>, onRetry: () => void): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (n >= MAX_ATTEMPTS || !code || !RETRYABLE.has(code)) throw error;
+      onRetry();
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** n));
+    }
+  }
+}
+
+/**
+ * Runs work on each batch next() hands out (null: none left), `streams` at once. After a
+ * failure no batch starts and next() is not called again; the first failure is thrown.
+ */
+export async function inStreams<T>(streams: number, next: () => Promise<T | null>, work: (batch: T) => Promise<void>): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  const stream = async () => {
+    while (!failure) {
+      const batch = await next();
+      if (batch === null || failure) return;
+      await work(batch);
+    }
+  };
+  await Promise.all(Array.from({ length: streams }, () => stream().catch((error: unknown) => void (failure ??= { error }))));
+  if (failure) throw failure.error;
+}
+
+/** next() over a fixed list. */
+export const listed = <T>(items: readonly T[]) => {
+  let i = 0;
+  return () => Promise.resolve(i < items.length ? items[i++]! : null);
+};
