@@ -126,6 +126,44 @@ function planRollback(db: Database, input: RollbackInput, ctx: OperationContext)
   );
 }
 
+/** A value v1 cannot hold (class 22) or a constraint it enforces (class 23): a refusal of that row, not a failure of the run. */
+const refusedByV1 = (error: unknown) => /^2[23]/.test(String((error as { code?: unknown }).code ?? ''));
+
+/**
+ * Writes the batch's rows born in v2 back into v1, in one statement per table. v1 may still
+ * refuse a row the checks let through (a value longer than its column, a consul_id two born
+ * servers share, a date that does not parse): then resource by resource, each under a
+ * savepoint, and what v1 refuses stays in v2 with PostgreSQL's reason.
+ */
+async function writeBack(tx: Queryable, sql: RollbackSql): Promise<Pick<Done, 'serversWrittenBack' | 'toolsWrittenBack'>> {
+  const count = async (text: string, values: unknown[]) => (await tx.query(text, values)).rowCount;
+  await tx.query('SAVEPOINT write_back');
+  try {
+    const written = { serversWrittenBack: await count(sql.writeBackServers, [null]), toolsWrittenBack: await count(sql.writeBackTools, [null]) };
+    await tx.query('RELEASE SAVEPOINT write_back');
+    return written;
+  } catch (error) {
+    if (!refusedByV1(error)) throw error;
+    await tx.query('ROLLBACK TO SAVEPOINT write_back');
+  }
+  const written = { serversWrittenBack: 0, toolsWrittenBack: 0 };
+  for (const { id } of (await tx.query<{ id: string }>(sql.writeBackResources)).rows) {
+    await tx.query('SAVEPOINT write_back_one');
+    try {
+      const servers = await count(sql.writeBackServers, [id]);
+      const tools = await count(sql.writeBackTools, [id]);
+      await tx.query('RELEASE SAVEPOINT write_back_one');
+      written.serversWrittenBack += servers;
+      written.toolsWrittenBack += tools;
+    } catch (error) {
+      if (!refusedByV1(error)) throw error;
+      await tx.query('ROLLBACK TO SAVEPOINT write_back_one');
+      await tx.query(sql.refuseWriteBack, [id, `v1 refused it: ${(error as Error).message}`]);
+    }
+  }
+  return written;
+}
+
 /**
  * Rolls back one batch, in the caller's transaction: classifies its resources, writes rows
  * born in v2 back into v1 (backports changes if asked), then archives and deletes. What it
@@ -139,7 +177,7 @@ async function rollbackBatch(tx: Queryable, sql: RollbackSql, input: RollbackInp
   await tx.query(sql.bornCapabilities);
   const bornHere = (await tx.query<{ resources: number; capabilities: number }>(sql.batchBorn)).rows[0]!;
   const anyBorn = bornHere.resources + bornHere.capabilities > 0;
-  const listed: Listed = { born: anyBorn ? (await tx.query<Born>(sql.batchBornInV2, [LISTED])).rows : [], divergent: null };
+  const listed: Listed = { born: [], divergent: null };
   if (input.backportChanges) {
     // The listing is a field-by-field compare of every row: worth its cost only beside the backport.
     listed.divergent = (await tx.query<Divergent>(sql.batchDivergent, [LISTED])).rows;
@@ -147,8 +185,8 @@ async function rollbackBatch(tx: Queryable, sql: RollbackSql, input: RollbackInp
     done.toolsBackported = await count(sql.backportTools);
   }
   if (anyBorn) {
-    done.serversWrittenBack = await count(sql.writeBackServers);
-    done.toolsWrittenBack = await count(sql.writeBackTools);
+    Object.assign(done, await writeBack(tx, sql));
+    listed.born = (await tx.query<Born>(sql.batchBornInV2, [LISTED])).rows; // after: what v1 refused now stays in v2
   }
   done.capabilities = await count(sql.archiveCapabilities, [rollbackId]);
   done.resources = await count(sql.archiveResources, [rollbackId]);

@@ -147,10 +147,18 @@ UNION ALL
     backportTools: `UPDATE ${m.tools.v1Table} ${m.tools.alias} SET ${toolBackport.map(([c, e]) => `${c} = ${e}`).join(', ')}, updated_at = now()
   FROM ${removal} x JOIN capabilities r ON r.resource_id = x.id
  WHERE ${m.tools.id.v1} = ${inv.asUuid('r.id')} AND r.resource_id = ANY(${idsOf(removal)}) AND ${differs('tools')}`,
+    /** Born rows of the batch into v1 ($1: one resource's only, or NULL: all). */
     writeBackServers: `INSERT INTO ${m.servers.v1Table} (${serverWriteBack.map(([c]) => c).join(', ')})
-SELECT ${serverWriteBack.map(([, e]) => e).join(', ')} FROM ${removal} x JOIN resources r ON r.id = x.id WHERE x.born AND r.id = ANY(${idsOf(removal)})`,
+SELECT ${serverWriteBack.map(([, e]) => e).join(', ')} FROM ${removal} x JOIN resources r ON r.id = x.id
+ WHERE x.born AND r.id = ANY(${idsOf(removal)}) AND ($1::text IS NULL OR r.id = $1)`,
     writeBackTools: `INSERT INTO ${m.tools.v1Table} (${toolWriteBack.map(([c]) => c).join(', ')})
-SELECT ${toolWriteBack.map(([, e]) => e).join(', ')} FROM born_capabilities b JOIN ${removal} x ON x.id = b.resource_id JOIN capabilities r ON r.id = b.id WHERE r.id = ANY(${idsOf('born_capabilities')})`,
+SELECT ${toolWriteBack.map(([, e]) => e).join(', ')} FROM born_capabilities b JOIN ${removal} x ON x.id = b.resource_id JOIN capabilities r ON r.id = b.id
+ WHERE r.id = ANY(${idsOf('born_capabilities')}) AND ($1::text IS NULL OR b.resource_id = $1)`,
+    /** The batch's leaving resources that have something to write back. */
+    writeBackResources: `SELECT x.id FROM ${removal} x WHERE x.born OR EXISTS (SELECT 1 FROM born_capabilities b WHERE b.resource_id = x.id) ORDER BY x.id`,
+    /** v1 refused a resource's rows ($1 the resource, $2 why): it and its born capabilities stay in v2. */
+    refuseWriteBack: `WITH resource AS (UPDATE batch SET reason = $2 WHERE id = $1 AND v1_id IS NULL)
+UPDATE born_capabilities SET reason = $2 WHERE resource_id = $1`,
     /**
      * Archive and delete in one statement each ($1: the rollbackId): the archive is what the
      * delete returned, exactly, however writers change the rows meanwhile; no table lock.

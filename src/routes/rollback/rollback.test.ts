@@ -108,6 +108,25 @@ for (const target of databaseTargets()) {
         expect(left.rows).toEqual([{ id: 'not-a-uuid' }]);
       }));
 
+    it('keeps in v2, with PostgreSQL\'s reason, born rows v1 refuses, and rolls back the rest', () =>
+      cutover(target, async (t, app) => {
+        const [first, second, long] = ['0b0b0b0b-0000-4000-8000-00000000000a', '0b0b0b0b-0000-4000-8000-00000000000b', '0b0b0b0b-0000-4000-8000-00000000000c'];
+        // Two born servers share a consul_id (unique in v1); one has a description over v1's 1,000 characters.
+        await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint, metadata) VALUES
+          ($1, 'first', 'mcp', 'https://a', '{"transport": "http", "consul_id": "shared"}'),
+          ($2, 'second', 'mcp', 'https://b', '{"transport": "http", "consul_id": "shared"}'),
+          ($3, 'long', 'mcp', 'https://c', jsonb_build_object('transport', 'http', 'description', repeat('x', 1001)))`, [first, second, long]);
+        const done = await run(app, {});
+        const outcome = (id: string) => done.bornInV2.rows.find((r: { id: string }) => r.id === id);
+        expect(outcome(first)).toEqual({ table: 'resources', id: first, outcome: 'written back to v1' });
+        expect(outcome(second)).toMatchObject({ outcome: 'stays in v2', reason: expect.stringMatching(/^v1 refused it: duplicate key value violates unique constraint/) });
+        expect(outcome(long)).toMatchObject({ outcome: 'stays in v2', reason: expect.stringMatching(/^v1 refused it: value too long/) });
+        expect(done.tables.resources).toMatchObject({ removed: 7, writtenBack: 1 }); // the 6 of v1 origin and `first`
+        const left = await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' ORDER BY id`);
+        expect(left.rows).toEqual([{ id: first.replace(/a$/, 'b') }, { id: long }]);
+        expect((await t.db.query(`SELECT count(*)::int AS n FROM mcp_servers WHERE id = ANY($1::uuid[])`, [[first, second, long]])).rows[0]).toEqual({ n: 1 });
+      }));
+
     it('reports rows changed after cutover as divergent; v1 keeps its values unless backportChanges', () =>
       cutover(target, async (t, app) => {
         const ids = (await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' ORDER BY id LIMIT 2`)).rows.map((r) => r.id);
