@@ -28,8 +28,10 @@ const UNLISTED = 'listed by the dry run (the plan); the archive keeps the v2 row
 const LIMITS = { statementTimeoutMs: 600_000, lockTimeoutMs: 5_000 } as const;
 
 type PlanCounts = { resources_in_scope: number; resources_removed: number; resources_v1_origin: number; capabilities_removed: number; orphans_removed: number };
-type Born = { table: string; id: string; written_back: boolean; reason: string | null };
-type Divergent = { table: string; id: string; fields: string[] };
+/** Listed rows; each carries its kind's complete count (`total`, and `staying` of born rows), listed or not. */
+type Born = { table: string; id: string; written_back: boolean; reason: string | null; total: number; staying: number };
+type Divergent = { table: string; id: string; fields: string[]; total: number };
+type Totals = { born: number; staying: number; divergent: number | null };
 
 export class StalePlanError extends ProblemError {
   constructor(planId: string, current: string) {
@@ -38,7 +40,7 @@ export class StalePlanError extends ProblemError {
 }
 
 type Listed = { born: Born[]; divergent: Divergent[] | null };
-type Plan = Listed & { planId: string | null; counts: PlanCounts | null };
+type Plan = Listed & { planId: string | null; counts: PlanCounts | null; totals: Totals };
 /** What a run did so far: committed batches only. */
 type Done = { resources: number; capabilities: number; orphans: number; serversWrittenBack: number; toolsWrittenBack: number; serversBackported: number; toolsBackported: number };
 type Run = { rollbackId: string; done: Done; batches: { size: number; parallelism: number; planned: number; committed: number; retries: number } };
@@ -48,6 +50,12 @@ type ForeignKey = { holds: boolean };
 
 const nothingDone = (): Done => ({ resources: 0, capabilities: 0, orphans: 0, serversWrittenBack: 0, toolsWrittenBack: 0, serversBackported: 0, toolsBackported: 0 });
 
+
+/** The complete counts behind listings cut at LISTED rows a kind. */
+function totalsOf({ born, divergent }: Listed): Totals {
+  const perKind = <R extends { table: string }>(rows: R[], count: (r: R) => number) => [...new Map(rows.map((r) => [r.table, count(r)])).values()].reduce((a, b) => a + b, 0);
+  return { born: perKind(born, (r) => r.total), staying: perKind(born, (r) => r.staying), divergent: divergent && perKind(divergent, (r) => r.total) };
+}
 
 const fingerprint = async (db: Queryable, input: RollbackInput, sql: RollbackSql) =>
   (await db.query<{ plan_id: string }>(sql.fingerprint, [input.resourceIds ?? null, String(input.backportChanges)])).rows[0]!.plan_id;
@@ -59,14 +67,13 @@ async function inspect(db: Queryable, input: RollbackInput, sql: RollbackSql): P
   const counts = (await db.query<PlanCounts>(sql.planCounts, [subset])).rows[0]!;
   const born = (await db.query<Born>(sql.bornInV2, [subset, LISTED])).rows;
   const divergent = (await db.query<Divergent>(sql.divergent, [subset, LISTED])).rows;
-  return { planId, counts, born, divergent };
+  return { planId, counts, born, divergent, totals: totalsOf({ born, divergent }) };
 }
 
 function report(input: RollbackInput, plan: Plan, run: Run | null): OperationOutcome {
-  const { counts, divergent, planId } = plan;
+  const { counts, divergent, planId, totals } = plan;
   const born = [...plan.born].sort((a, b) => a.table.localeCompare(b.table) || (a.id < b.id ? -1 : 1)).slice(0, LISTED);
   const bornRows = born.map((b) => ({ table: b.table, id: b.id, outcome: b.written_back ? 'written back to v1' : 'stays in v2', ...(b.reason && !b.written_back ? { reason: b.reason } : {}) }));
-  const staying = bornRows.filter((b) => b.outcome === 'stays in v2').length;
   const done = run?.done;
   const c = counts ?? { resources_in_scope: 0, resources_removed: 0, resources_v1_origin: 0, capabilities_removed: 0, orphans_removed: 0 };
   const tables = {
@@ -79,24 +86,26 @@ function report(input: RollbackInput, plan: Plan, run: Run | null): OperationOut
   };
   const verb = input.dryRun ? 'Would remove' : 'Removed';
   const changed = divergent
-    ? `${divergent.length} changed since cutover${input.backportChanges ? ' (backported to v1)' : ' (v1 keeps its values; the v2 rows are archived)'}`
+    ? `${totals.divergent} changed since cutover${input.backportChanges ? ' (backported to v1)' : ' (v1 keeps its values; the v2 rows are archived)'}`
     : 'rows changed since cutover not listed (v1 keeps its values; the v2 rows are archived)';
   const removed = done ? [done.resources, done.capabilities] : [c.resources_removed, c.capabilities_removed + c.orphans_removed];
   return {
     status: 'succeeded',
     summary: {
-      message: `${verb} ${removed[0]} MCP resources and ${removed[1]} capabilities from v2${run ? ` in ${run.batches.committed} batches` : ''}; ${born.length} rows born in v2 (${staying} stay in v2); ${changed}.`,
+      message: `${verb} ${removed[0]} MCP resources and ${removed[1]} capabilities from v2${run ? ` in ${run.batches.committed} batches` : ''}; ${totals.born} rows born in v2 (${totals.staying} stay in v2); ${changed}.`,
       removed: removed[0]! + removed[1]!,
-      bornInV2: born.length,
-      divergent: divergent?.length ?? null,
+      bornInV2: totals.born,
+      divergent: totals.divergent,
     },
     details: {
       dryRun: input.dryRun,
       planId,
       backportChanges: input.backportChanges,
       tables,
-      bornInV2: { rows: bornRows, truncated: plan.born.length >= LISTED },
-      divergent: divergent ? { rows: divergent.slice(0, LISTED), truncated: divergent.length >= LISTED, listed: true } : { rows: [], truncated: false, listed: false, note: UNLISTED },
+      bornInV2: { rows: bornRows, truncated: bornRows.length < totals.born },
+      divergent: divergent
+        ? { rows: divergent.slice(0, LISTED).map(({ table, id, fields }) => ({ table, id, fields })), truncated: Math.min(divergent.length, LISTED) < totals.divergent!, listed: true }
+        : { rows: [], truncated: false, listed: false, note: UNLISTED },
       ...(run ? { batches: run.batches } : {}),
       archive: run
         ? { rollbackId: run.rollbackId, resources: 'sark_migrate.archived_resources', capabilities: 'sark_migrate.archived_capabilities' }
@@ -190,7 +199,7 @@ async function rollbackBatch(tx: Queryable, sql: RollbackSql, input: RollbackInp
   }
   done.capabilities = await count(sql.archiveCapabilities, [rollbackId]);
   done.resources = await count(sql.archiveResources, [rollbackId]);
-  return { done, listed };
+  return { done, listed, totals: totalsOf(listed) };
 }
 
 /**
@@ -230,10 +239,13 @@ function runRollback(db: Database, input: RollbackInput, ctx: OperationContext):
     if (input.planId && input.planId !== planId) throw new StalePlanError(input.planId, planId ?? '');
     ctx.started();
     const ranges = pageRanges(extent, input);
-    const plan: Plan = { planId, counts: null, born: [], divergent: input.backportChanges ? [] : null };
+    const plan: Plan = { planId, counts: null, born: [], divergent: input.backportChanges ? [] : null, totals: { born: 0, staying: 0, divergent: input.backportChanges ? 0 : null } };
     const run: Run = { rollbackId: crypto.randomUUID(), done: nothingDone(), batches: { size: input.batchSize, parallelism: streamsFor(db, input.parallelism), planned: ranges.length + 1, committed: 0, retries: 0 } };
-    const committed = ({ done, listed }: Awaited<ReturnType<typeof rollbackBatch>>) => {
+    const committed = ({ done, listed, totals }: Awaited<ReturnType<typeof rollbackBatch>>) => {
       for (const key of Object.keys(done) as (keyof Done)[]) run.done[key] += done[key];
+      plan.totals.born += totals.born;
+      plan.totals.staying += totals.staying;
+      if (plan.totals.divergent !== null) plan.totals.divergent += totals.divergent ?? 0;
       plan.born.push(...listed.born.slice(0, LISTED - plan.born.length));
       if (plan.divergent && listed.divergent) plan.divergent.push(...listed.divergent.slice(0, LISTED - plan.divergent.length));
       run.batches.committed++;
@@ -258,6 +270,11 @@ function runRollback(db: Database, input: RollbackInput, ctx: OperationContext):
       await inStreams(run.batches.parallelism, listed(ranges), async (range) => committed(await batchIn(range, BATCH_LIMITS)));
       // The last batch: what no page range held (a subset, rows moved or added meanwhile), and orphans.
       const last = await batchIn({ lo: null, hi: null }, LIMITS, async (tx, batch) => {
+        // Born rows that stay in v2 were reported by the page range that holds them; here only what this batch wrote back counts.
+        if (ranges.length > 0) {
+          batch.listed.born = batch.listed.born.filter((b) => b.written_back);
+          batch.totals = { ...batch.totals, born: batch.done.serversWrittenBack + batch.done.toolsWrittenBack, staying: 0 };
+        }
         // Orphans exist only where the key was dropped (or never validated): look for them only then.
         batch.done.orphans = key.holds || input.resourceIds ? 0 : (await tx.query(sql.archiveOrphans, [run.rollbackId])).rowCount;
         batch.done.capabilities += batch.done.orphans;

@@ -68,17 +68,17 @@ INSERT INTO sark_migrate.archived_${table} (rollback_id, ${columns.join(', ')}) 
        (SELECT count(*)::int FROM capabilities r JOIN removal x ON x.id = r.resource_id) AS capabilities_removed,
        (SELECT count(*)::int FROM capabilities r WHERE ${orphansOfV1}) AS orphans_removed`,
     /** Born-in-v2 resources and capabilities in scope (a dry run): written back, or staying and why. */
-    bornInV2: `${planned}(SELECT 'resources' AS "table", r.id, x.id IS NOT NULL AS written_back, ${inv.serverUnrepresentable} AS reason
+    bornInV2: `${planned}(SELECT 'resources' AS "table", r.id, x.id IS NOT NULL AS written_back, ${inv.serverUnrepresentable} AS reason, (count(*) OVER ())::int AS total, (count(*) FILTER (WHERE x.id IS NULL) OVER ())::int AS staying
    FROM resources r LEFT JOIN ${m.servers.v1Table} ${m.servers.alias} ON ${m.servers.columns.id} = r.id LEFT JOIN removal x ON x.id = r.id
   WHERE ${inScope} AND ${m.servers.id.v1} IS NULL ORDER BY r.id LIMIT $2)
 UNION ALL
-(SELECT 'capabilities', b.id, x.id IS NOT NULL, b.reason FROM born_capabilities b LEFT JOIN removal x ON x.id = b.resource_id ORDER BY b.id LIMIT $2)`,
+(SELECT 'capabilities', b.id, x.id IS NOT NULL, b.reason, (count(*) OVER ())::int AS total, (count(*) FILTER (WHERE x.id IS NULL) OVER ())::int AS staying FROM born_capabilities b LEFT JOIN removal x ON x.id = b.resource_id ORDER BY b.id LIMIT $2)`,
     /** v1-origin rows whose v2 copy changed after cutover, with the fields (a dry run). */
-    divergent: `(SELECT 'resources' AS "table", r.id, ${differingFields('servers')} AS fields
+    divergent: `(SELECT 'resources' AS "table", r.id, ${differingFields('servers')} AS fields, (count(*) OVER ())::int AS total
    FROM resources r JOIN ${m.servers.v1Table} ${m.servers.alias} ON ${m.servers.columns.id} = r.id
   WHERE ${inScope} AND ${differs('servers')} ORDER BY r.id LIMIT $2)
 UNION ALL
-(SELECT 'capabilities', r.id, ${differingFields('tools')}
+(SELECT 'capabilities', r.id, ${differingFields('tools')}, (count(*) OVER ())::int AS total
    FROM capabilities r JOIN ${m.tools.v1Table} ${m.tools.alias} ON ${m.tools.columns.id} = r.id JOIN resources p ON p.id = r.resource_id
   WHERE ${mcpInScope('p')} AND ${differs('tools')} ORDER BY r.id LIMIT $2)`,
     /** Fingerprint of everything the plan depends on; an execute request's planId must match it. */
@@ -130,15 +130,15 @@ SELECT r.id, r.resource_id, (${inv.toolUnrepresentable}) AS reason
     /** What the batch holds that was born in v2: the statements that list and write back such rows run only if any. */
     batchBorn: `SELECT count(*) FILTER (WHERE v1_id IS NULL)::int AS resources, (SELECT count(*)::int FROM born_capabilities) AS capabilities FROM batch`,
     /** The batch's born-in-v2 rows: written back, or staying and why. */
-    batchBornInV2: `(SELECT 'resources' AS "table", p.id, x.id IS NOT NULL AS written_back, p.reason FROM batch p LEFT JOIN ${removal} x ON x.id = p.id WHERE p.v1_id IS NULL ORDER BY p.id LIMIT $1)
+    batchBornInV2: `(SELECT 'resources' AS "table", p.id, x.id IS NOT NULL AS written_back, p.reason, (count(*) OVER ())::int AS total, (count(*) FILTER (WHERE x.id IS NULL) OVER ())::int AS staying FROM batch p LEFT JOIN ${removal} x ON x.id = p.id WHERE p.v1_id IS NULL ORDER BY p.id LIMIT $1)
 UNION ALL
-(SELECT 'capabilities', b.id, x.id IS NOT NULL, b.reason FROM born_capabilities b LEFT JOIN ${removal} x ON x.id = b.resource_id ORDER BY b.id LIMIT $1)`,
+(SELECT 'capabilities', b.id, x.id IS NOT NULL, b.reason, (count(*) OVER ())::int AS total, (count(*) FILTER (WHERE x.id IS NULL) OVER ())::int AS staying FROM born_capabilities b LEFT JOIN ${removal} x ON x.id = b.resource_id ORDER BY b.id LIMIT $1)`,
     /** The batch's removed rows of v1 origin changed after cutover, with the fields (listed beside a backport). */
-    batchDivergent: `(SELECT 'resources' AS "table", r.id, ${differingFields('servers')} AS fields
+    batchDivergent: `(SELECT 'resources' AS "table", r.id, ${differingFields('servers')} AS fields, (count(*) OVER ())::int AS total
    FROM ${removal} x JOIN resources r ON r.id = x.id JOIN ${m.servers.v1Table} ${m.servers.alias} ON ${m.servers.id.v1} = x.v1_id
   WHERE r.id = ANY(${idsOf(removal)}) AND ${differs('servers')} ORDER BY r.id LIMIT $1)
 UNION ALL
-(SELECT 'capabilities', r.id, ${differingFields('tools')}
+(SELECT 'capabilities', r.id, ${differingFields('tools')}, (count(*) OVER ())::int AS total
    FROM ${removal} x JOIN capabilities r ON r.resource_id = x.id JOIN ${m.tools.v1Table} ${m.tools.alias} ON ${m.tools.id.v1} = ${inv.asUuid('r.id')}
   WHERE r.resource_id = ANY(${idsOf(removal)}) AND ${differs('tools')} ORDER BY r.id LIMIT $1)`,
     backportServers: `UPDATE ${m.servers.v1Table} ${m.servers.alias} SET ${serverBackport.map(([c, e]) => `${c} = ${e}`).join(', ')}

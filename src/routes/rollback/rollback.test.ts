@@ -127,6 +127,20 @@ for (const target of databaseTargets()) {
         expect((await t.db.query(`SELECT count(*)::int AS n FROM mcp_servers WHERE id = ANY($1::uuid[])`, [[first, second, long]])).rows[0]).toEqual({ n: 1 });
       }));
 
+    it('counts every born row even where the listing stops at 1,000', () =>
+      cutover(target, async (t, app) => {
+        await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint, metadata)
+          SELECT 'born-' || g, 'born ' || g, 'mcp', 'https://born', '{"transport": "http"}' FROM generate_series(1, 1001) g`);
+        const plan = await (await app.call('POST', '/rollback', {})).json();
+        expect(plan.summary).toMatchObject({ bornInV2: 1001 });
+        expect(plan.bornInV2.rows).toHaveLength(1000);
+        expect(plan.bornInV2.truncated).toBe(true);
+        expect(plan.summary.message).toMatch(/1001 rows born in v2 \(1001 stay in v2\)/);
+        const done = await run(app, {});
+        expect(done.summary).toMatchObject({ bornInV2: 1001 });
+        expect(done.bornInV2).toMatchObject({ truncated: true });
+      }));
+
     it('reports rows changed after cutover as divergent; v1 keeps its values unless backportChanges', () =>
       cutover(target, async (t, app) => {
         const ids = (await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' ORDER BY id LIMIT 2`)).rows.map((r) => r.id);
