@@ -39,7 +39,7 @@ for (const target of databaseTargets()) {
     let rareFilter: Record<string, string>;
 
     // 6,000 servers × 2 tools, migrated, plus other protocols and a day of cost rows: enough
-    // rows that the planner prefers an index where one serves and a missing one costs milliseconds.
+    // rows that the planner prefers an index where one serves.
     beforeAll(async () => {
       t = await target.open();
       await seedV1(t.db, { servers: 6000, toolsPerServer: 2 });
@@ -49,6 +49,11 @@ for (const target of databaseTargets()) {
       await t.db.query(`INSERT INTO capabilities (id, resource_id, name, sensitivity_level, input_schema) VALUES ('http-1-get', 'http-1', 'get invoice', 'high', '{"type": "object"}'), ('grpc-1-put', 'grpc-1', 'put entry', 'critical', '{}')`);
       await t.db.query(`INSERT INTO cost_tracking (principal_id, resource_id, capability_id, actual_cost, timestamp)
         SELECT 'p' || (row_number() OVER () % 7), resource_id, id, 0.25, now() - interval '1 hour' FROM capabilities WHERE id IN (SELECT id FROM capabilities ORDER BY id LIMIT 500)`);
+      // 30,000 more resources of another protocol: without its GIN index a metadata search must read
+      // them all, milliseconds more than the index's single probe on any machine.
+      await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint, metadata)
+        SELECT 'pad-' || g, 'padding ' || g, 'http', 'https://pad', jsonb_build_object('transport', 'http', 'region', 'eu-' || g % 4, 'tags', jsonb_build_array('a', 'b'), 'n', g)
+          FROM generate_series(1, 30000) g`);
       await t.admin.query('VACUUM ANALYZE'); // as autovacuum would: flushes the GIN pending lists the copy filled
       const { rows } = await t.db.query<{ consul: string }>(`SELECT metadata->>'consul_id' AS consul FROM resources WHERE metadata ? 'consul_id' AND metadata->>'consul_id' IS NOT NULL LIMIT 1`);
       rareFilter = { consul_id: rows[0]!.consul };
