@@ -93,7 +93,7 @@ async function cancelOnAbort(db: Database, tx: Queryable, signal: AbortSignal | 
 export type MeasureOptions = Pick<BenchmarkInput, 'iterations' | 'warmup' | 'params' | 'statementTimeoutMs'>;
 
 /** Runs of one statement, to size progress: warm-up and timed runs, server timings, the analysed plan. */
-export const runsOf = (input: MeasureOptions) => input.warmup + 2 * input.iterations + 1;
+const runsOf = (input: MeasureOptions) => input.warmup + 2 * input.iterations + 1;
 
 /** Times one statement: warm-up runs, timed runs, the server's timing of as many runs, then one analysed plan. */
 export async function measureQuery(db: Database, name: string, pattern: Query, input: MeasureOptions, ctx: OperationContext, tick: () => void = () => undefined): Promise<PatternResult> {

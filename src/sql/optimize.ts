@@ -99,7 +99,6 @@ export const PROBES = {
     values: () => ['principal-1'],
   },
 } as const satisfies Record<string, Query>;
-export type ProbeName = keyof typeof PROBES;
 
 export interface Candidate {
   table: V2Table;

@@ -12,7 +12,7 @@ export const QUERIES: Record<string, Query> = { ...PATTERNS, ...PROBES };
 /** A sequential scan that keeps less than this share of its table is a filter an index could serve. */
 const SELECTIVE = 0.05;
 
-export const planOf = (db: Queryable, query: Query): Promise<ExplainOutput> => explain(db, explainCostSql(query.sql), query.values(BENCHMARK_DEFAULTS));
+const planOf = (db: Queryable, query: Query): Promise<ExplainOutput> => explain(db, explainCostSql(query.sql), query.values(BENCHMARK_DEFAULTS));
 
 export interface ProbeEvaluation {
   query: string;
@@ -87,7 +87,7 @@ async function hypothetically(tx: Queryable, name: CandidateName, queries: reado
 }
 
 /** high / medium / low by the planner's best saving on a query that uses the index; none when it saves nothing. */
-export function priorityOf(probes: readonly ProbeEvaluation[]): Priority {
+function priorityOf(probes: readonly ProbeEvaluation[]): Priority {
   const best = Math.max(0, ...probes.filter((p) => p.usesIndex).map((p) => p.reduction));
   return best >= 0.9 ? 'high' : best >= 0.5 ? 'medium' : best >= 0.1 ? 'low' : 'none';
 }

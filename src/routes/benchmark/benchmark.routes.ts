@@ -33,7 +33,7 @@ export const benchmarkBodySchema = z
     warmup: z.number().int().min(0).max(100).default(3).openapi({ description: 'Untimed runs per pattern first (caches, plans).' }),
     params: benchmarkParamsSchema.default(benchmarkParamsSchema.parse({})),
     statementTimeoutMs: z.number().int().min(100).max(600_000).default(30_000).openapi({ description: 'Per statement; a pattern that exceeds it is reported as failed and the others still run.' }),
-    baselineReportId: reportIdSchema.optional().openapi({ description: `An earlier benchmark report (reading it needs scope \`read\` too): patterns whose p50 is more than ${Math.round((REGRESSION.ratio - 1) * 100)}% and ${REGRESSION.minMs} ms worse are listed in \`regressions\`.` }),
+    baselineReportId: reportIdSchema.optional().openapi({ description: `An earlier benchmark report: patterns whose p50 is more than ${Math.round((REGRESSION.ratio - 1) * 100)}% and ${REGRESSION.minMs} ms worse are listed in \`regressions\`.` }),
   })
   .openapi('BenchmarkRequest');
 
