@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '../adapters/db/types.js';
+import type { Database, Queryable, Timing } from '../adapters/db/types.js';
 import { ProblemError } from '../lib/errors.js';
 import { explain, summarizePlan, type PlanSummary } from '../measure/plan.js';
 import { distribution, type Distribution } from '../measure/stats.js';
@@ -107,14 +107,17 @@ export async function measureQuery(db: Database, name: string, pattern: Query, i
       try {
         // The timed runs back to back, as a client issues them; the server's own timing of each
         // (an EXPLAIN ANALYZE per run) comes after, so it never sits between two timed runs.
+        const timed = tx.timed?.bind(tx) ?? (async (text: string, params: readonly unknown[]): Promise<Timing> => {
+          const started = performance.now();
+          const result = await tx.query(text, params);
+          return { ms: performance.now() - started, rows: result.rows.length };
+        });
         for (let i = 0; i < input.warmup + input.iterations; i++) {
           if (ctx.signal?.aborted) throw new CancelledError();
-          const started = performance.now();
-          const result = await tx.query(pattern.sql, values);
-          const elapsed = performance.now() - started;
+          const run = await timed(pattern.sql, values);
           if (i >= input.warmup) {
-            roundTrip.push(elapsed);
-            rows = result.rows.length;
+            roundTrip.push(run.ms);
+            rows = run.rows;
           }
           tick();
         }

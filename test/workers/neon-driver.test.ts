@@ -30,6 +30,18 @@ describe('Neon driver inside workerd', () => {
     expect(rows[0]).toEqual({ servers: 20, tools: 60 });
   });
 
+  it('times a statement at the wire inside workerd, counting rows across many WebSocket messages', async () => {
+    const counted = await db.transaction(async (tx) => {
+      const timing = await tx.timed!(`SELECT repeat('x', 100) AS filler FROM generate_series(1, $1::int)`, [10000]);
+      expect(timing.ms).toBeGreaterThanOrEqual(0); // workerd's clock advances only across I/O; the round trip is I/O
+      // The driver has its connection back, in the same transaction.
+      expect((await tx.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
+      return timing.rows;
+    });
+    expect(counted).toBe(10000);
+    await expect(db.transaction((tx) => tx.timed!('SELECT 1 / $1::int', [0]))).rejects.toMatchObject({ code: '22012' });
+  });
+
   it('rolls a transaction back when its function throws', async () => {
     const failure = new Error('abort on purpose');
     await expect(

@@ -2,6 +2,7 @@ import { LockBusyError } from '../../lib/errors.js';
 import { isUnavailable, translateDriverError } from './errors.js';
 import { runTransaction } from './session.js';
 import { ADVISORY_LOCK, type Database, type DriverName, type Queryable, type Row, type Session } from './types.js';
+import { timeAtWire, wireStreamOf } from './wire.js';
 
 /** The part of node-postgres' Pool that pg and the Neon driver share. */
 export interface PgCompatiblePool {
@@ -19,7 +20,7 @@ export interface PgCompatibleClient {
 const listening = new WeakSet<PgCompatibleClient>();
 
 function queryableOf(target: Pick<PgCompatibleClient, 'query'>): Queryable {
-  return {
+  const queryable: Queryable = {
     async query<R extends Row>(text: string, params: readonly unknown[] = []) {
       try {
         const result = await target.query(text, [...params]);
@@ -29,6 +30,9 @@ function queryableOf(target: Pick<PgCompatibleClient, 'query'>): Queryable {
       }
     },
   };
+  // A checked-out client has a wire of its own to time statements on; the pool does not.
+  if (wireStreamOf(target)) queryable.timed = (text, params = []) => timeAtWire(wireStreamOf(target)!, text, params).catch(translateDriverError);
+  return queryable;
 }
 
 async function checkout(pool: PgCompatiblePool): Promise<PgCompatibleClient> {

@@ -13,8 +13,20 @@ export interface QueryResult<R extends Row = Row> {
   rowCount: number;
 }
 
+/** One statement timed: milliseconds from sending it to the server being ready again, and the rows it returned. */
+export interface Timing {
+  ms: number;
+  rows: number;
+}
+
 export interface Queryable {
   query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /**
+   * Runs a statement and times it at the wire, its rows counted but never decoded, as pgbench
+   * does (adapters/db/wire.ts). Only on connections with a wire (pg, Neon); where absent, time
+   * query() instead.
+   */
+  timed?(text: string, params?: readonly unknown[]): Promise<Timing>;
 }
 
 export interface TransactionOptions {
