@@ -83,7 +83,7 @@ export const patternResultSchema = z
     withinTarget: z.boolean().nullable().openapi({ description: 'p95 of the round trip ≤ targetMs; null without a target.' }),
     usesIndex: z.boolean().nullable(),
     indexes: z.array(z.string()).openapi({ description: 'Every index the plan uses, anywhere in the tree.' }),
-    roundTripMs: distributionSchema.nullable().openapi({ description: 'As the service sees each run: the top-level *Ms fields.' }),
+    roundTripMs: distributionSchema.nullable().openapi({ description: 'Each run as a client sees it, timed at the wire as pgbench times it (from sending the statement to ReadyForQuery, rows counted but not decoded; on PGlite around the driver call): the top-level *Ms fields.' }),
     serverMs: distributionSchema.nullable().openapi({ description: "The server's Execution Time of the statement, from as many EXPLAIN (ANALYZE, TIMING OFF) runs right after the timed ones." }),
     plan: planSchema.nullable(),
   })
