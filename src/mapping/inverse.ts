@@ -18,6 +18,8 @@ export interface InverseMapping {
   /** v1 column → v2 expression, for INSERT (write-back) and UPDATE (backport). */
   servers: Record<string, string>;
   tools: Record<string, string>;
+  /** The same for a backport, which has the v1 row at hand (`s`, `t`): where it differs, it keeps what only v1 knew. */
+  backport: { servers: Record<string, string>; tools: Record<string, string> };
   /** NULL when the row can be a v1 row; otherwise why not, for the report. */
   serverUnrepresentable: string;
   toolUnrepresentable: string;
@@ -68,12 +70,15 @@ export function inverseOf(m: Mapping): InverseMapping {
       : {}),
     extra_metadata: `r.metadata - ${toolKeys}`,
   };
+  // The v1 merge column's keys win over mapped ones forwards: the mapped keys it held stay in it, or the v1 column they shadow would show through.
+  const merge = (keys: string, alias: 's' | 't') => `r.metadata - ARRAY(SELECT k FROM unnest(${keys}) k WHERE NOT ${alias}.extra_metadata ? k)`;
   // CASE, not OR: the cast must never see text that is not a UUID.
   const uuidOrNull = (json: string, table: string) =>
     `(CASE WHEN ${json} IS NULL THEN false WHEN ${json} !~ ${UUID} THEN true ELSE NOT EXISTS (SELECT 1 FROM ${table} x WHERE x.id = (${json})::uuid) END)`;
   return {
     servers,
     tools,
+    backport: { servers: { ...servers, extra_metadata: merge(serverKeys, 's') }, tools: { ...tools, extra_metadata: merge(toolKeys, 't') } },
     serverUnrepresentable: `CASE
       WHEN r.id !~ ${UUID} THEN 'its id is not a UUID'
       WHEN coalesce(r.metadata->>'transport', '') <> ALL (${TRANSPORTS}) THEN 'metadata.transport is missing or not one of http, stdio, sse'

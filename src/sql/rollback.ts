@@ -37,8 +37,27 @@ export function rollbackSql(m: Mapping) {
     `array_remove(ARRAY[${fieldComparisons(m[which], m.shape).map((c) => `CASE WHEN NOT (${c.equal}) THEN '${c.field}' END`).join(', ')}]::text[], NULL)`;
   const serverWriteBack = columnsOf(inv.servers);
   const toolWriteBack = columnsOf(inv.tools);
-  const serverBackport = columnsOf(inv.servers, ['id', 'created_at']);
-  const toolBackport = columnsOf(inv.tools, ['id', 'server_id']);
+  /**
+   * A backport, field by field: a v1 column takes the inverse of its v2 value only where a
+   * field made from it differs, and keeps its own value otherwise. The inverse is lossy (a
+   * stdio server's endpoint, mapped keys the merge column shadows): columns nobody changed in
+   * v2 must not go through it. `changed`: the row has a field to backport.
+   */
+  const backport = (which: 'servers' | 'tools', skip: string[]) => {
+    const t = m[which];
+    const comparisons = fieldComparisons(t, m.shape);
+    const columns = columnsOf(inv.backport[which], skip).flatMap(([column, inverse]) => {
+      const made = comparisons.filter((c) => c.reads.includes(column));
+      return made.length > 0 ? [{ column, inverse, differs: made.map((c) => `NOT (${c.equal})`).join(' OR ') }] : [];
+    });
+    const backported = comparisons.filter((c) => c.reads.some((column) => columns.some((b) => b.column === column)));
+    return {
+      set: columns.map((c) => `${c.column} = CASE WHEN ${c.differs} THEN ${c.inverse} ELSE ${t.alias}.${c.column} END`).join(',\n      '),
+      changed: `NOT (${backported.map((c) => c.equal).join(' AND ')})`,
+    };
+  };
+  const serverBackport = backport('servers', ['id', 'created_at']);
+  const toolBackport = backport('tools', ['id', 'server_id']);
   const archivedResourceColumns = ['id', 'name', 'protocol', 'endpoint', 'sensitivity_level', 'metadata', 'created_at', 'updated_at'];
   const archivedCapabilityColumns = ['id', 'resource_id', 'name', 'description', 'input_schema', 'output_schema', 'sensitivity_level', 'metadata'];
   const archive = (table: 'resources' | 'capabilities', columns: string[], removed: string) =>
@@ -141,12 +160,13 @@ UNION ALL
 (SELECT 'capabilities', r.id, ${differingFields('tools')}, (count(*) OVER ())::int AS total
    FROM ${removal} x JOIN capabilities r ON r.resource_id = x.id JOIN ${m.tools.v1Table} ${m.tools.alias} ON ${m.tools.id.v1} = ${inv.asUuid('r.id')}
   WHERE r.resource_id = ANY(${idsOf(removal)}) AND ${differs('tools')} ORDER BY r.id LIMIT $1)`,
-    backportServers: `UPDATE ${m.servers.v1Table} ${m.servers.alias} SET ${serverBackport.map(([c, e]) => `${c} = ${e}`).join(', ')}
+    /** The batch's changed rows of v1 origin into v1, the changed fields only. */
+    backportServers: `UPDATE ${m.servers.v1Table} ${m.servers.alias} SET ${serverBackport.set}
   FROM ${removal} x JOIN resources r ON r.id = x.id
- WHERE ${m.servers.id.v1} = x.v1_id AND r.id = ANY(${idsOf(removal)}) AND ${differs('servers')}`,
-    backportTools: `UPDATE ${m.tools.v1Table} ${m.tools.alias} SET ${toolBackport.map(([c, e]) => `${c} = ${e}`).join(', ')}, updated_at = now()
+ WHERE ${m.servers.id.v1} = x.v1_id AND r.id = ANY(${idsOf(removal)}) AND ${serverBackport.changed}`,
+    backportTools: `UPDATE ${m.tools.v1Table} ${m.tools.alias} SET ${toolBackport.set}, updated_at = now()
   FROM ${removal} x JOIN capabilities r ON r.resource_id = x.id
- WHERE ${m.tools.id.v1} = ${inv.asUuid('r.id')} AND r.resource_id = ANY(${idsOf(removal)}) AND ${differs('tools')}`,
+ WHERE ${m.tools.id.v1} = ${inv.asUuid('r.id')} AND r.resource_id = ANY(${idsOf(removal)}) AND ${toolBackport.changed}`,
     /** Born rows of the batch into v1 ($1: one resource's only, or NULL: all). */
     writeBackServers: `INSERT INTO ${m.servers.v1Table} (${serverWriteBack.map(([c]) => c).join(', ')})
 SELECT ${serverWriteBack.map(([, e]) => e).join(', ')} FROM ${removal} x JOIN resources r ON r.id = x.id

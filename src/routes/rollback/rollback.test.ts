@@ -161,6 +161,44 @@ for (const target of databaseTargets()) {
         expect(server).toEqual({ name: 'renamed in v2', sensitivity_level: wanted });
       }));
 
+    it('backports only the fields changed in v2: every other v1 column keeps its value, even one the inverse mapping would not give back', () =>
+      cutover(target, async (t, app) => {
+        const [server, shadowing] = (await t.db.query<{ id: string }>(`SELECT id::text FROM mcp_servers ORDER BY id LIMIT 2`)).rows.map((r) => r.id);
+        const [tool] = (await t.db.query<{ id: string }>(`SELECT id::text FROM mcp_tools WHERE server_id = $1::uuid ORDER BY id LIMIT 1`, [server])).rows.map((r) => r.id);
+        // A stdio server without a command, and mapped keys the merge columns shadow: backwards, the mapping gives none of them back.
+        await t.db.query(`UPDATE mcp_servers SET transport = 'stdio', command = NULL, endpoint = 'https://stdio-without-command', description = 'the column',
+          extra_metadata = extra_metadata || '{"description": "the shadow"}' WHERE id = ANY($1::uuid[])`, [[server, shadowing]]);
+        await t.db.query(`UPDATE mcp_tools SET requires_approval = false, extra_metadata = extra_metadata || '{"requires_approval": "yes"}' WHERE id = $1::uuid`, [tool]);
+        await t.db.query('DELETE FROM capabilities WHERE resource_id = ANY($1::text[])', [[server, shadowing]]);
+        await t.db.query('DELETE FROM resources WHERE id = ANY($1::text[])', [[server, shadowing]]);
+        expect((await app.call('POST', '/migrate', { body: { dryRun: false } })).status).toBe(200); // v2 as SARK's mapping writes these rows
+        await t.db.query(`UPDATE resources SET name = 'renamed in v2' WHERE id = $1`, [server]);
+        await t.db.query(`UPDATE capabilities SET name = 'renamed in v2' WHERE id = $1`, [tool]);
+        await t.db.query(`UPDATE resources SET metadata = metadata || '{"description": "changed in v2"}' WHERE id = $1`, [shadowing]);
+        const plan = await (await app.call('POST', '/rollback', {})).json();
+        expect(plan.divergent.rows).toEqual(
+          expect.arrayContaining([
+            { table: 'resources', id: server, fields: ['name'] },
+            { table: 'resources', id: shadowing, fields: ['metadata (extra_metadata)'] },
+            { table: 'capabilities', id: tool, fields: ['name'] },
+          ]),
+        );
+        expect(plan.divergent.rows).toHaveLength(3);
+        const v1 = async (id: string) => (await t.db.query<{ row: Record<string, unknown> }>(`SELECT to_jsonb(s) AS row FROM mcp_servers s WHERE id = $1::uuid`, [id])).rows[0]!.row;
+        const v1Tool = async () => (await t.db.query<{ row: Record<string, unknown> }>(`SELECT to_jsonb(t) AS row FROM mcp_tools t WHERE id = $1::uuid`, [tool])).rows[0]!.row;
+        const before = { server: await v1(server!), shadowing: await v1(shadowing!), tool: await v1Tool() };
+        const done = await run(app, { backportChanges: true });
+        expect(done.tables).toMatchObject({ resources: { backported: 2 }, capabilities: { backported: 1 } });
+        expect(await v1(server!)).toEqual({ ...before.server, name: 'renamed in v2' });
+        expect(await v1Tool()).toEqual({ ...before.tool, name: 'renamed in v2', updated_at: expect.any(String) }); // a backported tool records when
+        // The changed key stays in the merge column, which wins over the description column forwards.
+        expect(await v1(shadowing!)).toEqual({ ...before.shadowing, extra_metadata: { ...(before.shadowing.extra_metadata as object), description: 'changed in v2' } });
+        // The archive, put back, is v2 exactly as v1 now maps (the test oracle knows no shadowed keys: the plan's compare decides).
+        await t.db.query(`INSERT INTO resources SELECT id, name, protocol, endpoint, sensitivity_level, metadata, created_at, updated_at FROM sark_migrate.archived_resources`);
+        await t.db.query(`INSERT INTO capabilities SELECT id, resource_id, name, description, input_schema, output_schema, sensitivity_level, metadata FROM sark_migrate.archived_capabilities`);
+        expect((await (await app.call('POST', '/rollback', {})).json()).divergent.rows).toEqual([]);
+      }));
+
     it('removes orphaned capabilities of v1 origin and reports them', () =>
       cutover(target, async (t, app) => {
         await t.db.query('ALTER TABLE capabilities DROP CONSTRAINT capabilities_resource_id_resources_id_fk');
