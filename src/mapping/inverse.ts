@@ -28,6 +28,11 @@ export interface InverseMapping {
   isV1Tool(id: string): string;
   /** The v2 id (a text expression) as a uuid, or NULL when it is not one: a v1 key to probe with. */
   asUuid(id: string): string;
+  /**
+   * Does the v2 id (text) name the v1 row whose uuid is `v1`? asUuid's rule (a UUID, any case)
+   * as a text equality for hash joins: uuid text is lower case, and lower() costs a tenth of the regex.
+   */
+  namesV1(v1: string, v2: string): string;
 }
 
 export function inverseOf(m: Mapping): InverseMapping {
@@ -99,5 +104,6 @@ export function inverseOf(m: Mapping): InverseMapping {
     isV1Server: (id: string) => `(CASE WHEN ${id} ~ ${UUID} THEN EXISTS (SELECT 1 FROM mcp_servers x WHERE x.id = (${id})::uuid) ELSE false END)`,
     isV1Tool: (id: string) => `(CASE WHEN ${id} ~ ${UUID} THEN EXISTS (SELECT 1 FROM mcp_tools x WHERE x.id = (${id})::uuid) ELSE false END)`,
     asUuid: (id: string) => `(CASE WHEN ${id} ~ ${UUID} THEN (${id})::uuid END)`,
+    namesV1: (v1: string, v2: string) => `${v1}::text = lower(${v2})`,
   };
 }

@@ -199,6 +199,26 @@ for (const target of databaseTargets()) {
         expect((await (await app.call('POST', '/rollback', {})).json()).divergent.rows).toEqual([]);
       }));
 
+    it('classifies the same in the plan and in the run a resource and a capability whose ids spell their v1 uuid in upper case', () =>
+      cutover(target, async (t, app) => {
+        const [lower] = (await t.db.query<{ id: string }>(`SELECT id::text FROM mcp_servers WHERE consul_id IS NULL ORDER BY id LIMIT 1`)).rows.map((r) => r.id);
+        const upper = lower!.toUpperCase();
+        await t.db.query(`INSERT INTO resources SELECT upper(id), 'renamed in v2', protocol, endpoint, sensitivity_level, metadata, created_at, updated_at FROM resources WHERE id = $1`, [lower]);
+        await t.db.query('UPDATE capabilities SET resource_id = $2 WHERE resource_id = $1', [lower, upper]);
+        await t.db.query('DELETE FROM resources WHERE id = $1', [lower]);
+        const [tool] = (await t.db.query<{ id: string }>(`UPDATE capabilities SET id = upper(id) WHERE id = (SELECT min(id) FROM capabilities WHERE resource_id = $1) RETURNING id`, [upper])).rows.map((r) => r.id);
+        const plan = await (await app.call('POST', '/rollback', { body: { backportChanges: true } })).json();
+        expect(plan.tables.resources).toEqual({ inScope: 6, v1Origin: 6, toRemove: 6 });
+        expect(plan.summary.bornInV2).toBe(0);
+        const byId = (rows: { table: string; id: string }[]) => [...rows].sort((a, b) => a.table.localeCompare(b.table) || a.id.localeCompare(b.id));
+        const divergent = byId(plan.divergent.rows);
+        expect(divergent).toEqual(expect.arrayContaining([{ table: 'resources', id: upper, fields: ['name'] }, { table: 'capabilities', id: tool, fields: ['resource_id'] }]));
+        const done = await run(app, { planId: plan.planId, backportChanges: true });
+        expect(done.summary).toMatchObject({ bornInV2: 0, divergent: plan.summary.divergent, removed: plan.summary.removed });
+        expect(byId(done.divergent.rows)).toEqual(divergent);
+        expect(done.tables).toMatchObject({ resources: { removed: 6, writtenBack: 0 }, capabilities: { removed: 12, writtenBack: 0 } });
+      }));
+
     it('removes orphaned capabilities of v1 origin and reports them', () =>
       cutover(target, async (t, app) => {
         await t.db.query('ALTER TABLE capabilities DROP CONSTRAINT capabilities_resource_id_resources_id_fk');
