@@ -178,7 +178,7 @@ async function writeBack(tx: Queryable, sql: RollbackSql): Promise<Pick<Done, 's
  * born in v2 back into v1 (backports changes if asked), then archives and deletes. What it
  * returns counts only once the transaction has committed.
  */
-async function rollbackBatch(tx: Queryable, sql: RollbackSql, input: RollbackInput, range: PageRange, rollbackId: string) {
+async function rollbackBatch(tx: Queryable, sql: RollbackSql, input: RollbackInput, range: PageRange, rollbackId: string, key: ForeignKey) {
   const count = async (text: string, values: unknown[] = []) => (await tx.query(text, values)).rowCount;
   const done = nothingDone();
   await tx.query(sql.settings);
@@ -197,8 +197,9 @@ async function rollbackBatch(tx: Queryable, sql: RollbackSql, input: RollbackInp
     Object.assign(done, await writeBack(tx, sql));
     listed.born = (await tx.query<Born>(sql.batchBornInV2, [LISTED])).rows; // after: what v1 refused now stays in v2
   }
-  done.capabilities = await count(sql.archiveCapabilities, [rollbackId]);
-  done.resources = await count(sql.archiveResources, [rollbackId]);
+  // Without the foreign key a writer may add a capability to the batch's resources meanwhile: only what was classified goes.
+  done.capabilities = await count(key.holds ? sql.archiveCapabilities : sql.archiveClassifiedCapabilities, [rollbackId]);
+  done.resources = await count(key.holds ? sql.archiveResources : sql.archiveClassifiedResources, [rollbackId]);
   return { done, listed, totals: totalsOf(listed) };
 }
 
@@ -258,7 +259,7 @@ function runRollback(db: Database, input: RollbackInput, ctx: OperationContext):
         () =>
           db.transaction(
             async (tx) => {
-              const batch = await rollbackBatch(tx, sql, input, range, run.rollbackId);
+              const batch = await rollbackBatch(tx, sql, input, range, run.rollbackId, key);
               await more?.(tx, batch);
               return batch;
             },

@@ -79,6 +79,9 @@ INSERT INTO sark_migrate.archived_${table} (rollback_id, ${columns.join(', ')}) 
    * join with a temp table (no statistics) does only when the planner guesses the size right.
    */
   const idsOf = (set: string) => `ARRAY(SELECT s.id FROM ${set} s)`;
+  /** The tools of the batch's v1 servers, by v2 id: one index scan finds most of the batch's capabilities of v1 origin. */
+  const batchTools = `SELECT ${m.tools.columns.id} AS id FROM ${m.tools.v1Table} ${m.tools.alias}
+   WHERE ${m.toolParent.v1} = ANY(ARRAY(SELECT p.v1_id FROM batch p WHERE p.v1_id IS NOT NULL))`;
   /** A capability of v1 origin whose resource is gone; only a run over every resource removes these. */
   const orphanOfV1 = `NOT EXISTS (SELECT 1 FROM resources p WHERE p.id = r.resource_id) AND ${inv.isV1Tool('r.id')}`;
   const orphansOfV1 = `${orphanOfV1} AND $1::text[] IS NULL`;
@@ -124,9 +127,9 @@ UNION ALL
     extent: `SELECT (pg_relation_size('resources') / current_setting('block_size')::int)::int AS pages, (SELECT count(*)::int FROM resources r WHERE ${inScope}) AS in_scope`,
     /**
      * The batch: resources in scope on pages [$2, $3) (NULL: unbounded), locked, with their v1
-     * key (NULL: born in v2) and why a born one cannot be a v1 row. The lock keeps writers from
-     * adding capabilities to them until the batch commits, so the archive holds exactly what
-     * the deletes remove.
+     * key (NULL: born in v2) and why a born one cannot be a v1 row. Where the foreign key holds,
+     * the lock keeps writers from adding capabilities to them until the batch commits, so the
+     * archive holds exactly what the deletes remove (without it: archiveClassified*).
      */
     batch: `CREATE TEMP TABLE batch ON COMMIT DROP AS
 SELECT r.id, r.v1_id, CASE WHEN r.v1_id IS NULL THEN ${inv.serverUnrepresentable} END AS reason
@@ -142,8 +145,7 @@ SELECT r.id, r.v1_id, CASE WHEN r.v1_id IS NULL THEN ${inv.serverUnrepresentable
      */
     bornCapabilities: `CREATE TEMP TABLE born_capabilities ON COMMIT DROP AS
 WITH tools AS (
-  SELECT ${m.tools.columns.id} AS id FROM ${m.tools.v1Table} ${m.tools.alias}
-   WHERE ${m.toolParent.v1} = ANY(ARRAY(SELECT p.v1_id FROM batch p WHERE p.v1_id IS NOT NULL))
+  ${batchTools}
 )
 SELECT r.id, r.resource_id, (${inv.toolUnrepresentable}) AS reason
   FROM (SELECT r.* FROM capabilities r
@@ -192,6 +194,24 @@ UPDATE born_capabilities SET reason = $2 WHERE resource_id = $1`,
      */
     archiveCapabilities: archive('capabilities', archivedCapabilityColumns, `DELETE FROM capabilities r WHERE r.resource_id = ANY(${idsOf(removal)})`),
     archiveResources: archive('resources', archivedResourceColumns, `DELETE FROM resources r WHERE r.id = ANY(${idsOf(removal)})`),
+    /**
+     * The same without the foreign key, which alone stops writers from adding a capability to a
+     * locked resource: one added after the batch classified its capabilities is neither of v1
+     * origin nor written back, so it stays, and so does its resource (no orphan): the last
+     * batch, or the next run, classifies both. The uuid probe runs only on what the two hash
+     * lookups leave (tools moved between servers, ids in upper case, rows added meanwhile).
+     */
+    archiveClassifiedCapabilities: archive(
+      'capabilities',
+      archivedCapabilityColumns,
+      `DELETE FROM capabilities r WHERE r.resource_id = ANY(${idsOf(removal)})
+   AND (r.id IN (SELECT b.id FROM born_capabilities b) OR r.id IN (${batchTools}) OR ${inv.isV1Tool('r.id')})`,
+    ),
+    archiveClassifiedResources: archive(
+      'resources',
+      archivedResourceColumns,
+      `DELETE FROM resources r WHERE r.id = ANY(${idsOf(removal)}) AND NOT EXISTS (SELECT 1 FROM capabilities c WHERE c.resource_id = r.id)`,
+    ),
     /** A validated foreign key from capabilities to resources: then no capability can be an orphan. */
     foreignKey: `SELECT coalesce(bool_or(convalidated), false) AS holds
   FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass('capabilities') AND confrelid = to_regclass('resources')`,

@@ -233,6 +233,22 @@ for (const target of databaseTargets()) {
         expect((await snapshot(t)).capabilities).toBe(1); // the HTTP one
       }));
 
+    it('without the foreign key deletes only the capabilities it classified: one added meanwhile stays until a later batch writes it back', () =>
+      cutover(target, async (t, app) => {
+        await t.db.query('ALTER TABLE capabilities DROP CONSTRAINT capabilities_resource_id_resources_id_fk');
+        await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint, metadata) VALUES ($1, 'born', 'mcp', 'https://born', '{"transport": "http"}')`, [BORN]);
+        // A writer adds a capability to the born resource after its batch classified capabilities and before the delete: when it is written back to v1.
+        await t.db.query(`CREATE FUNCTION add_capability() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+          INSERT INTO capabilities (id, resource_id, name) VALUES ('${BORN_TOOL}', NEW.id::text, 'added meanwhile'); RETURN NEW; END $$`);
+        await t.db.query('CREATE TRIGGER add_capability AFTER INSERT ON mcp_servers FOR EACH ROW EXECUTE FUNCTION add_capability()');
+        const done = await run(app, {});
+        expect(done.tables).toMatchObject({ resources: { removed: 7, writtenBack: 1 }, capabilities: { removed: 13, writtenBack: 1 } });
+        expect((await t.db.query('SELECT server_id::text, name FROM mcp_tools WHERE id = $1', [BORN_TOOL])).rows).toEqual([{ server_id: BORN, name: 'added meanwhile' }]);
+        expect(await snapshot(t)).toMatchObject({ mcp: 0, capabilities: 1 });
+        const archived = await t.db.query(`SELECT count(*)::int AS n FROM sark_migrate.archived_capabilities WHERE id = $1`, [BORN_TOOL]);
+        expect(archived.rows).toEqual([{ n: 1 }]);
+      }));
+
     it('commits whole batches when one fails, changes nothing of that one, and a re-run completes as an uninterrupted run would', () =>
       cutover(
         target,
