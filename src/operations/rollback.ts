@@ -188,6 +188,7 @@ async function rollbackBatch(tx: Queryable, sql: RollbackSql, input: RollbackInp
   const anyBorn = bornHere.resources + bornHere.capabilities > 0;
   const listed: Listed = { born: [], divergent: null };
   if (input.backportChanges) {
+    await tx.query(sql.lockCapabilities); // what is backported is then what the delete archives
     // The listing is a field-by-field compare of every row: worth its cost only beside the backport.
     listed.divergent = (await tx.query<Divergent>(sql.batchDivergent, [LISTED])).rows;
     done.serversBackported = await count(sql.backportServers);

@@ -166,6 +166,13 @@ UNION ALL
 (SELECT 'capabilities', r.id, ${differingFields('tools')}, (count(*) OVER ())::int AS total
    FROM ${removal} x JOIN capabilities r ON r.resource_id = x.id JOIN ${m.tools.v1Table} ${m.tools.alias} ON ${m.tools.id.v1} = ${inv.asUuid('r.id')}
   WHERE r.resource_id = ANY(${idsOf(removal)}) AND ${differs('tools')} ORDER BY r.id LIMIT $1)`,
+    /**
+     * Before a backport, the capabilities of the batch's leaving resources, locked: one another
+     * session changed between the backport and the delete would leave v1 its older value and
+     * only the archive the newer. The resources are locked already; a run without a backport
+     * archives whatever it deletes and needs no lock per row.
+     */
+    lockCapabilities: `SELECT count(*)::int AS locked FROM (SELECT 1 FROM capabilities r WHERE r.resource_id = ANY(${idsOf(removal)}) FOR UPDATE OF r) l`,
     /** The batch's changed rows of v1 origin into v1, the changed fields only. */
     backportServers: `UPDATE ${m.servers.v1Table} ${m.servers.alias} SET ${serverBackport.set}
   FROM ${removal} x JOIN resources r ON r.id = x.id

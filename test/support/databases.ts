@@ -15,6 +15,8 @@ export interface TestDatabase {
   url?: string;
   /** Runs SQL through a plain pg connection (real PostgreSQL) or the same PGlite. */
   admin: Pick<Database, 'query'>;
+  /** A connection of its own (real PostgreSQL only): a second session, for tests of what runs meanwhile. */
+  connect?(): Promise<Pick<Database, 'query' | 'close'>>;
   dispose(): Promise<void>;
 }
 
@@ -65,6 +67,17 @@ function realTarget(driver: 'pg' | 'neon'): DatabaseTarget {
         driver,
         url: scratch.url,
         admin,
+        async connect() {
+          const client = new pg.Client({ connectionString: scratch.url });
+          await client.connect();
+          return {
+            query: async (text, params) => {
+              const result = await client.query(text, params as unknown[]);
+              return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+            },
+            close: () => client.end(),
+          };
+        },
         async dispose() {
           await db.close();
           await admin.close();

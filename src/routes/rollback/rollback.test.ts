@@ -219,6 +219,40 @@ for (const target of databaseTargets()) {
         expect(done.tables).toMatchObject({ resources: { removed: 6, writtenBack: 0 }, capabilities: { removed: 12, writtenBack: 0 } });
       }));
 
+    // Another session is needed: PGlite has one.
+    it.skipIf(target.driver === 'pglite')('with backportChanges, a capability another session updates during the batch waits for it: v1 and the archive agree', () =>
+      cutover(target, async (t, app) => {
+        const [tool] = (await t.db.query<{ id: string }>(`SELECT id FROM capabilities WHERE resource_id <> 'http-1' ORDER BY id LIMIT 1`)).rows.map((r) => r.id);
+        await t.db.query(`UPDATE capabilities SET name = 'changed in v2' WHERE id = $1`, [tool]);
+        // The batch stops after its backport of tools, on an advisory lock the gate holds, until the test opens it.
+        await t.db.query(`CREATE FUNCTION pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$`);
+        await t.db.query('CREATE TRIGGER pause AFTER UPDATE ON mcp_tools FOR EACH STATEMENT EXECUTE FUNCTION pause()');
+        const [gate, writer] = [await t.connect!(), await t.connect!()];
+        try {
+          const until = async (holds: () => Promise<boolean>) => {
+            for (const deadline = Date.now() + 10_000; !(await holds()); await new Promise((resolve) => setTimeout(resolve, 20))) {
+              if (Date.now() > deadline) throw new Error('timed out');
+            }
+          };
+          await gate.query('SELECT pg_advisory_lock(4242)');
+          const running = run(app, { backportChanges: true });
+          await until(async () => (await gate.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted`)).rows[0]!.n === 1);
+          const [{ pid }] = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
+          let wrote = false;
+          const writing = writer.query(`UPDATE capabilities SET name = 'changed meanwhile' WHERE id = $1`, [tool]).then((r) => ((wrote = true), r));
+          // The update lands at once where nothing locks the row; otherwise it waits for the batch.
+          await until(async () => wrote || (await gate.query<{ w: string | null }>('SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0]?.w === 'Lock');
+          await gate.query('SELECT pg_advisory_unlock(4242)');
+          await running;
+          const names = await t.db.query(`SELECT (SELECT name FROM mcp_tools WHERE id::text = $1) AS v1, (SELECT name FROM sark_migrate.archived_capabilities WHERE id = $1) AS archived`, [tool]);
+          expect(names.rows[0]).toEqual({ v1: 'changed in v2', archived: 'changed in v2' });
+          expect((await writing).rowCount).toBe(0); // it waited, then found the capability gone
+        } finally {
+          await gate.close();
+          await writer.close();
+        }
+      }));
+
     it('removes orphaned capabilities of v1 origin and reports them', () =>
       cutover(target, async (t, app) => {
         await t.db.query('ALTER TABLE capabilities DROP CONSTRAINT capabilities_resource_id_resources_id_fk');
