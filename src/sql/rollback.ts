@@ -12,17 +12,24 @@ export function rollbackSql(m: Mapping) {
   const inv = inverseOf(m);
   const inScope = `r.protocol = ${m.servers.columns.protocol} AND ($1::text[] IS NULL OR r.id = ANY($1::text[]))`;
   const mcpInScope = (alias: string) => `${alias}.protocol = ${m.servers.columns.protocol} AND ($1::text[] IS NULL OR ${alias}.id = ANY($1::text[]))`;
-  // The v1 row of `r`, by a UUID spelling of its id in any case, as a run's asUuid probes find it: a plan that compared text would call an upper-case id born.
+  /**
+   * The v1 row of `r`, by a UUID spelling of its id in any case, as a run's asUuid probes find
+   * it: a plan that compared text would call an upper-case id born. The planner has no
+   * statistics for lower(id): a listing plans these joins in a subquery (OFFSET 0) for every
+   * row, or under its LIMIT it would take a nested loop over every pair as the cheap start.
+   */
   const ofServer = `${m.servers.v1Table} ${m.servers.alias} ON ${inv.namesV1(m.servers.id.v1, 'r.id')}`;
   const ofTool = `${m.tools.v1Table} ${m.tools.alias} ON ${inv.namesV1(m.tools.id.v1, 'r.id')}`;
   /**
    * Capabilities of in-scope MCP resources with no v1 tool, and why one cannot become a v1
    * row (NULL: it can). One hash anti-join, not a probe per row; only what it leaves is
-   * probed by uuid, as a run does (an id in upper case may still be a v1 tool's).
+   * probed by uuid, as a run does (an id in upper case may still be a v1 tool's); OFFSET 0
+   * keeps the probe's regex off the rows the anti-join removes.
    */
   const bornCapabilities = `SELECT r.id, r.resource_id, (${inv.toolUnrepresentable}) AS reason
-      FROM capabilities r JOIN resources p ON p.id = r.resource_id
-     WHERE ${mcpInScope('p')} AND NOT EXISTS (SELECT 1 FROM ${m.tools.v1Table} t WHERE ${m.tools.columns.id} = r.id) AND NOT ${inv.isV1Tool('r.id')}`;
+      FROM (SELECT r.* FROM capabilities r JOIN resources p ON p.id = r.resource_id
+             WHERE ${mcpInScope('p')} AND NOT EXISTS (SELECT 1 FROM ${m.tools.v1Table} t WHERE ${m.tools.columns.id} = r.id) OFFSET 0) r
+     WHERE NOT ${inv.isV1Tool('r.id')}`;
   /**
    * MCP resources in scope that leave v2 (born: without a v1 server, to be written back):
    * of v1 origin, or representable in v1, and with no capability that is not.
@@ -94,19 +101,18 @@ INSERT INTO sark_migrate.archived_${table} (rollback_id, ${columns.join(', ')}) 
        (SELECT count(*)::int FROM capabilities r JOIN removal x ON x.id = r.resource_id) AS capabilities_removed,
        (SELECT count(*)::int FROM capabilities r WHERE ${orphansOfV1}) AS orphans_removed`,
     /** Born-in-v2 resources and capabilities in scope (a dry run): written back, or staying and why. */
-    bornInV2: `${planned}(SELECT 'resources' AS "table", r.id, x.id IS NOT NULL AS written_back, ${inv.serverUnrepresentable} AS reason, (count(*) OVER ())::int AS total, (count(*) FILTER (WHERE x.id IS NULL) OVER ())::int AS staying
-   FROM resources r LEFT JOIN ${ofServer} LEFT JOIN removal x ON x.id = r.id
-  WHERE ${inScope} AND ${m.servers.id.v1} IS NULL ORDER BY r.id LIMIT $2)
+    bornInV2: `${planned}(SELECT 'resources' AS "table", d.id, d.written_back, d.reason, (count(*) OVER ())::int AS total, (count(*) FILTER (WHERE NOT d.written_back) OVER ())::int AS staying
+   FROM (SELECT r.id, x.id IS NOT NULL AS written_back, ${inv.serverUnrepresentable} AS reason FROM resources r LEFT JOIN ${ofServer} LEFT JOIN removal x ON x.id = r.id
+          WHERE ${inScope} AND ${m.servers.id.v1} IS NULL OFFSET 0) d ORDER BY d.id LIMIT $2)
 UNION ALL
 (SELECT 'capabilities', b.id, x.id IS NOT NULL, b.reason, (count(*) OVER ())::int AS total, (count(*) FILTER (WHERE x.id IS NULL) OVER ())::int AS staying FROM born_capabilities b LEFT JOIN removal x ON x.id = b.resource_id ORDER BY b.id LIMIT $2)`,
     /** v1-origin rows whose v2 copy changed after cutover, with the fields (a dry run). */
-    divergent: `(SELECT 'resources' AS "table", r.id, ${differingFields('servers')} AS fields, (count(*) OVER ())::int AS total
-   FROM resources r JOIN ${ofServer}
-  WHERE ${inScope} AND ${differs('servers')} ORDER BY r.id LIMIT $2)
+    divergent: `(SELECT 'resources' AS "table", d.id, d.fields, (count(*) OVER ())::int AS total
+   FROM (SELECT r.id, ${differingFields('servers')} AS fields FROM resources r JOIN ${ofServer} WHERE ${inScope} AND ${differs('servers')} OFFSET 0) d ORDER BY d.id LIMIT $2)
 UNION ALL
-(SELECT 'capabilities', r.id, ${differingFields('tools')}, (count(*) OVER ())::int AS total
-   FROM capabilities r JOIN ${ofTool} JOIN resources p ON p.id = r.resource_id
-  WHERE ${mcpInScope('p')} AND ${differs('tools')} ORDER BY r.id LIMIT $2)`,
+(SELECT 'capabilities', d.id, d.fields, (count(*) OVER ())::int AS total
+   FROM (SELECT r.id, ${differingFields('tools')} AS fields FROM capabilities r JOIN ${ofTool} JOIN resources p ON p.id = r.resource_id
+          WHERE ${mcpInScope('p')} AND ${differs('tools')} OFFSET 0) d ORDER BY d.id LIMIT $2)`,
     /** Fingerprint of everything the plan depends on; an execute request's planId must match it. */
     fingerprint: `SELECT md5(concat_ws(':',
   (SELECT count(*) || '/' || coalesce(bit_xor(hashtextextended(r::text, 0)), 0) FROM resources r WHERE ${inScope}),
