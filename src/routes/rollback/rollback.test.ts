@@ -1,46 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { makeTestApp, type TestApp } from '../../../test/support/app.js';
-import { databaseTargets, type DatabaseTarget, type TestDatabase } from '../../../test/support/databases.js';
+import { databaseTargets } from '../../../test/support/databases.js';
 import { checkFidelity } from '../../../test/support/fidelity.js';
-import { seedV1 } from '../../../test/support/seed.js';
-
-const BORN = '0b0b0b0b-0000-4000-8000-000000000001';
-const BORN_TOOL = '0b0b0b0b-0000-4000-8000-000000000002';
-
-/** Migrated v1 (6 servers × 2 tools unless told) plus v2-only rows: an HTTP resource with a capability, cost, federation and budget rows. */
-async function cutover<T>(target: DatabaseTarget, work: (t: TestDatabase, app: TestApp) => Promise<T>, size = { servers: 6, toolsPerServer: 2 }) {
-  const t = await target.open();
-  try {
-    await seedV1(t.db, size);
-    const app = await makeTestApp(t.db);
-    expect((await app.call('POST', '/migrate', { body: { dryRun: false } })).status).toBe(200);
-    await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint) VALUES ('http-1', 'billing api', 'http', 'https://billing'), ('grpc-1', 'ledger', 'grpc', 'grpc://ledger')`);
-    await t.db.query(`INSERT INTO capabilities (id, resource_id, name) VALUES ('http-1-get', 'http-1', 'get invoice')`);
-    await t.db.query(`INSERT INTO cost_tracking (principal_id, resource_id, capability_id, estimated_cost) SELECT 'alice', resource_id, id, 0.5 FROM capabilities`);
-    await t.db.query(`INSERT INTO federation_nodes (id, node_id, name, endpoint, trust_anchor_cert) VALUES (gen_random_uuid(), 'n1', 'peer', 'https://peer', 'cert')`);
-    await t.db.query(`INSERT INTO principal_budgets (principal_id, daily_budget) VALUES ('alice', 10)`);
-    return await work(t, app);
-  } finally {
-    await t.dispose();
-  }
-}
-
-const snapshot = async (t: TestDatabase) =>
-  (
-    await t.db.query<Record<string, number>>(`SELECT
-      (SELECT count(*)::int FROM mcp_servers) AS servers, (SELECT count(*)::int FROM mcp_tools) AS tools,
-      (SELECT count(*)::int FROM resources WHERE protocol = 'mcp') AS mcp, (SELECT count(*)::int FROM resources WHERE protocol <> 'mcp') AS other,
-      (SELECT count(*)::int FROM capabilities) AS capabilities, (SELECT count(*)::int FROM cost_tracking) AS costs,
-      (SELECT count(*)::int FROM federation_nodes) AS nodes, (SELECT count(*)::int FROM principal_budgets) AS budgets,
-      (SELECT md5(string_agg(s::text, ',' ORDER BY s.id)) FROM mcp_servers s) AS v1_servers,
-      (SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM mcp_tools t) AS v1_tools`)
-  ).rows[0]!;
-
-const run = async (app: TestApp, body: object) => {
-  const res = await app.call('POST', '/rollback', { body: { dryRun: false, ...body } });
-  expect(res.status, await res.clone().text()).toBe(200);
-  return res.json();
-};
+import { BORN, BORN_TOOL, cutover, run, snapshot } from '../../../test/support/rollback.js';
 
 for (const target of databaseTargets()) {
   describe(`POST /rollback [${target.driver}]`, () => {
@@ -161,98 +122,6 @@ for (const target of databaseTargets()) {
         expect(server).toEqual({ name: 'renamed in v2', sensitivity_level: wanted });
       }));
 
-    it('backports only the fields changed in v2: every other v1 column keeps its value, even one the inverse mapping would not give back', () =>
-      cutover(target, async (t, app) => {
-        const [server, shadowing] = (await t.db.query<{ id: string }>(`SELECT id::text FROM mcp_servers ORDER BY id LIMIT 2`)).rows.map((r) => r.id);
-        const [tool] = (await t.db.query<{ id: string }>(`SELECT id::text FROM mcp_tools WHERE server_id = $1::uuid ORDER BY id LIMIT 1`, [server])).rows.map((r) => r.id);
-        // A stdio server without a command, and mapped keys the merge columns shadow: backwards, the mapping gives none of them back.
-        await t.db.query(`UPDATE mcp_servers SET transport = 'stdio', command = NULL, endpoint = 'https://stdio-without-command', description = 'the column',
-          extra_metadata = extra_metadata || '{"description": "the shadow"}' WHERE id = ANY($1::uuid[])`, [[server, shadowing]]);
-        await t.db.query(`UPDATE mcp_tools SET requires_approval = false, extra_metadata = extra_metadata || '{"requires_approval": "yes"}' WHERE id = $1::uuid`, [tool]);
-        await t.db.query('DELETE FROM capabilities WHERE resource_id = ANY($1::text[])', [[server, shadowing]]);
-        await t.db.query('DELETE FROM resources WHERE id = ANY($1::text[])', [[server, shadowing]]);
-        expect((await app.call('POST', '/migrate', { body: { dryRun: false } })).status).toBe(200); // v2 as SARK's mapping writes these rows
-        await t.db.query(`UPDATE resources SET name = 'renamed in v2' WHERE id = $1`, [server]);
-        await t.db.query(`UPDATE capabilities SET name = 'renamed in v2' WHERE id = $1`, [tool]);
-        await t.db.query(`UPDATE resources SET metadata = metadata || '{"description": "changed in v2"}' WHERE id = $1`, [shadowing]);
-        const plan = await (await app.call('POST', '/rollback', {})).json();
-        expect(plan.divergent.rows).toEqual(
-          expect.arrayContaining([
-            { table: 'resources', id: server, fields: ['name'] },
-            { table: 'resources', id: shadowing, fields: ['metadata (extra_metadata)'] },
-            { table: 'capabilities', id: tool, fields: ['name'] },
-          ]),
-        );
-        expect(plan.divergent.rows).toHaveLength(3);
-        const v1 = async (id: string) => (await t.db.query<{ row: Record<string, unknown> }>(`SELECT to_jsonb(s) AS row FROM mcp_servers s WHERE id = $1::uuid`, [id])).rows[0]!.row;
-        const v1Tool = async () => (await t.db.query<{ row: Record<string, unknown> }>(`SELECT to_jsonb(t) AS row FROM mcp_tools t WHERE id = $1::uuid`, [tool])).rows[0]!.row;
-        const before = { server: await v1(server!), shadowing: await v1(shadowing!), tool: await v1Tool() };
-        const done = await run(app, { backportChanges: true });
-        expect(done.tables).toMatchObject({ resources: { backported: 2 }, capabilities: { backported: 1 } });
-        expect(await v1(server!)).toEqual({ ...before.server, name: 'renamed in v2' });
-        expect(await v1Tool()).toEqual({ ...before.tool, name: 'renamed in v2', updated_at: expect.any(String) }); // a backported tool records when
-        // The changed key stays in the merge column, which wins over the description column forwards.
-        expect(await v1(shadowing!)).toEqual({ ...before.shadowing, extra_metadata: { ...(before.shadowing.extra_metadata as object), description: 'changed in v2' } });
-        // The archive, put back, is v2 exactly as v1 now maps (the test oracle knows no shadowed keys: the plan's compare decides).
-        await t.db.query(`INSERT INTO resources SELECT id, name, protocol, endpoint, sensitivity_level, metadata, created_at, updated_at FROM sark_migrate.archived_resources`);
-        await t.db.query(`INSERT INTO capabilities SELECT id, resource_id, name, description, input_schema, output_schema, sensitivity_level, metadata FROM sark_migrate.archived_capabilities`);
-        expect((await (await app.call('POST', '/rollback', {})).json()).divergent.rows).toEqual([]);
-      }));
-
-    it('classifies the same in the plan and in the run a resource and a capability whose ids spell their v1 uuid in upper case', () =>
-      cutover(target, async (t, app) => {
-        const [lower] = (await t.db.query<{ id: string }>(`SELECT id::text FROM mcp_servers WHERE consul_id IS NULL ORDER BY id LIMIT 1`)).rows.map((r) => r.id);
-        const upper = lower!.toUpperCase();
-        await t.db.query(`INSERT INTO resources SELECT upper(id), 'renamed in v2', protocol, endpoint, sensitivity_level, metadata, created_at, updated_at FROM resources WHERE id = $1`, [lower]);
-        await t.db.query('UPDATE capabilities SET resource_id = $2 WHERE resource_id = $1', [lower, upper]);
-        await t.db.query('DELETE FROM resources WHERE id = $1', [lower]);
-        const [tool] = (await t.db.query<{ id: string }>(`UPDATE capabilities SET id = upper(id) WHERE id = (SELECT min(id) FROM capabilities WHERE resource_id = $1) RETURNING id`, [upper])).rows.map((r) => r.id);
-        const plan = await (await app.call('POST', '/rollback', { body: { backportChanges: true } })).json();
-        expect(plan.tables.resources).toEqual({ inScope: 6, v1Origin: 6, toRemove: 6 });
-        expect(plan.summary.bornInV2).toBe(0);
-        const byId = (rows: { table: string; id: string }[]) => [...rows].sort((a, b) => a.table.localeCompare(b.table) || a.id.localeCompare(b.id));
-        const divergent = byId(plan.divergent.rows);
-        expect(divergent).toEqual(expect.arrayContaining([{ table: 'resources', id: upper, fields: ['name'] }, { table: 'capabilities', id: tool, fields: ['resource_id'] }]));
-        const done = await run(app, { planId: plan.planId, backportChanges: true });
-        expect(done.summary).toMatchObject({ bornInV2: 0, divergent: plan.summary.divergent, removed: plan.summary.removed });
-        expect(byId(done.divergent.rows)).toEqual(divergent);
-        expect(done.tables).toMatchObject({ resources: { removed: 6, writtenBack: 0 }, capabilities: { removed: 12, writtenBack: 0 } });
-      }));
-
-    // Another session is needed: PGlite has one.
-    it.skipIf(target.driver === 'pglite')('with backportChanges, a capability another session updates during the batch waits for it: v1 and the archive agree', () =>
-      cutover(target, async (t, app) => {
-        const [tool] = (await t.db.query<{ id: string }>(`SELECT id FROM capabilities WHERE resource_id <> 'http-1' ORDER BY id LIMIT 1`)).rows.map((r) => r.id);
-        await t.db.query(`UPDATE capabilities SET name = 'changed in v2' WHERE id = $1`, [tool]);
-        // The batch stops after its backport of tools, on an advisory lock the gate holds, until the test opens it.
-        await t.db.query(`CREATE FUNCTION pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$`);
-        await t.db.query('CREATE TRIGGER pause AFTER UPDATE ON mcp_tools FOR EACH STATEMENT EXECUTE FUNCTION pause()');
-        const [gate, writer] = [await t.connect!(), await t.connect!()];
-        try {
-          const until = async (holds: () => Promise<boolean>) => {
-            for (const deadline = Date.now() + 10_000; !(await holds()); await new Promise((resolve) => setTimeout(resolve, 20))) {
-              if (Date.now() > deadline) throw new Error('timed out');
-            }
-          };
-          await gate.query('SELECT pg_advisory_lock(4242)');
-          const running = run(app, { backportChanges: true });
-          await until(async () => (await gate.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted`)).rows[0]!.n === 1);
-          const [{ pid }] = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
-          let wrote = false;
-          const writing = writer.query(`UPDATE capabilities SET name = 'changed meanwhile' WHERE id = $1`, [tool]).then((r) => ((wrote = true), r));
-          // The update lands at once where nothing locks the row; otherwise it waits for the batch.
-          await until(async () => wrote || (await gate.query<{ w: string | null }>('SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0]?.w === 'Lock');
-          await gate.query('SELECT pg_advisory_unlock(4242)');
-          await running;
-          const names = await t.db.query(`SELECT (SELECT name FROM mcp_tools WHERE id::text = $1) AS v1, (SELECT name FROM sark_migrate.archived_capabilities WHERE id = $1) AS archived`, [tool]);
-          expect(names.rows[0]).toEqual({ v1: 'changed in v2', archived: 'changed in v2' });
-          expect((await writing).rowCount).toBe(0); // it waited, then found the capability gone
-        } finally {
-          await gate.close();
-          await writer.close();
-        }
-      }));
-
     it('removes orphaned capabilities of v1 origin and reports them', () =>
       cutover(target, async (t, app) => {
         await t.db.query('ALTER TABLE capabilities DROP CONSTRAINT capabilities_resource_id_resources_id_fk');
@@ -265,22 +134,6 @@ for (const target of databaseTargets()) {
         const { rows } = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM capabilities WHERE id = $1`, [orphan!.id]);
         expect(rows[0]!.n).toBe(0);
         expect((await snapshot(t)).capabilities).toBe(1); // the HTTP one
-      }));
-
-    it('without the foreign key deletes only the capabilities it classified: one added meanwhile stays until a later batch writes it back', () =>
-      cutover(target, async (t, app) => {
-        await t.db.query('ALTER TABLE capabilities DROP CONSTRAINT capabilities_resource_id_resources_id_fk');
-        await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint, metadata) VALUES ($1, 'born', 'mcp', 'https://born', '{"transport": "http"}')`, [BORN]);
-        // A writer adds a capability to the born resource after its batch classified capabilities and before the delete: when it is written back to v1.
-        await t.db.query(`CREATE FUNCTION add_capability() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-          INSERT INTO capabilities (id, resource_id, name) VALUES ('${BORN_TOOL}', NEW.id::text, 'added meanwhile'); RETURN NEW; END $$`);
-        await t.db.query('CREATE TRIGGER add_capability AFTER INSERT ON mcp_servers FOR EACH ROW EXECUTE FUNCTION add_capability()');
-        const done = await run(app, {});
-        expect(done.tables).toMatchObject({ resources: { removed: 7, writtenBack: 1 }, capabilities: { removed: 13, writtenBack: 1 } });
-        expect((await t.db.query('SELECT server_id::text, name FROM mcp_tools WHERE id = $1', [BORN_TOOL])).rows).toEqual([{ server_id: BORN, name: 'added meanwhile' }]);
-        expect(await snapshot(t)).toMatchObject({ mcp: 0, capabilities: 1 });
-        const archived = await t.db.query(`SELECT count(*)::int AS n FROM sark_migrate.archived_capabilities WHERE id = $1`, [BORN_TOOL]);
-        expect(archived.rows).toEqual([{ n: 1 }]);
       }));
 
     it('commits whole batches when one fails, changes nothing of that one, and a re-run completes as an uninterrupted run would', () =>
