@@ -132,7 +132,7 @@ export function timeAtWire(stream: WireStream, text: string, values: readonly un
       let at = 0;
       while (buffer.length - at >= 5) {
         const type = buffer[at]!;
-        const length = new DataView(buffer.buffer, buffer.byteOffset + at + 1, 4).getInt32(0);
+        const length = ((buffer[at + 1]! << 24) | (buffer[at + 2]! << 16) | (buffer[at + 3]! << 8) | buffer[at + 4]!) >>> 0;
         if (buffer.length - at < 1 + length) break;
         if (type === 0x44) rows++; // DataRow
         else if (type === 0x45) failure = errorOf(buffer.subarray(at + 5, at + 1 + length)); // ErrorResponse
