@@ -96,6 +96,8 @@ describeEachDatabase('database adapter contract', (current) => {
       expect(timing.ms).toBeGreaterThan(0);
       // A result larger than one socket read (about 1 MB) arrives in many chunks: every row is still counted once.
       expect((await tx.timed!(`SELECT repeat('x', 100) AS filler FROM generate_series(1, 10000)`)).rows).toBe(10000);
+      // A value only the driver knows how to send is timed around the driver's call instead.
+      expect((await tx.timed!('SELECT $1::timestamptz AS at', [new Date('2026-01-02T03:04:05Z')])).rows).toBe(1);
       // The driver is back in charge of the connection, inside the same transaction.
       expect((await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM wire_rows')).rows[0]!.n).toBe(7);
     });
@@ -107,6 +109,18 @@ describeEachDatabase('database adapter contract', (current) => {
     await expect(db.transaction((tx) => tx.timed!('SELECT 1 / $1::int', [0]))).rejects.toMatchObject({ code: '22012', message: 'division by zero' });
     await expect(db.transaction((tx) => tx.timed!('SELECT pg_sleep(2)'), { statementTimeoutMs: 100 })).rejects.toMatchObject({ code: '57014' });
     expect((await db.transaction((tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).rows[0]!.one).toBe(1);
+  });
+
+  it('rejects a timed statement at once on a connection that died while idle, which is then not lent again', async () => {
+    const { db, driver } = current();
+    if (driver === 'pglite') return;
+    const timing = db.transaction(async (tx) => {
+      await tx.query('SELECT pg_terminate_backend(pg_backend_pid())').catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the socket closes meanwhile
+      return tx.timed!('SELECT 1');
+    });
+    await expect(timing).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    expect((await db.transaction((tx) => tx.timed!('SELECT 1'))).rows).toBe(1);
   });
 
   it('releases the advisory lock when the locked work throws', async () => {

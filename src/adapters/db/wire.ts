@@ -19,6 +19,11 @@ import type { Timing } from './types.js';
 /** The part of a pg or Neon socket this needs: an event emitter with write(). */
 interface WireStream {
   write(chunk: Uint8Array): unknown;
+  /** A socket closed while the driver sat idle: writing to it raises no event at all. */
+  destroyed?: boolean;
+  writable?: boolean;
+  /** The Neon driver's socket sends writes in a setTimeout(0) unless told not to: 1 ms inside every timed run under Node. */
+  coalesceWrites?: boolean;
   on(event: string, listener: (...args: never[]) => void): unknown;
   removeListener(event: string, listener: (...args: never[]) => void): unknown;
   listeners(event: string): ((...args: never[]) => void)[];
@@ -59,6 +64,18 @@ const int32 = (n: number) => {
 /** A PostgreSQL array literal of text elements, every element quoted. */
 const arrayLiteral = (values: unknown[]): string =>
   `{${values.map((v) => (v === null || v === undefined ? 'NULL' : Array.isArray(v) ? arrayLiteral(v) : `"${String(v).replace(/[\\"]/g, '\\$&')}"`)).join(',')}}`;
+
+const isPlainObject = (v: unknown) => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+const isScalar = (v: unknown) => v === null || v === undefined || ['string', 'number', 'boolean', 'bigint'].includes(typeof v);
+
+/**
+ * Values textValue sends exactly as node-postgres would: scalars, arrays of scalars, plain
+ * objects (JSON). Dates, buffers and objects with toPostgres are left to the driver.
+ */
+export function wireEncodable(values: readonly unknown[]): boolean {
+  const ok = (v: unknown): boolean => isScalar(v) || (Array.isArray(v) && v.every(ok)) || isPlainObject(v);
+  return values.every(ok);
+}
 
 /** A bound value in text format, as node-postgres sends it: arrays as array literals, objects as JSON. */
 export function textValue(value: unknown): string | null {
@@ -112,6 +129,7 @@ function errorOf(body: Uint8Array): Error {
 
 /** Runs one statement on the stream and times it; rejects with the server's error (its SQLSTATE in `code`). */
 export function timeAtWire(stream: WireStream, text: string, values: readonly unknown[]): Promise<Timing> {
+  if (stream.destroyed === true || stream.writable === false) return Promise.reject(terminated());
   const request = extendedQuery(text, values);
   const saved = stream.listeners('data');
   for (const l of saved) stream.removeListener('data', l);
@@ -120,11 +138,13 @@ export function timeAtWire(stream: WireStream, text: string, values: readonly un
     let rows = 0;
     let failure: Error | undefined;
     let started = 0;
-    const finish = (outcome: () => void) => {
+    const finish = (outcome: () => void, rest?: Uint8Array) => {
       stream.removeListener('data', onData as Listener);
       stream.removeListener('close', onClose as Listener);
       stream.removeListener('error', onError as Listener);
       for (const l of saved) stream.on('data', l);
+      // Whatever came after ReadyForQuery in the same read (a notice, a notification) is the driver's.
+      if (rest && rest.length > 0) for (const l of saved) (l as (chunk: Uint8Array) => void)(asDriverChunk(rest));
       outcome();
     };
     const onData = (chunk: Uint8Array) => {
@@ -139,21 +159,38 @@ export function timeAtWire(stream: WireStream, text: string, values: readonly un
         else if (type === 0x5a) {
           // ReadyForQuery: the statement is over, and nothing else is in flight.
           const ms = performance.now() - started;
-          return finish(() => (failure ? reject(failure) : resolve({ ms, rows })));
+          return finish(() => (failure ? reject(failure) : resolve({ ms, rows })), buffer.subarray(at + 1 + length));
         }
         at += 1 + length;
       }
       buffer = buffer.subarray(at);
       pending = buffer.length > 0 ? buffer.slice() : new Uint8Array(0);
     };
-    const onClose = () => finish(() => reject(new Error('Connection terminated while a statement was timed')));
+    // A FATAL error (the backend terminated) arrives just before the close: that is the reason to give.
+    const onClose = () => finish(() => reject(failure ?? terminated()));
     const onError = (error: Error) => finish(() => reject(error));
     stream.on('data', onData as Listener);
     stream.on('close', onClose as Listener);
     stream.on('error', onError as Listener);
-    started = performance.now();
-    stream.write(request);
+    const coalescing = stream.coalesceWrites;
+    try {
+      if (coalescing !== undefined) stream.coalesceWrites = false; // one request, one send, now
+      started = performance.now();
+      stream.write(request);
+    } catch (error) {
+      finish(() => reject(error));
+    } finally {
+      if (coalescing !== undefined) stream.coalesceWrites = coalescing;
+    }
   });
+}
+
+const terminated = () => new Error('Connection terminated: the statement could not be timed');
+
+/** node-postgres' parser reads with Buffer methods: hand it a Buffer where the runtime has one. */
+function asDriverChunk(bytes: Uint8Array): Uint8Array {
+  const B = (globalThis as { Buffer?: { isBuffer(b: unknown): boolean; from(b: Uint8Array): Uint8Array } }).Buffer;
+  return B && !B.isBuffer(bytes) ? B.from(bytes) : bytes;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
