@@ -1,4 +1,5 @@
-import type { Database, Queryable, Timing } from '../adapters/db/types.js';
+import type { Database, Queryable } from '../adapters/db/types.js';
+import { timeQuery } from '../adapters/db/wire.js';
 import { ProblemError } from '../lib/errors.js';
 import { explain, summarizePlan, type PlanSummary } from '../measure/plan.js';
 import { distribution, type Distribution } from '../measure/stats.js';
@@ -107,11 +108,7 @@ export async function measureQuery(db: Database, name: string, pattern: Query, i
       try {
         // The timed runs back to back, as a client issues them; the server's own timing of each
         // (an EXPLAIN ANALYZE per run) comes after, so it never sits between two timed runs.
-        const timed = tx.timed?.bind(tx) ?? (async (text: string, params: readonly unknown[]): Promise<Timing> => {
-          const started = performance.now();
-          const result = await tx.query(text, params);
-          return { ms: performance.now() - started, rows: result.rows.length };
-        });
+        const timed = tx.timed?.bind(tx) ?? ((text: string, params: readonly unknown[]) => timeQuery(tx, text, params));
         for (let i = 0; i < input.warmup + input.iterations; i++) {
           if (ctx.signal?.aborted) throw new CancelledError();
           const run = await timed(pattern.sql, values);

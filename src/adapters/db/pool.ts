@@ -2,7 +2,7 @@ import { LockBusyError } from '../../lib/errors.js';
 import { isUnavailable, translateDriverError } from './errors.js';
 import { runTransaction } from './session.js';
 import { ADVISORY_LOCK, type Database, type DriverName, type Queryable, type Row, type Session } from './types.js';
-import { timeAtWire, wireEncodable, wireStreamOf } from './wire.js';
+import { timeAtWire, timeQuery, wireEncodable, wireStreamOf } from './wire.js';
 
 /** The part of node-postgres' Pool that pg and the Neon driver share. */
 export interface PgCompatiblePool {
@@ -32,15 +32,8 @@ function queryableOf(target: Pick<PgCompatibleClient, 'query'>): Queryable {
   };
   // A checked-out client has a wire of its own to time statements on; the pool does not.
   if (wireStreamOf(target)) {
-    queryable.timed = async (text, params = []) => {
-      if (!wireEncodable(params)) {
-        // A value only the driver knows how to send (a Date, a Buffer): timed around its call instead.
-        const started = performance.now();
-        const result = await queryable.query(text, params);
-        return { ms: performance.now() - started, rows: result.rows.length };
-      }
-      return timeAtWire(wireStreamOf(target)!, text, params).catch(translateDriverError);
-    };
+    queryable.timed = (text, params = []) =>
+      wireEncodable(params) ? timeAtWire(wireStreamOf(target)!, text, params).catch(translateDriverError) : timeQuery(queryable, text, params);
   }
   return queryable;
 }

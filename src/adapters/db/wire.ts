@@ -1,4 +1,4 @@
-import type { Timing } from './types.js';
+import type { Queryable, Timing } from './types.js';
 
 /**
  * A statement timed at the wire, as pgbench times it: from writing Parse/Bind/Describe/
@@ -183,6 +183,13 @@ export function timeAtWire(stream: WireStream, text: string, values: readonly un
       if (coalescing !== undefined) stream.coalesceWrites = coalescing;
     }
   });
+}
+
+/** Where there is no wire to time at (PGlite), or a value only the driver can send: around the driver's call. */
+export async function timeQuery(db: Pick<Queryable, 'query'>, text: string, values: readonly unknown[]): Promise<Timing> {
+  const started = performance.now();
+  const result = await db.query(text, values);
+  return { ms: performance.now() - started, rows: result.rows.length };
 }
 
 const terminated = () => new Error('Connection terminated: the statement could not be timed');
