@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { explainOutput, summarizePlan } from './plan.js';
-import { distribution, quantile } from './stats.js';
+import { distribution, medianInterval, quantile } from './stats.js';
 
 describe('distribution', () => {
   it('interpolates percentiles between ranks and keeps them ordered', () => {
@@ -12,6 +12,20 @@ describe('distribution', () => {
     expect(d.p99).toBeLessThanOrEqual(d.max);
     expect(d.stddev).toBeCloseTo(39.625, 3); // sample standard deviation (n - 1)
     expect(distribution([7])).toMatchObject({ min: 7, p50: 7, p99: 7, stddev: 0 });
+  });
+});
+
+describe('medianInterval', () => {
+  it('brackets the median by the binomial order statistics', () => {
+    // n = 10: P(Binomial(10, ½) <= 1) = 1.1% <= 2.5% < P(<= 2) = 5.5%, so the 2nd smallest and 2nd largest.
+    const xs = [9, 1, 8, 2, 7, 3, 6, 4, 5, 10];
+    expect(medianInterval(xs)).toEqual({ median: 5.5, low: 2, high: 9, n: 10 });
+    // n = 100: the textbook ranks are 40 and 61.
+    const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(medianInterval(hundred)).toMatchObject({ median: 50.5, low: 40, high: 61 });
+    // Too few samples for 95%: the whole range.
+    expect(medianInterval([3, 1, 2])).toEqual({ median: 2, low: 1, high: 3, n: 3 });
+    expect(() => medianInterval([])).toThrow(RangeError);
   });
 });
 
