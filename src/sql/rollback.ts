@@ -71,14 +71,17 @@ export function rollbackSql(m: Mapping) {
   const toolBackport = backport('tools', ['id', 'server_id']);
   const archivedResourceColumns = ['id', 'name', 'protocol', 'endpoint', 'sensitivity_level', 'metadata', 'created_at', 'updated_at'];
   const archivedCapabilityColumns = ['id', 'resource_id', 'name', 'description', 'input_schema', 'output_schema', 'sensitivity_level', 'metadata'];
+  /** A delete as the CTE `removed`, returning the archived columns; insertArchive copies them under $1, the rollbackId. */
+  const removedBy = (columns: string[], removed: string) => `removed AS (${removed} RETURNING ${columns.map((c) => `r.${c}`).join(', ')})`;
+  const insertArchive = (table: 'resources' | 'capabilities', columns: string[]) =>
+    `INSERT INTO sark_migrate.archived_${table} (rollback_id, ${columns.join(', ')}) SELECT $1, ${columns.join(', ')} FROM removed`;
   const archive = (table: 'resources' | 'capabilities', columns: string[], removed: string) =>
-    `WITH removed AS (${removed} RETURNING ${columns.map((c) => `r.${c}`).join(', ')})
-INSERT INTO sark_migrate.archived_${table} (rollback_id, ${columns.join(', ')}) SELECT $1, ${columns.join(', ')} FROM removed`;
+    `WITH ${removedBy(columns, removed)}\n${insertArchive(table, columns)}`;
   /**
    * A batch's resources that leave v2: of v1 origin, or born and representable in v1, and
    * with no capability that is not. `born`: written back first; `v1_id`: the v1 key.
    */
-  const removal = `(SELECT p.id, p.v1_id, p.v1_id IS NULL AS born FROM batch p
+  const removal = `(SELECT p.tid, p.id, p.v1_id, p.v1_id IS NULL AS born FROM batch p
    WHERE (p.v1_id IS NOT NULL OR p.reason IS NULL)
      AND NOT EXISTS (SELECT 1 FROM born_capabilities b WHERE b.resource_id = p.id AND b.reason IS NOT NULL))`;
   /**
@@ -86,6 +89,8 @@ INSERT INTO sark_migrate.archived_${table} (rollback_id, ${columns.join(', ')}) 
    * join with a temp table (no statistics) does only when the planner guesses the size right.
    */
   const idsOf = (set: string) => `ARRAY(SELECT s.id FROM ${set} s)`;
+  /** The batch's resources where they lie: locked, they cannot move, and a TID scan needs no index. */
+  const tidsOf = (set: string) => `ARRAY(SELECT s.tid FROM ${set} s)`;
   /** The tools of the batch's v1 servers, by v2 id: one index scan finds most of the batch's capabilities of v1 origin. */
   const batchTools = `SELECT ${m.tools.columns.id} AS id FROM ${m.tools.v1Table} ${m.tools.alias}
    WHERE ${m.toolParent.v1} = ANY(ARRAY(SELECT p.v1_id FROM batch p WHERE p.v1_id IS NOT NULL))`;
@@ -138,8 +143,8 @@ UNION ALL
      * archive holds exactly what the deletes remove (without it: archiveClassified*).
      */
     batch: `CREATE TEMP TABLE batch ON COMMIT DROP AS
-SELECT r.id, r.v1_id, CASE WHEN r.v1_id IS NULL THEN ${inv.serverUnrepresentable} END AS reason
-  FROM (SELECT r.*, (SELECT ${m.servers.id.v1} FROM ${m.servers.v1Table} ${m.servers.alias} WHERE ${m.servers.id.v1} = ${inv.asUuid('r.id')}) AS v1_id
+SELECT r.tid, r.id, r.v1_id, CASE WHEN r.v1_id IS NULL THEN ${inv.serverUnrepresentable} END AS reason
+  FROM (SELECT r.*, r.ctid AS tid, (SELECT ${m.servers.id.v1} FROM ${m.servers.v1Table} ${m.servers.alias} WHERE ${m.servers.id.v1} = ${inv.asUuid('r.id')}) AS v1_id
           FROM resources r
          WHERE ${inScope} AND ($2::tid IS NULL OR r.ctid >= $2::tid) AND ($3::tid IS NULL OR r.ctid < $3::tid)
            FOR UPDATE OF r) r`,
@@ -206,7 +211,23 @@ UPDATE born_capabilities SET reason = $2 WHERE resource_id = $1`,
      * renamed meanwhile fails the batch, which under steady writes never gets through.)
      */
     archiveCapabilities: archive('capabilities', archivedCapabilityColumns, `DELETE FROM capabilities r WHERE r.resource_id = ANY(${idsOf(removal)})`),
-    archiveResources: archive('resources', archivedResourceColumns, `DELETE FROM resources r WHERE r.id = ANY(${idsOf(removal)})`),
+    archiveResources: archive('resources', archivedResourceColumns, `DELETE FROM resources r WHERE r.ctid = ANY(${tidsOf(removal)})`),
+    /** Whether the batch holds a resource born in v2: then it takes the classifying path (bornCapabilities and on). */
+    batchBornResources: `SELECT count(*) FILTER (WHERE v1_id IS NULL)::int AS resources FROM batch`,
+    /**
+     * The fast path of a batch whose resources are all of v1 origin, where the foreign key holds
+     * (the batch's locks then keep new capabilities out): archives and deletes every capability
+     * of the batch in one statement, and counts those born in v2 among them. Born ones are rare;
+     * if there is any, the caller rolls this back to a savepoint and classifies first
+     * (bornCapabilities), which would otherwise read the batch's capabilities a second time.
+     */
+    archiveBatchCapabilities: `WITH ${removedBy(archivedCapabilityColumns, `DELETE FROM capabilities r WHERE r.resource_id = ANY(${idsOf('batch')})`)},
+archived AS (${insertArchive('capabilities', archivedCapabilityColumns)})
+SELECT (SELECT count(*) FROM removed)::int AS removed, count(*)::int AS born
+  FROM (SELECT x.id FROM removed x WHERE NOT EXISTS (SELECT 1 FROM (${batchTools}) t WHERE t.id = x.id) OFFSET 0) r
+ WHERE NOT ${inv.isV1Tool('r.id')}`,
+    /** The fast path's resources: the whole batch. */
+    archiveBatchResources: archive('resources', archivedResourceColumns, `DELETE FROM resources r WHERE r.ctid = ANY(${tidsOf('batch')})`),
     /**
      * The same without the foreign key, which alone stops writers from adding a capability to a
      * locked resource: one added after the batch classified its capabilities is neither of v1
@@ -223,7 +244,7 @@ UPDATE born_capabilities SET reason = $2 WHERE resource_id = $1`,
     archiveClassifiedResources: archive(
       'resources',
       archivedResourceColumns,
-      `DELETE FROM resources r WHERE r.id = ANY(${idsOf(removal)}) AND NOT EXISTS (SELECT 1 FROM capabilities c WHERE c.resource_id = r.id)`,
+      `DELETE FROM resources r WHERE r.ctid = ANY(${tidsOf(removal)}) AND NOT EXISTS (SELECT 1 FROM capabilities c WHERE c.resource_id = r.id)`,
     ),
     /** A validated foreign key from capabilities to resources: then no capability can be an orphan. */
     foreignKey: `SELECT coalesce(bool_or(convalidated), false) AS holds

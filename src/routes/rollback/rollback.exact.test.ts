@@ -63,6 +63,57 @@ for (const target of databaseTargets()) {
         expect(done.tables).toMatchObject({ resources: { removed: 6, writtenBack: 0 }, capabilities: { removed: 12, writtenBack: 0 } });
       }));
 
+    it('writes back a capability born in v2 on a resource of v1 origin, and keeps whole in v2 a resource with one v1 cannot hold', () =>
+      cutover(target, async (t, app) => {
+        // Both resources are of v1 origin, so their batch first tries archiving all its capabilities at once, and must fall back.
+        const [written, kept] = (await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' ORDER BY id LIMIT 2`)).rows.map((r) => r.id);
+        const added = '0c0c0c0c-0000-4000-8000-000000000001';
+        await t.db.query(`INSERT INTO capabilities (id, resource_id, name, input_schema) VALUES ($1, $2, 'added after cutover', '{"type": "object"}'), ('not-a-uuid', $3, 'unrepresentable', '{}')`, [added, written, kept]);
+        const before = await snapshot(t);
+        const done = await run(app, {});
+        expect(done.tables).toMatchObject({ resources: { removed: 5, writtenBack: 0 }, capabilities: { removed: 11, writtenBack: 1 } });
+        expect(done.bornInV2.rows).toEqual([
+          { table: 'capabilities', id: added, outcome: 'written back to v1' },
+          { table: 'capabilities', id: 'not-a-uuid', outcome: 'stays in v2', reason: 'its id is not a UUID' },
+        ]);
+        expect((await t.db.query(`SELECT server_id::text, name FROM mcp_tools WHERE id = $1::uuid`, [added])).rows).toEqual([{ server_id: written, name: 'added after cutover' }]);
+        // The kept resource stays with every capability it had: its two of v1 origin and the one v1 cannot hold.
+        const left = await t.db.query(`SELECT r.id, count(c.id)::int AS capabilities FROM resources r LEFT JOIN capabilities c ON c.resource_id = r.id WHERE r.protocol = 'mcp' GROUP BY r.id`);
+        expect(left.rows).toEqual([{ id: kept, capabilities: 3 }]);
+        expect(await snapshot(t)).toMatchObject({ mcp: 1, tools: before.tools! + 1, servers: before.servers });
+        const archived = await t.db.query(`SELECT (SELECT count(*)::int FROM sark_migrate.archived_resources) AS r, (SELECT count(*)::int FROM sark_migrate.archived_capabilities) AS c`);
+        expect(archived.rows).toEqual([{ r: 5, c: 11 }]);
+      }));
+
+    it('a batch that fails while archiving all its capabilities at once changes nothing, and a re-run finishes the job', () =>
+      cutover(
+        target,
+        async (t, app) => {
+          const [last] = (await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' ORDER BY ctid DESC LIMIT 1`)).rows.map((r) => r.id);
+          // The archive refuses the last resource's capabilities: its batch fails after the batches before it committed.
+          await t.db.query(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.resource_id = '${last}' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`);
+          await t.db.query('CREATE TRIGGER refuse BEFORE INSERT ON sark_migrate.archived_capabilities FOR EACH ROW EXECUTE FUNCTION refuse()');
+          const body = { dryRun: false, batchSize: 10, parallelism: 1 };
+          expect((await app.call('POST', '/rollback', { body })).status).toBe(500);
+          const state = async () =>
+            (
+              await t.db.query<Record<string, number>>(`SELECT (SELECT count(*)::int FROM resources WHERE protocol = 'mcp') AS resources,
+                (SELECT count(*)::int FROM capabilities c JOIN resources r ON r.id = c.resource_id WHERE r.protocol = 'mcp') AS capabilities,
+                (SELECT count(*)::int FROM sark_migrate.archived_resources) AS archived_resources, (SELECT count(*)::int FROM sark_migrate.archived_capabilities) AS archived_capabilities`)
+            ).rows[0]!;
+          const failed = await state();
+          expect(failed.resources).toBeGreaterThan(0);
+          expect(failed.resources).toBeLessThan(40);
+          // Whole batches only: every resource still in v2 has both its capabilities, and what left is archived whole.
+          expect(failed).toEqual({ resources: failed.resources, capabilities: 2 * failed.resources!, archived_resources: 40 - failed.resources!, archived_capabilities: 2 * (40 - failed.resources!) });
+          await t.db.query('DROP TRIGGER refuse ON sark_migrate.archived_capabilities');
+          const rerun = await run(app, body);
+          expect(rerun.tables).toMatchObject({ resources: { removed: failed.resources }, capabilities: { removed: 2 * failed.resources! } });
+          expect(await state()).toEqual({ resources: 0, capabilities: 0, archived_resources: 40, archived_capabilities: 80 });
+        },
+        { servers: 40, toolsPerServer: 2 },
+      ));
+
     // Another session is needed: PGlite has one.
     it.skipIf(target.driver === 'pglite')('with backportChanges, a capability another session updates during the batch waits for it: v1 and the archive agree', () =>
       cutover(target, async (t, app) => {
