@@ -24,6 +24,7 @@ import { detectV1Shape } from '../src/mapping/shape.js';
 import { MIGRATE_DEFAULTS, migrate } from '../src/operations/migrate.js';
 import { ROLLBACK_DEFAULTS, rollback } from '../src/operations/rollback.js';
 import { validate } from '../src/operations/validate.js';
+import { medianInterval } from '../src/measure/stats.js';
 import { fieldComparisons } from '../src/sql/fidelity.js';
 import { detachedContext } from '../src/operations/runner.js';
 import { benchOptimize } from './bench/optimize.js';
@@ -241,26 +242,35 @@ async function main(): Promise<void> {
     }
   });
   // /rollback: every round on fresh copies of the migrated template; the floor is one cascading DELETE.
+  // Floor and service run back to back, taking turns at going first: each round is a pair, and the
+  // ratio quoted is the median of the pairs' (this machine's speed drifts between rounds).
   const rollbackFloors: number[] = [];
   const rollbackServices: number[] = [];
   if (ops.includes('rollback')) {
     await ensureMigratedTemplate();
-    for (let round = 1; round <= ROUNDS; round++) {
-      rollbackFloors.push(await withCopy('rbfloor', (db) => timed(() => db.query(`DELETE FROM resources WHERE protocol = 'mcp'`)), MIGRATED));
-      rollbackServices.push(
-        await withCopy(
-          'rbsvc',
-          (db) =>
-            timed(async () => {
-              const outcome = await rollback(db, { dryRun: false, backportChanges: false, ...ROLLBACK_DEFAULTS }, detachedContext());
-              if ((outcome.summary as { removed: number }).removed !== SERVERS * (TOOLS + 1)) throw new Error(`rollback removed ${JSON.stringify(outcome.summary)}`);
-            }),
-          MIGRATED,
-        ),
+    const floorRun = () => withCopy('rbfloor', (db) => timed(() => db.query(`DELETE FROM resources WHERE protocol = 'mcp'`)), MIGRATED);
+    const serviceRun = () =>
+      withCopy(
+        'rbsvc',
+        (db) =>
+          timed(async () => {
+            const outcome = await rollback(db, { dryRun: false, backportChanges: false, ...ROLLBACK_DEFAULTS }, detachedContext());
+            if ((outcome.summary as { removed: number }).removed !== SERVERS * (TOOLS + 1)) throw new Error(`rollback removed ${JSON.stringify(outcome.summary)}`);
+          }),
+        MIGRATED,
       );
-      console.log(`rollback round ${round}: floor ${fmt(rollbackFloors.at(-1)!)}, service ${fmt(rollbackServices.at(-1)!)}`);
+    for (let round = 1; round <= ROUNDS; round++) {
+      if (round % 2 === 1) {
+        rollbackFloors.push(await floorRun());
+        rollbackServices.push(await serviceRun());
+      } else {
+        rollbackServices.push(await serviceRun());
+        rollbackFloors.push(await floorRun());
+      }
+      console.log(`rollback round ${round}: floor ${fmt(rollbackFloors.at(-1)!)}, service ${fmt(rollbackServices.at(-1)!)} (${(rollbackServices.at(-1)! / rollbackFloors.at(-1)!).toFixed(2)}×)`);
     }
-    console.log(`\n/rollback, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (medians; batch ${ROLLBACK_DEFAULTS.batchSize}, parallelism ${ROLLBACK_DEFAULTS.parallelism})`);
+    const ratio = medianInterval(rollbackServices.map((s, i) => s / rollbackFloors[i]!));
+    console.log(`\n/rollback, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (batch ${ROLLBACK_DEFAULTS.batchSize}, parallelism ${ROLLBACK_DEFAULTS.parallelism}): median of the rounds' ratios ${ratio.median.toFixed(2)}× (95% interval ${ratio.low.toFixed(2)}–${ratio.high.toFixed(2)})`);
   }
   // /benchmark: on a migrated copy with other protocols and cost rows, beside pgbench.
   if (ops.includes('benchmark')) {

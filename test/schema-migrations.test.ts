@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { applyMigrations } from '../src/db/migrate.js';
+import { MIGRATIONS } from '../src/db/migrations.bundle.js';
 import { v1SchemaStatements } from '../src/demo/v1-schema.js';
 import { renderMigrationBundle } from './support/migration-bundle.js';
 import { describeEachDatabase, databaseTargets } from './support/databases.js';
@@ -38,12 +39,16 @@ describeEachDatabase('schema migrations', (current, target) => {
       { tag: '0000_v2_tables', outcome: 'applied' },
       { tag: '0001_rollback_archive', outcome: 'applied' },
       { tag: '0002_rollback_archive_unindexed', outcome: 'applied' },
+      { tag: '0003_rollback_archive_packs', outcome: 'applied' },
+      { tag: '0004_rollback_archive_views', outcome: 'applied' },
     ]);
     const second = await db.withAdvisoryLock((s) => applyMigrations(s));
     expect(second).toEqual([
       { tag: '0000_v2_tables', outcome: 'already-applied' },
       { tag: '0001_rollback_archive', outcome: 'already-applied' },
       { tag: '0002_rollback_archive_unindexed', outcome: 'already-applied' },
+      { tag: '0003_rollback_archive_packs', outcome: 'already-applied' },
+      { tag: '0004_rollback_archive_views', outcome: 'already-applied' },
     ]);
     const { rows } = await db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM unnest($1::text[]) t WHERE to_regclass(t) IS NOT NULL`,
@@ -76,12 +81,58 @@ describeEachDatabase('schema migrations', (current, target) => {
         { tag: '0000_v2_tables', outcome: 'adopted' },
         { tag: '0001_rollback_archive', outcome: 'applied' },
         { tag: '0002_rollback_archive_unindexed', outcome: 'applied' },
+        { tag: '0003_rollback_archive_packs', outcome: 'applied' },
+        { tag: '0004_rollback_archive_views', outcome: 'applied' },
       ]);
       expect(await describeSchema(sark.db)).toEqual(before);
       const { rows } = await sark.db.query<{ name: string }>('SELECT name FROM resources');
       expect(rows).toEqual([{ name: 'kept' }]);
     } finally {
       await sark.dispose();
+    }
+  });
+
+  it('keep every row archived before the archive was packed: the views of the old tables\' names read them back', async () => {
+    const old = await target.open();
+    try {
+      const rowForRow = MIGRATIONS.filter((m) => m.tag < '0003');
+      expect(rowForRow).toHaveLength(3);
+      await old.db.withAdvisoryLock((s) => applyMigrations(s, rowForRow));
+      // Two rollbacks archived the old way: 450 capabilities make three packs of the first, one of the second.
+      await old.db.query(`INSERT INTO sark_migrate.archived_resources (rollback_id, id, name, protocol, endpoint, sensitivity_level, metadata, created_at, updated_at)
+        VALUES ('first', 'r1', 'one', 'mcp', 'https://one', 'high', '{"transport": "http"}', '2026-01-02T03:04:05.678901Z', '2026-01-03T00:00:00Z'),
+               ('second', 'r2', 'two', 'mcp', 'https://two', 'low', '{}', '2026-02-01T00:00:00Z', '2026-02-02T00:00:00Z')`);
+      await old.db.query(`INSERT INTO sark_migrate.archived_capabilities (rollback_id, id, resource_id, name, description, input_schema, output_schema, sensitivity_level, metadata)
+        SELECT CASE WHEN g <= 450 THEN 'first' ELSE 'second' END, 'c' || g, CASE WHEN g <= 450 THEN 'r1' ELSE 'r2' END, 'tool ' || g, CASE WHEN g % 2 = 0 THEN 'd' END,
+               jsonb_build_object('type', 'object', 'n', g), '{}', 'medium', '{"requires_approval": false}'
+          FROM generate_series(1, 451) g`);
+      const read = async () =>
+        (
+          await old.db.query<{ resources: string; capabilities: string }>(`SELECT
+            (SELECT string_agg(r::text, '|' ORDER BY r.id) FROM (SELECT rollback_id, id, name, protocol, endpoint, sensitivity_level, metadata, created_at, updated_at FROM sark_migrate.archived_resources) r) AS resources,
+            (SELECT string_agg(c::text, '|' ORDER BY c.id) FROM (SELECT rollback_id, id, resource_id, name, description, input_schema, output_schema, sensitivity_level, metadata FROM sark_migrate.archived_capabilities) c) AS capabilities`)
+        ).rows[0]!;
+      const before = await read();
+      const outcomes = await old.db.withAdvisoryLock((s) => applyMigrations(s));
+      expect(outcomes.slice(3)).toEqual([
+        { tag: '0003_rollback_archive_packs', outcome: 'applied' },
+        { tag: '0004_rollback_archive_views', outcome: 'applied' },
+      ]);
+      expect(await read()).toEqual(before);
+      const packs = await old.db.query(`SELECT rollback_id, cardinality(rows)::int AS n FROM sark_migrate.archived_capability_packs ORDER BY rollback_id, n DESC`);
+      expect(packs.rows).toEqual([{ rollback_id: 'first', n: 200 }, { rollback_id: 'first', n: 200 }, { rollback_id: 'first', n: 50 }, { rollback_id: 'second', n: 1 }]);
+      const kinds = await old.db.query(`SELECT c.relname::text AS name, c.relkind::text AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'sark_migrate' AND c.relname LIKE 'archived_%' ORDER BY 1`);
+      expect(kinds.rows).toEqual([
+        { name: 'archived_capabilities', kind: 'v' },
+        { name: 'archived_capability', kind: 'c' },
+        { name: 'archived_capability_packs', kind: 'r' },
+        { name: 'archived_resource', kind: 'c' },
+        { name: 'archived_resource_packs', kind: 'r' },
+        { name: 'archived_resources', kind: 'v' },
+      ]);
+    } finally {
+      await old.dispose();
     }
   });
 

@@ -56,5 +56,32 @@ export const MIGRATIONS: readonly BundledMigration[] = [
       "DROP INDEX IF EXISTS \"sark_migrate\".\"ix_archived_capabilities_rollback\";",
       "DROP INDEX IF EXISTS \"sark_migrate\".\"ix_archived_resources_rollback\";"
     ]
+  },
+  {
+    "tag": "0003_rollback_archive_packs",
+    "hash": "5a6656bd0bf95b555ef31f0d1fa71c499654873ea640752de36528ba5749aa41",
+    "createsTables": [
+      "sark_migrate.archived_resource_packs",
+      "sark_migrate.archived_capability_packs"
+    ],
+    "statements": [
+      "-- Custom SQL migration file, put your code below! --\n-- The rollback archive, packed: a row per (at most) 200 archived rows, held as an array of a\n-- composite type that TOAST compresses; 0004 drops the row-for-row tables whose rows this moves\n-- and puts views of the same names in their place. drizzle-kit models neither composite types\n-- nor arrays of them, hence a custom migration.\nCREATE TYPE \"sark_migrate\".\"archived_resource\" AS (\n\t\"id\" varchar(255), \"name\" varchar(255), \"protocol\" varchar(50), \"endpoint\" varchar(1000), \"sensitivity_level\" varchar(20),\n\t\"metadata\" jsonb, \"created_at\" timestamp with time zone, \"updated_at\" timestamp with time zone\n);",
+      "CREATE TYPE \"sark_migrate\".\"archived_capability\" AS (\n\t\"id\" varchar(255), \"resource_id\" varchar(255), \"name\" varchar(255), \"description\" text, \"input_schema\" jsonb,\n\t\"output_schema\" jsonb, \"sensitivity_level\" varchar(20), \"metadata\" jsonb\n);",
+      "CREATE TABLE \"sark_migrate\".\"archived_resource_packs\" (\n\t\"rollback_id\" text NOT NULL,\n\t\"archived_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"rows\" \"sark_migrate\".\"archived_resource\"[] NOT NULL\n);",
+      "CREATE TABLE \"sark_migrate\".\"archived_capability_packs\" (\n\t\"rollback_id\" text NOT NULL,\n\t\"archived_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"rows\" \"sark_migrate\".\"archived_capability\"[] NOT NULL\n);",
+      "INSERT INTO \"sark_migrate\".\"archived_resource_packs\" (\"rollback_id\", \"archived_at\", \"rows\")\nSELECT a.rollback_id, a.archived_at, array_agg(ROW(a.id, a.name, a.protocol, a.endpoint, a.sensitivity_level, a.metadata, a.created_at, a.updated_at)::\"sark_migrate\".\"archived_resource\")\n  FROM (SELECT r.*, (row_number() OVER (PARTITION BY r.rollback_id, r.archived_at) - 1) / 200 AS pack FROM \"sark_migrate\".\"archived_resources\" r) a\n GROUP BY a.rollback_id, a.archived_at, a.pack;",
+      "INSERT INTO \"sark_migrate\".\"archived_capability_packs\" (\"rollback_id\", \"archived_at\", \"rows\")\nSELECT a.rollback_id, a.archived_at, array_agg(ROW(a.id, a.resource_id, a.name, a.description, a.input_schema, a.output_schema, a.sensitivity_level, a.metadata)::\"sark_migrate\".\"archived_capability\")\n  FROM (SELECT c.*, (row_number() OVER (PARTITION BY c.rollback_id, c.archived_at) - 1) / 200 AS pack FROM \"sark_migrate\".\"archived_capabilities\" c) a\n GROUP BY a.rollback_id, a.archived_at, a.pack;"
+    ]
+  },
+  {
+    "tag": "0004_rollback_archive_views",
+    "hash": "5a4d658fbac71f60f108df7e97f4661c4c3578d1de66560f42862740aca7bc5a",
+    "createsTables": [],
+    "statements": [
+      "DROP TABLE \"sark_migrate\".\"archived_capabilities\" CASCADE;",
+      "DROP TABLE \"sark_migrate\".\"archived_resources\" CASCADE;",
+      "CREATE VIEW \"sark_migrate\".\"archived_capabilities\" AS (SELECT p.rollback_id, p.archived_at, r.id, r.resource_id, r.name, r.description, r.input_schema, r.output_schema, r.sensitivity_level, r.metadata FROM sark_migrate.archived_capability_packs p CROSS JOIN LATERAL unnest(p.rows) r);",
+      "CREATE VIEW \"sark_migrate\".\"archived_resources\" AS (SELECT p.rollback_id, p.archived_at, r.id, r.name, r.protocol, r.endpoint, r.sensitivity_level, r.metadata, r.created_at, r.updated_at FROM sark_migrate.archived_resource_packs p CROSS JOIN LATERAL unnest(p.rows) r);"
+    ]
   }
 ];

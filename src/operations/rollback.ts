@@ -173,6 +173,9 @@ async function writeBack(tx: Queryable, sql: RollbackSql): Promise<Pick<Done, 's
   return written;
 }
 
+/** Runs one of the archive statements (a delete and its archive) and answers the rows it removed. */
+const archived = async (tx: Queryable, text: string, rollbackId: string) => (await tx.query<{ removed: number }>(text, [rollbackId])).rows[0]!.removed;
+
 /**
  * Whether a batch tries the fast path. It saves reading the batch's capabilities twice, and
  * costs a rolled-back statement where a capability was born in v2 after all, so a run stops
@@ -201,7 +204,7 @@ async function archiveWholeBatch(tx: Queryable, sql: RollbackSql, rollbackId: st
     return null;
   }
   await tx.query('RELEASE SAVEPOINT whole_batch');
-  return { capabilities: removed, resources: (await tx.query(sql.archiveBatchResources, [rollbackId])).rowCount };
+  return { capabilities: removed, resources: await archived(tx, sql.archiveBatchResources, rollbackId) };
 }
 
 /**
@@ -232,8 +235,8 @@ async function rollbackBatch(tx: Queryable, sql: RollbackSql, input: RollbackInp
     listed.born = (await tx.query<Born>(sql.batchBornInV2, [LISTED])).rows; // after: what v1 refused now stays in v2
   }
   // Without the foreign key a writer may add a capability to the batch's resources meanwhile: only what was classified goes.
-  done.capabilities = await count(key.holds ? sql.archiveCapabilities : sql.archiveClassifiedCapabilities, [rollbackId]);
-  done.resources = await count(key.holds ? sql.archiveResources : sql.archiveClassifiedResources, [rollbackId]);
+  done.capabilities = await archived(tx, key.holds ? sql.archiveCapabilities : sql.archiveClassifiedCapabilities, rollbackId);
+  done.resources = await archived(tx, key.holds ? sql.archiveResources : sql.archiveClassifiedResources, rollbackId);
   return { done, listed, totals: totalsOf(listed) };
 }
 
@@ -312,7 +315,7 @@ function runRollback(db: Database, input: RollbackInput, ctx: OperationContext):
           batch.totals = { ...batch.totals, born: batch.done.serversWrittenBack + batch.done.toolsWrittenBack, staying: 0 };
         }
         // Orphans exist only where the key was dropped (or never validated): look for them only then.
-        batch.done.orphans = key.holds || input.resourceIds ? 0 : (await tx.query(sql.archiveOrphans, [run.rollbackId])).rowCount;
+        batch.done.orphans = key.holds || input.resourceIds ? 0 : await archived(tx, sql.archiveOrphans, run.rollbackId);
         batch.done.capabilities += batch.done.orphans;
       });
       committed(last);

@@ -36,7 +36,7 @@ for (const target of databaseTargets()) {
             actor: 'applier',
             dryRun: false,
             v1Shape: shape,
-            schema: { migrations: [{ tag: '0000_v2_tables', outcome: 'applied' }, { tag: '0001_rollback_archive', outcome: 'applied' }, { tag: '0002_rollback_archive_unindexed', outcome: 'applied' }] },
+            schema: { migrations: [{ tag: '0000_v2_tables', outcome: 'applied' }, { tag: '0001_rollback_archive', outcome: 'applied' }, { tag: '0002_rollback_archive_unindexed', outcome: 'applied' }, { tag: '0003_rollback_archive_packs', outcome: 'applied' }, { tag: '0004_rollback_archive_views', outcome: 'applied' }] },
             tables: {
               resources: { planned: 40, copied: 40, alreadyPresent: 0, skipped: { count: 0 } },
               capabilities: { planned: 120, copied: 120, alreadyPresent: 0, skipped: { count: 0 } },
@@ -66,7 +66,7 @@ for (const target of databaseTargets()) {
         const report = await res.json();
         expect(report).toMatchObject({
           dryRun: true,
-          schema: { migrations: [{ tag: '0000_v2_tables', outcome: 'would-apply' }, { tag: '0001_rollback_archive', outcome: 'would-apply' }, { tag: '0002_rollback_archive_unindexed', outcome: 'would-apply' }] },
+          schema: { migrations: [{ tag: '0000_v2_tables', outcome: 'would-apply' }, { tag: '0001_rollback_archive', outcome: 'would-apply' }, { tag: '0002_rollback_archive_unindexed', outcome: 'would-apply' }, { tag: '0003_rollback_archive_packs', outcome: 'would-apply' }, { tag: '0004_rollback_archive_views', outcome: 'would-apply' }] },
           tables: {
             resources: { planned: 10, toCopy: 9, copied: 0, skipped: { count: 1, truncated: false } },
             capabilities: { planned: 20, toCopy: 18, copied: 0, skipped: { count: 2 } },
@@ -89,7 +89,7 @@ for (const target of databaseTargets()) {
           resources: { planned: 12, alreadyPresent: 5, toCopy: 7, copied: 0 },
           capabilities: { planned: 24, alreadyPresent: 10, toCopy: 14, copied: 0 },
         });
-        expect(report.schema.migrations).toEqual([{ tag: '0000_v2_tables', outcome: 'already-applied' }, { tag: '0001_rollback_archive', outcome: 'already-applied' }, { tag: '0002_rollback_archive_unindexed', outcome: 'already-applied' }]);
+        expect(report.schema.migrations).toEqual([{ tag: '0000_v2_tables', outcome: 'already-applied' }, { tag: '0001_rollback_archive', outcome: 'already-applied' }, { tag: '0002_rollback_archive_unindexed', outcome: 'already-applied' }, { tag: '0003_rollback_archive_packs', outcome: 'already-applied' }, { tag: '0004_rollback_archive_views', outcome: 'already-applied' }]);
         expect(await v2Counts(t)).toEqual(before);
       }));
 
@@ -128,7 +128,7 @@ for (const target of databaseTargets()) {
         await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint) VALUES ('http-1', 'an http api', 'http', 'https://api')`);
         const { call } = await makeTestApp(t.db);
         const report = await (await call('POST', '/migrate', { body: { dryRun: false } })).json();
-        expect(report.schema.migrations).toEqual([{ tag: '0000_v2_tables', outcome: 'adopted' }, { tag: '0001_rollback_archive', outcome: 'applied' }, { tag: '0002_rollback_archive_unindexed', outcome: 'applied' }]);
+        expect(report.schema.migrations).toEqual([{ tag: '0000_v2_tables', outcome: 'adopted' }, { tag: '0001_rollback_archive', outcome: 'applied' }, { tag: '0002_rollback_archive_unindexed', outcome: 'applied' }, { tag: '0003_rollback_archive_packs', outcome: 'applied' }, { tag: '0004_rollback_archive_views', outcome: 'applied' }]);
         expect(await checkFidelity(t.db, 'orm')).toMatchObject({ serverMismatches: [], toolMismatches: [], resources: 6, capabilities: 10 });
       }));
 

@@ -91,8 +91,9 @@ for (const target of databaseTargets()) {
         async (t, app) => {
           const [last] = (await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' ORDER BY ctid DESC LIMIT 1`)).rows.map((r) => r.id);
           // The archive refuses the last resource's capabilities: its batch fails after the batches before it committed.
-          await t.db.query(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.resource_id = '${last}' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`);
-          await t.db.query('CREATE TRIGGER refuse BEFORE INSERT ON sark_migrate.archived_capabilities FOR EACH ROW EXECUTE FUNCTION refuse()');
+          await t.db.query(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+            IF EXISTS (SELECT 1 FROM unnest(NEW.rows) r WHERE r.resource_id = '${last}') THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`);
+          await t.db.query('CREATE TRIGGER refuse BEFORE INSERT ON sark_migrate.archived_capability_packs FOR EACH ROW EXECUTE FUNCTION refuse()');
           const body = { dryRun: false, batchSize: 10, parallelism: 1 };
           expect((await app.call('POST', '/rollback', { body })).status).toBe(500);
           const state = async () =>
@@ -106,7 +107,7 @@ for (const target of databaseTargets()) {
           expect(failed.resources).toBeLessThan(40);
           // Whole batches only: every resource still in v2 has both its capabilities, and what left is archived whole.
           expect(failed).toEqual({ resources: failed.resources, capabilities: 2 * failed.resources!, archived_resources: 40 - failed.resources!, archived_capabilities: 2 * (40 - failed.resources!) });
-          await t.db.query('DROP TRIGGER refuse ON sark_migrate.archived_capabilities');
+          await t.db.query('DROP TRIGGER refuse ON sark_migrate.archived_capability_packs');
           const rerun = await run(app, body);
           expect(rerun.tables).toMatchObject({ resources: { removed: failed.resources }, capabilities: { removed: 2 * failed.resources! } });
           expect(await state()).toEqual({ resources: 0, capabilities: 0, archived_resources: 40, archived_capabilities: 80 });

@@ -1,0 +1,4 @@
+DROP TABLE "sark_migrate"."archived_capabilities" CASCADE;--> statement-breakpoint
+DROP TABLE "sark_migrate"."archived_resources" CASCADE;--> statement-breakpoint
+CREATE VIEW "sark_migrate"."archived_capabilities" AS (SELECT p.rollback_id, p.archived_at, r.id, r.resource_id, r.name, r.description, r.input_schema, r.output_schema, r.sensitivity_level, r.metadata FROM sark_migrate.archived_capability_packs p CROSS JOIN LATERAL unnest(p.rows) r);--> statement-breakpoint
+CREATE VIEW "sark_migrate"."archived_resources" AS (SELECT p.rollback_id, p.archived_at, r.id, r.name, r.protocol, r.endpoint, r.sensitivity_level, r.metadata, r.created_at, r.updated_at FROM sark_migrate.archived_resource_packs p CROSS JOIN LATERAL unnest(p.rows) r);
