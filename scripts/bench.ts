@@ -7,6 +7,7 @@
  *            --iterations 20: timed runs per pattern (benchmark, optimize)
  *            --fast-iterations 400: timed runs per round of a pattern under 10 ms, in 20 pairs (benchmark)
  *            --slow-iterations 40: timed runs per round of a slower pattern, in 4 pairs (benchmark)
+ *            --patterns a,b: only these of /benchmark's patterns (default: all)
  *            --sweep [--batch-sizes 1000,2000,5000,10000] [--parallelism 1,2,3]: try each pair once
  *
  * The machine is shared and noisy: rounds alternate floor and service, and the figures to
@@ -25,6 +26,7 @@ import { MIGRATE_DEFAULTS, migrate } from '../src/operations/migrate.js';
 import { ROLLBACK_DEFAULTS, rollback } from '../src/operations/rollback.js';
 import { validate } from '../src/operations/validate.js';
 import { medianInterval } from '../src/measure/stats.js';
+import { PATTERN_NAMES, type PatternName } from '../src/sql/benchmark.js';
 import { fieldComparisons } from '../src/sql/fidelity.js';
 import { detachedContext } from '../src/operations/runner.js';
 import { benchOptimize } from './bench/optimize.js';
@@ -42,6 +44,7 @@ const { values: opts } = parseArgs({
     iterations: { type: 'string', default: '20' },
     'fast-iterations': { type: 'string', default: '400' },
     'slow-iterations': { type: 'string', default: '40' },
+    patterns: { type: 'string' },
   },
 });
 const SERVERS = Number(opts.servers);
@@ -126,11 +129,20 @@ INSERT INTO cost_tracking (timestamp, principal_id, resource_id, capability_id, 
 SELECT now() - (random() * interval '30 days'), 'principal-' || (c.n % 500), c.resource_id, c.id, 0.01, (random() * 0.1)::numeric(10,4)
   FROM (SELECT id, resource_id, row_number() OVER () AS n FROM capabilities) c WHERE c.n % 5 = 0`;
 
-/** A fresh copy of a template for one timed run, dropped afterwards. */
-async function withCopy<T>(label: string, work: (db: Database, url: string) => Promise<T>, template = TEMPLATE): Promise<T> {
+/**
+ * The /benchmark comparison's database turns synchronized scans off for every session, the
+ * service's and pgbench's alike: with them, a seq scan under a LIMIT starts where the previous
+ * scan of the table stopped, so each side's cost depended on how far the other had moved the
+ * start (search_resources_by_metadata measured 0.56× to 1.23× from one run to the next).
+ */
+const COMPARISON_SETTINGS = ['synchronize_seqscans = off'];
+
+/** A fresh copy of a template for one timed run, dropped afterwards; `settings` apply to every session of it. */
+async function withCopy<T>(label: string, work: (db: Database, url: string) => Promise<T>, template = TEMPLATE, settings: readonly string[] = []): Promise<T> {
   const name = `sark_bench_run_${label}_${Date.now().toString(36)}`;
   await admin(async (c) => {
     await c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+    for (const setting of settings) await c.query(`ALTER DATABASE ${name} SET ${setting}`);
     await c.query('CHECKPOINT'); // start every run with the same clean buffers
   });
   const db = createPgDatabase({ connectionString: urlOf(name), max: 8 });
@@ -272,6 +284,10 @@ async function main(): Promise<void> {
     const ratio = medianInterval(rollbackServices.map((s, i) => s / rollbackFloors[i]!));
     console.log(`\n/rollback, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (batch ${ROLLBACK_DEFAULTS.batchSize}, parallelism ${ROLLBACK_DEFAULTS.parallelism}): median of the rounds' ratios ${ratio.median.toFixed(2)}× (95% interval ${ratio.low.toFixed(2)}–${ratio.high.toFixed(2)})`);
   }
+  const patterns = opts.patterns?.split(',').map((name) => {
+    if (!(PATTERN_NAMES as readonly string[]).includes(name)) throw new Error(`--patterns: no pattern ${name} (${PATTERN_NAMES.join(', ')})`);
+    return name as PatternName;
+  });
   // /benchmark: on a migrated copy with other protocols and cost rows, beside pgbench.
   if (ops.includes('benchmark')) {
     await ensureMigratedTemplate();
@@ -280,9 +296,10 @@ async function main(): Promise<void> {
       async (db, url) => {
         await db.query(PATTERNS_EXTRA_DATA);
         await db.query('VACUUM ANALYZE');
-        await benchPatterns(db, url, { rounds: ROUNDS, iterations: Number(opts['slow-iterations']), fastIterations: Number(opts['fast-iterations']), warmup: 3 });
+        await benchPatterns(db, url, { rounds: ROUNDS, iterations: Number(opts['slow-iterations']), fastIterations: Number(opts['fast-iterations']), warmup: 3, patterns });
       },
       MIGRATED,
+      COMPARISON_SETTINGS,
     );
   }
   // /optimize: on another such copy (it builds indexes), with HypoPG.
