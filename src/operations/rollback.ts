@@ -43,7 +43,16 @@ type Listed = { born: Born[]; divergent: Divergent[] | null };
 type Plan = Listed & { planId: string | null; counts: PlanCounts | null; totals: Totals };
 /** What a run did so far: committed batches only. */
 type Done = { resources: number; capabilities: number; orphans: number; serversWrittenBack: number; toolsWrittenBack: number; serversBackported: number; toolsBackported: number };
-type Run = { rollbackId: string; done: Done; batches: { size: number; parallelism: number; planned: number; committed: number; retries: number } };
+/**
+ * How a batch went: its capabilities archived in one pass (whole), classified first after that
+ * pass found one born in v2 (fell back), or classified first from the start.
+ */
+type Path = 'whole' | 'fell back' | 'classified';
+type Run = {
+  rollbackId: string;
+  done: Done;
+  batches: { size: number; parallelism: number; planned: number; committed: number; retries: number; archivedWhole: number; fellBack: number };
+};
 /** A batch's pages: lo <= ctid < hi, as tids; NULL: unbounded. */
 type PageRange = { lo: string | null; hi: string | null };
 type ForeignKey = { holds: boolean };
@@ -194,7 +203,8 @@ class FastPath {
  * be written back first). Returns what it removed, or null after rolling back.
  */
 async function archiveWholeBatch(tx: Queryable, sql: RollbackSql, rollbackId: string, fast: FastPath): Promise<Pick<Done, 'resources' | 'capabilities'> | null> {
-  if ((await tx.query<{ resources: number }>(sql.batchBornResources)).rows[0]!.resources > 0) return null;
+  const batch = (await tx.query<{ born: number; resources: number }>(sql.batchBornResources)).rows[0]!;
+  if (batch.born > 0) return null;
   fast.tried++;
   await tx.query('SAVEPOINT whole_batch');
   const { removed, born } = (await tx.query<{ removed: number; born: number }>(sql.archiveBatchCapabilities, [rollbackId])).rows[0]!;
@@ -204,7 +214,9 @@ async function archiveWholeBatch(tx: Queryable, sql: RollbackSql, rollbackId: st
     return null;
   }
   await tx.query('RELEASE SAVEPOINT whole_batch');
-  return { capabilities: removed, resources: await archived(tx, sql.archiveBatchResources, rollbackId) };
+  let resources = await archived(tx, sql.archiveBatchResources, rollbackId);
+  if (resources < batch.resources) resources += await archived(tx, sql.archiveBatchResourcesById, rollbackId); // one moved within this transaction
+  return { capabilities: removed, resources };
 }
 
 /**
@@ -217,8 +229,10 @@ async function rollbackBatch(tx: Queryable, sql: RollbackSql, input: RollbackInp
   const done = nothingDone();
   await tx.query(sql.settings);
   await tx.query(sql.batch, [input.resourceIds ?? null, range.lo, range.hi]);
-  const whole = key.holds && !input.backportChanges && fast.worthTrying() ? await archiveWholeBatch(tx, sql, rollbackId, fast) : null;
-  if (whole) return { done: { ...done, ...whole }, listed: { born: [], divergent: null } as Listed, totals: { born: 0, staying: 0, divergent: null } as Totals };
+  const tries = key.holds && !input.backportChanges && fast.worthTrying();
+  const whole = tries ? await archiveWholeBatch(tx, sql, rollbackId, fast) : null;
+  if (whole) return { done: { ...done, ...whole }, listed: { born: [], divergent: null } as Listed, totals: { born: 0, staying: 0, divergent: null } as Totals, path: 'whole' as Path };
+  const path: Path = tries ? 'fell back' : 'classified';
   await tx.query(sql.bornCapabilities);
   const bornHere = (await tx.query<{ resources: number; capabilities: number }>(sql.batchBorn)).rows[0]!;
   const anyBorn = bornHere.resources + bornHere.capabilities > 0;
@@ -237,7 +251,7 @@ async function rollbackBatch(tx: Queryable, sql: RollbackSql, input: RollbackInp
   // Without the foreign key a writer may add a capability to the batch's resources meanwhile: only what was classified goes.
   done.capabilities = await archived(tx, key.holds ? sql.archiveCapabilities : sql.archiveClassifiedCapabilities, rollbackId);
   done.resources = await archived(tx, key.holds ? sql.archiveResources : sql.archiveClassifiedResources, rollbackId);
-  return { done, listed, totals: totalsOf(listed) };
+  return { done, listed, totals: totalsOf(listed), path };
 }
 
 /**
@@ -279,8 +293,10 @@ function runRollback(db: Database, input: RollbackInput, ctx: OperationContext):
     const ranges = pageRanges(extent, input);
     const plan: Plan = { planId, counts: null, born: [], divergent: input.backportChanges ? [] : null, totals: { born: 0, staying: 0, divergent: input.backportChanges ? 0 : null } };
     const fast = new FastPath();
-    const run: Run = { rollbackId: crypto.randomUUID(), done: nothingDone(), batches: { size: input.batchSize, parallelism: streamsFor(db, input.parallelism), planned: ranges.length + 1, committed: 0, retries: 0 } };
-    const committed = ({ done, listed, totals }: Awaited<ReturnType<typeof rollbackBatch>>) => {
+    const run: Run = { rollbackId: crypto.randomUUID(), done: nothingDone(), batches: { size: input.batchSize, parallelism: streamsFor(db, input.parallelism), planned: ranges.length + 1, committed: 0, retries: 0, archivedWhole: 0, fellBack: 0 } };
+    const committed = ({ done, listed, totals, path }: Awaited<ReturnType<typeof rollbackBatch>>) => {
+      if (path === 'whole') run.batches.archivedWhole++;
+      if (path === 'fell back') run.batches.fellBack++;
       for (const key of Object.keys(done) as (keyof Done)[]) run.done[key] += done[key];
       plan.totals.born += totals.born;
       plan.totals.staying += totals.staying;

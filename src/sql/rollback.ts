@@ -96,7 +96,7 @@ SELECT $1, array_agg(ROW(${columns.map((c) => `x.${c}`).join(', ')})::sark_migra
    * A batch's resources that leave v2: of v1 origin, or born and representable in v1, and
    * with no capability that is not. `born`: written back first; `v1_id`: the v1 key.
    */
-  const removal = `(SELECT p.tid, p.id, p.v1_id, p.v1_id IS NULL AS born FROM batch p
+  const removal = `(SELECT p.id, p.v1_id, p.v1_id IS NULL AS born FROM batch p
    WHERE (p.v1_id IS NOT NULL OR p.reason IS NULL)
      AND NOT EXISTS (SELECT 1 FROM born_capabilities b WHERE b.resource_id = p.id AND b.reason IS NOT NULL))`;
   /**
@@ -104,7 +104,7 @@ SELECT $1, array_agg(ROW(${columns.map((c) => `x.${c}`).join(', ')})::sark_migra
    * join with a temp table (no statistics) does only when the planner guesses the size right.
    */
   const idsOf = (set: string) => `ARRAY(SELECT s.id FROM ${set} s)`;
-  /** The batch's resources where they lie: locked, they cannot move, and a TID scan needs no index. */
+  /** The batch's resources where they lie: locked, no other session can move them, and a TID scan needs no index. */
   const tidsOf = (set: string) => `ARRAY(SELECT s.tid FROM ${set} s)`;
   /** The tools of the batch's v1 servers, by v2 id: one index scan finds most of the batch's capabilities of v1 origin. */
   const batchTools = `SELECT ${m.tools.columns.id} AS id FROM ${m.tools.v1Table} ${m.tools.alias}
@@ -150,7 +150,7 @@ UNION ALL
      * (several times faster than pglz, PostgreSQL's default).
      */
     settings: `SELECT set_config('enable_mergejoin', 'off', true), set_config('work_mem', '32MB', true), set_config('jit', 'off', true),
-       set_config('default_toast_compression', (SELECT CASE WHEN 'lz4' = ANY(enumvals) THEN 'lz4' ELSE setting END FROM pg_settings WHERE name = 'default_toast_compression'), true)`,
+       (SELECT set_config(name, 'lz4', true) FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))`,
     /** The resources table's pages now, and the resources in scope: a run's batches are ranges of these pages. */
     extent: `SELECT (pg_relation_size('resources') / current_setting('block_size')::int)::int AS pages, (SELECT count(*)::int FROM resources r WHERE ${inScope}) AS in_scope`,
     /**
@@ -228,9 +228,9 @@ UPDATE born_capabilities SET reason = $2 WHERE resource_id = $1`,
      * renamed meanwhile fails the batch, which under steady writes never gets through.)
      */
     archiveCapabilities: archive('capabilities', archivedCapabilityColumns, `DELETE FROM capabilities r WHERE r.resource_id = ANY(${idsOf(removal)})`),
-    archiveResources: archive('resources', archivedResourceColumns, `DELETE FROM resources r WHERE r.ctid = ANY(${tidsOf(removal)})`),
-    /** Whether the batch holds a resource born in v2: then it takes the classifying path (bornCapabilities and on). */
-    batchBornResources: `SELECT count(*) FILTER (WHERE v1_id IS NULL)::int AS resources FROM batch`,
+    archiveResources: archive('resources', archivedResourceColumns, `DELETE FROM resources r WHERE r.id = ANY(${idsOf(removal)})`),
+    /** The batch's resources, and how many were born in v2: with any, it takes the classifying path (bornCapabilities and on). */
+    batchBornResources: `SELECT count(*) FILTER (WHERE v1_id IS NULL)::int AS born, count(*)::int AS resources FROM batch`,
     /**
      * The fast path of a batch whose resources are all of v1 origin, where the foreign key holds
      * (the batch's locks then keep new capabilities out): archives and deletes every capability
@@ -243,8 +243,13 @@ archived AS (${insertArchive('capabilities', archivedCapabilityColumns)})
 SELECT (SELECT count(*) FROM removed)::int AS removed, count(*)::int AS born
   FROM (SELECT x.id FROM removed x WHERE NOT EXISTS (SELECT 1 FROM (${batchTools}) t WHERE t.id = x.id) OFFSET 0) r
  WHERE NOT ${inv.isV1Tool('r.id')}`,
-    /** The fast path's resources: the whole batch. */
+    /**
+     * The fast path's resources, the whole batch, by the TIDs it locked. A resource something in
+     * this transaction updated since (a trigger on the capabilities' delete) has moved: the caller
+     * then deletes the rest by id (archiveBatchResourcesById).
+     */
     archiveBatchResources: archive('resources', archivedResourceColumns, `DELETE FROM resources r WHERE r.ctid = ANY(${tidsOf('batch')})`),
+    archiveBatchResourcesById: archive('resources', archivedResourceColumns, `DELETE FROM resources r WHERE r.id = ANY(${idsOf('batch')})`),
     /**
      * The same without the foreign key, which alone stops writers from adding a capability to a
      * locked resource: one added after the batch classified its capabilities is neither of v1
@@ -261,7 +266,7 @@ SELECT (SELECT count(*) FROM removed)::int AS removed, count(*)::int AS born
     archiveClassifiedResources: archive(
       'resources',
       archivedResourceColumns,
-      `DELETE FROM resources r WHERE r.ctid = ANY(${tidsOf(removal)}) AND NOT EXISTS (SELECT 1 FROM capabilities c WHERE c.resource_id = r.id)`,
+      `DELETE FROM resources r WHERE r.id = ANY(${idsOf(removal)}) AND NOT EXISTS (SELECT 1 FROM capabilities c WHERE c.resource_id = r.id)`,
     ),
     /** A validated foreign key from capabilities to resources: then no capability can be an orphan. */
     foreignKey: `SELECT coalesce(bool_or(convalidated), false) AS holds

@@ -72,6 +72,8 @@ for (const target of databaseTargets()) {
         const before = await snapshot(t);
         const done = await run(app, {});
         expect(done.tables).toMatchObject({ resources: { removed: 5, writtenBack: 0 }, capabilities: { removed: 11, writtenBack: 1 } });
+        // The page range's batch fell back, and so did the last one, which holds the resource that stays.
+        expect(done.batches).toMatchObject({ archivedWhole: 0, fellBack: 2 });
         expect(done.bornInV2.rows).toEqual([
           { table: 'capabilities', id: added, outcome: 'written back to v1' },
           { table: 'capabilities', id: 'not-a-uuid', outcome: 'stays in v2', reason: 'its id is not a UUID' },
@@ -83,6 +85,66 @@ for (const target of databaseTargets()) {
         expect(await snapshot(t)).toMatchObject({ mcp: 1, tools: before.tools! + 1, servers: before.servers });
         const archived = await t.db.query(`SELECT (SELECT count(*)::int FROM sark_migrate.archived_resources) AS r, (SELECT count(*)::int FROM sark_migrate.archived_capabilities) AS c`);
         expect(archived.rows).toEqual([{ r: 5, c: 11 }]);
+      }));
+
+    it('archives values longer than the service\'s own columns whole, in a v2 table with wider columns than ours', () =>
+      cutover(target, async (t, app) => {
+        await t.db.query('ALTER TABLE resources ALTER COLUMN name TYPE varchar(2000)');
+        await t.db.query('ALTER TABLE capabilities ALTER COLUMN name TYPE varchar(2000)');
+        const [id] = (await t.db.query<{ id: string }>(`UPDATE resources SET name = repeat('r', 1500) WHERE id = (SELECT min(id) FROM resources WHERE protocol = 'mcp') RETURNING id`)).rows.map((r) => r.id);
+        await t.db.query(`UPDATE capabilities SET name = repeat('c', 1500) WHERE resource_id = $1`, [id]);
+        const done = await run(app, {});
+        expect(done.tables).toMatchObject({ resources: { removed: 6 }, capabilities: { removed: 12 } });
+        const lengths = await t.db.query(`SELECT (SELECT length(name) FROM sark_migrate.archived_resources WHERE id = $1) AS resource,
+          (SELECT array_agg(DISTINCT length(name)) FROM sark_migrate.archived_capabilities WHERE resource_id = $1) AS capabilities`, [id]);
+        expect(lengths.rows).toEqual([{ resource: 1500, capabilities: [1500] }]);
+      }));
+
+    it('deletes by id a resource that something in the batch\'s own transaction moved, after the locked TIDs miss it', () =>
+      cutover(target, async (t, app) => {
+        // A v2 trigger touches the parent of every deleted capability: within the batch, each resource gets a new row version.
+        await t.db.query(`CREATE FUNCTION touch_parent() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE resources SET updated_at = now() WHERE id = OLD.resource_id; RETURN OLD; END $$`);
+        await t.db.query('CREATE TRIGGER touch_parent AFTER DELETE ON capabilities FOR EACH ROW EXECUTE FUNCTION touch_parent()');
+        // A subset runs as one batch: no later batch would pick up what it left.
+        const ids = (await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp'`)).rows.map((r) => r.id);
+        const done = await run(app, { resourceIds: ids });
+        expect(done.tables).toMatchObject({ resources: { removed: 6 }, capabilities: { removed: 12 } });
+        expect(done.batches).toMatchObject({ committed: 1, archivedWhole: 1 });
+        expect(await snapshot(t)).toMatchObject({ mcp: 0, capabilities: 1 });
+        const archived = await t.db.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM sark_migrate.archived_resources WHERE rollback_id = $1`, [done.archive.rollbackId]);
+        expect(archived.rows).toEqual([{ n: 6, ids: 6 }]);
+      }));
+
+    // Another session is needed: PGlite has one.
+    it.skipIf(target.driver === 'pglite')('a capability another session adds to a resource while its batch archives in one pass waits, then finds the resource gone', () =>
+      cutover(target, async (t, app) => {
+        const [resource] = (await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' ORDER BY id LIMIT 1`)).rows.map((r) => r.id);
+        // The batch stops inside its one pass, on an advisory lock the gate holds, until the test opens it.
+        await t.db.query(`CREATE FUNCTION pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(4243); RETURN NEW; END $$`);
+        await t.db.query('CREATE TRIGGER pause BEFORE INSERT ON sark_migrate.archived_capability_packs FOR EACH STATEMENT EXECUTE FUNCTION pause()');
+        const [gate, writer] = [await t.connect!(), await t.connect!()];
+        try {
+          const until = async (holds: () => Promise<boolean>) => {
+            for (const deadline = Date.now() + 10_000; !(await holds()); await new Promise((resolve) => setTimeout(resolve, 20))) {
+              if (Date.now() > deadline) throw new Error('timed out');
+            }
+          };
+          await gate.query('SELECT pg_advisory_lock(4243)');
+          const running = run(app, {});
+          await until(async () => (await gate.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4243 AND NOT granted`)).rows[0]!.n === 1);
+          const [{ pid }] = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
+          const writing = writer.query(`INSERT INTO capabilities (id, resource_id, name) VALUES ('0d0d0d0d-0000-4000-8000-000000000001', $1, 'added meanwhile')`, [resource]).catch((e: unknown) => e);
+          await until(async () => (await gate.query<{ w: string | null }>('SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0]?.w === 'Lock');
+          await gate.query('SELECT pg_advisory_unlock(4243)');
+          const done = await running;
+          expect(done.tables).toMatchObject({ resources: { removed: 6 }, capabilities: { removed: 12 } });
+          expect(done.batches).toMatchObject({ archivedWhole: 2, fellBack: 0 });
+          expect(await writing).toMatchObject({ code: '23503' }); // the resource it named is gone: no orphan, nothing lost
+          expect(await snapshot(t)).toMatchObject({ mcp: 0, capabilities: 1 });
+        } finally {
+          await gate.close();
+          await writer.close();
+        }
       }));
 
     it('a batch that fails while archiving all its capabilities at once changes nothing, and a re-run finishes the job', () =>

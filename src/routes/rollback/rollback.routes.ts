@@ -32,7 +32,15 @@ export const rollbackReportSchema = reportSchema
       })
       .openapi({ description: 'Rows of v1 origin changed after cutover, with the fields that differ.' }),
     batches: z
-      .object({ size: z.number().int(), parallelism: z.number().int(), planned: z.number().int(), committed: z.number().int(), retries: z.number().int() })
+      .object({
+        size: z.number().int(),
+        parallelism: z.number().int(),
+        planned: z.number().int(),
+        committed: z.number().int(),
+        retries: z.number().int(),
+        archivedWhole: z.number().int().openapi({ description: 'Committed batches of v1-origin resources that archived all their capabilities in one pass, checking each against v1 as they went.' }),
+        fellBack: z.number().int().openapi({ description: 'Committed batches whose one pass found a capability born in v2: undone to a savepoint, they wrote it back first, as the other batches do.' }),
+      })
       .optional()
       .openapi({ description: 'A run: its batches, the last of which takes what no page range held (a subset, rows moved meanwhile) and orphans.' }),
     archive: z.record(z.string(), z.unknown()).nullable().openapi({ description: 'Where a run kept every row it removed, under its `rollbackId`: the views `sark_migrate.archived_resources` and `sark_migrate.archived_capabilities`, with the columns of `resources` and `capabilities` (they read compressed packs of up to 200 rows). `INSERT INTO resources SELECT id, name, ... FROM sark_migrate.archived_resources WHERE rollback_id = $1` undoes the run.' }),

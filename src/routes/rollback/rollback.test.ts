@@ -14,6 +14,8 @@ for (const target of databaseTargets()) {
 
         const done = await run(app, { planId: plan.planId });
         expect(done.tables).toMatchObject({ resources: { removed: 6 }, capabilities: { removed: 12 } });
+        // All of v1 origin: the page range's batch archived its capabilities in one pass.
+        expect(done.batches).toMatchObject({ archivedWhole: 2, fellBack: 0 });
         const after = await snapshot(t);
         expect(after).toEqual({ ...before, mcp: 0, capabilities: 1 });
         const archived = await t.db.query<{ r: number; c: number }>(
