@@ -15,10 +15,15 @@ export const sarkMigrate = pgSchema('sark_migrate');
  * /rollback). drizzle-kit cannot model composite types, so the packs and their types come from
  * the custom migration 0003; 0004 replaced the row-for-row tables of these names by the views.
  */
+/** The columns every archived row has: the run that removed it, and when. */
+const archivedUnder = () => ({
+  rollbackId: text('rollback_id').notNull(),
+  archivedAt: timestamp('archived_at', { withTimezone: true }).notNull(),
+});
+
 export const archivedResources = sarkMigrate
   .view('archived_resources', {
-    rollbackId: text('rollback_id').notNull(),
-    archivedAt: timestamp('archived_at', { withTimezone: true }).notNull(),
+    ...archivedUnder(),
     id: varchar('id', { length: 255 }).notNull(),
     name: varchar('name', { length: 255 }).notNull(),
     protocol: varchar('protocol', { length: 50 }).notNull(),
@@ -35,8 +40,7 @@ export const archivedResources = sarkMigrate
 /** Capabilities a rollback removed (with their resource, or orphans of v1 origin). */
 export const archivedCapabilities = sarkMigrate
   .view('archived_capabilities', {
-    rollbackId: text('rollback_id').notNull(),
-    archivedAt: timestamp('archived_at', { withTimezone: true }).notNull(),
+    ...archivedUnder(),
     id: varchar('id', { length: 255 }).notNull(),
     resourceId: varchar('resource_id', { length: 255 }).notNull(),
     name: varchar('name', { length: 255 }).notNull(),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { databaseTargets } from '../../../test/support/databases.js';
-import { BORN, BORN_TOOL, cutover, run, snapshot } from '../../../test/support/rollback.js';
+import { BORN, BORN_TOOL, cutover, pausedBatch, run, snapshot } from '../../../test/support/rollback.js';
 
 // The issue "undo the migration exactly, even after cutover, and lose nothing": what a backport writes, which ids are of v1 origin, and rows other sessions change meanwhile.
 for (const target of databaseTargets()) {
@@ -119,31 +119,21 @@ for (const target of databaseTargets()) {
     it.skipIf(target.driver === 'pglite')('a capability another session adds to a resource while its batch archives in one pass waits, then finds the resource gone', () =>
       cutover(target, async (t, app) => {
         const [resource] = (await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' ORDER BY id LIMIT 1`)).rows.map((r) => r.id);
-        // The batch stops inside its one pass, on an advisory lock the gate holds, until the test opens it.
-        await t.db.query(`CREATE FUNCTION pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(4243); RETURN NEW; END $$`);
-        await t.db.query('CREATE TRIGGER pause BEFORE INSERT ON sark_migrate.archived_capability_packs FOR EACH STATEMENT EXECUTE FUNCTION pause()');
-        const [gate, writer] = [await t.connect!(), await t.connect!()];
+        // The batch stops inside its one pass until the test opens the gate.
+        const race = await pausedBatch(t, 'BEFORE INSERT ON sark_migrate.archived_capability_packs');
         try {
-          const until = async (holds: () => Promise<boolean>) => {
-            for (const deadline = Date.now() + 10_000; !(await holds()); await new Promise((resolve) => setTimeout(resolve, 20))) {
-              if (Date.now() > deadline) throw new Error('timed out');
-            }
-          };
-          await gate.query('SELECT pg_advisory_lock(4243)');
           const running = run(app, {});
-          await until(async () => (await gate.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4243 AND NOT granted`)).rows[0]!.n === 1);
-          const [{ pid }] = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
-          const writing = writer.query(`INSERT INTO capabilities (id, resource_id, name) VALUES ('0d0d0d0d-0000-4000-8000-000000000001', $1, 'added meanwhile')`, [resource]).catch((e: unknown) => e);
-          await until(async () => (await gate.query<{ w: string | null }>('SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0]?.w === 'Lock');
-          await gate.query('SELECT pg_advisory_unlock(4243)');
+          await race.paused();
+          const writing = race.writer.query(`INSERT INTO capabilities (id, resource_id, name) VALUES ('0d0d0d0d-0000-4000-8000-000000000001', $1, 'added meanwhile')`, [resource]).catch((e: unknown) => e);
+          await race.writerWaits();
+          await race.open();
           const done = await running;
           expect(done.tables).toMatchObject({ resources: { removed: 6 }, capabilities: { removed: 12 } });
           expect(done.batches).toMatchObject({ archivedWhole: 2, fellBack: 0 });
           expect(await writing).toMatchObject({ code: '23503' }); // the resource it named is gone: no orphan, nothing lost
           expect(await snapshot(t)).toMatchObject({ mcp: 0, capabilities: 1 });
         } finally {
-          await gate.close();
-          await writer.close();
+          await race.close();
         }
       }));
 
@@ -182,32 +172,22 @@ for (const target of databaseTargets()) {
       cutover(target, async (t, app) => {
         const [tool] = (await t.db.query<{ id: string }>(`SELECT id FROM capabilities WHERE resource_id <> 'http-1' ORDER BY id LIMIT 1`)).rows.map((r) => r.id);
         await t.db.query(`UPDATE capabilities SET name = 'changed in v2' WHERE id = $1`, [tool]);
-        // The batch stops after its backport of tools, on an advisory lock the gate holds, until the test opens it.
-        await t.db.query(`CREATE FUNCTION pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$`);
-        await t.db.query('CREATE TRIGGER pause AFTER UPDATE ON mcp_tools FOR EACH STATEMENT EXECUTE FUNCTION pause()');
-        const [gate, writer] = [await t.connect!(), await t.connect!()];
+        // The batch stops after its backport of tools until the test opens the gate.
+        const race = await pausedBatch(t, 'AFTER UPDATE ON mcp_tools');
         try {
-          const until = async (holds: () => Promise<boolean>) => {
-            for (const deadline = Date.now() + 10_000; !(await holds()); await new Promise((resolve) => setTimeout(resolve, 20))) {
-              if (Date.now() > deadline) throw new Error('timed out');
-            }
-          };
-          await gate.query('SELECT pg_advisory_lock(4242)');
           const running = run(app, { backportChanges: true });
-          await until(async () => (await gate.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted`)).rows[0]!.n === 1);
-          const [{ pid }] = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
+          await race.paused();
           let wrote = false;
-          const writing = writer.query(`UPDATE capabilities SET name = 'changed meanwhile' WHERE id = $1`, [tool]).then((r) => ((wrote = true), r));
+          const writing = race.writer.query(`UPDATE capabilities SET name = 'changed meanwhile' WHERE id = $1`, [tool]).then((r) => ((wrote = true), r));
           // The update lands at once where nothing locks the row; otherwise it waits for the batch.
-          await until(async () => wrote || (await gate.query<{ w: string | null }>('SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0]?.w === 'Lock');
-          await gate.query('SELECT pg_advisory_unlock(4242)');
+          await race.writerWaits(() => wrote);
+          await race.open();
           await running;
           const names = await t.db.query(`SELECT (SELECT name FROM mcp_tools WHERE id::text = $1) AS v1, (SELECT name FROM sark_migrate.archived_capabilities WHERE id = $1) AS archived`, [tool]);
           expect(names.rows[0]).toEqual({ v1: 'changed in v2', archived: 'changed in v2' });
           expect((await writing).rowCount).toBe(0); // it waited, then found the capability gone
         } finally {
-          await gate.close();
-          await writer.close();
+          await race.close();
         }
       }));
 
