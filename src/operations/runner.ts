@@ -31,9 +31,12 @@ export interface OperationContext {
   signal?: AbortSignal | undefined;
 }
 
-/** A context for running an operation outside the runner (benchmarks, tests): progress goes to onProgress. */
-export function detachedContext(onProgress: (progress: Progress) => void | Promise<void> = () => undefined): OperationContext {
-  return { started: () => undefined, progress: (p) => void onProgress(p), checkpoint: () => undefined };
+/**
+ * A context for running an operation outside the runner (benchmarks, tests): progress goes to
+ * onProgress, which the operation does not wait for, so whatever it starts, its caller awaits.
+ */
+export function detachedContext(onProgress: (progress: Progress) => void = () => undefined): OperationContext {
+  return { started: () => undefined, progress: onProgress, checkpoint: () => undefined };
 }
 
 export interface RunRequest {

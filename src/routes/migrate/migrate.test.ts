@@ -220,16 +220,18 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a migration whose connections are
         await seedV1(t.db, { servers: 60, toolsPerServer: 4 });
         const killer = new pg.Client({ connectionString: t.url });
         await killer.connect();
-        let killed = false;
-        const failure = await migrate(t.db, { dryRun: false, batchSize: 4, parallelism: 2 }, detachedContext(async ({ done }) => {
-          if (done >= 3 && !killed) {
-            killed = true;
+        // Progress callbacks are not awaited by the operation, so the kill is kept and awaited
+        // here: the migration can fail before the killer's own query has answered.
+        let kill: Promise<unknown> | undefined;
+        const failure = await migrate(t.db, { dryRun: false, batchSize: 4, parallelism: 2 }, detachedContext(({ done }) => {
+          if (done >= 3 && !kill) {
             // Every connection of the service to this database, the locked session included.
-            await killer.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+            kill = killer.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
           }
         })).catch((e: unknown) => e);
+        expect(kill).toBeDefined();
+        await kill;
         await killer.end();
-        expect(killed).toBe(true);
         expect(failure).toMatchObject({ status: 503 });
         const partial = await v2Counts(t);
         expect(partial.r).toBeGreaterThan(0);
