@@ -1,6 +1,6 @@
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { makeTestApp } from '../../../test/support/app.js';
+import { pausedBatch } from '../../../test/support/paused-batch.js';
 import { databaseTargets, type DatabaseTarget, type TestDatabase } from '../../../test/support/databases.js';
 import { checkFidelity, resourcesMissingTools } from '../../../test/support/fidelity.js';
 import { runSarkDdl } from '../../../test/support/sark-fixtures.js';
@@ -218,20 +218,24 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a migration whose connections are
     it(`leaves only whole batches, and a re-run completes [${target.driver}]`, () =>
       fresh(target, async (t) => {
         await seedV1(t.db, { servers: 60, toolsPerServer: 4 });
-        const killer = new pg.Client({ connectionString: t.url });
-        await killer.connect();
-        // Progress callbacks are not awaited by the operation, so the kill is kept and awaited
-        // here: the migration can fail before the killer's own query has answered.
-        let kill: Promise<unknown> | undefined;
-        const failure = await migrate(t.db, { dryRun: false, batchSize: 4, parallelism: 2 }, detachedContext(({ done }) => {
-          if (done >= 3 && !kill) {
-            // Every connection of the service to this database, the locked session included.
-            kill = killer.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
-          }
-        })).catch((e: unknown) => e);
-        expect(kill).toBeDefined();
-        await kill;
-        await killer.end();
+        // Once 3 batches of 4 servers have committed, every further batch stops at its insert of
+        // resources, so the kill finds the migration part-way, however fast this machine is.
+        const race = await pausedBatch(t, 'AFTER INSERT ON resources', '(SELECT count(*) FROM resources) > 12');
+        let failure: unknown;
+        try {
+          const running = migrate(t.db, { dryRun: false, batchSize: 4, parallelism: 2 }, detachedContext()).catch((e: unknown) => e);
+          await race.paused();
+          // Every other connection to this database, the service's locked session included; each
+          // termination waited for (up to 10 s), not only signalled.
+          await race.writer.query(`SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = current_database() AND pid <> ALL($1::int[])`, [race.pids]);
+          failure = await running;
+        } finally {
+          await race.close();
+        }
+        // The pools drop their idle connections to killed backends as the sockets' closes arrive:
+        // give those events their turn before the checks below take a connection from a pool.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await t.db.query('DROP TRIGGER pause ON resources');
         expect(failure).toMatchObject({ status: 503 });
         const partial = await v2Counts(t);
         expect(partial.r).toBeGreaterThan(0);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { databaseTargets } from '../../../test/support/databases.js';
-import { BORN, BORN_TOOL, cutover, pausedBatch, run, snapshot } from '../../../test/support/rollback.js';
+import { pausedBatch } from '../../../test/support/paused-batch.js';
+import { BORN, BORN_TOOL, cutover, run, snapshot } from '../../../test/support/rollback.js';
 
 // The issue "undo the migration exactly, even after cutover, and lose nothing": what a backport writes, which ids are of v1 origin, and rows other sessions change meanwhile.
 for (const target of databaseTargets()) {
