@@ -51,6 +51,8 @@ type Path = 'whole' | 'fell back' | 'classified';
 type Run = {
   rollbackId: string;
   done: Done;
+  /** In-scope MCP resources still in v2 once the last batch committed (null until then). */
+  remaining: number | null;
   batches: { size: number; parallelism: number; planned: number; committed: number; retries: number; archivedWhole: number; fellBack: number };
 };
 /** A batch's pages: lo <= ctid < hi, as tids; NULL: unbounded. */
@@ -87,7 +89,7 @@ function report(input: RollbackInput, plan: Plan, run: Run | null): OperationOut
   const c = counts ?? { resources_in_scope: 0, resources_removed: 0, resources_v1_origin: 0, capabilities_removed: 0, orphans_removed: 0 };
   const tables = {
     resources: done
-      ? { removed: done.resources, writtenBack: done.serversWrittenBack, backported: done.serversBackported }
+      ? { removed: done.resources, writtenBack: done.serversWrittenBack, backported: done.serversBackported, ...(typeof run?.remaining === 'number' ? { remaining: run.remaining } : {}) }
       : { inScope: c.resources_in_scope, v1Origin: c.resources_v1_origin, toRemove: c.resources_removed },
     capabilities: done
       ? { removed: done.capabilities, orphans: done.orphans, writtenBack: done.toolsWrittenBack, backported: done.toolsBackported }
@@ -98,10 +100,12 @@ function report(input: RollbackInput, plan: Plan, run: Run | null): OperationOut
     ? `${totals.divergent} changed since cutover${input.backportChanges ? ' (backported to v1)' : ' (v1 keeps its values; the v2 rows are archived)'}`
     : 'rows changed since cutover not listed (v1 keeps its values; the v2 rows are archived)';
   const removed = done ? [done.resources, done.capabilities] : [c.resources_removed, c.capabilities_removed + c.orphans_removed];
+  // Born rows that stay are reported with their reason; anything else left was changed or added while the run went on.
+  const remaining = run?.remaining ? `; ${run.remaining} MCP resources in scope remain in v2 (born ones that stay, and any changed during the run, which a re-run takes)` : '';
   return {
     status: 'succeeded',
     summary: {
-      message: `${verb} ${removed[0]} MCP resources and ${removed[1]} capabilities from v2${run ? ` in ${run.batches.committed} batches` : ''}; ${totals.born} rows born in v2 (${totals.staying} stay in v2); ${changed}.`,
+      message: `${verb} ${removed[0]} MCP resources and ${removed[1]} capabilities from v2${run ? ` in ${run.batches.committed} batches` : ''}; ${totals.born} rows born in v2 (${totals.staying} stay in v2); ${changed}${remaining}.`,
       removed: removed[0]! + removed[1]!,
       bornInV2: totals.born,
       divergent: totals.divergent,
@@ -293,7 +297,7 @@ function runRollback(db: Database, input: RollbackInput, ctx: OperationContext):
     const ranges = pageRanges(extent, input);
     const plan: Plan = { planId, counts: null, born: [], divergent: input.backportChanges ? [] : null, totals: { born: 0, staying: 0, divergent: input.backportChanges ? 0 : null } };
     const fast = new FastPath();
-    const run: Run = { rollbackId: crypto.randomUUID(), done: nothingDone(), batches: { size: input.batchSize, parallelism: streamsFor(db, input.parallelism), planned: ranges.length + 1, committed: 0, retries: 0, archivedWhole: 0, fellBack: 0 } };
+    const run: Run = { rollbackId: crypto.randomUUID(), done: nothingDone(), remaining: null, batches: { size: input.batchSize, parallelism: streamsFor(db, input.parallelism), planned: ranges.length + 1, committed: 0, retries: 0, archivedWhole: 0, fellBack: 0 } };
     const committed = ({ done, listed, totals, path }: Awaited<ReturnType<typeof rollbackBatch>>) => {
       if (path === 'whole') run.batches.archivedWhole++;
       if (path === 'fell back') run.batches.fellBack++;
@@ -335,6 +339,7 @@ function runRollback(db: Database, input: RollbackInput, ctx: OperationContext):
         batch.done.capabilities += batch.done.orphans;
       });
       committed(last);
+      run.remaining = (await session.query<{ remaining: number }>(sql.remaining, [input.resourceIds ?? null])).rows[0]!.remaining;
     } finally {
       ctx.checkpoint(report(input, plan, run).details); // what committed, should a batch have failed
     }

@@ -154,6 +154,8 @@ UNION ALL
      */
     settings: `SELECT set_config('enable_mergejoin', 'off', true), set_config('work_mem', '32MB', true), set_config('jit', 'off', true),
        (SELECT set_config(name, 'lz4', true) FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))`,
+    /** The MCP resources in scope still in v2 (a run's end: born ones that stay, and any changed or added during the run). */
+    remaining: `SELECT count(*)::int AS remaining FROM resources r WHERE ${inScope}`,
     /** The resources table's pages now, and the resources in scope: a run's batches are ranges of these pages. */
     extent: `SELECT (pg_relation_size('resources') / current_setting('block_size')::int)::int AS pages, (SELECT count(*)::int FROM resources r WHERE ${inScope}) AS in_scope`,
     /**

@@ -207,5 +207,24 @@ for (const target of databaseTargets()) {
         const archived = await t.db.query(`SELECT count(*)::int AS n FROM sark_migrate.archived_capabilities WHERE id = $1`, [BORN_TOOL]);
         expect(archived.rows).toEqual([{ n: 1 }]);
       }));
+
+    it('without the foreign key says how many resources a capability added during the last batch kept in v2, and a re-run takes them', () =>
+      cutover(target, async (t, app) => {
+        await t.db.query('ALTER TABLE capabilities DROP CONSTRAINT capabilities_resource_id_resources_id_fk');
+        await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint, metadata) VALUES ($1, 'born', 'mcp', 'https://born', '{"transport": "http"}')`, [BORN]);
+        // A subset has only the last batch: the writer adds a capability to the born resource as it is written back to v1.
+        await t.db.query(`CREATE FUNCTION add_capability() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+          INSERT INTO capabilities (id, resource_id, name) VALUES ('${BORN_TOOL}', NEW.id::text, 'added meanwhile'); RETURN NEW; END $$`);
+        await t.db.query('CREATE TRIGGER add_capability AFTER INSERT ON mcp_servers FOR EACH ROW EXECUTE FUNCTION add_capability()');
+        const [other] = (await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' AND id <> $1 ORDER BY id LIMIT 1`, [BORN])).rows.map((r) => r.id);
+        const done = await run(app, { resourceIds: [BORN, other] });
+        expect(done.tables.resources).toEqual({ removed: 1, writtenBack: 1, backported: 0, remaining: 1 });
+        expect(done.summary.message).toMatch(/; 1 MCP resources in scope remain in v2 \(/);
+        await t.db.query('DROP TRIGGER add_capability ON mcp_servers');
+        const again = await run(app, { resourceIds: [BORN, other] });
+        expect(again.tables).toMatchObject({ resources: { removed: 1, remaining: 0 }, capabilities: { removed: 1, writtenBack: 1 } });
+        expect(again.summary.message).not.toMatch(/remain in v2/);
+        expect((await t.db.query('SELECT count(*)::int AS n FROM resources WHERE id = $1', [BORN])).rows).toEqual([{ n: 0 }]);
+      }));
   });
 }

@@ -21,7 +21,10 @@ export const rollbackReportSchema = reportSchema
     dryRun: z.boolean(),
     planId: z.string().nullable(),
     backportChanges: z.boolean().optional(),
-    tables: z.record(z.string(), z.record(z.string(), z.number())),
+    tables: z.record(z.string(), z.record(z.string(), z.number())).openapi({
+      description:
+        'Counts per table. A dry run: `resources.inScope`, `v1Origin`, `toRemove`; `capabilities.toRemove`, `orphans`. A run: `removed`, `writtenBack`, `backported` (and `capabilities.orphans`), and `resources.remaining`, the MCP resources in scope still in v2 when the run ended: born ones that stay (listed in `bornInV2`) and any changed or added during the run, which a re-run takes.',
+    }),
     bornInV2: z.object({ rows: z.array(z.object({ table: z.string(), id: z.string(), outcome: z.string(), reason: z.string().optional() })), truncated: z.boolean() }),
     divergent: z
       .object({

@@ -13,7 +13,7 @@ for (const target of databaseTargets()) {
         expect(await snapshot(t)).toEqual(before);
 
         const done = await run(app, { planId: plan.planId });
-        expect(done.tables).toMatchObject({ resources: { removed: 6 }, capabilities: { removed: 12 } });
+        expect(done.tables).toMatchObject({ resources: { removed: 6, remaining: 0 }, capabilities: { removed: 12 } });
         // All of v1 origin: the page range's batch archived its capabilities in one pass.
         expect(done.batches).toMatchObject({ archivedWhole: 2, fellBack: 0 });
         const after = await snapshot(t);
@@ -62,7 +62,8 @@ for (const target of databaseTargets()) {
             { table: 'capabilities', id: BORN_TOOL, outcome: 'written back to v1' },
           ]),
         );
-        await run(app, {});
+        const done = await run(app, {});
+        expect(done.tables.resources).toMatchObject({ writtenBack: 1, remaining: 1 }); // the one that stays
         const server = (await t.db.query(`SELECT name, transport::text, endpoint, command, sensitivity_level::text, tags, extra_metadata FROM mcp_servers WHERE id = $1`, [BORN])).rows[0];
         expect(server).toEqual({ name: 'born after cutover', transport: 'http', endpoint: 'https://born/rpc', command: null, sensitivity_level: 'high', tags: ['new'], extra_metadata: { team_note: 'x' } });
         const tool = (await t.db.query(`SELECT server_id::text, name, parameters, requires_approval FROM mcp_tools WHERE id = $1`, [BORN_TOOL])).rows[0];
