@@ -1,9 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { databaseTargets } from '../../../test/support/databases.js';
+import { databaseTargets, type TestDatabase } from '../../../test/support/databases.js';
 import { pausedBatch } from '../../../test/support/paused-batch.js';
 import { BORN, BORN_TOOL, cutover, run, snapshot } from '../../../test/support/rollback.js';
 
 // The issue "undo the migration exactly, even after cutover, and lose nothing": what a backport writes, which ids are of v1 origin, and rows other sessions change meanwhile.
+/**
+ * The foreign key from capabilities dropped, a born MCP resource (BORN), and a writer that adds
+ * a capability (BORN_TOOL) to it the moment it is written back to v1: after its batch classified
+ * its capabilities and before the delete.
+ */
+async function bornWithoutForeignKey(t: TestDatabase) {
+  await t.db.query('ALTER TABLE capabilities DROP CONSTRAINT capabilities_resource_id_resources_id_fk');
+  await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint, metadata) VALUES ($1, 'born', 'mcp', 'https://born', '{"transport": "http"}')`, [BORN]);
+  await t.db.query(`CREATE FUNCTION add_capability() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+    INSERT INTO capabilities (id, resource_id, name) VALUES ('${BORN_TOOL}', NEW.id::text, 'added meanwhile'); RETURN NEW; END $$`);
+  await t.db.query('CREATE TRIGGER add_capability AFTER INSERT ON mcp_servers FOR EACH ROW EXECUTE FUNCTION add_capability()');
+}
+
 for (const target of databaseTargets()) {
   describe(`POST /rollback undoes exactly [${target.driver}]`, () => {
     it('backports only the fields changed in v2: every other v1 column keeps its value, even one the inverse mapping would not give back', () =>
@@ -194,12 +207,8 @@ for (const target of databaseTargets()) {
 
     it('without the foreign key deletes only the capabilities it classified: one added meanwhile stays until a later batch writes it back', () =>
       cutover(target, async (t, app) => {
-        await t.db.query('ALTER TABLE capabilities DROP CONSTRAINT capabilities_resource_id_resources_id_fk');
-        await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint, metadata) VALUES ($1, 'born', 'mcp', 'https://born', '{"transport": "http"}')`, [BORN]);
-        // A writer adds a capability to the born resource after its batch classified capabilities and before the delete: when it is written back to v1.
-        await t.db.query(`CREATE FUNCTION add_capability() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-          INSERT INTO capabilities (id, resource_id, name) VALUES ('${BORN_TOOL}', NEW.id::text, 'added meanwhile'); RETURN NEW; END $$`);
-        await t.db.query('CREATE TRIGGER add_capability AFTER INSERT ON mcp_servers FOR EACH ROW EXECUTE FUNCTION add_capability()');
+        // A writer adds a capability to the born resource after its batch classified capabilities and before the delete.
+        await bornWithoutForeignKey(t);
         const done = await run(app, {});
         expect(done.tables).toMatchObject({ resources: { removed: 7, writtenBack: 1 }, capabilities: { removed: 13, writtenBack: 1 } });
         expect((await t.db.query('SELECT server_id::text, name FROM mcp_tools WHERE id = $1', [BORN_TOOL])).rows).toEqual([{ server_id: BORN, name: 'added meanwhile' }]);
@@ -210,12 +219,8 @@ for (const target of databaseTargets()) {
 
     it('without the foreign key says how many resources a capability added during the last batch kept in v2, and a re-run takes them', () =>
       cutover(target, async (t, app) => {
-        await t.db.query('ALTER TABLE capabilities DROP CONSTRAINT capabilities_resource_id_resources_id_fk');
-        await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint, metadata) VALUES ($1, 'born', 'mcp', 'https://born', '{"transport": "http"}')`, [BORN]);
-        // A subset has only the last batch: the writer adds a capability to the born resource as it is written back to v1.
-        await t.db.query(`CREATE FUNCTION add_capability() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-          INSERT INTO capabilities (id, resource_id, name) VALUES ('${BORN_TOOL}', NEW.id::text, 'added meanwhile'); RETURN NEW; END $$`);
-        await t.db.query('CREATE TRIGGER add_capability AFTER INSERT ON mcp_servers FOR EACH ROW EXECUTE FUNCTION add_capability()');
+        // A subset has only the last batch: the writer adds its capability during that batch.
+        await bornWithoutForeignKey(t);
         const [other] = (await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' AND id <> $1 ORDER BY id LIMIT 1`, [BORN])).rows.map((r) => r.id);
         const done = await run(app, { resourceIds: [BORN, other] });
         expect(done.tables.resources).toEqual({ removed: 1, writtenBack: 1, backported: 0, remaining: 1 });
