@@ -88,13 +88,18 @@ export function rollbackSql(m: Mapping) {
   /**
    * The removed rows into the archive's packs, under $1 (the rollbackId): PACK_ROWS rows a pack,
    * one array of the row's composite type, which TOAST compresses (see src/db/service-schema.ts).
+   * Each pack answers its rows (`n`, read off the array as inserted, before TOAST): summed, the
+   * rows removed, without a third pass over what the delete returned (5% of the statement).
    */
   const insertArchive = (table: 'resources' | 'capabilities') => `INSERT INTO sark_migrate.${archivedType(table)}_packs (rollback_id, rows)
 SELECT $1, array_agg(x.archived)
-  FROM (SELECT removed.archived, (row_number() OVER () - 1) / ${PACK_ROWS} AS pack FROM removed) x GROUP BY x.pack`;
-  /** A delete and its archive in one statement, answering how many rows it removed (the insert counts packs). */
+  FROM (SELECT removed.archived, (row_number() OVER () - 1) / ${PACK_ROWS} AS pack FROM removed) x GROUP BY x.pack
+RETURNING cardinality(rows) AS n`;
+  /** The rows a statement archived (and so removed), from its packs. */
+  const archivedRows = `(SELECT coalesce(sum(a.n), 0) FROM archived a)::int`;
+  /** A delete and its archive in one statement, answering how many rows it removed. */
   const archive = (table: 'resources' | 'capabilities', columns: string[], removed: string) =>
-    `WITH ${removedBy(table, columns, removed)},\narchived AS (${insertArchive(table)})\nSELECT count(*)::int AS removed FROM removed`;
+    `WITH ${removedBy(table, columns, removed)},\narchived AS (${insertArchive(table)})\nSELECT ${archivedRows} AS removed`;
   /**
    * A batch's resources that leave v2: of v1 origin, or born and representable in v1, and
    * with no capability that is not. `born`: written back first; `v1_id`: the v1 key.
@@ -245,7 +250,7 @@ UPDATE born_capabilities SET reason = $2 WHERE resource_id = $1`,
      */
     archiveBatchCapabilities: `WITH ${removedBy('capabilities', archivedCapabilityColumns, `DELETE FROM capabilities r WHERE r.resource_id = ANY(${idsOf('batch')})`)},
 archived AS (${insertArchive('capabilities')})
-SELECT (SELECT count(*) FROM removed)::int AS removed, count(*)::int AS born
+SELECT ${archivedRows} AS removed, count(*)::int AS born
   FROM (SELECT x.id FROM removed x WHERE NOT EXISTS (SELECT 1 FROM (${batchTools}) t WHERE t.id = x.id) OFFSET 0) r
  WHERE NOT ${inv.isV1Tool('r.id')}`,
     /**
