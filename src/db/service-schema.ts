@@ -9,10 +9,9 @@ export const sarkMigrate = pgSchema('sark_migrate');
 
 /**
  * What a rollback removed, row for row, so a rollback can itself be undone: views over packs.
- * A pack (sark_migrate.archived_resource_packs, archived_capability_packs) holds about 200
- * removed rows as one array of a composite type, which TOAST compresses; a batch hashes its
- * resources into packs, so each resource's capabilities lie in one pack. A million archived
- * rows cost a fifth of the disk and WAL, and a fraction of the row-by-row inserts (README,
+ * A pack (sark_migrate.archived_resource_packs, archived_capability_packs) holds up to 200
+ * removed rows as one array of a composite type, which TOAST compresses: a million archived
+ * rows then cost a fifth of the disk and WAL, and a fraction of the row-by-row inserts (README,
  * /rollback). drizzle-kit cannot model composite types, so the packs and their types come from
  * the custom migration 0003; 0004 replaced the row-for-row tables of these names by the views.
  */

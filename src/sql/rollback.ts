@@ -13,11 +13,6 @@ import { fieldComparisons } from './fidelity.js';
  * and rows would have to average 5 MB before a pack neared PostgreSQL's 1 GB limit on a value.
  */
 const PACK_ROWS = 200;
-/**
- * Resources whose rows share a pack, in a batch: a resource's capabilities then lie in one
- * pack, at about PACK_ROWS capabilities a pack for SARK's ~10 tools a server.
- */
-const PACK_RESOURCES = { resources: PACK_ROWS, capabilities: 20 } as const;
 
 export function rollbackSql(m: Mapping) {
   const inv = inverseOf(m);
@@ -84,37 +79,27 @@ export function rollbackSql(m: Mapping) {
   const archivedCapabilityColumns = ['id', 'resource_id', 'name', 'description', 'input_schema', 'output_schema', 'sensitivity_level', 'metadata'];
   const archivedType = (table: 'resources' | 'capabilities') => (table === 'resources' ? 'archived_resource' : 'archived_capability');
   /**
-   * How a statement's removed rows go into packs. Within a batch, by resource: the delete returns
-   * each row's pack, a hash of its resource into one bucket per PACK_RESOURCES of the batch (a
-   * tenth less time for a batch's capabilities than numbering the rows in a window). Orphans,
-   * which no batch bounds, by row: PACK_ROWS in the order the delete returned them.
+   * A delete as the CTE `removed`: each row's id, and the row as the archive's composite type,
+   * made once as the delete returns it (which the steps after it then pass on as one value: a
+   * tenth less time for a batch's capabilities than returning the columns one by one).
    */
-  type Packing = 'by resource' | 'by row';
-  const packOf = (table: 'resources' | 'capabilities') =>
-    `(hashtext(r.${table === 'resources' ? 'id' : 'resource_id'}) & 2147483647) % (SELECT greatest(count(*) / ${PACK_RESOURCES[table]}, 1)::int FROM batch)`;
+  const removedBy = (table: 'resources' | 'capabilities', columns: string[], removed: string) =>
+    `removed AS (${removed} RETURNING r.id, ROW(${columns.map((c) => `r.${c}`).join(', ')})::sark_migrate.${archivedType(table)} AS archived)`;
   /**
-   * A delete as the CTE `removed`: each row's id, its pack (by resource), and the row as the
-   * archive's composite type, made once as the delete returns it (which the steps after it then
-   * pass on as one value: a tenth less time for a batch's capabilities than returning the columns
-   * one by one).
+   * The removed rows into the archive's packs, under $1 (the rollbackId): PACK_ROWS rows a pack,
+   * one array of the row's composite type, which TOAST compresses (see src/db/service-schema.ts).
+   * Each pack answers its rows (`n`, read off the array as inserted, before TOAST): summed, the
+   * rows removed, without a third pass over what the delete returned (5% of the statement).
    */
-  const removedBy = (table: 'resources' | 'capabilities', columns: string[], removed: string, packing: Packing = 'by resource') =>
-    `removed AS (${removed} RETURNING r.id, ${packing === 'by resource' ? `${packOf(table)} AS pack, ` : ''}ROW(${columns.map((c) => `r.${c}`).join(', ')})::sark_migrate.${archivedType(table)} AS archived)`;
-  /**
-   * The removed rows into the archive's packs, under $1 (the rollbackId): one array of the row's
-   * composite type a pack, which TOAST compresses (see src/db/service-schema.ts). Each pack
-   * answers its rows (`n`, read off the array as inserted, before TOAST): summed, the rows
-   * removed, without a third pass over what the delete returned (5% of the statement).
-   */
-  const insertArchive = (table: 'resources' | 'capabilities', packing: Packing = 'by resource') => `INSERT INTO sark_migrate.${archivedType(table)}_packs (rollback_id, rows)
+  const insertArchive = (table: 'resources' | 'capabilities') => `INSERT INTO sark_migrate.${archivedType(table)}_packs (rollback_id, rows)
 SELECT $1, array_agg(x.archived)
-  FROM ${packing === 'by resource' ? 'removed x' : `(SELECT removed.archived, (row_number() OVER () - 1) / ${PACK_ROWS} AS pack FROM removed) x`} GROUP BY x.pack
+  FROM (SELECT removed.archived, (row_number() OVER () - 1) / ${PACK_ROWS} AS pack FROM removed) x GROUP BY x.pack
 RETURNING cardinality(rows) AS n`;
   /** The rows a statement archived (and so removed), from its packs. */
   const archivedRows = `(SELECT coalesce(sum(a.n), 0) FROM archived a)::int`;
   /** A delete and its archive in one statement, answering how many rows it removed. */
-  const archive = (table: 'resources' | 'capabilities', columns: string[], removed: string, packing: Packing = 'by resource') =>
-    `WITH ${removedBy(table, columns, removed, packing)},\narchived AS (${insertArchive(table, packing)})\nSELECT ${archivedRows} AS removed`;
+  const archive = (table: 'resources' | 'capabilities', columns: string[], removed: string) =>
+    `WITH ${removedBy(table, columns, removed)},\narchived AS (${insertArchive(table)})\nSELECT ${archivedRows} AS removed`;
   /**
    * A batch's resources that leave v2: of v1 origin, or born and representable in v1, and
    * with no capability that is not. `born`: written back first; `v1_id`: the v1 key.
@@ -297,7 +282,7 @@ SELECT ${archivedRows} AS removed, count(*)::int AS born
     foreignKey: `SELECT coalesce(bool_or(convalidated), false) AS holds
   FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass('capabilities') AND confrelid = to_regclass('resources')`,
     /** Capabilities of v1 origin whose resource is gone, archived as they are deleted ($1: rollbackId). */
-    archiveOrphans: archive('capabilities', archivedCapabilityColumns, `DELETE FROM capabilities r WHERE ${orphanOfV1}`, 'by row'),
+    archiveOrphans: archive('capabilities', archivedCapabilityColumns, `DELETE FROM capabilities r WHERE ${orphanOfV1}`),
   };
 }
 

@@ -114,29 +114,6 @@ for (const target of databaseTargets()) {
         expect(lengths.rows).toEqual([{ resource: 1500, capabilities: [1500] }]);
       }));
 
-    it('packs a batch\'s archive by resource: each resource\'s capabilities in one pack, a pack for about every 20 resources', () =>
-      cutover(
-        target,
-        async (t, app) => {
-          const done = await run(app, { batchSize: 120, parallelism: 1 });
-          expect(done.tables).toMatchObject({ resources: { removed: 120 }, capabilities: { removed: 240 } });
-          expect(done.batches).toMatchObject({ archivedWhole: 2, fellBack: 0 });
-          const packs = await t.db.query<{ packs: number; rows: number; split: number; resource_packs: number }>(
-            `SELECT count(*)::int AS packs, sum(cardinality(p.rows))::int AS rows,
-                (SELECT count(*)::int FROM (SELECT r.resource_id FROM sark_migrate.archived_capability_packs q, unnest(q.rows) r
-                  WHERE q.rollback_id = $1 GROUP BY r.resource_id HAVING count(DISTINCT q.ctid) > 1) s) AS split,
-                (SELECT count(*)::int FROM sark_migrate.archived_resource_packs q WHERE q.rollback_id = $1) AS resource_packs
-               FROM sark_migrate.archived_capability_packs p WHERE p.rollback_id = $1`,
-            [done.archive.rollbackId],
-          );
-          // 120 resources hash into 6 buckets (some may stay empty); their 120 rows make one resource pack.
-          expect(packs.rows[0]).toMatchObject({ rows: 240, split: 0, resource_packs: 1 });
-          expect(packs.rows[0]!.packs).toBeGreaterThan(2);
-          expect(packs.rows[0]!.packs).toBeLessThanOrEqual(6);
-        },
-        { servers: 120, toolsPerServer: 2 },
-      ));
-
     it('deletes by id a resource that something in the batch\'s own transaction moved, after the locked TIDs miss it', () =>
       cutover(target, async (t, app) => {
         // A v2 trigger touches the parent of every deleted capability: within the batch, each resource gets a new row version.

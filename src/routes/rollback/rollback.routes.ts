@@ -46,7 +46,7 @@ export const rollbackReportSchema = reportSchema
       })
       .optional()
       .openapi({ description: 'A run: its batches, the last of which takes what no page range held (a subset, rows moved meanwhile) and orphans.' }),
-    archive: z.record(z.string(), z.unknown()).nullable().openapi({ description: 'Where a run kept every row it removed, under its `rollbackId`: the views `sark_migrate.archived_resources` and `sark_migrate.archived_capabilities`, with the columns of `resources` and `capabilities` (they read compressed packs of about 200 rows; the capabilities of one resource share a pack). `INSERT INTO resources SELECT id, name, ... FROM sark_migrate.archived_resources WHERE rollback_id = $1` undoes the run.' }),
+    archive: z.record(z.string(), z.unknown()).nullable().openapi({ description: 'Where a run kept every row it removed, under its `rollbackId`: the views `sark_migrate.archived_resources` and `sark_migrate.archived_capabilities`, with the columns of `resources` and `capabilities` (they read compressed packs of up to 200 rows). `INSERT INTO resources SELECT id, name, ... FROM sark_migrate.archived_resources WHERE rollback_id = $1` undoes the run.' }),
   })
   .openapi('RollbackReport');
 
