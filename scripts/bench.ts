@@ -71,7 +71,9 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
 
 /** The v1 database every run copies: built once, kept between bench runs. */
 async function ensureTemplate(): Promise<void> {
-  const exists = await admin(async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE])).rowCount === 1);
+  const exists = await admin(
+    async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE])).rowCount === 1,
+  );
   if (exists) return console.log(`using template ${TEMPLATE}`);
   console.log(`building template ${TEMPLATE}: ${SERVERS} servers × ${TOOLS} tools ...`);
   const started = performance.now();
@@ -97,7 +99,9 @@ async function ensureTemplate(): Promise<void> {
 /** The template migrated by the floor: what /rollback starts from. */
 const MIGRATED = `${TEMPLATE}_migrated`;
 async function ensureMigratedTemplate(): Promise<void> {
-  const exists = await admin(async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [MIGRATED])).rowCount === 1);
+  const exists = await admin(
+    async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [MIGRATED])).rowCount === 1,
+  );
   if (exists) return;
   console.log(`building ${MIGRATED} ...`);
   await admin(async (c) => {
@@ -138,7 +142,12 @@ SELECT now() - (random() * interval '30 days'), 'principal-' || (c.n % 500), c.r
 const COMPARISON_SETTINGS = ['synchronize_seqscans = off'];
 
 /** A fresh copy of a template for one timed run, dropped afterwards; `settings` apply to every session of it. */
-async function withCopy<T>(label: string, work: (db: Database, url: string) => Promise<T>, template = TEMPLATE, settings: readonly string[] = []): Promise<T> {
+async function withCopy<T>(
+  label: string,
+  work: (db: Database, url: string) => Promise<T>,
+  template = TEMPLATE,
+  settings: readonly string[] = [],
+): Promise<T> {
   const name = `sark_bench_run_${label}_${Date.now().toString(36)}`;
   await admin(async (c) => {
     await c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
@@ -166,7 +175,9 @@ async function migrateFloor(db: Database): Promise<number> {
   const r = projection(m.servers);
   const c = projection(m.tools);
   return timed(async () => {
-    await db.query(`INSERT INTO ${m.servers.v2Table} (${r.columns.join(', ')}) SELECT ${r.expressions.join(', ')} FROM ${m.servers.v1Table} s WHERE ${m.serverCopyable}`);
+    await db.query(
+      `INSERT INTO ${m.servers.v2Table} (${r.columns.join(', ')}) SELECT ${r.expressions.join(', ')} FROM ${m.servers.v1Table} s WHERE ${m.serverCopyable}`,
+    );
     await db.query(
       `INSERT INTO ${m.tools.v2Table} (${c.columns.join(', ')}) SELECT ${c.expressions.join(', ')} FROM ${m.tools.v1Table} t JOIN ${m.servers.v1Table} s ON s.id = ${m.toolParent.v1} WHERE ${m.serverCopyable}`,
     );
@@ -177,7 +188,8 @@ async function migrateService(db: Database, batchSize: number, parallelism: numb
   return timed(async () => {
     const outcome = await migrate(db, { dryRun: false, batchSize, parallelism }, detachedContext());
     const summary = outcome.summary as { copied: number };
-    if (summary.copied !== SERVERS * (TOOLS + 1)) throw new Error(`copied ${summary.copied} rows, expected ${SERVERS * (TOOLS + 1)}`);
+    if (summary.copied !== SERVERS * (TOOLS + 1))
+      throw new Error(`copied ${summary.copied} rows, expected ${SERVERS * (TOOLS + 1)}`);
   });
 }
 
@@ -186,7 +198,9 @@ async function validateFloor(db: Database): Promise<number> {
   const m = mappingFor(await detectV1Shape(db));
   return timed(async () => {
     for (const t of [m.servers, m.tools]) {
-      const same = fieldComparisons(t, m.shape).map((c) => c.equal).join(' AND ');
+      const same = fieldComparisons(t, m.shape)
+        .map((c) => c.equal)
+        .join(' AND ');
       const { rows } = await db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM ${t.v1Table} ${t.alias} FULL JOIN ${t.v2Table} r ON r.${t.id.v2} = ${t.columns[t.id.v2]} WHERE r.${t.id.v2} IS NULL OR ${t.id.v1} IS NULL OR NOT (${same})`,
       );
@@ -198,7 +212,8 @@ async function validateFloor(db: Database): Promise<number> {
 async function validateService(db: Database): Promise<number> {
   return timed(async () => {
     const outcome = await validate(db, { mode: 'full', sampleSize: 10 }, detachedContext());
-    if (outcome.status !== 'passed') throw new Error(`validation ${outcome.status}: ${JSON.stringify(outcome.summary)}`);
+    if (outcome.status !== 'passed')
+      throw new Error(`validation ${outcome.status}: ${JSON.stringify(outcome.summary)}`);
   });
 }
 
@@ -213,7 +228,9 @@ async function sweep(): Promise<void> {
     for (const parallelism of list(opts.parallelism)) {
       const floor = await withCopy('floor', (db) => migrateFloor(db));
       const service = await withCopy('svc', (db) => migrateService(db, batchSize, parallelism));
-      console.log(`| ${batchSize} | ${parallelism} | ${fmt(service)} | ${fmt(floor)} | ${(service / floor).toFixed(2)}× |`);
+      console.log(
+        `| ${batchSize} | ${parallelism} | ${fmt(service)} | ${fmt(floor)} | ${(service / floor).toFixed(2)}× |`,
+      );
     }
   }
 }
@@ -238,21 +255,28 @@ async function main(): Promise<void> {
     rss.push(peak - before);
     console.log(`round ${round}: floor ${fmt(floors.at(-1)!)}, service ${fmt(services.at(-1)!)}`);
   }
-  if (ops.includes('migrate')) console.log(`\n/migrate, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (medians; batch ${batchSize}, parallelism ${parallelism})`);
-  if (ops.includes('migrate')) console.log(`service process peak RSS growth during a run: median ${(median(rss) / 1024 / 1024).toFixed(1)} MB`);
+  if (ops.includes('migrate'))
+    console.log(
+      `\n/migrate, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (medians; batch ${batchSize}, parallelism ${parallelism})`,
+    );
+  if (ops.includes('migrate'))
+    console.log(`service process peak RSS growth during a run: median ${(median(rss) / 1024 / 1024).toFixed(1)} MB`);
 
   // /validate reads only: every round runs on one migrated copy, floor and service in turn.
   const validateFloors: number[] = [];
   const validateServices: number[] = [];
-  if (ops.includes('validate')) await withCopy('validate', async (db) => {
-    await migrateFloor(db);
-    await db.query('VACUUM ANALYZE');
-    for (let round = 1; round <= ROUNDS; round++) {
-      validateFloors.push(await validateFloor(db));
-      validateServices.push(await validateService(db));
-      console.log(`validate round ${round}: floor ${fmt(validateFloors.at(-1)!)}, service ${fmt(validateServices.at(-1)!)}`);
-    }
-  });
+  if (ops.includes('validate'))
+    await withCopy('validate', async (db) => {
+      await migrateFloor(db);
+      await db.query('VACUUM ANALYZE');
+      for (let round = 1; round <= ROUNDS; round++) {
+        validateFloors.push(await validateFloor(db));
+        validateServices.push(await validateService(db));
+        console.log(
+          `validate round ${round}: floor ${fmt(validateFloors.at(-1)!)}, service ${fmt(validateServices.at(-1)!)}`,
+        );
+      }
+    });
   // /rollback: every round on fresh copies of the migrated template; the floor is one cascading DELETE.
   // Floor and service run back to back, taking turns at going first: each round is a pair, and the
   // ratio quoted is the median of the pairs' (this machine's speed drifts between rounds).
@@ -260,14 +284,20 @@ async function main(): Promise<void> {
   const rollbackServices: number[] = [];
   if (ops.includes('rollback')) {
     await ensureMigratedTemplate();
-    const floorRun = () => withCopy('rbfloor', (db) => timed(() => db.query(`DELETE FROM resources WHERE protocol = 'mcp'`)), MIGRATED);
+    const floorRun = () =>
+      withCopy('rbfloor', (db) => timed(() => db.query(`DELETE FROM resources WHERE protocol = 'mcp'`)), MIGRATED);
     const serviceRun = () =>
       withCopy(
         'rbsvc',
         (db) =>
           timed(async () => {
-            const outcome = await rollback(db, { dryRun: false, backportChanges: false, ...ROLLBACK_DEFAULTS }, detachedContext());
-            if ((outcome.summary as { removed: number }).removed !== SERVERS * (TOOLS + 1)) throw new Error(`rollback removed ${JSON.stringify(outcome.summary)}`);
+            const outcome = await rollback(
+              db,
+              { dryRun: false, backportChanges: false, ...ROLLBACK_DEFAULTS },
+              detachedContext(),
+            );
+            if ((outcome.summary as { removed: number }).removed !== SERVERS * (TOOLS + 1))
+              throw new Error(`rollback removed ${JSON.stringify(outcome.summary)}`);
           }),
         MIGRATED,
       );
@@ -279,13 +309,18 @@ async function main(): Promise<void> {
         rollbackServices.push(await serviceRun());
         rollbackFloors.push(await floorRun());
       }
-      console.log(`rollback round ${round}: floor ${fmt(rollbackFloors.at(-1)!)}, service ${fmt(rollbackServices.at(-1)!)} (${(rollbackServices.at(-1)! / rollbackFloors.at(-1)!).toFixed(2)}×)`);
+      console.log(
+        `rollback round ${round}: floor ${fmt(rollbackFloors.at(-1)!)}, service ${fmt(rollbackServices.at(-1)!)} (${(rollbackServices.at(-1)! / rollbackFloors.at(-1)!).toFixed(2)}×)`,
+      );
     }
     const ratio = medianInterval(rollbackServices.map((s, i) => s / rollbackFloors[i]!));
-    console.log(`\n/rollback, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (batch ${ROLLBACK_DEFAULTS.batchSize}, parallelism ${ROLLBACK_DEFAULTS.parallelism}): median of the rounds' ratios ${ratio.median.toFixed(2)}× (95% interval ${ratio.low.toFixed(2)}–${ratio.high.toFixed(2)})`);
+    console.log(
+      `\n/rollback, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (batch ${ROLLBACK_DEFAULTS.batchSize}, parallelism ${ROLLBACK_DEFAULTS.parallelism}): median of the rounds' ratios ${ratio.median.toFixed(2)}× (95% interval ${ratio.low.toFixed(2)}–${ratio.high.toFixed(2)})`,
+    );
   }
   const patterns = opts.patterns?.split(',').map((name) => {
-    if (!(PATTERN_NAMES as readonly string[]).includes(name)) throw new Error(`--patterns: no pattern ${name} (${PATTERN_NAMES.join(', ')})`);
+    if (!(PATTERN_NAMES as readonly string[]).includes(name))
+      throw new Error(`--patterns: no pattern ${name} (${PATTERN_NAMES.join(', ')})`);
     return name as PatternName;
   });
   // /benchmark: on a migrated copy with other protocols and cost rows, beside pgbench.
@@ -296,7 +331,13 @@ async function main(): Promise<void> {
       async (db, url) => {
         await db.query(PATTERNS_EXTRA_DATA);
         await db.query('VACUUM ANALYZE');
-        await benchPatterns(db, url, { rounds: ROUNDS, iterations: Number(opts['slow-iterations']), fastIterations: Number(opts['fast-iterations']), warmup: 3, patterns });
+        await benchPatterns(db, url, {
+          rounds: ROUNDS,
+          iterations: Number(opts['slow-iterations']),
+          fastIterations: Number(opts['fast-iterations']),
+          warmup: 3,
+          patterns,
+        });
       },
       MIGRATED,
       COMPARISON_SETTINGS,
@@ -316,9 +357,18 @@ async function main(): Promise<void> {
     );
   }
   console.log(`\n| operation | floor (raw SQL) | service | ratio |\n|---|---:|---:|---:|`);
-  if (ops.includes('migrate')) console.log(`| migrate | ${fmt(median(floors))} | ${fmt(median(services))} | ${(median(services) / median(floors)).toFixed(2)}× |`);
-  if (ops.includes('rollback')) console.log(`| rollback (archive included) | ${fmt(median(rollbackFloors))} | ${fmt(median(rollbackServices))} | ${(median(rollbackServices) / median(rollbackFloors)).toFixed(2)}× |`);
-  if (ops.includes('validate')) console.log(`| validate (full) | ${fmt(median(validateFloors))} | ${fmt(median(validateServices))} | ${(median(validateServices) / median(validateFloors)).toFixed(2)}× |`);
+  if (ops.includes('migrate'))
+    console.log(
+      `| migrate | ${fmt(median(floors))} | ${fmt(median(services))} | ${(median(services) / median(floors)).toFixed(2)}× |`,
+    );
+  if (ops.includes('rollback'))
+    console.log(
+      `| rollback (archive included) | ${fmt(median(rollbackFloors))} | ${fmt(median(rollbackServices))} | ${(median(rollbackServices) / median(rollbackFloors)).toFixed(2)}× |`,
+    );
+  if (ops.includes('validate'))
+    console.log(
+      `| validate (full) | ${fmt(median(validateFloors))} | ${fmt(median(validateServices))} | ${(median(validateServices) / median(validateFloors)).toFixed(2)}× |`,
+    );
 }
 
 main().catch((error: unknown) => {

@@ -9,7 +9,11 @@ import { generateToken, sha256Hex } from '../src/lib/auth.js';
 import { SCOPES, tokenEntrySchema } from '../src/lib/scopes.js';
 
 const { values } = parseArgs({
-  options: { name: { type: 'string' }, scopes: { type: 'string', default: 'read,run' }, help: { type: 'boolean', short: 'h' } },
+  options: {
+    name: { type: 'string' },
+    scopes: { type: 'string', default: 'read,run' },
+    help: { type: 'boolean', short: 'h' },
+  },
 });
 if (values.help || !values.name) {
   console.error(`usage: npm run token -- --name NAME [--scopes ${SCOPES.join(',')}]   (default scopes: read,run)`);
@@ -17,7 +21,11 @@ if (values.help || !values.name) {
 }
 
 const token = generateToken();
-const parsed = tokenEntrySchema.safeParse({ name: values.name, sha256: await sha256Hex(token), scopes: values.scopes.split(',').map((s) => s.trim()) });
+const parsed = tokenEntrySchema.safeParse({
+  name: values.name,
+  sha256: await sha256Hex(token),
+  scopes: values.scopes.split(',').map((s) => s.trim()),
+});
 if (!parsed.success) {
   console.error(`invalid token options: ${z.prettifyError(parsed.error)}`);
   process.exit(2);

@@ -30,8 +30,15 @@ function executionContextOf(c: Context): WaitUntil | undefined {
 function handleError(error: Error, c: Context<AppEnv>): Response {
   const problem = databaseProblem(error);
   if (problem) {
-    if (problem.status >= 500) console.error(`[${c.var.requestId}] ${problem.title}:`, problem.cause ?? problem.message);
-    return problemResponse(c, { status: problem.status as 503, slug: problem.slug, title: problem.title, detail: problem.message, extensions: problem.extensions });
+    if (problem.status >= 500)
+      console.error(`[${c.var.requestId}] ${problem.title}:`, problem.cause ?? problem.message);
+    return problemResponse(c, {
+      status: problem.status as 503,
+      slug: problem.slug,
+      title: problem.title,
+      detail: problem.message,
+      extensions: problem.extensions,
+    });
   }
   if (error instanceof HTTPException && error.status === 400) {
     // Hono's JSON reader: the body is not JSON at all.
@@ -45,7 +52,12 @@ function handleError(error: Error, c: Context<AppEnv>): Response {
   }
   if (error instanceof HTTPException) {
     const title = error.message || 'Error';
-    return problemResponse(c, { status: error.status, slug: title.toLowerCase().replace(/[^a-z]+/g, '-'), title, detail: `${title}: send the body as application/json.` });
+    return problemResponse(c, {
+      status: error.status,
+      slug: title.toLowerCase().replace(/[^a-z]+/g, '-'),
+      title,
+      detail: `${title}: send the body as application/json.`,
+    });
   }
   // A bug: log it whole, answer without internals (no SQL, connection string or stack).
   console.error(`[${c.var.requestId}] unhandled error:`, error);
@@ -59,7 +71,14 @@ function handleError(error: Error, c: Context<AppEnv>): Response {
 
 /** Every documented endpoint, without the middleware that needs a runtime. */
 function createRoutes() {
-  return createRouter().route('/', healthRouter).route('/', migrateRouter).route('/', validateRouter).route('/', rollbackRouter).route('/', benchmarkRouter).route('/', optimizeRouter).route('/', reportsRouter);
+  return createRouter()
+    .route('/', healthRouter)
+    .route('/', migrateRouter)
+    .route('/', validateRouter)
+    .route('/', rollbackRouter)
+    .route('/', benchmarkRouter)
+    .route('/', optimizeRouter)
+    .route('/', reportsRouter);
 }
 
 /** The OpenAPI 3.1 document the service publishes at /openapi.json. */
@@ -92,12 +111,25 @@ export function createApp<Bindings>(provider: DepsProvider<Bindings>) {
   app.use(
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) => problemResponse(c, { status: 413, slug: 'payload-too-large', title: 'Payload too large', detail: `The body must be at most ${MAX_BODY_BYTES} bytes.` }),
+      onError: (c) =>
+        problemResponse(c, {
+          status: 413,
+          slug: 'payload-too-large',
+          title: 'Payload too large',
+          detail: `The body must be at most ${MAX_BODY_BYTES} bytes.`,
+        }),
     }),
   );
   app.route('/', routes);
 
-  app.notFound((c) => problemResponse(c, { status: 404, slug: 'not-found', title: 'Not found', detail: `No endpoint ${c.req.method} ${c.req.path}; see /docs.` }));
+  app.notFound((c) =>
+    problemResponse(c, {
+      status: 404,
+      slug: 'not-found',
+      title: 'Not found',
+      detail: `No endpoint ${c.req.method} ${c.req.path}; see /docs.`,
+    }),
+  );
   app.onError(handleError);
   return app;
 }

@@ -18,7 +18,11 @@ import { createReportStore } from './reports/store.js';
 
 function openDatabase(config: NodeConfig & { databaseUrl: string }): Database {
   if (isNeonUrl(config.databaseUrl) || config.wsProxy) {
-    return createNeonDatabase({ connectionString: config.databaseUrl, webSocketConstructor: WebSocket, wsProxy: config.wsProxy });
+    return createNeonDatabase({
+      connectionString: config.databaseUrl,
+      webSocketConstructor: WebSocket,
+      wsProxy: config.wsProxy,
+    });
   }
   return createPgDatabase({ connectionString: config.databaseUrl });
 }
@@ -27,7 +31,10 @@ async function openEmbeddedDatabase(folder: string): Promise<Database> {
   mkdirSync(folder, { recursive: true });
   const db = pgliteDatabase(await PGlite.create(folder));
   const { created } = await ensureDemoDatabase(db);
-  if (created) console.log(`Created the embedded demo database in ${folder}: SARK v1 with ${DEMO_SIZE.servers} servers × ${DEMO_SIZE.toolsPerServer} tools, empty v2 tables.`);
+  if (created)
+    console.log(
+      `Created the embedded demo database in ${folder}: SARK v1 with ${DEMO_SIZE.servers} servers × ${DEMO_SIZE.toolsPerServer} tools, empty v2 tables.`,
+    );
   return db;
 }
 
@@ -67,23 +74,34 @@ async function main(): Promise<void> {
     // The process outlives the response: background work runs on, and shutdown waits for it.
     defer: (task) => {
       background.add(task);
-      void task.catch((error: unknown) => console.error('background operation failed:', error)).finally(() => background.delete(task));
+      void task
+        .catch((error: unknown) => console.error('background operation failed:', error))
+        .finally(() => background.delete(task));
     },
   };
   const app = createApp({ acquire: () => deps });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     const url = `http://${config.host}:${info.port}`;
-    console.log(`sark-migrate listening on ${url} (database: ${db.driver}${config.databaseUrl ? '' : `, embedded in ${config.pgliteDir}`}; reports in ${config.reportsDir})`);
+    console.log(
+      `sark-migrate listening on ${url} (database: ${db.driver}${config.databaseUrl ? '' : `, embedded in ${config.pgliteDir}`}; reports in ${config.reportsDir})`,
+    );
     if (printedToken) {
-      console.log(`\nAPI token for this run (all scopes): ${printedToken}\n  curl -H "Authorization: Bearer ${printedToken}" ${url}/reports\n`);
+      console.log(
+        `\nAPI token for this run (all scopes): ${printedToken}\n  curl -H "Authorization: Bearer ${printedToken}" ${url}/reports\n`,
+      );
     }
   });
 
   const shutdown = async () => {
     server.close();
     if (background.size > 0) {
-      console.log(`waiting up to ${SHUTDOWN_GRACE_MS / 1000} s for ${background.size} running operation(s) to finish ...`);
-      await Promise.race([Promise.allSettled(background), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS))]);
+      console.log(
+        `waiting up to ${SHUTDOWN_GRACE_MS / 1000} s for ${background.size} running operation(s) to finish ...`,
+      );
+      await Promise.race([
+        Promise.allSettled(background),
+        new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS)),
+      ]);
     }
     await db.close().catch(() => undefined);
     process.exit(0);

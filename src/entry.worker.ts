@@ -14,7 +14,6 @@ export interface WorkerBindings {
   REPORTS: R2BucketLike;
 }
 
-
 /** A Database that opens its Neon pool on first use, so requests that never query open nothing. */
 function lazyDatabase(config: WorkerConfig): Database & { opened(): boolean } {
   let db: Database | undefined;

@@ -3,8 +3,15 @@ import { isNeonUrl, readNodeConfig, readWorkerConfig } from './env.js';
 
 describe('configuration', () => {
   it('reads defaults and API_TOKENS entries, lowercasing the hashes', () => {
-    const config = readNodeConfig({ API_TOKENS: JSON.stringify([{ name: 'ci', sha256: 'AB'.repeat(32), scopes: ['read'] }]) });
-    expect(config).toMatchObject({ databaseUrl: undefined, port: 8787, host: '127.0.0.1', reportsDir: '.sark-migrate/reports' });
+    const config = readNodeConfig({
+      API_TOKENS: JSON.stringify([{ name: 'ci', sha256: 'AB'.repeat(32), scopes: ['read'] }]),
+    });
+    expect(config).toMatchObject({
+      databaseUrl: undefined,
+      port: 8787,
+      host: '127.0.0.1',
+      reportsDir: '.sark-migrate/reports',
+    });
     expect(config.apiTokens).toEqual([{ name: 'ci', sha256: 'ab'.repeat(32), scopes: ['read'] }]);
   });
 
@@ -29,8 +36,12 @@ describe('configuration', () => {
   });
 
   it("refuses Neon's -pooler host: the advisory lock needs a session of its own", () => {
-    expect(() => readWorkerConfig({ DATABASE_URL: 'postgres://u:p@ep-cool-name-123-pooler.eu-central-1.aws.neon.tech/sark' })).toThrow(/-pooler/);
-    expect(readWorkerConfig({ DATABASE_URL: 'postgres://u:p@ep-cool-name-123.eu-central-1.aws.neon.tech/sark' }).databaseUrl).toContain('ep-cool-name-123.');
+    expect(() =>
+      readWorkerConfig({ DATABASE_URL: 'postgres://u:p@ep-cool-name-123-pooler.eu-central-1.aws.neon.tech/sark' }),
+    ).toThrow(/-pooler/);
+    expect(
+      readWorkerConfig({ DATABASE_URL: 'postgres://u:p@ep-cool-name-123.eu-central-1.aws.neon.tech/sark' }).databaseUrl,
+    ).toContain('ep-cool-name-123.');
   });
 
   it('tells Neon hosts from any other', () => {

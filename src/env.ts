@@ -13,9 +13,15 @@ const optionalString = z
 const postgresUrl = z
   .string()
   .trim()
-  .refine((value) => /^postgres(ql)?:\/\//.test(value) && URL.canParse(value), 'must be a postgres:// or postgresql:// URL')
+  .refine(
+    (value) => /^postgres(ql)?:\/\//.test(value) && URL.canParse(value),
+    'must be a postgres:// or postgresql:// URL',
+  )
   // Neon's pooler is PgBouncer in transaction mode: a session-level advisory lock does not hold there.
-  .refine((value) => !URL.canParse(value) || !new URL(value).hostname.includes('-pooler.'), "must name Neon's direct host, not its -pooler host: the advisory lock needs a session of its own")
+  .refine(
+    (value) => !URL.canParse(value) || !new URL(value).hostname.includes('-pooler.'),
+    "must name Neon's direct host, not its -pooler host: the advisory lock needs a session of its own",
+  )
   .optional()
   .or(z.literal('').transform(() => undefined));
 
@@ -33,13 +39,17 @@ const apiTokens = z
     }
     const result = z.array(tokenEntrySchema).safeParse(parsed);
     if (!result.success) {
-      for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: `[${issue.path.join('.')}] ${issue.message}` });
+      for (const issue of result.error.issues)
+        ctx.addIssue({ code: 'custom', message: `[${issue.path.join('.')}] ${issue.message}` });
       return z.NEVER;
     }
     return result.data;
   });
 
-const wsProxy = optionalString.refine((v) => v === undefined || /^(wss?:\/\/)?[^\s/]+(\/\S*)?$/.test(v), 'must be host:port[/path] or ws://host:port[/path]');
+const wsProxy = optionalString.refine(
+  (v) => v === undefined || /^(wss?:\/\/)?[^\s/]+(\/\S*)?$/.test(v),
+  'must be host:port[/path] or ws://host:port[/path]',
+);
 
 const nodeSchema = z.object({
   DATABASE_URL: postgresUrl,

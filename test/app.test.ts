@@ -19,7 +19,12 @@ beforeAll(async () => {
 
 describe('authentication and scopes', () => {
   it('answers 401 problem with a Bearer challenge when the token is missing, unknown or not a bearer', async () => {
-    for (const headers of <Record<string, string>[]>[{}, { Authorization: 'Bearer smk_not-a-real-token' }, { Authorization: `Basic ${btoa('a:b')}` }, { Authorization: 'Bearer' }]) {
+    for (const headers of <Record<string, string>[]>[
+      {},
+      { Authorization: 'Bearer smk_not-a-real-token' },
+      { Authorization: `Basic ${btoa('a:b')}` },
+      { Authorization: 'Bearer' },
+    ]) {
       const res = await t.app.request('/reports', { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get('content-type')).toBe('application/problem+json');
@@ -71,7 +76,11 @@ describe('errors', () => {
     const res = await t.app.request('/no/such/endpoint', { method: 'POST' });
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
-    expect(await res.json()).toMatchObject({ type: 'urn:sark-migrate:problem:not-found', status: 404, title: 'Not found' });
+    expect(await res.json()).toMatchObject({
+      type: 'urn:sark-migrate:problem:not-found',
+      status: 404,
+      title: 'Not found',
+    });
   });
 
   it('answers 413 problem to a body over 1 MB, declared or streamed', async () => {
@@ -85,7 +94,12 @@ describe('errors', () => {
         controller.close();
       },
     });
-    const streamed = await t.app.request('/reports', { method: 'POST', body: stream, headers: { 'Content-Type': 'application/json' }, duplex: 'half' } as RequestInit);
+    const streamed = await t.app.request('/reports', {
+      method: 'POST',
+      body: stream,
+      headers: { 'Content-Type': 'application/json' },
+      duplex: 'half',
+    } as RequestInit);
     expect(streamed.status).toBe(413);
   });
 

@@ -14,12 +14,26 @@ import { inject } from 'vitest';
 describeEachDatabase('database adapter contract', (current) => {
   it('binds values and returns rows typed alike on every driver', async () => {
     const { db } = current();
-    const { rows, rowCount } = await db.query<{ n: number; t: string; j: unknown; at: Date; nothing: null; names: string[] }>(
+    const { rows, rowCount } = await db.query<{
+      n: number;
+      t: string;
+      j: unknown;
+      at: Date;
+      nothing: null;
+      names: string[];
+    }>(
       `SELECT $1::int AS n, $2::text AS t, $3::jsonb AS j, '2026-01-02T03:04:05Z'::timestamptz AS at, NULL AS nothing, $4::text[] AS names`,
       [42, "it's; DROP TABLE x --", JSON.stringify({ a: [1, 2] }), ['a', 'b']],
     );
     expect(rowCount).toBe(1);
-    expect(rows[0]).toEqual({ n: 42, t: "it's; DROP TABLE x --", j: { a: [1, 2] }, at: new Date('2026-01-02T03:04:05Z'), nothing: null, names: ['a', 'b'] });
+    expect(rows[0]).toEqual({
+      n: 42,
+      t: "it's; DROP TABLE x --",
+      j: { a: [1, 2] },
+      at: new Date('2026-01-02T03:04:05Z'),
+      nothing: null,
+      names: ['a', 'b'],
+    });
   });
 
   it('commits a transaction that resolves and rolls back one that throws', async () => {
@@ -41,7 +55,9 @@ describeEachDatabase('database adapter contract', (current) => {
   it('refuses writes in a read-only transaction', async () => {
     const { db } = current();
     await db.query('CREATE TABLE IF NOT EXISTS contract_ro (id int)');
-    await expect(db.transaction((tx) => tx.query('INSERT INTO contract_ro VALUES (1)'), { readOnly: true })).rejects.toMatchObject({ code: '25006' });
+    await expect(
+      db.transaction((tx) => tx.query('INSERT INTO contract_ro VALUES (1)'), { readOnly: true }),
+    ).rejects.toMatchObject({ code: '25006' });
     const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM contract_ro');
     expect(rows[0]!.n).toBe(0);
   });
@@ -49,7 +65,10 @@ describeEachDatabase('database adapter contract', (current) => {
   it('scopes statement and lock timeouts to the transaction', async () => {
     const { db } = current();
     const inside = await db.transaction(
-      (tx) => tx.query<{ st: string; lt: string }>(`SELECT current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt`),
+      (tx) =>
+        tx.query<{ st: string; lt: string }>(
+          `SELECT current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt`,
+        ),
       { statementTimeoutMs: 1500, lockTimeoutMs: 250 },
     );
     expect(inside.rows[0]).toEqual({ st: '1500ms', lt: '250ms' });
@@ -78,7 +97,9 @@ describeEachDatabase('database adapter contract', (current) => {
     await expect(db.withAdvisoryLock(async () => 'second')).rejects.toBeInstanceOf(LockBusyError);
     release();
     await expect(holding).resolves.toBe('first');
-    await expect(db.withAdvisoryLock(async (session) => (await session.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one)).resolves.toBe(1);
+    await expect(
+      db.withAdvisoryLock(async (session) => (await session.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one),
+    ).resolves.toBe(1);
   });
 
   it('times a statement at the wire where there is one: its rows counted, its values bound, the connection left as it was', async () => {
@@ -89,7 +110,13 @@ describeEachDatabase('database adapter contract', (current) => {
       // Values that need quoting in an array literal or JSON, bound exactly as query() binds them.
       const hostile = ['a"b', 'c\\d', '{e,f}', null, "g'h"];
       const statement = `SELECT n FROM wire_rows WHERE n <= $1::int AND $2::text[] IS NOT DISTINCT FROM $3::text[] AND $4::jsonb = $5::jsonb`;
-      const values = [5, hostile, `{"a\\"b","c\\\\d","{e,f}",NULL,"g'h"}`, { k: "it's \"q\"" }, JSON.stringify({ k: "it's \"q\"" })];
+      const values = [
+        5,
+        hostile,
+        `{"a\\"b","c\\\\d","{e,f}",NULL,"g'h"}`,
+        { k: 'it\'s "q"' },
+        JSON.stringify({ k: 'it\'s "q"' }),
+      ];
       const timing = await tx.timed!(statement, values);
       expect(timing.rows).toBe((await tx.query(statement, values)).rowCount);
       expect(timing.rows).toBe(5);
@@ -106,8 +133,13 @@ describeEachDatabase('database adapter contract', (current) => {
   it('rejects a timed statement with the server error, and the connection serves again after the rollback', async () => {
     const { db, driver } = current();
     if (driver === 'pglite') return;
-    await expect(db.transaction((tx) => tx.timed!('SELECT 1 / $1::int', [0]))).rejects.toMatchObject({ code: '22012', message: 'division by zero' });
-    await expect(db.transaction((tx) => tx.timed!('SELECT pg_sleep(2)'), { statementTimeoutMs: 100 })).rejects.toMatchObject({ code: '57014' });
+    await expect(db.transaction((tx) => tx.timed!('SELECT 1 / $1::int', [0]))).rejects.toMatchObject({
+      code: '22012',
+      message: 'division by zero',
+    });
+    await expect(
+      db.transaction((tx) => tx.timed!('SELECT pg_sleep(2)'), { statementTimeoutMs: 100 }),
+    ).rejects.toMatchObject({ code: '57014' });
     expect((await db.transaction((tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).rows[0]!.one).toBe(1);
   });
 
@@ -133,16 +165,25 @@ describeEachDatabase('database adapter contract', (current) => {
 describe.runIf(process.env.TEST_DATABASE_URL)('advisory lock on a real server', () => {
   it('is a real pg advisory lock: another process sees it held and cannot take it', async () => {
     const url = process.env.TEST_DATABASE_URL!;
-    for (const db of [createPgDatabase({ connectionString: url }), createNeonDatabase({ connectionString: url, webSocketConstructor: WebSocket, wsProxy: inject('wsProxyUrl') })]) {
+    for (const db of [
+      createPgDatabase({ connectionString: url }),
+      createNeonDatabase({ connectionString: url, webSocketConstructor: WebSocket, wsProxy: inject('wsProxyUrl') }),
+    ]) {
       const other = new pg.Client({ connectionString: url });
       await other.connect();
       try {
         const seenByOther = await db.withAdvisoryLock(async () => {
-          const { rows } = await other.query('SELECT pg_try_advisory_lock($1, $2) AS got', [ADVISORY_LOCK.classId, ADVISORY_LOCK.objectId]);
+          const { rows } = await other.query('SELECT pg_try_advisory_lock($1, $2) AS got', [
+            ADVISORY_LOCK.classId,
+            ADVISORY_LOCK.objectId,
+          ]);
           return rows[0].got as boolean;
         });
         expect(seenByOther).toBe(false);
-        const { rows } = await other.query('SELECT pg_try_advisory_lock($1, $2) AS got', [ADVISORY_LOCK.classId, ADVISORY_LOCK.objectId]);
+        const { rows } = await other.query('SELECT pg_try_advisory_lock($1, $2) AS got', [
+          ADVISORY_LOCK.classId,
+          ADVISORY_LOCK.objectId,
+        ]);
         expect(rows[0].got).toBe(true);
       } finally {
         await other.end();
@@ -154,7 +195,9 @@ describe.runIf(process.env.TEST_DATABASE_URL)('advisory lock on a real server', 
   it('cancels a statement that outlives its statement timeout', async () => {
     const db = createPgDatabase({ connectionString: process.env.TEST_DATABASE_URL! });
     try {
-      await expect(db.transaction((tx) => tx.query('SELECT pg_sleep(2)'), { statementTimeoutMs: 100 })).rejects.toMatchObject({ code: '57014' });
+      await expect(
+        db.transaction((tx) => tx.query('SELECT pg_sleep(2)'), { statementTimeoutMs: 100 }),
+      ).rejects.toMatchObject({ code: '57014' });
     } finally {
       await db.close();
     }
@@ -163,14 +206,21 @@ describe.runIf(process.env.TEST_DATABASE_URL)('advisory lock on a real server', 
 
 describe('an unreachable database', () => {
   it('is reported as DatabaseUnavailableError by pg', async () => {
-    const db = createPgDatabase({ connectionString: 'postgres://postgres:secret@127.0.0.1:9/none', connectionTimeoutMillis: 2000 });
+    const db = createPgDatabase({
+      connectionString: 'postgres://postgres:secret@127.0.0.1:9/none',
+      connectionTimeoutMillis: 2000,
+    });
     await expect(db.query('SELECT 1')).rejects.toBeInstanceOf(DatabaseUnavailableError);
     await expect(db.transaction(async () => 1)).rejects.toBeInstanceOf(DatabaseUnavailableError);
     await db.close();
   });
 
   it.runIf(process.env.TEST_DATABASE_URL)('is reported as DatabaseUnavailableError by the Neon driver', async () => {
-    const db = createNeonDatabase({ connectionString: 'postgres://postgres:secret@127.0.0.1:9/none', webSocketConstructor: WebSocket, wsProxy: inject('wsProxyUrl') });
+    const db = createNeonDatabase({
+      connectionString: 'postgres://postgres:secret@127.0.0.1:9/none',
+      webSocketConstructor: WebSocket,
+      wsProxy: inject('wsProxyUrl'),
+    });
     await expect(db.query('SELECT 1')).rejects.toBeInstanceOf(DatabaseUnavailableError);
     await db.close();
   });

@@ -19,11 +19,16 @@ describe('the published OpenAPI document', () => {
 
   it('declares bearer security on every operation but /health, and problem+json on every error', () => {
     const doc = JSON.parse(committed);
-    for (const [path, item] of Object.entries<Record<string, { security?: unknown[]; responses: Record<string, { content?: Record<string, unknown> }> }>>(doc.paths)) {
+    for (const [path, item] of Object.entries<
+      Record<string, { security?: unknown[]; responses: Record<string, { content?: Record<string, unknown> }> }>
+    >(doc.paths)) {
       for (const [method, op] of Object.entries(item)) {
         expect(op.security, `${method} ${path}`).toEqual(path === '/health' ? [] : [{ bearerAuth: [] }]);
         for (const [status, response] of Object.entries(op.responses)) {
-          if (Number(status) >= 400) expect(Object.keys(response.content ?? {}), `${method} ${path} ${status}`).toEqual(['application/problem+json']);
+          if (Number(status) >= 400)
+            expect(Object.keys(response.content ?? {}), `${method} ${path} ${status}`).toEqual([
+              'application/problem+json',
+            ]);
         }
       }
     }

@@ -19,7 +19,13 @@ describe('report ids', () => {
   });
 
   it('refuse anything that is not a lowercase UUIDv7', () => {
-    for (const bad of ['../../etc/passwd', '', '019ab8f2-6c1e-4d3a-9f21-4c8e2b7a1d05', '019AB8F2-6C1E-7D3A-9F21-4C8E2B7A1D05', '019ab8f2-6c1e-7d3a-9f21-4c8e2b7a1d05/..']) {
+    for (const bad of [
+      '../../etc/passwd',
+      '',
+      '019ab8f2-6c1e-4d3a-9f21-4c8e2b7a1d05',
+      '019AB8F2-6C1E-7D3A-9F21-4C8E2B7A1D05',
+      '019ab8f2-6c1e-7d3a-9f21-4c8e2b7a1d05/..',
+    ]) {
       expect(isReportId(bad), bad).toBe(false);
     }
   });

@@ -9,12 +9,17 @@ import { describeSchema, runSarkDdl } from './support/sark-fixtures.js';
 
 describe('bundled migrations', () => {
   it('match drizzle/ (run `npm run db:generate` after changing src/db/schema.ts)', () => {
-    expect(readFileSync(new URL('../src/db/migrations.bundle.ts', import.meta.url), 'utf8')).toBe(renderMigrationBundle());
+    expect(readFileSync(new URL('../src/db/migrations.bundle.ts', import.meta.url), 'utf8')).toBe(
+      renderMigrationBundle(),
+    );
   });
 });
 
 describeEachDatabase("the project's own v1 DDL", (_current, target) => {
-  for (const [shape, fixture] of [['orm', 'v1_schema.sql'], ['migration', 'v1_schema_migration_shape.sql']] as const) {
+  for (const [shape, fixture] of [
+    ['orm', 'v1_schema.sql'],
+    ['migration', 'v1_schema_migration_shape.sql'],
+  ] as const) {
     it(`builds exactly SARK's reference v1 schema in the ${shape} shape`, async () => {
       const [ours, theirs] = [await target.open(), await target.open()];
       try {
@@ -57,7 +62,7 @@ describeEachDatabase('schema migrations', (current, target) => {
     expect(rows[0]!.n).toBe(5);
   });
 
-  it('build exactly the schema SARK\'s own migrations build', async () => {
+  it("build exactly the schema SARK's own migrations build", async () => {
     const ours = current();
     const theirs = await target.open();
     try {
@@ -74,7 +79,9 @@ describeEachDatabase('schema migrations', (current, target) => {
     const sark = await target.open();
     try {
       await runSarkDdl(sark.db, 'v2_schema.sql');
-      await sark.db.query(`INSERT INTO resources (id, name, protocol, endpoint) VALUES ('r1', 'kept', 'http', 'https://x')`);
+      await sark.db.query(
+        `INSERT INTO resources (id, name, protocol, endpoint) VALUES ('r1', 'kept', 'http', 'https://x')`,
+      );
       const before = await describeSchema(sark.db);
       const outcomes = await sark.db.withAdvisoryLock((s) => applyMigrations(s));
       expect(outcomes).toEqual([
@@ -92,17 +99,19 @@ describeEachDatabase('schema migrations', (current, target) => {
     }
   });
 
-  it('keep every row archived before the archive was packed: the views of the old tables\' names read them back', async () => {
+  it("keep every row archived before the archive was packed: the views of the old tables' names read them back", async () => {
     const old = await target.open();
     try {
       const rowForRow = MIGRATIONS.filter((m) => m.tag < '0003');
       expect(rowForRow).toHaveLength(3);
       await old.db.withAdvisoryLock((s) => applyMigrations(s, rowForRow));
       // Two rollbacks archived the old way: 450 capabilities make three packs of the first, one of the second.
-      await old.db.query(`INSERT INTO sark_migrate.archived_resources (rollback_id, id, name, protocol, endpoint, sensitivity_level, metadata, created_at, updated_at)
+      await old.db
+        .query(`INSERT INTO sark_migrate.archived_resources (rollback_id, id, name, protocol, endpoint, sensitivity_level, metadata, created_at, updated_at)
         VALUES ('first', 'r1', 'one', 'mcp', 'https://one', 'high', '{"transport": "http"}', '2026-01-02T03:04:05.678901Z', '2026-01-03T00:00:00Z'),
                ('second', 'r2', 'two', 'mcp', 'https://two', 'low', '{}', '2026-02-01T00:00:00Z', '2026-02-02T00:00:00Z')`);
-      await old.db.query(`INSERT INTO sark_migrate.archived_capabilities (rollback_id, id, resource_id, name, description, input_schema, output_schema, sensitivity_level, metadata)
+      await old.db
+        .query(`INSERT INTO sark_migrate.archived_capabilities (rollback_id, id, resource_id, name, description, input_schema, output_schema, sensitivity_level, metadata)
         SELECT CASE WHEN g <= 450 THEN 'first' ELSE 'second' END, 'c' || g, CASE WHEN g <= 450 THEN 'r1' ELSE 'r2' END, 'tool ' || g, CASE WHEN g % 2 = 0 THEN 'd' END,
                jsonb_build_object('type', 'object', 'n', g), '{}', 'medium', '{"requires_approval": false}'
           FROM generate_series(1, 451) g`);
@@ -119,9 +128,17 @@ describeEachDatabase('schema migrations', (current, target) => {
         { tag: '0004_rollback_archive_views', outcome: 'applied' },
       ]);
       expect(await read()).toEqual(before);
-      const packs = await old.db.query(`SELECT rollback_id, cardinality(rows)::int AS n FROM sark_migrate.archived_capability_packs ORDER BY rollback_id, n DESC`);
-      expect(packs.rows).toEqual([{ rollback_id: 'first', n: 200 }, { rollback_id: 'first', n: 200 }, { rollback_id: 'first', n: 50 }, { rollback_id: 'second', n: 1 }]);
-      const kinds = await old.db.query(`SELECT c.relname::text AS name, c.relkind::text AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      const packs = await old.db.query(
+        `SELECT rollback_id, cardinality(rows)::int AS n FROM sark_migrate.archived_capability_packs ORDER BY rollback_id, n DESC`,
+      );
+      expect(packs.rows).toEqual([
+        { rollback_id: 'first', n: 200 },
+        { rollback_id: 'first', n: 200 },
+        { rollback_id: 'first', n: 50 },
+        { rollback_id: 'second', n: 1 },
+      ]);
+      const kinds = await old.db
+        .query(`SELECT c.relname::text AS name, c.relkind::text AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = 'sark_migrate' AND c.relname LIKE 'archived_%' ORDER BY 1`);
       expect(kinds.rows).toEqual([
         { name: 'archived_capabilities', kind: 'v' },
@@ -143,9 +160,13 @@ describeEachDatabase('schema migrations', (current, target) => {
       const failure = await half.db.withAdvisoryLock((s) => applyMigrations(s)).catch((e: unknown) => e);
       expect(failure).toMatchObject({ status: 409, slug: 'schema-conflict', extensions: { present: ['resources'] } });
       expect((failure as Error).message).toMatch(/capabilities/);
-      const { rows } = await half.db.query<{ present: boolean }>(`SELECT to_regclass('capabilities') IS NOT NULL AS present`);
+      const { rows } = await half.db.query<{ present: boolean }>(
+        `SELECT to_regclass('capabilities') IS NOT NULL AS present`,
+      );
       expect(rows[0]!.present).toBe(false);
-      const ledger = await half.db.query<{ n: number }>('SELECT count(*)::int AS n FROM sark_migrate.schema_migrations');
+      const ledger = await half.db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM sark_migrate.schema_migrations',
+      );
       expect(ledger.rows[0]!.n).toBe(0);
     } finally {
       await half.dispose();

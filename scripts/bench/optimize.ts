@@ -11,7 +11,14 @@ import { BENCHMARK_DEFAULTS, PATTERN_NAMES } from '../../src/sql/benchmark.js';
 import { CANDIDATES, createIndexSql, type CandidateName } from '../../src/sql/optimize.js';
 
 const timeAll = async (db: Database, iterations: number) =>
-  (await benchmark(db, { patterns: [...PATTERN_NAMES], iterations, warmup: 3, params: BENCHMARK_DEFAULTS, statementTimeoutMs: 600_000 }, null, detachedContext())).details.results as PatternResult[];
+  (
+    await benchmark(
+      db,
+      { patterns: [...PATTERN_NAMES], iterations, warmup: 3, params: BENCHMARK_DEFAULTS, statementTimeoutMs: 600_000 },
+      null,
+      detachedContext(),
+    )
+  ).details.results as PatternResult[];
 
 /** SARK's tool runs each CREATE INDEX CONCURRENTLY in a SQLAlchemy transaction: what that gives. */
 async function sarkOptimize(url: string): Promise<string> {
@@ -35,28 +42,63 @@ export async function benchOptimize(db: Database, url: string, options: { iterat
   console.log(`SARK's --optimize, first index: ${await sarkOptimize(url)}`);
   const before = await timeAll(db, options.iterations);
 
-  const plan = await optimize(db, { action: 'plan', iterations: 1, warmup: 0, lockTimeoutMs: 5_000, buildTimeoutMs: 1_800_000, verifyTargets: false }, detachedContext());
+  const plan = await optimize(
+    db,
+    { action: 'plan', iterations: 1, warmup: 0, lockTimeoutMs: 5_000, buildTimeoutMs: 1_800_000, verifyTargets: false },
+    detachedContext(),
+  );
   type Rec = { name: CandidateName; priority: string; evidence: string[] };
   const recs = plan.details.recommendations as Rec[];
   console.log('\n/optimize plan (HypoPG):\n| candidate | origin | priority | evidence |\n|---|---|---|---|');
-  for (const r of recs) console.log(`| ${r.name} | ${CANDIDATES[r.name].origin} | ${r.priority} | ${r.evidence.join(' ')} |`);
+  for (const r of recs)
+    console.log(`| ${r.name} | ${CANDIDATES[r.name].origin} | ${r.priority} | ${r.evidence.join(' ')} |`);
 
   const chosen = recs.filter((r) => r.priority === 'high' || r.priority === 'medium').map((r) => r.name);
   const started = performance.now();
-  const applied = await optimize(db, { action: 'apply', indexes: chosen, iterations: options.iterations, warmup: 3, lockTimeoutMs: 5_000, buildTimeoutMs: 1_800_000, verifyTargets: true }, detachedContext());
-  console.log(`\napply ${chosen.join(', ')}: ${String(applied.summary.message)} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
-  type Applied = { name: string; status: string; buildMs?: number; patterns: { query: string; before: { p50Ms: number }; after?: { p50Ms: number }; verdict?: string }[] };
+  const applied = await optimize(
+    db,
+    {
+      action: 'apply',
+      indexes: chosen,
+      iterations: options.iterations,
+      warmup: 3,
+      lockTimeoutMs: 5_000,
+      buildTimeoutMs: 1_800_000,
+      verifyTargets: true,
+    },
+    detachedContext(),
+  );
+  console.log(
+    `\napply ${chosen.join(', ')}: ${String(applied.summary.message)} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+  );
+  type Applied = {
+    name: string;
+    status: string;
+    buildMs?: number;
+    patterns: { query: string; before: { p50Ms: number }; after?: { p50Ms: number }; verdict?: string }[];
+  };
   for (const a of applied.details.applied as Applied[]) {
-    for (const p of a.patterns) console.log(`  ${a.name} (${a.status}${a.buildMs ? `, ${(a.buildMs / 1000).toFixed(1)} s` : ''}): ${p.query} p50 ${p.before.p50Ms} → ${p.after?.p50Ms ?? '–'} ms (${p.verdict ?? 'not measured'})`);
+    for (const p of a.patterns)
+      console.log(
+        `  ${a.name} (${a.status}${a.buildMs ? `, ${(a.buildMs / 1000).toFixed(1)} s` : ''}): ${p.query} p50 ${p.before.p50Ms} → ${p.after?.p50Ms ?? '–'} ms (${p.verdict ?? 'not measured'})`,
+      );
   }
 
   const after = await timeAll(db, options.iterations);
-  const why = new Map((applied.details.targets as { pattern: string; whyNoIndex?: { reason: string; remedy: string } | null }[]).map((t) => [t.pattern, t.whyNoIndex]));
+  const why = new Map(
+    (applied.details.targets as { pattern: string; whyNoIndex?: { reason: string; remedy: string } | null }[]).map(
+      (t) => [t.pattern, t.whyNoIndex],
+    ),
+  );
   const ms = (x: number | null) => (x === null ? '–' : x < 10 ? x.toFixed(2) : x.toFixed(1));
-  console.log(`\n/optimize before/after: p50 / p95 of ${options.iterations} runs (ms)\n| pattern | target | before | after | met after | indexes after | why not |\n|---|---:|---:|---:|---|---|---|`);
+  console.log(
+    `\n/optimize before/after: p50 / p95 of ${options.iterations} runs (ms)\n| pattern | target | before | after | met after | indexes after | why not |\n|---|---:|---:|---:|---|---|---|`,
+  );
   for (const b of before) {
     const a = after.find((r) => r.pattern === b.pattern)!;
     const reason = a.withinTarget === false ? (why.get(b.pattern)?.reason ?? 'no candidate index serves it') : '';
-    console.log(`| ${b.pattern} | ${b.targetMs ?? '–'} | ${ms(b.p50Ms)} / ${ms(b.p95Ms)} | ${ms(a.p50Ms)} / ${ms(a.p95Ms)} | ${a.withinTarget === null ? '–' : a.withinTarget ? 'yes' : 'no'} | ${a.indexes.join(', ') || '(none)'} | ${reason} |`);
+    console.log(
+      `| ${b.pattern} | ${b.targetMs ?? '–'} | ${ms(b.p50Ms)} / ${ms(b.p95Ms)} | ${ms(a.p50Ms)} / ${ms(a.p95Ms)} | ${a.withinTarget === null ? '–' : a.withinTarget ? 'yes' : 'no'} | ${a.indexes.join(', ') || '(none)'} | ${reason} |`,
+    );
   }
 }

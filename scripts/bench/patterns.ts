@@ -42,13 +42,37 @@ function pgbenchScript(sql: string, values: unknown[]): { script: string; define
   };
 }
 
-async function pgbenchLatencies(url: string, sql: string, values: unknown[], warmup: number, iterations: number): Promise<number[]> {
+async function pgbenchLatencies(
+  url: string,
+  sql: string,
+  values: unknown[],
+  warmup: number,
+  iterations: number,
+): Promise<number[]> {
   const dir = await mkdtemp(join(tmpdir(), 'sark-pgbench-'));
   try {
     const script = join(dir, 'pattern.sql');
     const { script: text, defines } = pgbenchScript(sql, values);
     await writeFile(script, text);
-    await run(pgbenchPath(), ['-n', '-M', 'extended', '-c', '1', '-t', String(warmup + iterations), ...defines, '-f', script, '-l', `--log-prefix=${join(dir, 'log')}`, url], { cwd: dir });
+    await run(
+      pgbenchPath(),
+      [
+        '-n',
+        '-M',
+        'extended',
+        '-c',
+        '1',
+        '-t',
+        String(warmup + iterations),
+        ...defines,
+        '-f',
+        script,
+        '-l',
+        `--log-prefix=${join(dir, 'log')}`,
+        url,
+      ],
+      { cwd: dir },
+    );
     const log = (await readdir(dir)).find((f) => f.startsWith('log'));
     const lines = (await readFile(join(dir, log!), 'utf8')).trim().split('\n');
     // client_id transaction_no latency_us script_no epoch epoch_us
@@ -58,7 +82,11 @@ async function pgbenchLatencies(url: string, sql: string, values: unknown[], war
   }
 }
 
-const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
+const median = (xs: number[]) =>
+  quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
 
 export interface PatternsBenchOptions {
   rounds: number;
@@ -95,7 +123,10 @@ interface Pair {
  */
 export async function benchPatterns(db: Database, url: string, options: PatternsBenchOptions): Promise<void> {
   const names = options.patterns ?? PATTERN_NAMES;
-  const statements: [string, Query][] = [['SELECT 1', CALIBRATION], ...names.map((name): [string, Query] => [name, PATTERNS[name]])];
+  const statements: [string, Query][] = [
+    ['SELECT 1', CALIBRATION],
+    ...names.map((name): [string, Query] => [name, PATTERNS[name]]),
+  ];
   const pairs: Record<string, Pair[]> = {};
   /** Statements under FAST_MS, as the warm-up pass found them. */
   const fastOnes = new Set<string>();
@@ -108,11 +139,21 @@ export async function benchPatterns(db: Database, url: string, options: Patterns
       const result =
         query === CALIBRATION
           ? await measureQuery(db, name, query, { ...measure, iterations }, detachedContext())
-          : ((await benchmark(db, { ...measure, iterations, patterns: [name as PatternName] }, null, detachedContext())).details.results as PatternResult[])[0]!;
+          : (
+              (
+                await benchmark(
+                  db,
+                  { ...measure, iterations, patterns: [name as PatternName] },
+                  null,
+                  detachedContext(),
+                )
+              ).details.results as PatternResult[]
+            )[0]!;
       if (result.p50Ms === null) throw new Error(`${name}: ${result.reason ?? result.error}`);
       return result;
     };
-    const viaPgbench = async () => median(await pgbenchLatencies(url, query.sql, query.values(BENCHMARK_DEFAULTS), options.warmup, iterations));
+    const viaPgbench = async () =>
+      median(await pgbenchLatencies(url, query.sql, query.values(BENCHMARK_DEFAULTS), options.warmup, iterations));
     if (order++ % 2 === 0) return { service: await viaService(), pgbenchP50: await viaPgbench() };
     const pgbenchP50 = await viaPgbench();
     return { service: await viaService(), pgbenchP50 };
@@ -122,7 +163,13 @@ export async function benchPatterns(db: Database, url: string, options: Patterns
       const fast = fastOnes.has(name);
       const taken: Pair[] = [];
       for (let block = 0; block < (fast ? BLOCKS : SLOW_BLOCKS); block++) {
-        taken.push(await pair(name, query, fast ? Math.ceil(options.fastIterations / BLOCKS) : Math.ceil(options.iterations / SLOW_BLOCKS)));
+        taken.push(
+          await pair(
+            name,
+            query,
+            fast ? Math.ceil(options.fastIterations / BLOCKS) : Math.ceil(options.iterations / SLOW_BLOCKS),
+          ),
+        );
       }
       if (round === 0) {
         if (taken.at(-1)!.service.p50Ms! < FAST_MS) fastOnes.add(name);
@@ -135,16 +182,23 @@ export async function benchPatterns(db: Database, url: string, options: Patterns
   printTable(names, pairs, options, fastOnes);
 }
 
-function printTable(names: readonly string[], pairs: Record<string, Pair[]>, options: PatternsBenchOptions, fastOnes: Set<string>): void {
+function printTable(
+  names: readonly string[],
+  pairs: Record<string, Pair[]>,
+  options: PatternsBenchOptions,
+  fastOnes: Set<string>,
+): void {
   const ms = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
   const diff = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)} ms`;
   const ratio = (r: MedianInterval) => `${r.median.toFixed(2)}× (${r.low.toFixed(2)}–${r.high.toFixed(2)})`;
   console.log(
     `\n/benchmark beside pgbench (-M extended, 1 client, the same statement and bound values), ${options.rounds} rounds after an uncounted warm-up pass: ` +
       `statements of ${FAST_MS} ms or more, ${SLOW_BLOCKS} pairs of ${Math.ceil(options.iterations / SLOW_BLOCKS)} runs each way per round; faster ones, ${BLOCKS} pairs of ${Math.ceil(options.fastIterations / BLOCKS)} runs; ${options.warmup} warm-up runs before each. ` +
-      'Ratio: the median of the pairs\' ratios of p50s, with its 95% interval.',
+      "Ratio: the median of the pairs' ratios of p50s, with its 95% interval.",
   );
-  console.log('| pattern | pairs | pgbench p50 | service p50 (round trip) | ratio (95% interval) | difference | server execution p50 | service p95 | target | met | indexes |');
+  console.log(
+    '| pattern | pairs | pgbench p50 | service p50 (round trip) | ratio (95% interval) | difference | server execution p50 | service p95 | target | met | indexes |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|');
   for (const name of ['SELECT 1', ...names]) {
     const taken = pairs[name]!;
@@ -160,7 +214,13 @@ function printTable(names: readonly string[], pairs: Record<string, Pair[]>, opt
       diff(median(taken.map((p) => p.service.p50Ms! - p.pgbenchP50))),
       ...(name === 'SELECT 1'
         ? ['', '', '', '', '']
-        : [`${ms(median(taken.map((p) => p.service.serverMs?.p50 ?? NaN)))} ms`, `${ms(r.p95Ms!)} ms`, String(r.targetMs ?? '–'), r.withinTarget === null ? '–' : r.withinTarget ? 'yes' : 'no', r.indexes.join(', ') || '(none)']),
+        : [
+            `${ms(median(taken.map((p) => p.service.serverMs?.p50 ?? NaN)))} ms`,
+            `${ms(r.p95Ms!)} ms`,
+            String(r.targetMs ?? '–'),
+            r.withinTarget === null ? '–' : r.withinTarget ? 'yes' : 'no',
+            r.indexes.join(', ') || '(none)',
+          ]),
     ];
     console.log(`| ${cells.join(' | ')} |`);
   }

@@ -53,7 +53,11 @@ async function applyOne(tx: Queryable, migration: BundledMigration): Promise<'ap
   const decision = await decide(tx, migration);
   if (decision === 'apply') for (const statement of migration.statements) await tx.query(statement);
   const outcome = decision === 'apply' ? 'applied' : 'adopted';
-  await tx.query(`INSERT INTO ${LEDGER} (tag, hash, outcome) VALUES ($1, $2, $3)`, [migration.tag, migration.hash, outcome]);
+  await tx.query(`INSERT INTO ${LEDGER} (tag, hash, outcome) VALUES ($1, $2, $3)`, [
+    migration.tag,
+    migration.hash,
+    outcome,
+  ]);
   return outcome;
 }
 
@@ -64,12 +68,19 @@ async function appliedTags(db: Queryable): Promise<Set<string>> {
 }
 
 /** What applyMigrations would do, changing nothing (a dry run's schema phase). */
-export async function planMigrations(db: Queryable, migrations: readonly BundledMigration[] = MIGRATIONS): Promise<MigrationOutcome[]> {
+export async function planMigrations(
+  db: Queryable,
+  migrations: readonly BundledMigration[] = MIGRATIONS,
+): Promise<MigrationOutcome[]> {
   const done = await appliedTags(db);
   const plan: MigrationOutcome[] = [];
   for (const migration of migrations) {
     if (done.has(migration.tag)) plan.push({ tag: migration.tag, outcome: 'already-applied' });
-    else plan.push({ tag: migration.tag, outcome: (await decide(db, migration)) === 'apply' ? 'would-apply' : 'would-adopt' });
+    else
+      plan.push({
+        tag: migration.tag,
+        outcome: (await decide(db, migration)) === 'apply' ? 'would-apply' : 'would-adopt',
+      });
   }
   return plan;
 }
@@ -79,7 +90,10 @@ export async function planMigrations(db: Queryable, migrations: readonly Bundled
  * holds the advisory lock (it is a changing operation). Tables SARK's own migrations already
  * created are adopted, never recreated.
  */
-export async function applyMigrations(session: Session, migrations: readonly BundledMigration[] = MIGRATIONS): Promise<MigrationOutcome[]> {
+export async function applyMigrations(
+  session: Session,
+  migrations: readonly BundledMigration[] = MIGRATIONS,
+): Promise<MigrationOutcome[]> {
   await ensureLedger(session);
   const done = await appliedTags(session);
   const outcomes: MigrationOutcome[] = [];

@@ -1,5 +1,17 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, index, integer, jsonb, numeric, pgTable, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core';
+import {
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  text,
+  timestamp,
+  uuid,
+  varchar,
+} from 'drizzle-orm/pg-core';
 
 /**
  * SARK v2.0's tables, column for column and index for index as SARK's own migrations 006 and
@@ -86,8 +98,12 @@ export const principalBudgets = pgTable('principal_budgets', {
   principalId: varchar('principal_id', { length: 255 }).primaryKey(),
   dailyBudget: numeric('daily_budget', { precision: 10, scale: 2 }),
   monthlyBudget: numeric('monthly_budget', { precision: 10, scale: 2 }),
-  dailySpent: numeric('daily_spent', { precision: 10, scale: 4 }).notNull().default(sql`0`),
-  monthlySpent: numeric('monthly_spent', { precision: 10, scale: 4 }).notNull().default(sql`0`),
+  dailySpent: numeric('daily_spent', { precision: 10, scale: 4 })
+    .notNull()
+    .default(sql`0`),
+  monthlySpent: numeric('monthly_spent', { precision: 10, scale: 4 })
+    .notNull()
+    .default(sql`0`),
   lastDailyReset: timestamp('last_daily_reset', { withTimezone: true }),
   lastMonthlyReset: timestamp('last_monthly_reset', { withTimezone: true }),
   currency: varchar('currency', { length: 3 }).notNull().default('USD'),

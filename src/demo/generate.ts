@@ -65,7 +65,10 @@ export interface GenerateOptions {
   shape: V1Shape;
 }
 
-export async function generateV1Data(db: Queryable, { servers, toolsPerServer, shape }: GenerateOptions): Promise<void> {
+export async function generateV1Data(
+  db: Queryable,
+  { servers, toolsPerServer, shape }: GenerateOptions,
+): Promise<void> {
   for (const statement of USERS_AND_TEAMS) await db.query(statement);
   await db.query(SERVERS, [servers]);
   await db.query(toolsSql(shape), [toolsPerServer]);

@@ -27,7 +27,8 @@ const TOOL_SHAPE_COLUMNS: Record<V1Shape, string> = {
 export function v1SchemaStatements(shape: V1Shape): string[] {
   return [
     ...ENUMS.map(
-      ([name, labels]) => `DO $$ BEGIN CREATE TYPE ${name} AS ENUM (${labels}); EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
+      ([name, labels]) =>
+        `DO $$ BEGIN CREATE TYPE ${name} AS ENUM (${labels}); EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
     ),
     `CREATE TABLE IF NOT EXISTS users (
   id uuid PRIMARY KEY,

@@ -37,7 +37,12 @@ export function generateToken(): string {
 /** For operations whose scope depends on the body (a dry run needs run, a real run apply). */
 export function assertScope(principal: TokenEntry, scope: Scope, why: string): void {
   if (!grants(principal.scopes, scope)) {
-    throw new ProblemError(403, 'forbidden', 'Forbidden', `The token "${principal.name}" lacks the "${scope}" scope, which ${why} needs.`);
+    throw new ProblemError(
+      403,
+      'forbidden',
+      'Forbidden',
+      `The token "${principal.name}" lacks the "${scope}" scope, which ${why} needs.`,
+    );
   }
 }
 
@@ -47,7 +52,10 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 export function requireScope(scope: Scope) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const tokens = c.var.deps.tokens;
-    if (!tokens) throw new ServiceNotConfiguredError('No API tokens are configured (API_TOKENS), so no operation can be authorised.');
+    if (!tokens)
+      throw new ServiceNotConfiguredError(
+        'No API tokens are configured (API_TOKENS), so no operation can be authorised.',
+      );
     const presented = BEARER.exec(c.req.header('Authorization') ?? '')?.[1];
     const entry = presented ? await findToken(presented, tokens) : undefined;
     if (!entry) {

@@ -6,11 +6,23 @@ import { createRouter } from './create-router.js';
 const echo = createRoute({
   method: 'post',
   path: '/echo',
-  request: { body: { content: { 'application/json': { schema: z.strictObject({ dryRun: z.boolean().optional(), nested: z.strictObject({ n: z.number().int() }).optional() }) } } } },
+  request: {
+    body: {
+      content: {
+        'application/json': {
+          schema: z.strictObject({
+            dryRun: z.boolean().optional(),
+            nested: z.strictObject({ n: z.number().int() }).optional(),
+          }),
+        },
+      },
+    },
+  },
   responses: { 200: { description: 'ok' } },
 });
 const app = createRouter().openapi(echo, (c) => c.json(c.req.valid('json'), 200));
-const post = (body: unknown) => app.request('/echo', { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+const post = (body: unknown) =>
+  app.request('/echo', { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
 
 describe('validation hook', () => {
   it('names every bad and every unknown field, nested ones dotted', async () => {
@@ -19,7 +31,12 @@ describe('validation hook', () => {
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     const body = await res.json();
     expect(body).toMatchObject({ type: 'urn:sark-migrate:problem:bad-request', status: 400, title: 'Bad request' });
-    expect(body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['dryRun', 'extra', 'nested.m', 'nested.n']);
+    expect(body.errors.map((e: { field: string }) => e.field).sort()).toEqual([
+      'dryRun',
+      'extra',
+      'nested.m',
+      'nested.n',
+    ]);
     expect(body.errors.every((e: { in: string }) => e.in === 'body')).toBe(true);
   });
 

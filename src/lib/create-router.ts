@@ -12,7 +12,12 @@ export interface AppEnv {
   };
 }
 
-const TARGET_TO_LOCATION: Record<string, FieldError['in']> = { json: 'body', query: 'query', param: 'path', header: 'header' };
+const TARGET_TO_LOCATION: Record<string, FieldError['in']> = {
+  json: 'body',
+  query: 'query',
+  param: 'path',
+  header: 'header',
+};
 
 /** The one validation hook: a 400 problem naming every bad field. */
 export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result, c) => {
@@ -22,7 +27,11 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result, c
     const base = issue.path.map(String).join('.');
     // An unknown key is reported under its own name, not its parent's.
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ field: base ? `${base}.${key}` : key, in: location, message: 'is not a known field' }));
+      return issue.keys.map((key) => ({
+        field: base ? `${base}.${key}` : key,
+        in: location,
+        message: 'is not a known field',
+      }));
     }
     return [{ field: base || '(body)', in: location, message: issue.message }];
   });

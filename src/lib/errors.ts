@@ -18,7 +18,12 @@ export class ProblemError extends Error {
 /** The database cannot be reached: a connection was refused, dropped or timed out. */
 export class DatabaseUnavailableError extends ProblemError {
   constructor(cause?: unknown) {
-    super(503, 'database-unavailable', 'Database unavailable', 'The SARK database cannot be reached right now; retry later.');
+    super(
+      503,
+      'database-unavailable',
+      'Database unavailable',
+      'The SARK database cannot be reached right now; retry later.',
+    );
     this.cause = cause;
   }
 }
@@ -26,7 +31,12 @@ export class DatabaseUnavailableError extends ProblemError {
 /** Another changing operation holds the advisory lock. */
 export class LockBusyError extends ProblemError {
   constructor() {
-    super(409, 'operation-in-progress', 'Another operation is running', 'Another changing operation holds the database; retry when it has finished.');
+    super(
+      409,
+      'operation-in-progress',
+      'Another operation is running',
+      'Another changing operation holds the database; retry when it has finished.',
+    );
   }
 }
 

@@ -28,7 +28,10 @@ export function openApiDocument(app: AppRouter) {
     servers: [{ url: '/', description: 'This service' }],
     tags: [
       { name: 'Service', description: 'Health of the service and its dependencies.' },
-      { name: 'Operations', description: 'Migrate, validate, benchmark, optimize and roll back; each answers its report and stores it.' },
+      {
+        name: 'Operations',
+        description: 'Migrate, validate, benchmark, optimize and roll back; each answers its report and stores it.',
+      },
       { name: 'Reports', description: 'Reports stored by every operation.' },
     ],
   });

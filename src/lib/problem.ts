@@ -5,7 +5,10 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 /** RFC 9457 problem details, the body of every error answer. */
 export const fieldErrorSchema = z
   .object({
-    field: z.string().openapi({ description: 'The offending field, dotted for nested ones; `(body)` for the body as a whole.', example: 'limit' }),
+    field: z.string().openapi({
+      description: 'The offending field, dotted for nested ones; `(body)` for the body as a whole.',
+      example: 'limit',
+    }),
     in: z.enum(['body', 'query', 'path', 'header']),
     message: z.string(),
   })
@@ -63,6 +66,14 @@ export function problemResponses<const S extends readonly number[]>(...statuses:
     503: 'The database is unreachable, or the service is not configured.',
   };
   return Object.fromEntries(
-    statuses.map((status) => [status, { description: descriptions[status] ?? 'Error.', content: { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } } }]),
-  ) as { [K in S[number]]: { description: string; content: { 'application/problem+json': { schema: typeof problemSchema } } } };
+    statuses.map((status) => [
+      status,
+      { description: descriptions[status] ?? 'Error.', content: { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } } },
+    ]),
+  ) as {
+    [K in S[number]]: {
+      description: string;
+      content: { 'application/problem+json': { schema: typeof problemSchema } };
+    };
+  };
 }

@@ -41,7 +41,10 @@ for (const target of databaseTargets()) {
           expect(row.is_uuid, String(row.text)).toBe(row.regex);
         }
         // Where it holds, the cast succeeds: every such text is one the cast takes.
-        const cast = await t.db.query<{ n: number }>(`SELECT count(x::uuid)::int AS n FROM unnest($1::text[]) x WHERE ${isUuidText('x')}`, [texts]);
+        const cast = await t.db.query<{ n: number }>(
+          `SELECT count(x::uuid)::int AS n FROM unnest($1::text[]) x WHERE ${isUuidText('x')}`,
+          [texts],
+        );
         expect(cast.rows[0]!.n).toBe(texts.filter((x) => UUID.test(x)).length);
       } finally {
         await t.dispose();

@@ -19,10 +19,37 @@ export interface V1Shape {
 /** Columns every v1 database has, whatever its shape; the mapping reads each of them. */
 export const V1_REQUIRED_COLUMNS = {
   mcp_servers: [
-    'id', 'name', 'description', 'transport', 'endpoint', 'command', 'mcp_version', 'capabilities', 'sensitivity_level', 'signature',
-    'status', 'health_endpoint', 'last_health_check', 'owner_id', 'team_id', 'consul_id', 'tags', 'extra_metadata', 'created_at', 'updated_at',
+    'id',
+    'name',
+    'description',
+    'transport',
+    'endpoint',
+    'command',
+    'mcp_version',
+    'capabilities',
+    'sensitivity_level',
+    'signature',
+    'status',
+    'health_endpoint',
+    'last_health_check',
+    'owner_id',
+    'team_id',
+    'consul_id',
+    'tags',
+    'extra_metadata',
+    'created_at',
+    'updated_at',
   ],
-  mcp_tools: ['id', 'server_id', 'name', 'description', 'sensitivity_level', 'signature', 'requires_approval', 'extra_metadata'],
+  mcp_tools: [
+    'id',
+    'server_id',
+    'name',
+    'description',
+    'sensitivity_level',
+    'signature',
+    'requires_approval',
+    'extra_metadata',
+  ],
 } as const;
 
 export class UnsupportedV1SchemaError extends ProblemError {
@@ -39,15 +66,32 @@ export async function detectV1Shape(db: Queryable): Promise<V1Shape> {
   const has = (table: string, column: string) => rows.some((r) => r.table_name === table && r.column_name === column);
   const missingTables = (['mcp_servers', 'mcp_tools'] as const).filter((t) => !rows.some((r) => r.table_name === t));
   if (missingTables.length > 0) {
-    throw new UnsupportedV1SchemaError(`The database has no SARK v1 table ${missingTables.join(' or ')}: there is nothing to migrate.`, missingTables);
+    throw new UnsupportedV1SchemaError(
+      `The database has no SARK v1 table ${missingTables.join(' or ')}: there is nothing to migrate.`,
+      missingTables,
+    );
   }
-  const missing = Object.entries(V1_REQUIRED_COLUMNS).flatMap(([table, columns]) => columns.filter((c) => !has(table, c)).map((c) => `${table}.${c}`));
-  const toolSchemaColumn = has('mcp_tools', 'parameters') ? 'parameters' : has('mcp_tools', 'parameters_schema') ? 'parameters_schema' : undefined;
+  const missing = Object.entries(V1_REQUIRED_COLUMNS).flatMap(([table, columns]) =>
+    columns.filter((c) => !has(table, c)).map((c) => `${table}.${c}`),
+  );
+  const toolSchemaColumn = has('mcp_tools', 'parameters')
+    ? 'parameters'
+    : has('mcp_tools', 'parameters_schema')
+      ? 'parameters_schema'
+      : undefined;
   if (!toolSchemaColumn) missing.push('mcp_tools.parameters (or parameters_schema)');
   if (missing.length > 0 || !toolSchemaColumn) {
-    throw new UnsupportedV1SchemaError(`The v1 schema lacks ${missing.join(', ')}; it matches neither of SARK's known v1 shapes.`, missing);
+    throw new UnsupportedV1SchemaError(
+      `The v1 schema lacks ${missing.join(', ')}; it matches neither of SARK's known v1 shapes.`,
+      missing,
+    );
   }
   const toolCounters = has('mcp_tools', 'invocation_count') && has('mcp_tools', 'last_invoked');
   const columnTypes = Object.fromEntries(rows.map((r) => [`${r.table_name}.${r.column_name}`, r.data_type]));
-  return { name: toolSchemaColumn === 'parameters' && toolCounters ? 'orm' : 'migration', toolSchemaColumn, toolCounters, columnTypes };
+  return {
+    name: toolSchemaColumn === 'parameters' && toolCounters ? 'orm' : 'migration',
+    toolSchemaColumn,
+    toolCounters,
+    columnTypes,
+  };
 }

@@ -33,15 +33,51 @@ describe('summarizePlan', () => {
   const explain = [
     {
       Plan: {
-        'Node Type': 'Limit', 'Plan Rows': 100, 'Actual Rows': 100, 'Actual Loops': 1, 'Total Cost': 42, 'Shared Hit Blocks': 30, 'Shared Read Blocks': 4,
+        'Node Type': 'Limit',
+        'Plan Rows': 100,
+        'Actual Rows': 100,
+        'Actual Loops': 1,
+        'Total Cost': 42,
+        'Shared Hit Blocks': 30,
+        'Shared Read Blocks': 4,
         Plans: [
           {
-            'Node Type': 'Nested Loop', 'Plan Rows': 50000, 'Actual Rows': 100, 'Actual Loops': 1,
+            'Node Type': 'Nested Loop',
+            'Plan Rows': 50000,
+            'Actual Rows': 100,
+            'Actual Loops': 1,
             Plans: [
-              { 'Node Type': 'Bitmap Heap Scan', 'Relation Name': 'resources', 'Plan Rows': 2, 'Actual Rows': 900, 'Actual Loops': 1,
-                Plans: [{ 'Node Type': 'Bitmap Index Scan', 'Index Name': 'ix_resources_metadata_gin', 'Plan Rows': 2, 'Actual Rows': 900, 'Actual Loops': 1 }] },
-              { 'Node Type': 'Seq Scan', 'Relation Name': 'capabilities', 'Plan Rows': 10, 'Actual Rows': 10, 'Actual Loops': 10 },
-              { 'Node Type': 'Index Scan', 'Relation Name': 'cost_tracking', 'Index Name': 'ix_cost', 'Plan Rows': 5, 'Actual Rows': 0, 'Actual Loops': 0 },
+              {
+                'Node Type': 'Bitmap Heap Scan',
+                'Relation Name': 'resources',
+                'Plan Rows': 2,
+                'Actual Rows': 900,
+                'Actual Loops': 1,
+                Plans: [
+                  {
+                    'Node Type': 'Bitmap Index Scan',
+                    'Index Name': 'ix_resources_metadata_gin',
+                    'Plan Rows': 2,
+                    'Actual Rows': 900,
+                    'Actual Loops': 1,
+                  },
+                ],
+              },
+              {
+                'Node Type': 'Seq Scan',
+                'Relation Name': 'capabilities',
+                'Plan Rows': 10,
+                'Actual Rows': 10,
+                'Actual Loops': 10,
+              },
+              {
+                'Node Type': 'Index Scan',
+                'Relation Name': 'cost_tracking',
+                'Index Name': 'ix_cost',
+                'Plan Rows': 5,
+                'Actual Rows': 0,
+                'Actual Loops': 0,
+              },
             ],
           },
         ],
@@ -58,21 +94,49 @@ describe('summarizePlan', () => {
     expect(plan.usesIndex).toBe(true);
     expect(plan.buffers).toEqual({ hit: 30, read: 4 });
     // The nested loop under the Limit stopped early (100 of 50,000): not a misestimate. The bitmap scans are 450× off.
-    expect(plan.worstMisestimate).toEqual({ node: 'Bitmap Heap Scan', relation: 'resources', estimatedRows: 2, actualRows: 900, factor: 450 });
+    expect(plan.worstMisestimate).toEqual({
+      node: 'Bitmap Heap Scan',
+      relation: 'resources',
+      estimatedRows: 2,
+      actualRows: 900,
+      factor: 450,
+    });
     expect(plan).toMatchObject({ planningMs: 0.2, executionMs: 1.5, totalCost: 42 });
   });
 
   it('counts a misestimate below a sort even under a Limit: the sort read all its input', () => {
     const plan = summarizePlan({
       Plan: {
-        'Node Type': 'Limit', 'Plan Rows': 10, 'Actual Rows': 10, 'Actual Loops': 1,
-        Plans: [{ 'Node Type': 'Sort', 'Sort Key': ['c.name'], 'Plan Rows': 5000, 'Actual Rows': 10, 'Actual Loops': 1,
-          Plans: [{ 'Node Type': 'Seq Scan', 'Relation Name': 'capabilities', Filter: "(x = 'y')", 'Plan Rows': 5000, 'Actual Rows': 10, 'Actual Loops': 1 }] }],
+        'Node Type': 'Limit',
+        'Plan Rows': 10,
+        'Actual Rows': 10,
+        'Actual Loops': 1,
+        Plans: [
+          {
+            'Node Type': 'Sort',
+            'Sort Key': ['c.name'],
+            'Plan Rows': 5000,
+            'Actual Rows': 10,
+            'Actual Loops': 1,
+            Plans: [
+              {
+                'Node Type': 'Seq Scan',
+                'Relation Name': 'capabilities',
+                Filter: "(x = 'y')",
+                'Plan Rows': 5000,
+                'Actual Rows': 10,
+                'Actual Loops': 1,
+              },
+            ],
+          },
+        ],
       },
     });
     expect(plan.worstMisestimate).toMatchObject({ node: 'Seq Scan', relation: 'capabilities', factor: 500 });
     expect(plan.sorts).toEqual([{ node: 'Sort', keys: ['c.name'] }]);
-    expect(plan.scans).toEqual([{ node: 'Seq Scan', relation: 'capabilities', index: null, estimatedRows: 5000, filtered: true }]);
+    expect(plan.scans).toEqual([
+      { node: 'Seq Scan', relation: 'capabilities', index: null, estimatedRows: 5000, filtered: true },
+    ]);
   });
 
   it('refuses what is not EXPLAIN output', () => {

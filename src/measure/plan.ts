@@ -73,7 +73,8 @@ export async function explain(db: Queryable, statement: string, values: readonly
 export function explainOutput(value: unknown): ExplainOutput {
   const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
   const first = Array.isArray(parsed) ? (parsed[0] as unknown) : parsed;
-  if (!first || typeof first !== 'object' || !('Plan' in first)) throw new Error('not the output of EXPLAIN (FORMAT JSON)');
+  if (!first || typeof first !== 'object' || !('Plan' in first))
+    throw new Error('not the output of EXPLAIN (FORMAT JSON)');
   return first as ExplainOutput;
 }
 
@@ -85,7 +86,13 @@ export function summarizePlan(explain: ExplainOutput): PlanSummary {
   const visit = (node: PlanNode, underLimit: boolean) => {
     const type = node['Node Type'];
     if (type.endsWith('Scan') && (node['Relation Name'] || node['Index Name'])) {
-      scans.push({ node: type, relation: node['Relation Name'] ?? null, index: node['Index Name'] ?? null, estimatedRows: node['Plan Rows'] ?? 0, filtered: node.Filter !== undefined });
+      scans.push({
+        node: type,
+        relation: node['Relation Name'] ?? null,
+        index: node['Index Name'] ?? null,
+        estimatedRows: node['Plan Rows'] ?? 0,
+        filtered: node.Filter !== undefined,
+      });
     }
     if (type.endsWith('Sort')) sorts.push({ node: type, keys: node['Sort Key'] ?? [] });
     const loops = node['Actual Loops'] ?? 0;
@@ -97,7 +104,13 @@ export function summarizePlan(explain: ExplainOutput): PlanSummary {
       const factor = Math.max(estimated, 1) / Math.max(actual, 1);
       const off = factor >= 1 ? factor : 1 / factor;
       if (!stoppedEarly && (!worst || off > worst.factor)) {
-        worst = { node: type, relation: node['Relation Name'] ?? null, estimatedRows: estimated, actualRows: actual, factor: Math.round(off * 10) / 10 };
+        worst = {
+          node: type,
+          relation: node['Relation Name'] ?? null,
+          estimatedRows: estimated,
+          actualRows: actual,
+          factor: Math.round(off * 10) / 10,
+        };
       }
     }
     // A node that reads all its input before its first row out (a sort, a hash) ends the Limit's reach.
@@ -139,18 +152,28 @@ function find(node: PlanNode, match: (n: PlanNode) => boolean): PlanNode | undef
  * out; an aggregate over whole tables reads every row whatever the indexes.
  */
 export function whyNoIndex(explain: ExplainOutput): { reason: string; remedy: string } | null {
-  const sort = find(explain.Plan, (n) => n['Node Type'].endsWith('Sort') && new Set((n['Sort Key'] ?? []).map(aliasOf).filter(Boolean)).size > 1);
+  const sort = find(
+    explain.Plan,
+    (n) => n['Node Type'].endsWith('Sort') && new Set((n['Sort Key'] ?? []).map(aliasOf).filter(Boolean)).size > 1,
+  );
   if (sort && find(sort, (n) => JOINS.has(n['Node Type']))) {
     return {
       reason: `The ORDER BY (${sort['Sort Key']!.join(', ')}) takes its keys from two joined tables, so no single index returns rows in that order: every matching row is joined, then sorted, before the first is returned.`,
-      remedy: 'A rewrite that reads one value of the leading key at a time in the order of the second (a LATERAL subquery with its own ORDER BY ... LIMIT per value), or a materialized view that keeps both columns in one table with an index on them.',
+      remedy:
+        'A rewrite that reads one value of the leading key at a time in the order of the second (a LATERAL subquery with its own ORDER BY ... LIMIT per value), or a materialized view that keeps both columns in one table with an index on them.',
     };
   }
   const aggregate = find(explain.Plan, (n) => n['Node Type'] === 'Aggregate');
-  if (aggregate && !find(explain.Plan, (n) => n['Node Type'] === 'Limit') && find(aggregate, (n) => n['Node Type'] === 'Seq Scan')) {
+  if (
+    aggregate &&
+    !find(explain.Plan, (n) => n['Node Type'] === 'Limit') &&
+    find(aggregate, (n) => n['Node Type'] === 'Seq Scan')
+  ) {
     return {
-      reason: 'It aggregates over whole tables: every row is read whatever the indexes, so an index can only trade a sequential read for a slower random one.',
-      remedy: 'A materialized view of the aggregate refreshed on a schedule, or a summary table kept current by the writes.',
+      reason:
+        'It aggregates over whole tables: every row is read whatever the indexes, so an index can only trade a sequential read for a slower random one.',
+      remedy:
+        'A materialized view of the aggregate refreshed on a schedule, or a summary table kept current by the writes.',
     };
   }
   return null;

@@ -32,7 +32,11 @@ export async function withRetry<T>(attempt: () => Promise<T>, onRetry: () => voi
  * Runs work on each batch next() hands out (null: none left), `streams` at once. After a
  * failure no batch starts and next() is not called again; the first failure is thrown.
  */
-export async function inStreams<T>(streams: number, next: () => Promise<T | null>, work: (batch: T) => Promise<void>): Promise<void> {
+export async function inStreams<T>(
+  streams: number,
+  next: () => Promise<T | null>,
+  work: (batch: T) => Promise<void>,
+): Promise<void> {
   let failure: { error: unknown } | undefined;
   const stream = async () => {
     while (!failure) {
@@ -41,7 +45,9 @@ export async function inStreams<T>(streams: number, next: () => Promise<T | null
       await work(batch);
     }
   };
-  await Promise.all(Array.from({ length: streams }, () => stream().catch((error: unknown) => void (failure ??= { error }))));
+  await Promise.all(
+    Array.from({ length: streams }, () => stream().catch((error: unknown) => void (failure ??= { error }))),
+  );
   if (failure) throw failure.error;
 }
 

@@ -4,7 +4,15 @@ import { ProblemError } from '../lib/errors.js';
 import { explain, summarizePlan, type PlanSummary } from '../measure/plan.js';
 import { distribution, type Distribution } from '../measure/stats.js';
 import type { Report } from '../reports/schemas.js';
-import { analyzedPlanSql, BENCHMARK_DEFAULTS, PATTERNS, serverTimingSql, type BenchmarkParams, type PatternName, type Query } from '../sql/benchmark.js';
+import {
+  analyzedPlanSql,
+  BENCHMARK_DEFAULTS,
+  PATTERNS,
+  serverTimingSql,
+  type BenchmarkParams,
+  type PatternName,
+  type Query,
+} from '../sql/benchmark.js';
 import { existingTables } from '../sql/introspection.js';
 import type { OperationContext, OperationOutcome } from './runner.js';
 
@@ -63,15 +71,42 @@ export class CancelledError extends ProblemError {
   readonly discardConnection = true;
 
   constructor() {
-    super(499, 'cancelled', 'Cancelled', 'The client closed the request, so the benchmark stopped (cancelling its running query where the driver has a second connection to do it from).');
+    super(
+      499,
+      'cancelled',
+      'Cancelled',
+      'The client closed the request, so the benchmark stopped (cancelling its running query where the driver has a second connection to do it from).',
+    );
   }
 }
 
-const notRun = (pattern: string, p: Query, iterations: number, fields: { skipped: boolean; reason?: string; error?: string }): PatternResult => {
+const notRun = (
+  pattern: string,
+  p: Query,
+  iterations: number,
+  fields: { skipped: boolean; reason?: string; error?: string },
+): PatternResult => {
   return {
-    pattern, description: p.description, sql: p.sql, targetMs: p.targetMs, ...fields, iterations, rows: null,
-    minMs: null, meanMs: null, p50Ms: null, p95Ms: null, p99Ms: null, maxMs: null, stddevMs: null,
-    withinTarget: null, usesIndex: null, indexes: [], roundTripMs: null, serverMs: null, plan: null,
+    pattern,
+    description: p.description,
+    sql: p.sql,
+    targetMs: p.targetMs,
+    ...fields,
+    iterations,
+    rows: null,
+    minMs: null,
+    meanMs: null,
+    p50Ms: null,
+    p95Ms: null,
+    p99Ms: null,
+    maxMs: null,
+    stddevMs: null,
+    withinTarget: null,
+    usesIndex: null,
+    indexes: [],
+    roundTripMs: null,
+    serverMs: null,
+    plan: null,
   };
 };
 
@@ -84,9 +119,18 @@ const notRun = (pattern: string, p: Query, iterations: number, fields: { skipped
  */
 async function cancelOnAbort(db: Database, tx: Queryable, signal: AbortSignal | undefined): Promise<() => void> {
   if (!signal || db.driver === 'pglite') return () => undefined;
-  const { pid, began } = (await tx.query<{ pid: number; began: string }>('SELECT pg_backend_pid() AS pid, extract(epoch FROM now())::text AS began')).rows[0]!;
+  const { pid, began } = (
+    await tx.query<{ pid: number; began: string }>(
+      'SELECT pg_backend_pid() AS pid, extract(epoch FROM now())::text AS began',
+    )
+  ).rows[0]!;
   const cancel = () =>
-    void db.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND extract(epoch FROM xact_start) = $2::numeric', [pid, began]).catch(() => undefined);
+    void db
+      .query(
+        'SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND extract(epoch FROM xact_start) = $2::numeric',
+        [pid, began],
+      )
+      .catch(() => undefined);
   signal.addEventListener('abort', cancel, { once: true });
   return () => signal.removeEventListener('abort', cancel);
 }
@@ -97,48 +141,62 @@ export type MeasureOptions = Pick<BenchmarkInput, 'iterations' | 'warmup' | 'par
 const runsOf = (input: MeasureOptions) => input.warmup + 2 * input.iterations + 1;
 
 /** Times one statement: warm-up runs, timed runs, the server's timing of as many runs, then one analysed plan. */
-export async function measureQuery(db: Database, name: string, pattern: Query, input: MeasureOptions, ctx: OperationContext, tick: () => void = () => undefined): Promise<PatternResult> {
+export async function measureQuery(
+  db: Database,
+  name: string,
+  pattern: Query,
+  input: MeasureOptions,
+  ctx: OperationContext,
+  tick: () => void = () => undefined,
+): Promise<PatternResult> {
   const values = pattern.values(input.params);
   const roundTrip: number[] = [];
   const server: number[] = [];
   let rows = 0;
-  const measured = await db.transaction(
-    async (tx) => {
-      const release = await cancelOnAbort(db, tx, ctx.signal);
-      try {
-        // The timed runs back to back, as a client issues them; the server's own timing of each
-        // (an EXPLAIN ANALYZE per run) comes after, so it never sits between two timed runs.
-        const timed = tx.timed?.bind(tx) ?? ((text: string, params: readonly unknown[]) => timeQuery(tx, text, params));
-        for (let i = 0; i < input.warmup + input.iterations; i++) {
-          if (ctx.signal?.aborted) throw new CancelledError();
-          const run = await timed(pattern.sql, values);
-          if (i >= input.warmup) {
-            roundTrip.push(run.ms);
-            rows = run.rows;
+  const measured = await db
+    .transaction(
+      async (tx) => {
+        const release = await cancelOnAbort(db, tx, ctx.signal);
+        try {
+          // The timed runs back to back, as a client issues them; the server's own timing of each
+          // (an EXPLAIN ANALYZE per run) comes after, so it never sits between two timed runs.
+          const timed =
+            tx.timed?.bind(tx) ?? ((text: string, params: readonly unknown[]) => timeQuery(tx, text, params));
+          for (let i = 0; i < input.warmup + input.iterations; i++) {
+            if (ctx.signal?.aborted) throw new CancelledError();
+            const run = await timed(pattern.sql, values);
+            if (i >= input.warmup) {
+              roundTrip.push(run.ms);
+              rows = run.rows;
+            }
+            tick();
           }
+          for (let i = 0; i < input.iterations; i++) {
+            if (ctx.signal?.aborted) throw new CancelledError();
+            const executionMs = (await explain(tx, serverTimingSql(pattern.sql), values))['Execution Time'];
+            if (executionMs !== undefined) server.push(executionMs);
+            tick();
+          }
+          const analysed = await explain(tx, analyzedPlanSql(pattern.sql), values);
           tick();
+          if (ctx.signal?.aborted) throw new CancelledError(); // aborted after the last statement: still discard the connection
+          return analysed;
+        } finally {
+          release();
         }
-        for (let i = 0; i < input.iterations; i++) {
-          if (ctx.signal?.aborted) throw new CancelledError();
-          const executionMs = (await explain(tx, serverTimingSql(pattern.sql), values))['Execution Time'];
-          if (executionMs !== undefined) server.push(executionMs);
-          tick();
-        }
-        const analysed = await explain(tx, analyzedPlanSql(pattern.sql), values);
-        tick();
-        if (ctx.signal?.aborted) throw new CancelledError(); // aborted after the last statement: still discard the connection
-        return analysed;
-      } finally {
-        release();
-      }
-    },
-    { readOnly: true, statementTimeoutMs: input.statementTimeoutMs },
-  ).catch((error: unknown) => {
-    if (ctx.signal?.aborted) throw new CancelledError();
-    if ((error as { code?: unknown }).code === '57014') return null; // its statement timeout
-    throw error;
-  });
-  if (!measured) return notRun(name, pattern, input.iterations, { skipped: false, error: `a run exceeded the statement timeout of ${input.statementTimeoutMs} ms` });
+      },
+      { readOnly: true, statementTimeoutMs: input.statementTimeoutMs },
+    )
+    .catch((error: unknown) => {
+      if (ctx.signal?.aborted) throw new CancelledError();
+      if ((error as { code?: unknown }).code === '57014') return null; // its statement timeout
+      throw error;
+    });
+  if (!measured)
+    return notRun(name, pattern, input.iterations, {
+      skipped: false,
+      error: `a run exceeded the statement timeout of ${input.statementTimeoutMs} ms`,
+    });
 
   const plan = summarizePlan(measured);
   const rt = distribution(roundTrip);
@@ -175,7 +233,11 @@ export interface Incomparable {
  * Patterns whose p50 got worse than the baseline's beyond the noise; a pattern measured there
  * with other SQL or other values is not compared at all.
  */
-export function compareWithBaseline(results: readonly PatternResult[], params: BenchmarkParams, baseline: Report): { regressions: Regression[]; incomparable: Incomparable[] } {
+export function compareWithBaseline(
+  results: readonly PatternResult[],
+  params: BenchmarkParams,
+  baseline: Report,
+): { regressions: Regression[]; incomparable: Incomparable[] } {
   const before = new Map(((baseline.results ?? []) as PatternResult[]).map((r) => [r.pattern, r]));
   const baseParams = { ...BENCHMARK_DEFAULTS, ...(baseline.params as Partial<BenchmarkParams> | undefined) };
   const regressions: Regression[] = [];
@@ -195,7 +257,13 @@ export function compareWithBaseline(results: readonly PatternResult[], params: B
     const deltaMs = r.p50Ms - base.p50Ms;
     const ratio = base.p50Ms > 0 ? r.p50Ms / base.p50Ms : Number.POSITIVE_INFINITY;
     if (ratio <= REGRESSION.ratio || deltaMs <= REGRESSION.minMs) continue;
-    regressions.push({ pattern: r.pattern, baselineP50Ms: base.p50Ms, p50Ms: r.p50Ms, ratio: Math.round(ratio * 100) / 100, deltaMs: Math.round(deltaMs * 1000) / 1000 });
+    regressions.push({
+      pattern: r.pattern,
+      baselineP50Ms: base.p50Ms,
+      p50Ms: r.p50Ms,
+      ratio: Math.round(ratio * 100) / 100,
+      deltaMs: Math.round(deltaMs * 1000) / 1000,
+    });
   }
   return { regressions, incomparable };
 }
@@ -205,7 +273,12 @@ export function compareWithBaseline(results: readonly PatternResult[], params: B
  * warm-up runs, timed runs (round trip, and the server's execution time of each), then one
  * analysed plan walked as a tree. A missing table skips its pattern; a timeout fails only its own.
  */
-export async function benchmark(db: Database, input: BenchmarkInput, baseline: Report | null, ctx: OperationContext): Promise<OperationOutcome> {
+export async function benchmark(
+  db: Database,
+  input: BenchmarkInput,
+  baseline: Report | null,
+  ctx: OperationContext,
+): Promise<OperationOutcome> {
   const present = await existingTables(db, [...new Set(input.patterns.flatMap((p) => PATTERNS[p].tables))]);
   ctx.started();
   const total = input.patterns.length * runsOf(input);
@@ -217,7 +290,10 @@ export async function benchmark(db: Database, input: BenchmarkInput, baseline: R
     const missing = PATTERNS[name].tables.filter((t) => !present.has(t));
     const result =
       missing.length > 0
-        ? notRun(name, PATTERNS[name], input.iterations, { skipped: true, reason: `${missing.length > 1 ? 'tables' : 'table'} ${missing.join(', ')} missing` })
+        ? notRun(name, PATTERNS[name], input.iterations, {
+            skipped: true,
+            reason: `${missing.length > 1 ? 'tables' : 'table'} ${missing.join(', ')} missing`,
+          })
         : await measureQuery(db, name, PATTERNS[name], input, ctx, tick);
     results.push(result);
     done = (i + 1) * runsOf(input); // a skipped or failed pattern still counts as done
@@ -225,7 +301,9 @@ export async function benchmark(db: Database, input: BenchmarkInput, baseline: R
     ctx.checkpoint({ results });
   }
 
-  const { regressions, incomparable } = baseline ? compareWithBaseline(results, input.params, baseline) : { regressions: [], incomparable: [] };
+  const { regressions, incomparable } = baseline
+    ? compareWithBaseline(results, input.params, baseline)
+    : { regressions: [], incomparable: [] };
   const ran = results.filter((r) => r.p50Ms !== null);
   const targeted = ran.filter((r) => r.withinTarget !== null);
   const missed = targeted.filter((r) => !r.withinTarget).map((r) => r.pattern);
@@ -236,11 +314,25 @@ export async function benchmark(db: Database, input: BenchmarkInput, baseline: R
     `${targeted.length - missed.length} of ${targeted.length} with a target met it at p95${missed.length ? ` (missed: ${missed.join(', ')})` : ''}`,
     ...(skipped ? [`${skipped} skipped`] : []),
     ...(failed ? [`${failed} failed`] : []),
-    ...(baseline ? [regressions.length ? `${regressions.length} regressed against ${baseline.id}: ${regressions.map((r) => r.pattern).join(', ')}` : `no regression against ${baseline.id}`] : []),
+    ...(baseline
+      ? [
+          regressions.length
+            ? `${regressions.length} regressed against ${baseline.id}: ${regressions.map((r) => r.pattern).join(', ')}`
+            : `no regression against ${baseline.id}`,
+        ]
+      : []),
   ];
   return {
     status: regressions.length > 0 ? 'regressed' : failed > 0 ? 'failed' : 'succeeded',
-    summary: { message: `${parts.join('; ')}.`, measured: ran.length, skipped, failed, withinTarget: targeted.length - missed.length, missedTarget: missed, regressions: regressions.length },
+    summary: {
+      message: `${parts.join('; ')}.`,
+      measured: ran.length,
+      skipped,
+      failed,
+      withinTarget: targeted.length - missed.length,
+      missedTarget: missed,
+      regressions: regressions.length,
+    },
     details: {
       iterations: input.iterations,
       warmup: input.warmup,

@@ -24,7 +24,11 @@ async function probeDatabase(deps: AppDeps) {
 /** Reachability of the database and the store, and which SARK schema versions are present. */
 export async function checkHealth(deps: AppDeps): Promise<HealthReport> {
   const [database, storage] = await Promise.allSettled([probeDatabase(deps), deps.store.check()]);
-  if (database.status === 'rejected' && !isUnavailable(database.reason) && !(database.reason as { status?: number })?.status) {
+  if (
+    database.status === 'rejected' &&
+    !isUnavailable(database.reason) &&
+    !(database.reason as { status?: number })?.status
+  ) {
     throw database.reason; // not an outage but a bug: let the error handler log it
   }
   const db = database.status === 'fulfilled' ? database.value : null;
@@ -33,7 +37,12 @@ export async function checkHealth(deps: AppDeps): Promise<HealthReport> {
   return {
     status: reachable && storage.status === 'fulfilled' ? 'ok' : 'unavailable',
     runtime: deps.runtime,
-    database: { reachable, driver: deps.db.driver, serverVersion: db?.serverVersion ?? null, latencyMs: db?.latencyMs ?? null },
+    database: {
+      reachable,
+      driver: deps.db.driver,
+      serverVersion: db?.serverVersion ?? null,
+      latencyMs: db?.latencyMs ?? null,
+    },
     schemas: {
       v1: V1_TABLES.every((t) => tables[t]),
       v2: V2_TABLES.every((t) => tables[t]),

@@ -5,7 +5,14 @@ import { detectV1Shape, type V1Shape } from '../mapping/shape.js';
 import { existingTables } from '../sql/introspection.js';
 import { analyzeSql } from '../sql/catalog.js';
 import { BATCH_LIMITS, inStreams, streamsFor, withRetry } from './batches.js';
-import { copyBatchSql, nextBatchSql, planCountsSql, skippedRowsSql, unknownServerIdsSql, type Subset } from '../sql/migrate.js';
+import {
+  copyBatchSql,
+  nextBatchSql,
+  planCountsSql,
+  skippedRowsSql,
+  unknownServerIdsSql,
+  type Subset,
+} from '../sql/migrate.js';
 import type { OperationContext, OperationOutcome } from './runner.js';
 
 export interface MigrateInput {
@@ -55,14 +62,15 @@ interface Copied {
   capabilities: number;
 }
 
-
 /** What the database holds: the v1 shape (or a 422), the mapping for it, ids asked for that do not exist. */
 async function understand(db: Queryable, input: MigrateInput) {
   const shape = await detectV1Shape(db);
   const m = mappingFor(shape);
   const subset: Subset = input.serverIds ?? null;
   const unknown = input.serverIds && unknownServerIdsSql(m, input.serverIds);
-  const unknownServerIds = unknown ? (await db.query<{ id: string }>(unknown.text, unknown.values)).rows.map((r) => r.id) : [];
+  const unknownServerIds = unknown
+    ? (await db.query<{ id: string }>(unknown.text, unknown.values)).rows.map((r) => r.id)
+    : [];
   return { shape, m, subset, unknownServerIds };
 }
 
@@ -80,7 +88,13 @@ async function plan(db: Queryable, m: Mapping, subset: Subset, countPresent: boo
     const rows = sampled.filter((r) => r.table === table).map(({ id, reason }) => ({ id, reason }));
     return { count, rows, truncated: count > rows.length };
   };
-  return { counts, skipped: { resources: skippedOf(m.servers.v2Table, counts.servers_skipped), capabilities: skippedOf(m.tools.v2Table, counts.tools_skipped) } };
+  return {
+    counts,
+    skipped: {
+      resources: skippedOf(m.servers.v2Table, counts.servers_skipped),
+      capabilities: skippedOf(m.tools.v2Table, counts.tools_skipped),
+    },
+  };
 }
 
 /**
@@ -88,7 +102,16 @@ async function plan(db: Queryable, m: Mapping, subset: Subset, countPresent: boo
  * their own connections. Each batch is one transaction: a failure leaves whole batches only,
  * and a re-run skips what they copied. `copied` counts as it goes, for a failed run's report.
  */
-async function copyInBatches(db: Database, session: Session, m: Mapping, subset: Subset, input: MigrateInput, totalBatches: number, ctx: OperationContext, copied: Copied) {
+async function copyInBatches(
+  db: Database,
+  session: Session,
+  m: Mapping,
+  subset: Subset,
+  input: MigrateInput,
+  totalBatches: number,
+  ctx: OperationContext,
+  copied: Copied,
+) {
   let cursor: string | null = null;
   let exhausted = false;
   let handing: Promise<unknown> = Promise.resolve();
@@ -101,7 +124,8 @@ async function copyInBatches(db: Database, session: Session, m: Mapping, subset:
       const { hi, more } = (await session.query<{ hi: string | null; more: boolean }>(next.text, next.values)).rows[0]!;
       if (!more) return null;
       const lo = cursor;
-      if (hi === null) exhausted = true; // the last, partial batch
+      if (hi === null)
+        exhausted = true; // the last, partial batch
       else cursor = hi;
       return { lo, hi };
     });
@@ -112,7 +136,11 @@ async function copyInBatches(db: Database, session: Session, m: Mapping, subset:
   await inStreams(streamsFor(db, input.parallelism), nextRange, async (range) => {
     const copy = copyBatchSql(m, { subset, ...range });
     const result = await withRetry(
-      () => db.transaction((tx) => tx.query<{ resources_copied: number; capabilities_copied: number }>(copy.text, copy.values), { ...BATCH_LIMITS, timeZone: 'UTC' }),
+      () =>
+        db.transaction(
+          (tx) => tx.query<{ resources_copied: number; capabilities_copied: number }>(copy.text, copy.values),
+          { ...BATCH_LIMITS, timeZone: 'UTC' },
+        ),
       () => copied.retries++,
     );
     copied.batches++;
@@ -136,7 +164,18 @@ interface ReportParts {
 }
 
 /** The migration report's own fields and its summary, from what the run knows so far. */
-function migrationReport({ input, db, shape, unknownServerIds, schema, counts, skipped, copied, totalBatches, timings }: ReportParts): OperationOutcome {
+function migrationReport({
+  input,
+  db,
+  shape,
+  unknownServerIds,
+  schema,
+  counts,
+  skipped,
+  copied,
+  totalBatches,
+  timings,
+}: ReportParts): OperationOutcome {
   const table = (planned: number, present: number, skippedRows: SkippedRows, copiedRows: number): TableCounts => ({
     planned,
     toCopy: input.dryRun ? planned - present - skippedRows.count : 0,
@@ -153,7 +192,9 @@ function migrationReport({ input, db, shape, unknownServerIds, schema, counts, s
     tables.resources.toCopy = tables.resources.copied;
     tables.capabilities.toCopy = tables.capabilities.copied;
   }
-  const moved = input.dryRun ? [tables.resources.toCopy, tables.capabilities.toCopy] : [copied.resources, copied.capabilities];
+  const moved = input.dryRun
+    ? [tables.resources.toCopy, tables.capabilities.toCopy]
+    : [copied.resources, copied.capabilities];
   const present = tables.resources.alreadyPresent + tables.capabilities.alreadyPresent;
   const skippedCount = skipped.resources.count + skipped.capabilities.count;
   return {
@@ -172,7 +213,13 @@ function migrationReport({ input, db, shape, unknownServerIds, schema, counts, s
       schema: { migrations: schema },
       tables,
       unknownServerIds,
-      batches: { size: input.batchSize, parallelism: input.dryRun ? 0 : streamsFor(db, input.parallelism), planned: totalBatches, committed: copied.batches, retries: copied.retries },
+      batches: {
+        size: input.batchSize,
+        parallelism: input.dryRun ? 0 : streamsFor(db, input.parallelism),
+        planned: totalBatches,
+        committed: copied.batches,
+        retries: copied.retries,
+      },
       timings,
     },
   };
@@ -202,7 +249,18 @@ function planMigration(db: Database, input: MigrateInput, ctx: OperationContext)
       const { counts, skipped } = await time('plan', () => plan(tx, m, subset, true));
       const totalBatches = Math.ceil(counts.servers_planned / input.batchSize);
       const copied = { batches: 0, retries: 0, resources: 0, capabilities: 0 };
-      return migrationReport({ input, db, shape, unknownServerIds, schema, counts, skipped, copied, totalBatches, timings });
+      return migrationReport({
+        input,
+        db,
+        shape,
+        unknownServerIds,
+        schema,
+        counts,
+        skipped,
+        copied,
+        totalBatches,
+        timings,
+      });
     },
     { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: PLAN_TIMEOUT_MS },
   );
@@ -224,7 +282,10 @@ function runMigration(db: Database, input: MigrateInput, ctx: OperationContext):
       await time('data', () => copyInBatches(db, session, m, subset, input, totalBatches, ctx, copied));
       // Fresh statistics for what was copied: the planner would otherwise plan on empty tables until autovacuum comes.
       // Both at once, on connections of the pool (PGlite's one backend takes them in turn).
-      if (copied.resources + copied.capabilities > 0) await time('analyze', () => Promise.all([m.servers.v2Table, m.tools.v2Table].map((table) => db.query(analyzeSql(table)))));
+      if (copied.resources + copied.capabilities > 0)
+        await time('analyze', () =>
+          Promise.all([m.servers.v2Table, m.tools.v2Table].map((table) => db.query(analyzeSql(table)))),
+        );
     } finally {
       ctx.checkpoint(migrationReport(parts).details); // what landed, should the data phase have failed
     }

@@ -23,7 +23,12 @@ async function deps(): Promise<AppDeps & { background: Promise<unknown>[] }> {
   };
 }
 
-const run = (respondAsync: boolean) => ({ kind: 'migration' as const, actor: 'ops', request: { dryRun: false }, respondAsync });
+const run = (respondAsync: boolean) => ({
+  kind: 'migration' as const,
+  actor: 'ops',
+  request: { dryRun: false },
+  respondAsync,
+});
 
 describe('runOperation', () => {
   it('stores the running report before answering 202, rewrites it with progress, then stores the final one', async () => {
@@ -44,18 +49,30 @@ describe('runOperation', () => {
     await atGate;
     await new Promise((r) => setTimeout(r, 20));
     const midway = await d.store.get(result.report.id as ReportId);
-    expect(midway).toMatchObject({ status: 'running', actor: 'ops', finishedAt: null, progress: { done: 1, total: 3 } });
+    expect(midway).toMatchObject({
+      status: 'running',
+      actor: 'ops',
+      finishedAt: null,
+      progress: { done: 1, total: 3 },
+    });
     proceed();
     await Promise.all(d.background);
     const final = await d.store.get(result.report.id as ReportId);
-    expect(final).toMatchObject({ status: 'succeeded', summary: { copied: 3 }, dryRun: false, progress: { done: 3, total: 3 } });
+    expect(final).toMatchObject({
+      status: 'succeeded',
+      summary: { copied: 3 },
+      dryRun: false,
+      progress: { done: 3, total: 3 },
+    });
     expect(final!.durationMs).toBeGreaterThanOrEqual(0);
   });
 
   it('answers the problem itself, storing nothing, when the operation fails before it starts (async too)', async () => {
     for (const respondAsync of [false, true]) {
       const d = await deps();
-      await expect(runOperation(d, run(respondAsync), async () => Promise.reject(new LockBusyError()))).rejects.toBeInstanceOf(LockBusyError);
+      await expect(
+        runOperation(d, run(respondAsync), async () => Promise.reject(new LockBusyError())),
+      ).rejects.toBeInstanceOf(LockBusyError);
       expect((await d.store.list({ limit: 10 })).items).toEqual([]);
     }
   });
@@ -69,7 +86,11 @@ describe('runOperation', () => {
     }).catch((e: unknown) => e);
     expect(failure).toMatchObject({ status: 503, extensions: { reportId: expect.any(String) } });
     const stored = await d.store.get((failure as { extensions: { reportId: ReportId } }).extensions.reportId);
-    expect(stored).toMatchObject({ status: 'failed', tables: { resources: { copied: 2 } }, error: { status: 503, title: 'Database unavailable' } });
+    expect(stored).toMatchObject({
+      status: 'failed',
+      tables: { resources: { copied: 2 } },
+      error: { status: 503, title: 'Database unavailable' },
+    });
   });
 });
 

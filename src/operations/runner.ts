@@ -53,7 +53,11 @@ export type RunResult = { mode: 'finished' | 'accepted'; report: Report };
 function errorOf(error: unknown): { status: number; title: string; detail: string } {
   const problem = databaseProblem(error);
   if (problem) return { status: problem.status, title: problem.title, detail: problem.message };
-  return { status: 500, title: 'Internal error', detail: 'The operation failed unexpectedly; the service log has the details.' };
+  return {
+    status: 500,
+    title: 'Internal error',
+    detail: 'The operation failed unexpectedly; the service log has the details.',
+  };
 }
 
 /**
@@ -61,7 +65,11 @@ function errorOf(error: unknown): { status: number; title: string; detail: strin
  * timestamps), stores it, and with respond-async answers as soon as the operation has
  * started while the work goes on in the background, its progress stored as it goes.
  */
-export async function runOperation(deps: AppDeps, run: RunRequest, execute: (ctx: OperationContext) => Promise<OperationOutcome>): Promise<RunResult> {
+export async function runOperation(
+  deps: AppDeps,
+  run: RunRequest,
+  execute: (ctx: OperationContext) => Promise<OperationOutcome>,
+): Promise<RunResult> {
   const startedAt = Date.now();
   const base: Report = {
     id: newReportId(startedAt),
@@ -86,7 +94,9 @@ export async function runOperation(deps: AppDeps, run: RunRequest, execute: (ctx
   let writing: Promise<void> = Promise.resolve();
   // Writes go one after another, so a late progress write never overtakes the final report.
   const persist = (report: Report) => {
-    writing = writing.then(() => deps.store.put(report)).catch((e: unknown) => console.error(`report ${base.id}: store failed`, e));
+    writing = writing
+      .then(() => deps.store.put(report))
+      .catch((e: unknown) => console.error(`report ${base.id}: store failed`, e));
     return writing;
   };
   const running = () => ({ ...base, ...partial, progress });
@@ -115,7 +125,13 @@ export async function runOperation(deps: AppDeps, run: RunRequest, execute: (ctx
 
   const finish = (fields: Partial<Report>): Report => {
     const finishedAt = Date.now();
-    return { ...base, ...fields, progress, finishedAt: new Date(finishedAt).toISOString(), durationMs: finishedAt - startedAt };
+    return {
+      ...base,
+      ...fields,
+      progress,
+      finishedAt: new Date(finishedAt).toISOString(),
+      durationMs: finishedAt - startedAt,
+    };
   };
 
   const job = (async (): Promise<Report> => {
@@ -129,7 +145,8 @@ export async function runOperation(deps: AppDeps, run: RunRequest, execute: (ctx
       report = finish({ ...partial, status: 'failed', summary: {}, error: errorOf(error) });
       await persist(report);
       if (run.respondAsync) return report;
-      const problem = databaseProblem(error) ?? new ProblemError(500, 'internal-error', 'Internal error', errorOf(error).detail);
+      const problem =
+        databaseProblem(error) ?? new ProblemError(500, 'internal-error', 'Internal error', errorOf(error).detail);
       throw Object.assign(problem, { extensions: { ...problem.extensions, reportId: base.id } });
     }
     await persist(report);
@@ -140,7 +157,13 @@ export async function runOperation(deps: AppDeps, run: RunRequest, execute: (ctx
   // disconnect would otherwise cancel a change half-way (a concurrent index build, say).
   deps.defer(job.catch(() => undefined));
   if (!run.respondAsync) return { mode: 'finished', report: await job };
-  const first = await Promise.race([startedSignal.then(() => 'started' as const), job.then(() => 'ended' as const, () => 'ended' as const)]);
+  const first = await Promise.race([
+    startedSignal.then(() => 'started' as const),
+    job.then(
+      () => 'ended' as const,
+      () => 'ended' as const,
+    ),
+  ]);
   if (first === 'ended' && !began) return { mode: 'finished', report: await job }; // failed (the problem) or done at once
   await writing; // the running report is stored before Location points at it
   return { mode: 'accepted', report: running() };

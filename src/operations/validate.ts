@@ -93,15 +93,24 @@ class Inspection {
   }
 
   fidelity(which: 'servers' | 'tools') {
-    return this.once(`fidelity:${which}`, async () => (await this.rows<FidelityCounts>(fidelityCountsSql(this.mapping!, which)))[0]!);
+    return this.once(
+      `fidelity:${which}`,
+      async () => (await this.rows<FidelityCounts>(fidelityCountsSql(this.mapping!, which)))[0]!,
+    );
   }
 
   resourceRules() {
-    return this.once('resources', async () => (await this.rows<Record<string, number>>(resourceRulesSql(SENSITIVITY_LEVELS, KNOWN_PROTOCOLS)))[0]!);
+    return this.once(
+      'resources',
+      async () => (await this.rows<Record<string, number>>(resourceRulesSql(SENSITIVITY_LEVELS, KNOWN_PROTOCOLS)))[0]!,
+    );
   }
 
   capabilityRules() {
-    return this.once('capabilities', async () => (await this.rows<Record<string, number>>(capabilityRulesSql(SENSITIVITY_LEVELS)))[0]!);
+    return this.once(
+      'capabilities',
+      async () => (await this.rows<Record<string, number>>(capabilityRulesSql(SENSITIVITY_LEVELS)))[0]!,
+    );
   }
 }
 
@@ -116,20 +125,33 @@ interface CheckDefinition {
   run(i: Inspection): Promise<Omit<CheckResult, 'name' | 'severity'>>;
 }
 
-const outcome = (passed: boolean, message: string, details: Record<string, unknown> = {}, sample: string[] = []) => ({ passed, message, details, sample });
+const outcome = (passed: boolean, message: string, details: Record<string, unknown> = {}, sample: string[] = []) => ({
+  passed,
+  message,
+  details,
+  sample,
+});
 
 async function fidelityCheck(i: Inspection, which: 'servers' | 'tools') {
   const counts = await i.fidelity(which);
   const [v1Name, v2Name] = which === 'servers' ? ['server', 'MCP resource'] : ['tool', 'capability'];
   const passed = counts.missing === 0 && counts.changed === 0;
-  if (passed && counts.extra === 0) return outcome(true, `All ${counts.v1_rows} v1 ${v1Name}s are in v2 with every mapped field equal.`, { ...counts });
-  const found = await i.rows<{ id: string; problem: string; fields: string[] | null }>(fidelitySampleSql(i.mapping!, which, i.sampleSize));
+  if (passed && counts.extra === 0)
+    return outcome(true, `All ${counts.v1_rows} v1 ${v1Name}s are in v2 with every mapped field equal.`, { ...counts });
+  const found = await i.rows<{ id: string; problem: string; fields: string[] | null }>(
+    fidelitySampleSql(i.mapping!, which, i.sampleSize),
+  );
   const changed = found.filter((f) => f.problem === 'changed').map((f) => ({ id: f.id, fields: f.fields ?? [] }));
   const message = passed
     ? `All ${counts.v1_rows} v1 ${v1Name}s match; ${counts.extra} ${v2Name}s have no v1 ${v1Name} (created in v2 after cutover).`
     : `${counts.missing} v1 ${v1Name}s are missing in v2 and ${counts.changed} differ in a mapped field${counts.extra ? `; ${counts.extra} ${v2Name}s have no v1 ${v1Name}` : ''}. Re-run /migrate for missing rows; inspect the changed ones (sample, details.changedFields).`;
   const ids = (problem: string) => found.filter((f) => f.problem === problem).map((f) => f.id);
-  return outcome(passed, message, { ...counts, missingIds: ids('missing'), changedFields: changed, extraIds: ids('extra') }, [...ids('missing'), ...ids('changed')]);
+  return outcome(
+    passed,
+    message,
+    { ...counts, missingIds: ids('missing'), changedFields: changed, extraIds: ids('extra') },
+    [...ids('missing'), ...ids('changed')],
+  );
 }
 
 const CHECKS: CheckDefinition[] = [
@@ -142,7 +164,12 @@ const CHECKS: CheckDefinition[] = [
       const missing = V2_TABLES.filter((t) => !i.present.has(t));
       return missing.length === 0
         ? outcome(true, `All ${V2_TABLES.length} v2 tables exist.`, { tables: [...V2_TABLES] })
-        : outcome(false, `Missing v2 tables: ${missing.join(', ')}. Run /migrate (its schema phase creates them).`, { missing }, missing);
+        : outcome(
+            false,
+            `Missing v2 tables: ${missing.join(', ')}. Run /migrate (its schema phase creates them).`,
+            { missing },
+            missing,
+          );
     },
   },
   {
@@ -163,7 +190,12 @@ const CHECKS: CheckDefinition[] = [
       const checked = EXPECTED.filter((t) => i.present.has(t.table)).reduce((n, t) => n + t.columns.length, 0);
       return problems.length === 0
         ? outcome(true, `All ${checked} required columns exist with their types.`, { checked })
-        : outcome(false, `${problems.length} required columns are missing or of another type: ${problems.slice(0, 3).join('; ')}.`, { checked, problems }, problems.slice(0, i.sampleSize));
+        : outcome(
+            false,
+            `${problems.length} required columns are missing or of another type: ${problems.slice(0, 3).join('; ')}.`,
+            { checked, problems },
+            problems.slice(0, i.sampleSize),
+          );
     },
   },
   {
@@ -177,7 +209,12 @@ const CHECKS: CheckDefinition[] = [
       const missing = wanted.filter((n) => !existing.has(n));
       return missing.length === 0
         ? outcome(true, `All ${wanted.length} recommended indexes exist.`, { checked: wanted.length })
-        : outcome(false, `Recommended indexes are missing: ${missing.join(', ')}; queries on their columns scan whole tables.`, { checked: wanted.length, missing }, missing);
+        : outcome(
+            false,
+            `Recommended indexes are missing: ${missing.join(', ')}; queries on their columns scan whole tables.`,
+            { checked: wanted.length, missing },
+            missing,
+          );
     },
   },
   {
@@ -189,7 +226,12 @@ const CHECKS: CheckDefinition[] = [
       const invalid = (await i.rows<{ name: string }>(invalidIndexesSql())).map((r) => r.name);
       return invalid.length === 0
         ? outcome(true, 'No index on the v2 tables is INVALID.')
-        : outcome(false, `INVALID indexes (a failed concurrent build) slow writes and serve no query: ${invalid.join(', ')}. Drop and rebuild them.`, { invalid }, invalid);
+        : outcome(
+            false,
+            `INVALID indexes (a failed concurrent build) slow writes and serve no query: ${invalid.join(', ')}. Drop and rebuild them.`,
+            { invalid },
+            invalid,
+          );
     },
   },
   {
@@ -200,7 +242,12 @@ const CHECKS: CheckDefinition[] = [
     needsV1: true,
     async run(i) {
       const [servers, tools] = [await i.fidelity('servers'), await i.fidelity('tools')];
-      const details = { v1Servers: servers.v1_rows, v2ResourcesOfV1Origin: servers.matched, v1Tools: tools.v1_rows, v2CapabilitiesOfV1Origin: tools.matched };
+      const details = {
+        v1Servers: servers.v1_rows,
+        v2ResourcesOfV1Origin: servers.matched,
+        v1Tools: tools.v1_rows,
+        v2CapabilitiesOfV1Origin: tools.matched,
+      };
       const passed = servers.v1_rows === servers.matched && tools.v1_rows === tools.matched;
       return outcome(
         passed,
@@ -211,8 +258,22 @@ const CHECKS: CheckDefinition[] = [
       );
     },
   },
-  { name: 'data.servers_fidelity', group: 'data', severity: 'error', needs: ['resources'], needsV1: true, run: (i) => fidelityCheck(i, 'servers') },
-  { name: 'data.tools_fidelity', group: 'data', severity: 'error', needs: ['resources', 'capabilities'], needsV1: true, run: (i) => fidelityCheck(i, 'tools') },
+  {
+    name: 'data.servers_fidelity',
+    group: 'data',
+    severity: 'error',
+    needs: ['resources'],
+    needsV1: true,
+    run: (i) => fidelityCheck(i, 'servers'),
+  },
+  {
+    name: 'data.tools_fidelity',
+    group: 'data',
+    severity: 'error',
+    needs: ['resources', 'capabilities'],
+    needsV1: true,
+    run: (i) => fidelityCheck(i, 'tools'),
+  },
   {
     name: 'data.required_fields_present',
     group: 'data',
@@ -221,9 +282,21 @@ const CHECKS: CheckDefinition[] = [
     async run(i) {
       const [r, c] = [await i.resourceRules(), await i.capabilityRules()];
       const bad = r.missing_fields! + c.missing_fields!;
-      if (bad === 0) return outcome(true, `All ${r.total} resources and ${c.total} capabilities have their required fields.`, { resources: r.total, capabilities: c.total });
-      const sample = [...(await i.ids(RULE_SAMPLES.resourcesMissingFields)), ...(await i.ids(RULE_SAMPLES.capabilitiesMissingFields))];
-      return outcome(false, `${r.missing_fields} resources lack a name, endpoint or protocol and ${c.missing_fields} capabilities lack a name.`, { resources: r.missing_fields, capabilities: c.missing_fields }, sample.slice(0, i.sampleSize));
+      if (bad === 0)
+        return outcome(true, `All ${r.total} resources and ${c.total} capabilities have their required fields.`, {
+          resources: r.total,
+          capabilities: c.total,
+        });
+      const sample = [
+        ...(await i.ids(RULE_SAMPLES.resourcesMissingFields)),
+        ...(await i.ids(RULE_SAMPLES.capabilitiesMissingFields)),
+      ];
+      return outcome(
+        false,
+        `${r.missing_fields} resources lack a name, endpoint or protocol and ${c.missing_fields} capabilities lack a name.`,
+        { resources: r.missing_fields, capabilities: c.missing_fields },
+        sample.slice(0, i.sampleSize),
+      );
     },
   },
   {
@@ -234,7 +307,12 @@ const CHECKS: CheckDefinition[] = [
     async run(i) {
       const r = await i.resourceRules();
       if (r.empty_metadata === 0) return outcome(true, 'Every MCP resource carries its v1 fields in metadata.');
-      return outcome(false, `${r.empty_metadata} MCP resources have empty metadata: their v1 fields were not carried over.`, { empty: r.empty_metadata }, await i.ids(RULE_SAMPLES.emptyMetadata));
+      return outcome(
+        false,
+        `${r.empty_metadata} MCP resources have empty metadata: their v1 fields were not carried over.`,
+        { empty: r.empty_metadata },
+        await i.ids(RULE_SAMPLES.emptyMetadata),
+      );
     },
   },
   {
@@ -244,8 +322,14 @@ const CHECKS: CheckDefinition[] = [
     needs: ['resources', 'capabilities'],
     async run(i) {
       const c = await i.capabilityRules();
-      if (c.orphans === 0) return outcome(true, `All ${c.total} capabilities belong to an existing resource.`, { capabilities: c.total });
-      return outcome(false, `${c.orphans} capabilities point at resources that do not exist.`, { orphans: c.orphans }, await i.ids(RULE_SAMPLES.orphans));
+      if (c.orphans === 0)
+        return outcome(true, `All ${c.total} capabilities belong to an existing resource.`, { capabilities: c.total });
+      return outcome(
+        false,
+        `${c.orphans} capabilities point at resources that do not exist.`,
+        { orphans: c.orphans },
+        await i.ids(RULE_SAMPLES.orphans),
+      );
     },
   },
   {
@@ -256,10 +340,17 @@ const CHECKS: CheckDefinition[] = [
     async run(i) {
       const keys = await i.rows<{ name: string; on_delete: string }>(capabilityForeignKeysSql());
       const cascading = keys.filter((k) => k.on_delete === 'c');
-      if (cascading.length > 0) return outcome(true, `capabilities.resource_id references resources ON DELETE CASCADE (${cascading[0]!.name}).`, { constraints: keys.map((k) => k.name) });
+      if (cascading.length > 0)
+        return outcome(
+          true,
+          `capabilities.resource_id references resources ON DELETE CASCADE (${cascading[0]!.name}).`,
+          { constraints: keys.map((k) => k.name) },
+        );
       return outcome(
         false,
-        keys.length === 0 ? 'No foreign key ties capabilities.resource_id to resources: orphans can appear.' : 'The capabilities → resources foreign key does not cascade: deleting a resource fails or leaves its capabilities.',
+        keys.length === 0
+          ? 'No foreign key ties capabilities.resource_id to resources: orphans can appear.'
+          : 'The capabilities → resources foreign key does not cascade: deleting a resource fails or leaves its capabilities.',
         { constraints: keys },
         keys.map((k) => k.name),
       );
@@ -272,9 +363,18 @@ const CHECKS: CheckDefinition[] = [
     needs: ['resources', 'capabilities'],
     async run(i) {
       const [r, c] = [await i.resourceRules(), await i.capabilityRules()];
-      if (r.bad_sensitivity! + c.bad_sensitivity! === 0) return outcome(true, `Every sensitivity level is one of ${SENSITIVITY_LEVELS.join(', ')}.`);
-      const sample = [...(await i.ids(RULE_SAMPLES.resourcesBadSensitivity, SENSITIVITY_LEVELS)), ...(await i.ids(RULE_SAMPLES.capabilitiesBadSensitivity, SENSITIVITY_LEVELS))];
-      return outcome(false, `${r.bad_sensitivity} resources and ${c.bad_sensitivity} capabilities have a sensitivity level outside ${SENSITIVITY_LEVELS.join(', ')}.`, { resources: r.bad_sensitivity, capabilities: c.bad_sensitivity }, sample.slice(0, i.sampleSize));
+      if (r.bad_sensitivity! + c.bad_sensitivity! === 0)
+        return outcome(true, `Every sensitivity level is one of ${SENSITIVITY_LEVELS.join(', ')}.`);
+      const sample = [
+        ...(await i.ids(RULE_SAMPLES.resourcesBadSensitivity, SENSITIVITY_LEVELS)),
+        ...(await i.ids(RULE_SAMPLES.capabilitiesBadSensitivity, SENSITIVITY_LEVELS)),
+      ];
+      return outcome(
+        false,
+        `${r.bad_sensitivity} resources and ${c.bad_sensitivity} capabilities have a sensitivity level outside ${SENSITIVITY_LEVELS.join(', ')}.`,
+        { resources: r.bad_sensitivity, capabilities: c.bad_sensitivity },
+        sample.slice(0, i.sampleSize),
+      );
     },
   },
   {
@@ -284,8 +384,14 @@ const CHECKS: CheckDefinition[] = [
     needs: ['resources'],
     async run(i) {
       const r = await i.resourceRules();
-      if (r.unknown_protocol === 0) return outcome(true, `Every resource speaks a known protocol (${KNOWN_PROTOCOLS.join(', ')}).`);
-      return outcome(false, `${r.unknown_protocol} resources use a protocol SARK has no adapter for.`, { unknown: r.unknown_protocol }, await i.ids(RULE_SAMPLES.unknownProtocol, KNOWN_PROTOCOLS));
+      if (r.unknown_protocol === 0)
+        return outcome(true, `Every resource speaks a known protocol (${KNOWN_PROTOCOLS.join(', ')}).`);
+      return outcome(
+        false,
+        `${r.unknown_protocol} resources use a protocol SARK has no adapter for.`,
+        { unknown: r.unknown_protocol },
+        await i.ids(RULE_SAMPLES.unknownProtocol, KNOWN_PROTOCOLS),
+      );
     },
   },
   {
@@ -296,14 +402,27 @@ const CHECKS: CheckDefinition[] = [
     async run(i) {
       const [row] = await i.rows<{ n: number; sample: string[] | null }>(unknownCostCapabilitiesSql(i.sampleSize));
       if (row!.n === 0) return outcome(true, 'Every cost_tracking row names an existing capability.');
-      return outcome(false, `${row!.n} cost_tracking rows name capabilities that do not exist (their history stays, unattributed).`, { rows: row!.n }, row!.sample ?? []);
+      return outcome(
+        false,
+        `${row!.n} cost_tracking rows name capabilities that do not exist (their history stays, unattributed).`,
+        { rows: row!.n },
+        row!.sample ?? [],
+      );
     },
   },
 ];
 
 async function runCheck(check: CheckDefinition, i: Inspection): Promise<CheckResult> {
   const absent = check.needs.filter((t) => !i.present.has(t));
-  const skip = (message: string): CheckResult => ({ name: check.name, severity: 'info', passed: false, skipped: true, message, details: {}, sample: [] });
+  const skip = (message: string): CheckResult => ({
+    name: check.name,
+    severity: 'info',
+    passed: false,
+    skipped: true,
+    message,
+    details: {},
+    sample: [],
+  });
   if (absent.length > 0) return skip(`Skipped: ${absent.join(', ')} missing (see schema.tables_exist).`);
   if (check.needsV1 && !i.mapping) return skip(`Skipped: ${i.v1Problem}`);
   return { name: check.name, severity: check.severity, ...(await check.run(i)) };
@@ -331,7 +450,9 @@ export function validate(db: Database, input: ValidateInput, ctx: OperationConte
         mapping = mappingFor(await detectV1Shape(tx));
       } catch (error) {
         if (!(error instanceof UnsupportedV1SchemaError)) throw error;
-        v1Problem = V1_TABLES.every((t) => !present.has(t)) ? 'the v1 tables are gone (a fully cut-over database): nothing to compare with.' : error.message;
+        v1Problem = V1_TABLES.every((t) => !present.has(t))
+          ? 'the v1 tables are gone (a fully cut-over database): nothing to compare with.'
+          : error.message;
       }
       ctx.started();
       const inspection = new Inspection(tx, input.sampleSize, present, mapping, v1Problem);

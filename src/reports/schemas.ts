@@ -6,15 +6,24 @@ export type ReportKind = z.infer<typeof reportKindSchema>;
 
 export const reportIdSchema = z
   .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'must be a report id (a lowercase UUIDv7)')
-  .openapi({ description: 'Report id: a UUIDv7, so ids sort by creation time.', example: '019ab8f2-6c1e-7d3a-9f21-4c8e2b7a1d05' });
+  .regex(
+    /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    'must be a report id (a lowercase UUIDv7)',
+  )
+  .openapi({
+    description: 'Report id: a UUIDv7, so ids sort by creation time.',
+    example: '019ab8f2-6c1e-7d3a-9f21-4c8e2b7a1d05',
+  });
 
 /** Fields every report has; each kind adds its own beside them. */
 export const reportSchema = z
   .looseObject({
     id: reportIdSchema,
     kind: reportKindSchema,
-    status: z.string().openapi({ description: '`running` while an operation goes on; then the outcome of its kind (e.g. `passed`, `failed`, `critical`, `succeeded`).' }),
+    status: z.string().openapi({
+      description:
+        '`running` while an operation goes on; then the outcome of its kind (e.g. `passed`, `failed`, `critical`, `succeeded`).',
+    }),
     createdAt: z.iso.datetime(),
     finishedAt: z.iso.datetime().nullable(),
     durationMs: z.number().nonnegative().nullable(),
@@ -24,7 +33,9 @@ export const reportSchema = z
     progress: z
       .object({ done: z.number().int(), total: z.number().int().nullable(), updatedAt: z.iso.datetime() })
       .optional()
-      .openapi({ description: 'Steps done of total (batches, checks, ...); updatedAt shows a running report is alive.' }),
+      .openapi({
+        description: 'Steps done of total (batches, checks, ...); updatedAt shows a running report is alive.',
+      }),
     error: z
       .object({ status: z.number().int(), title: z.string(), detail: z.string() })
       .optional()
@@ -42,7 +53,9 @@ export type ReportSummary = z.infer<typeof reportSummarySchema>;
 export const reportListSchema = z
   .object({
     items: z.array(reportSummarySchema).openapi({ description: 'Newest first.' }),
-    nextCursor: reportIdSchema.nullable().openapi({ description: 'Pass as `cursor` for the next page; null on the last page.' }),
+    nextCursor: reportIdSchema
+      .nullable()
+      .openapi({ description: 'Pass as `cursor` for the next page; null on the last page.' }),
   })
   .openapi('ReportList');
 export type ReportList = z.infer<typeof reportListSchema>;

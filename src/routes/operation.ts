@@ -1,13 +1,30 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../lib/create-router.js';
-import { prefersAsync, runOperation, type OperationContext, type OperationOutcome, type RunResult } from '../operations/runner.js';
+import {
+  prefersAsync,
+  runOperation,
+  type OperationContext,
+  type OperationOutcome,
+  type RunResult,
+} from '../operations/runner.js';
 import type { ReportKind } from '../reports/schemas.js';
 
 /** Runs an operation for a request: the token's name as actor, the validated body as request. */
-export function startRun(c: Context<AppEnv>, kind: ReportKind, request: object, execute: (ctx: OperationContext) => Promise<OperationOutcome>): Promise<RunResult> {
+export function startRun(
+  c: Context<AppEnv>,
+  kind: ReportKind,
+  request: object,
+  execute: (ctx: OperationContext) => Promise<OperationOutcome>,
+): Promise<RunResult> {
   return runOperation(
     c.var.deps,
-    { kind, actor: c.var.principal.name, request: { ...request }, respondAsync: prefersAsync(c.req.header('Prefer')), signal: c.req.raw.signal },
+    {
+      kind,
+      actor: c.var.principal.name,
+      request: { ...request },
+      respondAsync: prefersAsync(c.req.header('Prefer')),
+      signal: c.req.raw.signal,
+    },
     execute,
   );
 }

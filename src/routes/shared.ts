@@ -6,15 +6,19 @@ import { reportSchema } from '../reports/schemas.js';
 export const bearerSecurity = [{ bearerAuth: [] }];
 
 export const preferHeaders = z.object({
-  prefer: z
-    .string()
-    .optional()
-    .openapi({ description: '`respond-async`: answer 202 at once with `Location: /reports/{id}`; the report shows progress until it ends.', example: 'respond-async' }),
+  prefer: z.string().optional().openapi({
+    description:
+      '`respond-async`: answer 202 at once with `Location: /reports/{id}`; the report shows progress until it ends.',
+    example: 'respond-async',
+  }),
 });
 
 export const acceptedResponse = {
   description: 'Accepted (Prefer: respond-async): the report, stored with `status: "running"`; poll `Location`.',
-  headers: z.object({ Location: z.string().openapi({ description: '/reports/{id}' }), 'Preference-Applied': z.literal('respond-async') }),
+  headers: z.object({
+    Location: z.string().openapi({ description: '/reports/{id}' }),
+    'Preference-Applied': z.literal('respond-async'),
+  }),
   content: { 'application/json': { schema: reportSchema } },
 };
 

@@ -3,7 +3,13 @@
  * becomes an identifier; it can only select entries of these lists.
  */
 export const V1_TABLES = ['mcp_servers', 'mcp_tools'] as const;
-export const V2_TABLES = ['resources', 'capabilities', 'federation_nodes', 'cost_tracking', 'principal_budgets'] as const;
+export const V2_TABLES = [
+  'resources',
+  'capabilities',
+  'federation_nodes',
+  'cost_tracking',
+  'principal_budgets',
+] as const;
 export type V1Table = (typeof V1_TABLES)[number];
 export type V2Table = (typeof V2_TABLES)[number];
 

@@ -32,17 +32,31 @@ function metadataEquals(key: string, column: string, type: string | undefined): 
 export function fieldComparisons(m: TableMapping, shape: V1Shape): FieldComparison[] {
   const a = m.alias;
   // The mapping's expressions name v1 columns only as `alias.column` (endpoint: COALESCE(s.command, s.endpoint)).
-  const columnsIn = (expression: string) => [...new Set([...expression.matchAll(new RegExp(`\\b${a}\\.(\\w+)`, 'g'))].map((match) => match[1]!))];
+  const columnsIn = (expression: string) => [
+    ...new Set([...expression.matchAll(new RegExp(`\\b${a}\\.(\\w+)`, 'g'))].map((match) => match[1]!)),
+  ];
   const columns = Object.entries(m.columns)
     .filter(([column]) => column !== m.id.v2)
-    .map(([column, expression]) => ({ field: column, equal: `${V2}.${column} IS NOT DISTINCT FROM ${expression}`, reads: columnsIn(expression) }));
+    .map(([column, expression]) => ({
+      field: column,
+      equal: `${V2}.${column} IS NOT DISTINCT FROM ${expression}`,
+      reads: columnsIn(expression),
+    }));
   const keys = Object.entries(m.metadataKeys).map(([key, column]) => ({
     field: `metadata.${key}`,
     // The merge column's keys win over mapped ones: where it has the key, the merge check below decides.
     equal: `(${a}.${m.metadataMerge} ? '${key}' OR ${metadataEquals(key, `${a}.${column}`, shape.columnTypes[`${m.v1Table}.${column}`])})`,
     reads: [column],
   }));
-  return [...columns, ...keys, { field: `metadata (${m.metadataMerge})`, equal: `${V2}.metadata @> ${a}.${m.metadataMerge}`, reads: [m.metadataMerge] }];
+  return [
+    ...columns,
+    ...keys,
+    {
+      field: `metadata (${m.metadataMerge})`,
+      equal: `${V2}.metadata @> ${a}.${m.metadataMerge}`,
+      reads: [m.metadataMerge],
+    },
+  ];
 }
 
 /**

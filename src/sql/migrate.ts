@@ -46,7 +46,10 @@ export function planCountsSql(m: Mapping, { subset, v2Present, countPresent }: P
 }
 
 /** Up to `limit` rows per table that cannot be copied, with the reason. */
-export function skippedRowsSql(m: Mapping, { subset, v2Present, limit }: { subset: Subset; v2Present: boolean; limit: number }): Sql {
+export function skippedRowsSql(
+  m: Mapping,
+  { subset, v2Present, limit }: { subset: Subset; v2Present: boolean; limit: number },
+): Sql {
   const p = pieces(m);
   const rExists = v2Present ? p.resourceExists : 'false';
   const cExists = v2Present ? p.capabilityExists : 'false';
@@ -79,7 +82,10 @@ export function unknownServerIdsSql(m: Mapping, subset: readonly string[]): Sql 
  * when fewer remain), and `more`, whether any server remains at all. Index range scans:
  * batches are found one at a time, so memory stays flat whatever the table size.
  */
-export function nextBatchSql(m: Mapping, { subset, after, size }: { subset: Subset; after: string | null; size: number }): Sql {
+export function nextBatchSql(
+  m: Mapping,
+  { subset, after, size }: { subset: Subset; after: string | null; size: number },
+): Sql {
   const p = pieces(m);
   const rest = `($2::uuid IS NULL OR ${p.sid} > $2::uuid) AND ${p.inScope}`;
   return {
@@ -95,7 +101,10 @@ export function nextBatchSql(m: Mapping, { subset, after, size }: { subset: Subs
  * by ON CONFLICT DO NOTHING alone: its primary-key probe stays an index lookup however
  * large v2 grows, where an anti-join would follow planner statistics that a run outdates.
  */
-export function copyBatchSql(m: Mapping, { subset, lo, hi }: { subset: Subset; lo: string | null; hi: string | null }): Sql {
+export function copyBatchSql(
+  m: Mapping,
+  { subset, lo, hi }: { subset: Subset; lo: string | null; hi: string | null },
+): Sql {
   const p = pieces(m);
   const r = projection(m.servers);
   const c = projection(m.tools);

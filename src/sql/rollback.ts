@@ -17,7 +17,8 @@ const PACK_ROWS = 200;
 export function rollbackSql(m: Mapping) {
   const inv = inverseOf(m);
   const inScope = `r.protocol = ${m.servers.columns.protocol} AND ($1::text[] IS NULL OR r.id = ANY($1::text[]))`;
-  const mcpInScope = (alias: string) => `${alias}.protocol = ${m.servers.columns.protocol} AND ($1::text[] IS NULL OR ${alias}.id = ANY($1::text[]))`;
+  const mcpInScope = (alias: string) =>
+    `${alias}.protocol = ${m.servers.columns.protocol} AND ($1::text[] IS NULL OR ${alias}.id = ANY($1::text[]))`;
   /**
    * The v1 row of `r`, by a UUID spelling of its id in any case, as a run's asUuid probes find
    * it: a plan that compared text would call an upper-case id born. The planner has no
@@ -48,10 +49,16 @@ export function rollbackSql(m: Mapping) {
   /** The dry run's two sets, as CTEs. */
   const planned = `WITH born_capabilities AS (${bornCapabilities}), removal AS (${removals})
 `;
-  const columnsOf = (map: Record<string, string>, skip: string[] = []) => Object.entries(map).filter(([c]) => !skip.includes(c));
-  const differs = (which: 'servers' | 'tools') => `NOT (${fieldComparisons(m[which], m.shape).map((c) => c.equal).join(' AND ')})`;
+  const columnsOf = (map: Record<string, string>, skip: string[] = []) =>
+    Object.entries(map).filter(([c]) => !skip.includes(c));
+  const differs = (which: 'servers' | 'tools') =>
+    `NOT (${fieldComparisons(m[which], m.shape)
+      .map((c) => c.equal)
+      .join(' AND ')})`;
   const differingFields = (which: 'servers' | 'tools') =>
-    `array_remove(ARRAY[${fieldComparisons(m[which], m.shape).map((c) => `CASE WHEN NOT (${c.equal}) THEN '${c.field}' END`).join(', ')}]::text[], NULL)`;
+    `array_remove(ARRAY[${fieldComparisons(m[which], m.shape)
+      .map((c) => `CASE WHEN NOT (${c.equal}) THEN '${c.field}' END`)
+      .join(', ')}]::text[], NULL)`;
   const serverWriteBack = columnsOf(inv.servers);
   const toolWriteBack = columnsOf(inv.tools);
   /**
@@ -69,15 +76,36 @@ export function rollbackSql(m: Mapping) {
     });
     const backported = comparisons.filter((c) => c.reads.some((column) => columns.some((b) => b.column === column)));
     return {
-      set: columns.map((c) => `${c.column} = CASE WHEN ${c.differs} THEN ${c.inverse} ELSE ${t.alias}.${c.column} END`).join(',\n      '),
+      set: columns
+        .map((c) => `${c.column} = CASE WHEN ${c.differs} THEN ${c.inverse} ELSE ${t.alias}.${c.column} END`)
+        .join(',\n      '),
       changed: `NOT (${backported.map((c) => c.equal).join(' AND ')})`,
     };
   };
   const serverBackport = backport('servers', ['id', 'created_at']);
   const toolBackport = backport('tools', ['id', 'server_id']);
-  const archivedResourceColumns = ['id', 'name', 'protocol', 'endpoint', 'sensitivity_level', 'metadata', 'created_at', 'updated_at'];
-  const archivedCapabilityColumns = ['id', 'resource_id', 'name', 'description', 'input_schema', 'output_schema', 'sensitivity_level', 'metadata'];
-  const archivedType = (table: 'resources' | 'capabilities') => (table === 'resources' ? 'archived_resource' : 'archived_capability');
+  const archivedResourceColumns = [
+    'id',
+    'name',
+    'protocol',
+    'endpoint',
+    'sensitivity_level',
+    'metadata',
+    'created_at',
+    'updated_at',
+  ];
+  const archivedCapabilityColumns = [
+    'id',
+    'resource_id',
+    'name',
+    'description',
+    'input_schema',
+    'output_schema',
+    'sensitivity_level',
+    'metadata',
+  ];
+  const archivedType = (table: 'resources' | 'capabilities') =>
+    table === 'resources' ? 'archived_resource' : 'archived_capability';
   /**
    * A delete as the CTE `removed`: each row's id, and the row as the archive's composite type,
    * made once as the delete returns it (which the steps after it then pass on as one value: a
@@ -91,7 +119,9 @@ export function rollbackSql(m: Mapping) {
    * Each pack answers its rows (`n`, read off the array as inserted, before TOAST): summed, the
    * rows removed, without a third pass over what the delete returned (5% of the statement).
    */
-  const insertArchive = (table: 'resources' | 'capabilities') => `INSERT INTO sark_migrate.${archivedType(table)}_packs (rollback_id, rows)
+  const insertArchive = (
+    table: 'resources' | 'capabilities',
+  ) => `INSERT INTO sark_migrate.${archivedType(table)}_packs (rollback_id, rows)
 SELECT $1, array_agg(x.archived)
   FROM (SELECT removed.archived, (row_number() OVER () - 1) / ${PACK_ROWS} AS pack FROM removed) x GROUP BY x.pack
 RETURNING cardinality(rows) AS n`;
@@ -237,8 +267,16 @@ UPDATE born_capabilities SET reason = $2 WHERE resource_id = $1`,
      * cascading delete saves that probe, ~10 µs a resource, but in one snapshot a capability
      * renamed meanwhile fails the batch, which under steady writes never gets through.)
      */
-    archiveCapabilities: archive('capabilities', archivedCapabilityColumns, `DELETE FROM capabilities r WHERE r.resource_id = ANY(${idsOf(removal)})`),
-    archiveResources: archive('resources', archivedResourceColumns, `DELETE FROM resources r WHERE r.id = ANY(${idsOf(removal)})`),
+    archiveCapabilities: archive(
+      'capabilities',
+      archivedCapabilityColumns,
+      `DELETE FROM capabilities r WHERE r.resource_id = ANY(${idsOf(removal)})`,
+    ),
+    archiveResources: archive(
+      'resources',
+      archivedResourceColumns,
+      `DELETE FROM resources r WHERE r.id = ANY(${idsOf(removal)})`,
+    ),
     /** The batch's resources, and how many were born in v2: with any, it takes the classifying path (bornCapabilities and on). */
     batchBornResources: `SELECT count(*) FILTER (WHERE v1_id IS NULL)::int AS born, count(*)::int AS resources FROM batch`,
     /**
@@ -258,8 +296,16 @@ SELECT ${archivedRows} AS removed, count(*)::int AS born
      * this transaction updated since (a trigger on the capabilities' delete) has moved: the caller
      * then deletes the rest by id (archiveBatchResourcesById).
      */
-    archiveBatchResources: archive('resources', archivedResourceColumns, `DELETE FROM resources r WHERE r.ctid = ANY(${tidsOf('batch')})`),
-    archiveBatchResourcesById: archive('resources', archivedResourceColumns, `DELETE FROM resources r WHERE r.id = ANY(${idsOf('batch')})`),
+    archiveBatchResources: archive(
+      'resources',
+      archivedResourceColumns,
+      `DELETE FROM resources r WHERE r.ctid = ANY(${tidsOf('batch')})`,
+    ),
+    archiveBatchResourcesById: archive(
+      'resources',
+      archivedResourceColumns,
+      `DELETE FROM resources r WHERE r.id = ANY(${idsOf('batch')})`,
+    ),
     /**
      * The same without the foreign key, which alone stops writers from adding a capability to a
      * locked resource: one added after the batch classified its capabilities is neither of v1
@@ -282,7 +328,11 @@ SELECT ${archivedRows} AS removed, count(*)::int AS born
     foreignKey: `SELECT coalesce(bool_or(convalidated), false) AS holds
   FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass('capabilities') AND confrelid = to_regclass('resources')`,
     /** Capabilities of v1 origin whose resource is gone, archived as they are deleted ($1: rollbackId). */
-    archiveOrphans: archive('capabilities', archivedCapabilityColumns, `DELETE FROM capabilities r WHERE ${orphanOfV1}`),
+    archiveOrphans: archive(
+      'capabilities',
+      archivedCapabilityColumns,
+      `DELETE FROM capabilities r WHERE ${orphanOfV1}`,
+    ),
   };
 }
 

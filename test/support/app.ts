@@ -26,7 +26,17 @@ export interface TestApp {
   /** Waits for the work respond-async requests left running. */
   settle(): Promise<void>;
   /** app.request with a bearer token by name and a JSON body. */
-  call(method: string, path: string, options?: { as?: TokenName | null; body?: unknown; rawBody?: string; headers?: Record<string, string>; signal?: AbortSignal }): Promise<Response>;
+  call(
+    method: string,
+    path: string,
+    options?: {
+      as?: TokenName | null;
+      body?: unknown;
+      rawBody?: string;
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+    },
+  ): Promise<Response>;
 }
 
 export async function makeTestApp(db: Database, options: { tokens?: 'none' } = {}): Promise<TestApp> {
@@ -38,7 +48,13 @@ export async function makeTestApp(db: Database, options: { tokens?: 'none' } = {
   }
   const store = createReportStore(fsObjectStore(await mkdtemp(join(tmpdir(), 'sark-app-'))));
   const background: Promise<unknown>[] = [];
-  const deps: AppDeps = { db, store, tokens: options.tokens === 'none' ? undefined : entries, runtime: 'node', defer: (task) => void background.push(task) };
+  const deps: AppDeps = {
+    db,
+    store,
+    tokens: options.tokens === 'none' ? undefined : entries,
+    runtime: 'node',
+    defer: (task) => void background.push(task),
+  };
   const app = createApp({ acquire: () => deps });
   return {
     app,

@@ -102,7 +102,10 @@ export function databaseTargets(): DatabaseTarget[] {
 }
 
 /** Declares the suite once per database target; `current()` is the suite's own database. */
-export function describeEachDatabase(title: string, body: (current: () => TestDatabase, target: DatabaseTarget) => void): void {
+export function describeEachDatabase(
+  title: string,
+  body: (current: () => TestDatabase, target: DatabaseTarget) => void,
+): void {
   for (const target of databaseTargets()) {
     describe(`${title} [${target.driver}]`, () => {
       let database: TestDatabase | undefined;

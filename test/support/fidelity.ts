@@ -41,8 +41,12 @@ SELECT t.id::text AS id FROM mcp_tools t LEFT JOIN capabilities c ON c.id = t.id
     OR c.sensitivity_level IS DISTINCT FROM t.sensitivity_level::text
     OR (c.metadata->>'requires_approval')::boolean IS DISTINCT FROM t.requires_approval
     OR c.metadata->>'signature' IS DISTINCT FROM t.signature
-    ${counters ? `OR (c.metadata->>'invocation_count')::int IS DISTINCT FROM t.invocation_count
-    OR (c.metadata->>'last_invoked')::timestamptz IS DISTINCT FROM t.last_invoked` : `OR c.metadata ? 'invocation_count'`}
+    ${
+      counters
+        ? `OR (c.metadata->>'invocation_count')::int IS DISTINCT FROM t.invocation_count
+    OR (c.metadata->>'last_invoked')::timestamptz IS DISTINCT FROM t.last_invoked`
+        : `OR c.metadata ? 'invocation_count'`
+    }
     OR NOT c.metadata @> t.extra_metadata`;
 }
 
@@ -55,11 +59,17 @@ export interface Fidelity {
 
 export async function checkFidelity(db: Queryable, shape: 'orm' | 'migration'): Promise<Fidelity> {
   const servers = await db.query<{ id: string }>(SERVER_MISMATCHES);
-  const tools = await db.query<{ id: string }>(toolMismatches(shape === 'orm' ? 'parameters' : 'parameters_schema', shape === 'orm'));
+  const tools = await db.query<{ id: string }>(
+    toolMismatches(shape === 'orm' ? 'parameters' : 'parameters_schema', shape === 'orm'),
+  );
   const counts = await db.query<{ resources: number; capabilities: number }>(
     'SELECT (SELECT count(*)::int FROM resources) AS resources, (SELECT count(*)::int FROM capabilities) AS capabilities',
   );
-  return { serverMismatches: servers.rows.map((r) => r.id), toolMismatches: tools.rows.map((r) => r.id), ...counts.rows[0]! };
+  return {
+    serverMismatches: servers.rows.map((r) => r.id),
+    toolMismatches: tools.rows.map((r) => r.id),
+    ...counts.rows[0]!,
+  };
 }
 
 /** Every v2 resource of v1 origin has every one of its server's tools: batches landed whole. */

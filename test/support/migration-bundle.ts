@@ -20,7 +20,9 @@ export function renderMigrationBundle(): string {
         .filter(Boolean)
         // The migrator makes the service's schema (for its ledger) before any migration runs.
         .map((s) => s.replace(/^CREATE SCHEMA "/, 'CREATE SCHEMA IF NOT EXISTS "'));
-      const createsTables = [...sql.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?"(?:([^"]+)"\.")?([^"]+)"/g)].map((m) => (m[1] ? `${m[1]}.${m[2]}` : m[2]!));
+      const createsTables = [...sql.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?"(?:([^"]+)"\.")?([^"]+)"/g)].map((m) =>
+        m[1] ? `${m[1]}.${m[2]}` : m[2]!,
+      );
       return { tag, hash: createHash('sha256').update(sql).digest('hex'), createsTables, statements };
     });
   return `// Generated from drizzle/ by scripts/bundle-migrations.ts (npm run db:generate). Do not edit.

@@ -1,7 +1,11 @@
 import type { TestDatabase } from './databases.js';
 
 const until = async (holds: () => Promise<boolean>) => {
-  for (const deadline = Date.now() + 10_000; !(await holds()); await new Promise((resolve) => setTimeout(resolve, 20))) {
+  for (
+    const deadline = Date.now() + 10_000;
+    !(await holds());
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  ) {
     if (Date.now() > deadline) throw new Error('timed out');
   }
 };
@@ -14,11 +18,14 @@ const until = async (holds: () => Promise<boolean>) => {
  */
 export async function pausedBatch(t: TestDatabase, trigger: string, when = 'true') {
   const key = 4242;
-  await t.db.query(`CREATE FUNCTION pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF ${when} THEN PERFORM pg_advisory_xact_lock(${key}); END IF; RETURN NULL; END $$`);
+  await t.db.query(
+    `CREATE FUNCTION pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF ${when} THEN PERFORM pg_advisory_xact_lock(${key}); END IF; RETURN NULL; END $$`,
+  );
   await t.db.query(`CREATE TRIGGER pause ${trigger} FOR EACH STATEMENT EXECUTE FUNCTION pause()`);
   const [gate, writer] = [await t.connect!(), await t.connect!()];
   await gate.query('SELECT pg_advisory_lock($1)', [key]);
-  const pidOf = async (session: typeof gate) => (await session.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  const pidOf = async (session: typeof gate) =>
+    (await session.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
   const [gatePid, pid] = [await pidOf(gate), await pidOf(writer)];
   return {
     writer,
@@ -35,7 +42,15 @@ export async function pausedBatch(t: TestDatabase, trigger: string, when = 'true
       }),
     /** Until the writer waits for a lock (or `done` says it needs not). */
     writerWaits: (done: () => boolean = () => false) =>
-      until(async () => done() || (await gate.query<{ w: string | null }>('SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0]?.w === 'Lock'),
+      until(
+        async () =>
+          done() ||
+          (
+            await gate.query<{ w: string | null }>('SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1', [
+              pid,
+            ])
+          ).rows[0]?.w === 'Lock',
+      ),
     open: () => gate.query('SELECT pg_advisory_unlock($1)', [key]),
     close: async () => {
       await gate.close();

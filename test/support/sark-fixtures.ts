@@ -4,7 +4,10 @@ import type { Queryable } from '../../src/adapters/db/types.js';
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/sark/${name}`, import.meta.url), 'utf8');
 
 /** Runs one of SARK's own DDL files (test/fixtures/sark/) statement by statement. */
-export async function runSarkDdl(db: Queryable, name: 'v2_schema.sql' | 'v1_schema.sql' | 'v1_schema_migration_shape.sql'): Promise<void> {
+export async function runSarkDdl(
+  db: Queryable,
+  name: 'v2_schema.sql' | 'v1_schema.sql' | 'v1_schema_migration_shape.sql',
+): Promise<void> {
   const lines = fixture(name)
     .replace(/^--.*$/gm, '')
     .replace(/CREATE EXTENSION IF NOT EXISTS pgcrypto;/, '') // gen_random_uuid is core since PostgreSQL 13

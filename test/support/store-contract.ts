@@ -27,7 +27,10 @@ export function describeReportStoreContract(name: string, makeStore: () => Promi
   describe(`report store contract [${name}]`, () => {
     it('gives back exactly what was put, and null for an unknown id', async () => {
       const store = await makeStore();
-      const report = sampleReport('validation', { checks: [{ name: 'schema.tables_exist', passed: true }], unicode: 'ü → ✓' });
+      const report = sampleReport('validation', {
+        checks: [{ name: 'schema.tables_exist', passed: true }],
+        unicode: 'ü → ✓',
+      });
       await store.put(report);
       expect(await store.get(report.id as ReportId)).toEqual(report);
       expect(await store.get(newReportId())).toBeNull();
@@ -35,14 +38,32 @@ export function describeReportStoreContract(name: string, makeStore: () => Promi
 
     it('overwrites a report when it is put again (running, then finished)', async () => {
       const store = await makeStore();
-      const running = sampleReport('migration', { status: 'running', finishedAt: null, durationMs: null, progress: { done: 1, total: 10, updatedAt: new Date().toISOString() } });
+      const running = sampleReport('migration', {
+        status: 'running',
+        finishedAt: null,
+        durationMs: null,
+        progress: { done: 1, total: 10, updatedAt: new Date().toISOString() },
+      });
       await store.put(running);
-      const finished = { ...running, status: 'succeeded', finishedAt: new Date().toISOString(), durationMs: 40, progress: { done: 10, total: 10, updatedAt: new Date().toISOString() } };
+      const finished = {
+        ...running,
+        status: 'succeeded',
+        finishedAt: new Date().toISOString(),
+        durationMs: 40,
+        progress: { done: 10, total: 10, updatedAt: new Date().toISOString() },
+      };
       await store.put(finished);
       expect(await store.get(running.id as ReportId)).toEqual(finished);
       const { items } = await store.list({ limit: 100 });
       expect(items.filter((i) => i.id === running.id)).toEqual([
-        { id: running.id, kind: 'migration', status: 'succeeded', createdAt: running.createdAt, finishedAt: finished.finishedAt, actor: 'ci-bot' },
+        {
+          id: running.id,
+          kind: 'migration',
+          status: 'succeeded',
+          createdAt: running.createdAt,
+          finishedAt: finished.finishedAt,
+          actor: 'ci-bot',
+        },
       ]);
     });
 
@@ -63,7 +84,10 @@ export function describeReportStoreContract(name: string, makeStore: () => Promi
       const second = await store.list({ limit: 2, cursor: first.nextCursor as ReportId });
       expect(second.items.map((i) => i.id)).toEqual(newestFirst.slice(2, 4));
 
-      const validations = made.filter((r) => r.kind === 'validation').map((r) => r.id).reverse();
+      const validations = made
+        .filter((r) => r.kind === 'validation')
+        .map((r) => r.id)
+        .reverse();
       const byKind = await store.list({ kind: 'validation', limit: 2 });
       expect(byKind.items.map((i) => i.id)).toEqual(validations.slice(0, 2));
       expect(byKind.items.every((i) => i.kind === 'validation')).toBe(true);

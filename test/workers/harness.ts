@@ -18,7 +18,11 @@ export function workerBindings(overrides: Partial<WorkerBindings> = {}): WorkerB
  * One request through the Worker's own fetch handler, as workerd would deliver it; resolves
  * once everything it left to waitUntil (closing its Neon pool) has settled.
  */
-export async function fetchWorker(path: string, init: RequestInit = {}, bindings: WorkerBindings = workerBindings()): Promise<Response> {
+export async function fetchWorker(
+  path: string,
+  init: RequestInit = {},
+  bindings: WorkerBindings = workerBindings(),
+): Promise<Response> {
   const ctx = createExecutionContext();
   const response = await worker.fetch(new Request(new URL(path, 'https://sark-migrate.test'), init), bindings, ctx);
   // Read the whole body before the pool closes, so no assertion ever races that close.
@@ -34,8 +38,16 @@ export function bearer(token: string): RequestInit {
 /** The body of an RFC 9457 answer, after checking its status and media type. */
 export async function problemOf(response: Response, status: number): Promise<Record<string, unknown>> {
   const text = await response.text();
-  expect({ status: response.status, contentType: response.headers.get('Content-Type') }, text).toEqual({ status, contentType: expect.stringMatching(/^application\/problem\+json/) });
+  expect({ status: response.status, contentType: response.headers.get('Content-Type') }, text).toEqual({
+    status,
+    contentType: expect.stringMatching(/^application\/problem\+json/),
+  });
   const problem = JSON.parse(text) as Record<string, unknown>;
-  expect(problem).toMatchObject({ status, type: expect.stringMatching(/^urn:sark-migrate:problem:/), title: expect.any(String), detail: expect.any(String) });
+  expect(problem).toMatchObject({
+    status,
+    type: expect.stringMatching(/^urn:sark-migrate:problem:/),
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
   return problem;
 }

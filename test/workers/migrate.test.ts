@@ -4,14 +4,28 @@ import { fetchWorker, problemOf } from './harness.js';
 const { runToken, adminToken, readToken, realPostgres } = inject('sarkWorkers');
 
 const post = (token: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetchWorker('/migrate', { method: 'POST', body: JSON.stringify(body), headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...headers } });
+  fetchWorker('/migrate', {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...headers },
+  });
 
 describe('POST /migrate on the Worker', () => {
   it('plans a dry run through the Neon driver and stores the report in R2', async () => {
     const response = await post(runToken, {});
     expect(response.status).toBe(200);
-    const report = (await response.json()) as { id: string; kind: string; dryRun: boolean; tables: { resources: { planned: number } } };
-    expect(report).toMatchObject({ kind: 'migration', dryRun: true, actor: 'workers-run', tables: { resources: { planned: 20 }, capabilities: { planned: 60 } } });
+    const report = (await response.json()) as {
+      id: string;
+      kind: string;
+      dryRun: boolean;
+      tables: { resources: { planned: number } };
+    };
+    expect(report).toMatchObject({
+      kind: 'migration',
+      dryRun: true,
+      actor: 'workers-run',
+      tables: { resources: { planned: 20 }, capabilities: { planned: 60 } },
+    });
     const stored = await fetchWorker(`/reports/${report.id}`, { headers: { Authorization: `Bearer ${readToken}` } });
     expect(await stored.json()).toEqual(report);
   });
@@ -22,11 +36,17 @@ describe('POST /migrate on the Worker', () => {
 
   it('migrates in the background after 202 (waitUntil), then the stored report is final', async () => {
     // One stream on PGlite: pglite-socket multiplexes every connection onto one backend.
-    const accepted = await post(adminToken, { dryRun: false, batchSize: 6, parallelism: realPostgres ? 2 : 1 }, { Prefer: 'respond-async' });
+    const accepted = await post(
+      adminToken,
+      { dryRun: false, batchSize: 6, parallelism: realPostgres ? 2 : 1 },
+      { Prefer: 'respond-async' },
+    );
     expect(accepted.status).toBe(202);
     const location = accepted.headers.get('Location')!;
     // fetchWorker has waited for everything the request left to waitUntil: the job is done.
-    const final = (await (await fetchWorker(location, { headers: { Authorization: `Bearer ${readToken}` } })).json()) as Record<string, unknown>;
+    const final = (await (
+      await fetchWorker(location, { headers: { Authorization: `Bearer ${readToken}` } })
+    ).json()) as Record<string, unknown>;
     expect(final).toMatchObject({ status: 'succeeded', dryRun: false, progress: { done: 4, total: 4 } });
     const tables = final.tables as Record<string, { copied: number; alreadyPresent: number }>;
     expect(tables.resources!.copied + tables.resources!.alreadyPresent).toBe(20);

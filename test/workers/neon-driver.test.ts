@@ -57,7 +57,12 @@ describe('Neon driver inside workerd', () => {
 
   it('commits a transaction when its function resolves', async () => {
     const result = await db.transaction(async (tx) => {
-      const inserted = await tx.query(`INSERT INTO ${scratch} (id, note) VALUES ($1, $2), ($3, $4)`, [2, 'kept', 3, 'kept too']);
+      const inserted = await tx.query(`INSERT INTO ${scratch} (id, note) VALUES ($1, $2), ($3, $4)`, [
+        2,
+        'kept',
+        3,
+        'kept too',
+      ]);
       return inserted.rowCount;
     });
     expect(result).toBe(2);
@@ -65,9 +70,9 @@ describe('Neon driver inside workerd', () => {
   });
 
   it('refuses writes in a read-only transaction', async () => {
-    await expect(db.transaction((tx) => tx.query(`INSERT INTO ${scratch} (id, note) VALUES (9, 'no')`), { readOnly: true })).rejects.toThrow(
-      /read-only/,
-    );
+    await expect(
+      db.transaction((tx) => tx.query(`INSERT INTO ${scratch} (id, note) VALUES (9, 'no')`), { readOnly: true }),
+    ).rejects.toThrow(/read-only/);
     expect(await count()).toBe(2);
   });
 

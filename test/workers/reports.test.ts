@@ -54,7 +54,10 @@ describe('GET /reports/{id} on the Worker', () => {
     expect(await response.json()).toEqual(report);
 
     const list = await fetchWorker('/reports?kind=validation', bearer(readToken));
-    expect(await list.json()).toMatchObject({ items: [{ id: report.id, kind: 'validation', status: 'passed' }], nextCursor: null });
+    expect(await list.json()).toMatchObject({
+      items: [{ id: report.id, kind: 'validation', status: 'passed' }],
+      nextCursor: null,
+    });
   });
 
   it('answers 404 problem for an unknown report id', async () => {

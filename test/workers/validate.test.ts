@@ -11,7 +11,12 @@ describe('POST /validate on the Worker', () => {
       headers: { Authorization: `Bearer ${runToken}`, 'Content-Type': 'application/json' },
     });
     expect(response.status).toBe(200);
-    const report = (await response.json()) as { kind: string; mode: string; exitCode: number; checks: { name: string; passed: boolean }[] };
+    const report = (await response.json()) as {
+      kind: string;
+      mode: string;
+      exitCode: number;
+      checks: { name: string; passed: boolean }[];
+    };
     expect(report).toMatchObject({ kind: 'validation', mode: 'quick', exitCode: 0 });
     expect(report.checks.find((c) => c.name === 'schema.tables_exist')).toMatchObject({ passed: true });
     expect(report.checks.some((c) => c.name.startsWith('data.'))).toBe(false);

@@ -33,7 +33,9 @@ function queryableOf(target: Pick<PgCompatibleClient, 'query'>): Queryable {
   // A checked-out client has a wire of its own to time statements on; the pool does not.
   if (wireStreamOf(target)) {
     queryable.timed = (text, params = []) =>
-      wireEncodable(params) ? timeAtWire(wireStreamOf(target)!, text, params).catch(translateDriverError) : timeQuery(queryable, text, params);
+      wireEncodable(params)
+        ? timeAtWire(wireStreamOf(target)!, text, params).catch(translateDriverError)
+        : timeQuery(queryable, text, params);
   }
   return queryable;
 }
@@ -95,7 +97,9 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName): Databa
           return await fn(session);
         } finally {
           // A connection that may still hold the lock must never serve anyone else.
-          await session.query('SELECT pg_advisory_unlock($1, $2)', [ADVISORY_LOCK.classId, ADVISORY_LOCK.objectId]).catch(discard);
+          await session
+            .query('SELECT pg_advisory_unlock($1, $2)', [ADVISORY_LOCK.classId, ADVISORY_LOCK.objectId])
+            .catch(discard);
         }
       }),
     close: () => pool.end(),

@@ -2,7 +2,10 @@ import type { Queryable, TransactionOptions } from './types.js';
 
 /** Applies a transaction's options right after BEGIN; values are bound, never spliced. */
 export async function applyTransactionOptions(tx: Queryable, options: TransactionOptions = {}): Promise<void> {
-  const modes = [options.isolation === 'repeatable read' ? 'ISOLATION LEVEL REPEATABLE READ' : '', options.readOnly ? 'READ ONLY' : ''].filter(Boolean);
+  const modes = [
+    options.isolation === 'repeatable read' ? 'ISOLATION LEVEL REPEATABLE READ' : '',
+    options.readOnly ? 'READ ONLY' : '',
+  ].filter(Boolean);
   if (modes.length > 0) await tx.query(`SET TRANSACTION ${modes.join(', ')}`);
   if (options.statementTimeoutMs !== undefined) {
     await tx.query("SELECT set_config('statement_timeout', $1, true)", [`${options.statementTimeoutMs}ms`]);
@@ -16,7 +19,11 @@ export async function applyTransactionOptions(tx: Queryable, options: Transactio
 }
 
 /** BEGIN, fn, COMMIT on one connection; ROLLBACK and rethrow when fn throws. */
-export async function runTransaction<T>(conn: Queryable, fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T> {
+export async function runTransaction<T>(
+  conn: Queryable,
+  fn: (tx: Queryable) => Promise<T>,
+  options?: TransactionOptions,
+): Promise<T> {
   await conn.query('BEGIN');
   let result: T;
   try {

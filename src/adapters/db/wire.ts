@@ -34,7 +34,9 @@ type Listener = (...args: never[]) => void;
 /** The connection's stream when the client has one (pg, Neon), else undefined. */
 export function wireStreamOf(client: unknown): WireStream | undefined {
   const stream = (client as { connection?: { stream?: Partial<WireStream> } } | null)?.connection?.stream;
-  return stream && typeof stream.write === 'function' && typeof stream.listeners === 'function' ? (stream as WireStream) : undefined;
+  return stream && typeof stream.write === 'function' && typeof stream.listeners === 'function'
+    ? (stream as WireStream)
+    : undefined;
 }
 
 const encoder = new TextEncoder();
@@ -65,8 +67,10 @@ const int32 = (n: number) => {
 const arrayLiteral = (values: unknown[]): string =>
   `{${values.map((v) => (v === null || v === undefined ? 'NULL' : Array.isArray(v) ? arrayLiteral(v) : `"${String(v).replace(/[\\"]/g, '\\$&')}"`)).join(',')}}`;
 
-const isPlainObject = (v: unknown) => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
-const isScalar = (v: unknown) => v === null || v === undefined || ['string', 'number', 'boolean', 'bigint'].includes(typeof v);
+const isPlainObject = (v: unknown) =>
+  typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+const isScalar = (v: unknown) =>
+  v === null || v === undefined || ['string', 'number', 'boolean', 'bigint'].includes(typeof v);
 
 /**
  * Values textValue sends exactly as node-postgres would: scalars, arrays of scalars, plain
@@ -124,7 +128,12 @@ function errorOf(body: Uint8Array): Error {
     fields[code] = decoder.decode(body.subarray(at + 1, end));
     at = end + 1;
   }
-  return Object.assign(new Error(fields.M ?? 'error response from the server'), { code: fields.C, severity: fields.S, detail: fields.D, hint: fields.H });
+  return Object.assign(new Error(fields.M ?? 'error response from the server'), {
+    code: fields.C,
+    severity: fields.S,
+    detail: fields.D,
+    hint: fields.H,
+  });
 }
 
 /** Runs one statement on the stream and times it; rejects with the server's error (its SQLSTATE in `code`). */
@@ -152,10 +161,13 @@ export function timeAtWire(stream: WireStream, text: string, values: readonly un
       let at = 0;
       while (buffer.length - at >= 5) {
         const type = buffer[at]!;
-        const length = ((buffer[at + 1]! << 24) | (buffer[at + 2]! << 16) | (buffer[at + 3]! << 8) | buffer[at + 4]!) >>> 0;
+        const length =
+          ((buffer[at + 1]! << 24) | (buffer[at + 2]! << 16) | (buffer[at + 3]! << 8) | buffer[at + 4]!) >>> 0;
         if (buffer.length - at < 1 + length) break;
-        if (type === 0x44) rows++; // DataRow
-        else if (type === 0x45) failure = errorOf(buffer.subarray(at + 5, at + 1 + length)); // ErrorResponse
+        if (type === 0x44)
+          rows++; // DataRow
+        else if (type === 0x45)
+          failure = errorOf(buffer.subarray(at + 5, at + 1 + length)); // ErrorResponse
         else if (type === 0x5a) {
           // ReadyForQuery: the statement is over, and nothing else is in flight.
           const ms = performance.now() - started;
@@ -186,7 +198,11 @@ export function timeAtWire(stream: WireStream, text: string, values: readonly un
 }
 
 /** Where there is no wire to time at (PGlite), or a value only the driver can send: around the driver's call. */
-export async function timeQuery(db: Pick<Queryable, 'query'>, text: string, values: readonly unknown[]): Promise<Timing> {
+export async function timeQuery(
+  db: Pick<Queryable, 'query'>,
+  text: string,
+  values: readonly unknown[],
+): Promise<Timing> {
   const started = performance.now();
   const result = await db.query(text, values);
   return { ms: performance.now() - started, rows: result.rows.length };

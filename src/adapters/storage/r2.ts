@@ -2,9 +2,18 @@ import { assertSafeKey, type ObjectMeta, type ObjectStore } from './types.js';
 
 /** The slice of Workers' R2Bucket this adapter uses (kept local: adapters own their interfaces). */
 export interface R2BucketLike {
-  put(key: string, value: string, options?: { httpMetadata?: { contentType?: string }; customMetadata?: ObjectMeta }): Promise<unknown>;
+  put(
+    key: string,
+    value: string,
+    options?: { httpMetadata?: { contentType?: string }; customMetadata?: ObjectMeta },
+  ): Promise<unknown>;
   get(key: string): Promise<{ text(): Promise<string> } | null>;
-  list(options?: { prefix?: string; startAfter?: string; limit?: number; include?: ('customMetadata' | 'httpMetadata')[] }): Promise<{
+  list(options?: {
+    prefix?: string;
+    startAfter?: string;
+    limit?: number;
+    include?: ('customMetadata' | 'httpMetadata')[];
+  }): Promise<{
     objects: { key: string; customMetadata?: ObjectMeta }[];
     truncated: boolean;
   }>;
@@ -23,8 +32,16 @@ export function r2ObjectStore(bucket: R2BucketLike): ObjectStore {
       return object ? object.text() : null;
     },
     async list({ prefix, startAfter, limit }) {
-      const page = await bucket.list({ prefix, limit, include: ['customMetadata'], ...(startAfter ? { startAfter } : {}) });
-      return { objects: page.objects.map((o) => ({ key: o.key, meta: o.customMetadata ?? {} })), truncated: page.truncated };
+      const page = await bucket.list({
+        prefix,
+        limit,
+        include: ['customMetadata'],
+        ...(startAfter ? { startAfter } : {}),
+      });
+      return {
+        objects: page.objects.map((o) => ({ key: o.key, meta: o.customMetadata ?? {} })),
+        truncated: page.truncated,
+      };
     },
   };
 }

@@ -3,7 +3,16 @@ import { explain, whyNoIndex } from '../../measure/plan.js';
 import { BENCHMARK_DEFAULTS, PATTERN_NAMES, PATTERNS } from '../../sql/benchmark.js';
 import { analyzeSql, V2_TABLES } from '../../sql/catalog.js';
 import { existingTables } from '../../sql/introspection.js';
-import { CANDIDATE_NAMES, CANDIDATES, createIndexSql, dropIndexSql, explainCostSql, indexStateSql, invalidCandidatesSql, type CandidateName } from '../../sql/optimize.js';
+import {
+  CANDIDATE_NAMES,
+  CANDIDATES,
+  createIndexSql,
+  dropIndexSql,
+  explainCostSql,
+  indexStateSql,
+  invalidCandidatesSql,
+  type CandidateName,
+} from '../../sql/optimize.js';
 import { measureQuery, type PatternResult } from '../benchmark.js';
 import type { OperationContext } from '../runner.js';
 import type { OptimizeInput } from './index.js';
@@ -59,9 +68,18 @@ export function verdict(before: PatternResult, after: PatternResult): Verdict {
 }
 
 /** Runs fn with session-level timeouts, restoring the previous values after (the connection goes back to a pool). */
-async function withSessionTimeouts<T>(session: Session, lockTimeoutMs: number, statementTimeoutMs: number, fn: () => Promise<T>): Promise<T> {
+async function withSessionTimeouts<T>(
+  session: Session,
+  lockTimeoutMs: number,
+  statementTimeoutMs: number,
+  fn: () => Promise<T>,
+): Promise<T> {
   const set = `SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`;
-  const previous = (await session.query<{ lock: string; statement: string }>(`SELECT current_setting('lock_timeout') AS lock, current_setting('statement_timeout') AS statement`)).rows[0]!;
+  const previous = (
+    await session.query<{ lock: string; statement: string }>(
+      `SELECT current_setting('lock_timeout') AS lock, current_setting('statement_timeout') AS statement`,
+    )
+  ).rows[0]!;
   await session.query(set, [`${lockTimeoutMs}ms`, `${statementTimeoutMs}ms`]);
   try {
     return await fn();
@@ -70,14 +88,21 @@ async function withSessionTimeouts<T>(session: Session, lockTimeoutMs: number, s
   }
 }
 
-const isInvalid = async (db: Queryable, name: CandidateName) => (await db.query<{ valid: boolean }>(indexStateSql, [name])).rows[0]?.valid === false;
-const stateOf = async (db: Queryable, name: CandidateName) => (await db.query<{ valid: boolean }>(indexStateSql, [name])).rows[0] ?? null;
+const isInvalid = async (db: Queryable, name: CandidateName) =>
+  (await db.query<{ valid: boolean }>(indexStateSql, [name])).rows[0]?.valid === false;
+const stateOf = async (db: Queryable, name: CandidateName) =>
+  (await db.query<{ valid: boolean }>(indexStateSql, [name])).rows[0] ?? null;
 
 /**
  * Drops an INVALID index concurrently, waiting up to a minute for what blocks it; failing that,
  * once more on another connection. Returns the statement still to run when both fail.
  */
-async function dropInvalid(db: Database, session: Session, name: CandidateName, input: OptimizeInput): Promise<string | undefined> {
+async function dropInvalid(
+  db: Database,
+  session: Session,
+  name: CandidateName,
+  input: OptimizeInput,
+): Promise<string | undefined> {
   const drop = dropIndexSql(name);
   try {
     await withSessionTimeouts(session, CLEANUP_LOCK_TIMEOUT_MS, input.buildTimeoutMs, () => session.query(drop));
@@ -92,25 +117,49 @@ async function dropInvalid(db: Database, session: Session, name: CandidateName, 
  * CREATE INDEX CONCURRENTLY outside any transaction, with lock and statement timeouts. A failed
  * concurrent build leaves an INVALID index behind: it is dropped, so the table is as before.
  */
-async function build(db: Database, session: Session, name: CandidateName, input: OptimizeInput): Promise<Pick<Applied, 'status' | 'error' | 'buildMs' | 'invalidLeft' | 'notes'>> {
-  if ((await stateOf(session, name))?.valid) return { status: 'exists', notes: [`${name} already exists and is valid: nothing built.`] };
+async function build(
+  db: Database,
+  session: Session,
+  name: CandidateName,
+  input: OptimizeInput,
+): Promise<Pick<Applied, 'status' | 'error' | 'buildMs' | 'invalidLeft' | 'notes'>> {
+  if ((await stateOf(session, name))?.valid)
+    return { status: 'exists', notes: [`${name} already exists and is valid: nothing built.`] };
   const started = performance.now();
   try {
-    await withSessionTimeouts(session, input.lockTimeoutMs, input.buildTimeoutMs, () => session.query(createIndexSql(name, { concurrently: true })));
+    await withSessionTimeouts(session, input.lockTimeoutMs, input.buildTimeoutMs, () =>
+      session.query(createIndexSql(name, { concurrently: true })),
+    );
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (!(await isInvalid(db, name).catch(() => true))) return { status: 'failed', error: message, notes: [] };
     const left = await dropInvalid(db, session, name, input);
     return left
-      ? { status: 'failed', error: message, invalidLeft: left, notes: [`The build failed and its INVALID index could not be dropped: run \`${left}\` when the blocking transactions have ended.`] }
+      ? {
+          status: 'failed',
+          error: message,
+          invalidLeft: left,
+          notes: [
+            `The build failed and its INVALID index could not be dropped: run \`${left}\` when the blocking transactions have ended.`,
+          ],
+        }
       : { status: 'failed', error: message, notes: ['The build failed and left an INVALID index; it was dropped.'] };
   }
   const buildMs = Math.round(performance.now() - started);
   await session.query(analyzeSql(CANDIDATES[name].table));
-  return { status: 'built', buildMs, notes: [`Built concurrently in ${buildMs} ms, then ANALYZE ${CANDIDATES[name].table}.`] };
+  return {
+    status: 'built',
+    buildMs,
+    notes: [`Built concurrently in ${buildMs} ms, then ANALYZE ${CANDIDATES[name].table}.`],
+  };
 }
 
-const figures = (r: PatternResult): Measured => ({ p50Ms: r.p50Ms, p95Ms: r.p95Ms, indexes: r.indexes, ...(r.error ? { error: r.error } : {}) });
+const figures = (r: PatternResult): Measured => ({
+  p50Ms: r.p50Ms,
+  p95Ms: r.p95Ms,
+  indexes: r.indexes,
+  ...(r.error ? { error: r.error } : {}),
+});
 
 /**
  * Under the advisory lock: first drops catalogue indexes an interrupted build left INVALID;
@@ -121,10 +170,24 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
   const chosen = input.indexes!;
   // A change runs to its end once begun: a client going away must not stop it between a build and its measurement.
   const ctx: OperationContext = { ...requestCtx, signal: undefined };
-  const measure = (name: string) => measureQuery(db, name, QUERIES[name]!, { iterations: input.iterations, warmup: input.warmup, params: BENCHMARK_DEFAULTS, statementTimeoutMs: MEASURE_TIMEOUT_MS }, ctx);
+  const measure = (name: string) =>
+    measureQuery(
+      db,
+      name,
+      QUERIES[name]!,
+      {
+        iterations: input.iterations,
+        warmup: input.warmup,
+        params: BENCHMARK_DEFAULTS,
+        statementTimeoutMs: MEASURE_TIMEOUT_MS,
+      },
+      ctx,
+    );
   return db.withAdvisoryLock(async (session) => {
     const present = await existingTables(session, [...V2_TABLES]);
-    const leftovers = (await session.query<{ name: CandidateName }>(invalidCandidatesSql, [CANDIDATE_NAMES])).rows.map((r) => r.name);
+    const leftovers = (await session.query<{ name: CandidateName }>(invalidCandidatesSql, [CANDIDATE_NAMES])).rows.map(
+      (r) => r.name,
+    );
     ctx.started();
     const cleaned: string[] = [];
     for (const name of leftovers) if (!(await dropInvalid(db, session, name, input))) cleaned.push(name);
@@ -146,16 +209,29 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
       if (outcome.status === 'built') for (const q of serves) after.push(await measure(q));
       const patterns = serves.map((q, i): AppliedQuery => {
         const a = after[i];
-        return { query: q, before: figures(before[i]!), ...(a ? { after: figures(a), usesIndex: a.indexes.includes(name), verdict: verdict(before[i]!, a) } : {}) };
+        return {
+          query: q,
+          before: figures(before[i]!),
+          ...(a ? { after: figures(a), usesIndex: a.indexes.includes(name), verdict: verdict(before[i]!, a) } : {}),
+        };
       });
       const helped = patterns.some((p) => p.verdict === 'faster' && p.usesIndex);
       applied.push({
         name,
         sql,
         ...outcome,
-        notes: cleaned.includes(name) ? [`An INVALID ${name} from an earlier build was dropped first.`, ...outcome.notes] : outcome.notes,
+        notes: cleaned.includes(name)
+          ? [`An INVALID ${name} from an earlier build was dropped first.`, ...outcome.notes]
+          : outcome.notes,
         patterns,
-        ...(outcome.status === 'built' ? { helped, conclusion: helped ? 'faster where it is used' : 'did not measurably help any query it was meant for: consider dropping it' } : {}),
+        ...(outcome.status === 'built'
+          ? {
+              helped,
+              conclusion: helped
+                ? 'faster where it is used'
+                : 'did not measurably help any query it was meant for: consider dropping it',
+            }
+          : {}),
       });
       ctx.checkpoint({ applied });
       ctx.progress({ done: applied.length, total });
@@ -167,8 +243,19 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
         const p = PATTERNS[name];
         if (p.targetMs === null || !p.tables.every((t) => present.has(t))) continue;
         const r = await measure(name);
-        const why = r.withinTarget === false ? whyNoIndex(await explain(db, explainCostSql(p.sql), p.values(BENCHMARK_DEFAULTS))) : undefined;
-        targets.push({ pattern: name, targetMs: p.targetMs, p50Ms: r.p50Ms, p95Ms: r.p95Ms, withinTarget: r.withinTarget, indexes: r.indexes, ...(why !== undefined ? { whyNoIndex: why } : {}) });
+        const why =
+          r.withinTarget === false
+            ? whyNoIndex(await explain(db, explainCostSql(p.sql), p.values(BENCHMARK_DEFAULTS)))
+            : undefined;
+        targets.push({
+          pattern: name,
+          targetMs: p.targetMs,
+          p50Ms: r.p50Ms,
+          p95Ms: r.p95Ms,
+          withinTarget: r.withinTarget,
+          indexes: r.indexes,
+          ...(why !== undefined ? { whyNoIndex: why } : {}),
+        });
       }
       ctx.progress({ done: total, total });
     }

@@ -35,24 +35,54 @@ export async function optimize(db: Database, input: OptimizeInput, ctx: Operatio
       `Built ${built.length} of ${applied.length} indexes${failed.length ? ` (failed: ${failed.join(', ')})` : ''}; ${built.filter((a) => a.helped).length} made a query they serve measurably faster.`,
       invalid.length ? `INVALID indexes remain: ${invalid.join(', ')}.` : 'No index is INVALID.',
       ...(cleaned.length ? [`Dropped INVALID leftovers of earlier builds: ${cleaned.join(', ')}.`] : []),
-      ...(input.verifyTargets ? [`${targets.length - missed.length} of ${targets.length} patterns with a target meet it at p95${missed.length ? ` (missed: ${missed.join(', ')}; see targets[].whyNoIndex)` : ''}.`] : []),
+      ...(input.verifyTargets
+        ? [
+            `${targets.length - missed.length} of ${targets.length} patterns with a target meet it at p95${missed.length ? ` (missed: ${missed.join(', ')}; see targets[].whyNoIndex)` : ''}.`,
+          ]
+        : []),
     ].join(' ');
     return {
       status: failed.length ? 'failed' : 'succeeded',
       summary: { message, built: built.length, failed: failed.length, invalidIndexes: invalid.length },
-      details: { action: input.action, indexes: inv.indexes, recommendations: [], applied, targets, cleanedUp: cleaned },
+      details: {
+        action: input.action,
+        indexes: inv.indexes,
+        recommendations: [],
+        applied,
+        targets,
+        cleanedUp: cleaned,
+      },
     };
   }
 
   const inv = await inventory(db);
   ctx.started();
-  const findings = { unused: flagged(inv, 'unused'), duplicate: flagged(inv, 'duplicate'), invalid: flagged(inv, 'invalid'), foreignKeysWithoutIndex: inv.foreignKeysWithoutIndex.length };
+  const findings = {
+    unused: flagged(inv, 'unused'),
+    duplicate: flagged(inv, 'duplicate'),
+    invalid: flagged(inv, 'invalid'),
+    foreignKeysWithoutIndex: inv.foreignKeysWithoutIndex.length,
+  };
   const analyzed = `${inv.indexes.length} indexes: ${findings.unused.length} unused, ${findings.duplicate.length} duplicate, ${findings.invalid.length} INVALID; ${findings.foreignKeysWithoutIndex} foreign keys without an index`;
-  const base = { action: input.action, indexes: inv.indexes, tables: inv.tables, foreignKeysWithoutIndex: inv.foreignKeysWithoutIndex, statsSince: inv.statsSince, applied: [] };
-  if (input.action === 'analyze') return { status: 'succeeded', summary: { message: `${analyzed}.`, ...findings }, details: { ...base, recommendations: [] } };
+  const base = {
+    action: input.action,
+    indexes: inv.indexes,
+    tables: inv.tables,
+    foreignKeysWithoutIndex: inv.foreignKeysWithoutIndex,
+    statsSince: inv.statsSince,
+    applied: [],
+  };
+  if (input.action === 'analyze')
+    return {
+      status: 'succeeded',
+      summary: { message: `${analyzed}.`, ...findings },
+      details: { ...base, recommendations: [] },
+    };
 
   const planned = await plan(db, inv, input.indexes);
-  const worth = planned.recommendations.filter((r) => r.priority === 'high' || r.priority === 'medium').map((r) => r.name);
+  const worth = planned.recommendations
+    .filter((r) => r.priority === 'high' || r.priority === 'medium')
+    .map((r) => r.name);
   const how = planned.hypopg.installed ? 'evaluated with HypoPG' : 'HypoPG not installed: unevaluated';
   return {
     status: 'succeeded',
@@ -61,6 +91,11 @@ export async function optimize(db: Database, input: OptimizeInput, ctx: Operatio
       ...findings,
       recommended: worth,
     },
-    details: { ...base, hypopg: planned.hypopg, recommendations: planned.recommendations, diagnoses: planned.diagnoses },
+    details: {
+      ...base,
+      hypopg: planned.hypopg,
+      recommendations: planned.recommendations,
+      diagnoses: planned.diagnoses,
+    },
   };
 }

@@ -51,8 +51,15 @@ export interface Inventory {
 }
 
 type Numeric = string | number; // bigint columns come back as text from some drivers
-type IndexRow = Omit<IndexEntry, 'sizeBytes' | 'scans' | 'flags' | 'predicate'> & { sizeBytes: Numeric; scans: Numeric; predicate: string };
-type TableRow = { [K in keyof Omit<TableEntry, 'flags' | 'lastAnalyzed' | 'table'>]: Numeric } & { table: string; lastAnalyzed: Date | string | null };
+type IndexRow = Omit<IndexEntry, 'sizeBytes' | 'scans' | 'flags' | 'predicate'> & {
+  sizeBytes: Numeric;
+  scans: Numeric;
+  predicate: string;
+};
+type TableRow = { [K in keyof Omit<TableEntry, 'flags' | 'lastAnalyzed' | 'table'>]: Numeric } & {
+  table: string;
+  lastAnalyzed: Date | string | null;
+};
 
 const isoOrNull = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString());
 
@@ -66,20 +73,34 @@ export async function inventory(db: Queryable): Promise<Inventory> {
       ...(Number(i.scans) === 0 && !enforces ? (['unused'] as const) : []),
       ...(i.duplicateOf && !enforces ? (['duplicate'] as const) : []),
     ];
-    return { ...i, predicate: i.predicate || null, sizeBytes: Number(i.sizeBytes), scans: Number(i.scans), duplicateOf: enforces ? null : i.duplicateOf, flags };
+    return {
+      ...i,
+      predicate: i.predicate || null,
+      sizeBytes: Number(i.sizeBytes),
+      scans: Number(i.scans),
+      duplicateOf: enforces ? null : i.duplicateOf,
+      flags,
+    };
   });
-  const tableEntries = (await db.query<TableRow>(tableStatsSql, [tables])).rows.map(
-    (t): TableEntry => ({
-      table: t.table,
-      totalBytes: Number(t.totalBytes), tableBytes: Number(t.tableBytes), indexBytes: Number(t.indexBytes),
-      liveRows: Number(t.liveRows), estimatedRows: Number(t.estimatedRows), seqScans: Number(t.seqScans), indexScans: Number(t.indexScans), writes: Number(t.writes),
-      lastAnalyzed: isoOrNull(t.lastAnalyzed),
-      flags: t.lastAnalyzed === null ? ['never analyzed'] : [],
-    }),
-  );
-  const foreignKeysWithoutIndex = (await db.query<ForeignKeyEntry & Record<string, unknown>>(unindexedForeignKeysSql, [tables])).rows;
+  const tableEntries = (await db.query<TableRow>(tableStatsSql, [tables])).rows.map((t): TableEntry => ({
+    table: t.table,
+    totalBytes: Number(t.totalBytes),
+    tableBytes: Number(t.tableBytes),
+    indexBytes: Number(t.indexBytes),
+    liveRows: Number(t.liveRows),
+    estimatedRows: Number(t.estimatedRows),
+    seqScans: Number(t.seqScans),
+    indexScans: Number(t.indexScans),
+    writes: Number(t.writes),
+    lastAnalyzed: isoOrNull(t.lastAnalyzed),
+    flags: t.lastAnalyzed === null ? ['never analyzed'] : [],
+  }));
+  const foreignKeysWithoutIndex = (
+    await db.query<ForeignKeyEntry & Record<string, unknown>>(unindexedForeignKeysSql, [tables])
+  ).rows;
   const since = (await db.query<{ statsSince: Date | string | null }>(statsSinceSql)).rows[0]?.statsSince ?? null;
   return { indexes, tables: tableEntries, foreignKeysWithoutIndex, statsSince: isoOrNull(since) };
 }
 
-export const flagged = (inv: Inventory, flag: IndexFlag) => inv.indexes.filter((i) => i.flags.includes(flag)).map((i) => i.name);
+export const flagged = (inv: Inventory, flag: IndexFlag) =>
+  inv.indexes.filter((i) => i.flags.includes(flag)).map((i) => i.name);

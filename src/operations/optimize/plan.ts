@@ -3,7 +3,15 @@ import { explain, summarizePlan, whyNoIndex, type ExplainOutput } from '../../me
 import { BENCHMARK_DEFAULTS, PATTERN_NAMES, PATTERNS, type Query } from '../../sql/benchmark.js';
 import { V2_TABLES } from '../../sql/catalog.js';
 import { existingTables } from '../../sql/introspection.js';
-import { CANDIDATE_NAMES, CANDIDATES, createIndexSql, explainCostSql, hypopgSql, PROBES, type CandidateName } from '../../sql/optimize.js';
+import {
+  CANDIDATE_NAMES,
+  CANDIDATES,
+  createIndexSql,
+  explainCostSql,
+  hypopgSql,
+  PROBES,
+  type CandidateName,
+} from '../../sql/optimize.js';
 import type { Inventory } from './inventory.js';
 
 /** Everything an index may serve: the benchmark's patterns and the probes. */
@@ -12,7 +20,8 @@ export const QUERIES: Record<string, Query> = { ...PATTERNS, ...PROBES };
 /** A sequential scan that keeps less than this share of its table is a filter an index could serve. */
 const SELECTIVE = 0.05;
 
-const planOf = (db: Queryable, query: Query): Promise<ExplainOutput> => explain(db, explainCostSql(query.sql), query.values(BENCHMARK_DEFAULTS));
+const planOf = (db: Queryable, query: Query): Promise<ExplainOutput> =>
+  explain(db, explainCostSql(query.sql), query.values(BENCHMARK_DEFAULTS));
 
 export interface ProbeEvaluation {
   query: string;
@@ -42,7 +51,13 @@ export interface Recommendation {
   evaluation: Evaluation;
   priority: Priority;
   state: 'absent' | 'exists' | 'invalid';
-  writeOverhead: { table: string; existingIndexes: number; writesSinceStatsReset: number; estimatedSizeBytes: number | null; note: string };
+  writeOverhead: {
+    table: string;
+    existingIndexes: number;
+    writesSinceStatsReset: number;
+    estimatedSizeBytes: number | null;
+    note: string;
+  };
 }
 
 export interface Diagnosis {
@@ -61,13 +76,24 @@ export interface Diagnosis {
 const resetHypothetical = (tx: Queryable) => tx.query('SELECT hypopg_reset()');
 
 /** The planner's cost of each query the candidate serves, without and with it as a hypothetical index. */
-async function hypothetically(tx: Queryable, name: CandidateName, queries: readonly string[]): Promise<Pick<Evaluation, 'probes' | 'estimatedSizeBytes'>> {
+async function hypothetically(
+  tx: Queryable,
+  name: CandidateName,
+  queries: readonly string[],
+): Promise<Pick<Evaluation, 'probes' | 'estimatedSizeBytes'>> {
   await resetHypothetical(tx);
   try {
     const before = new Map<string, number>();
     for (const q of queries) before.set(q, summarizePlan(await planOf(tx, QUERIES[q]!)).totalCost);
-    const { indexrelid } = (await tx.query<{ indexrelid: number }>('SELECT indexrelid FROM hypopg_create_index($1)', [createIndexSql(name, { concurrently: false })])).rows[0]!;
-    const size = Number((await tx.query<{ size: string }>('SELECT hypopg_relation_size($1::oid)::bigint AS size', [indexrelid])).rows[0]!.size);
+    const { indexrelid } = (
+      await tx.query<{ indexrelid: number }>('SELECT indexrelid FROM hypopg_create_index($1)', [
+        createIndexSql(name, { concurrently: false }),
+      ])
+    ).rows[0]!;
+    const size = Number(
+      (await tx.query<{ size: string }>('SELECT hypopg_relation_size($1::oid)::bigint AS size', [indexrelid])).rows[0]!
+        .size,
+    );
     const probes: ProbeEvaluation[] = [];
     for (const q of queries) {
       const after = summarizePlan(await planOf(tx, QUERIES[q]!));
@@ -98,9 +124,18 @@ function diagnose(explain: ExplainOutput, inv: Inventory): Diagnosis {
   const summary = summarizePlan(explain);
   const rowsOf = (table: string) => inv.tables.find((t) => t.table === table)?.estimatedRows ?? 0;
   return {
-    scans: summary.scans.map((s) => `${s.node}${s.relation ? ` on ${s.relation}` : ''}${s.index ? ` using ${s.index}` : ''}`),
+    scans: summary.scans.map(
+      (s) => `${s.node}${s.relation ? ` on ${s.relation}` : ''}${s.index ? ` using ${s.index}` : ''}`,
+    ),
     selectiveSequentialScans: summary.scans
-      .filter((s) => s.node === 'Seq Scan' && s.relation && s.filtered && rowsOf(s.relation) > 0 && s.estimatedRows / rowsOf(s.relation) < SELECTIVE)
+      .filter(
+        (s) =>
+          s.node === 'Seq Scan' &&
+          s.relation &&
+          s.filtered &&
+          rowsOf(s.relation) > 0 &&
+          s.estimatedRows / rowsOf(s.relation) < SELECTIVE,
+      )
       .map((s) => `${s.relation} (keeps ~${s.estimatedRows} of ${rowsOf(s.relation!)} rows)`),
     sorts: summary.sorts.map((x) => `${x.node} by ${x.keys.join(', ')}`),
     whyNoIndex: whyNoIndex(explain),
@@ -127,7 +162,8 @@ export async function plan(db: Database, inv: Inventory, only: readonly Candidat
       if (hypopg.installed) await resetHypothetical(tx);
       const diagnoses: Record<string, Diagnosis> = {};
       for (const name of PATTERN_NAMES) {
-        if (PATTERNS[name].tables.every((t) => present.has(t))) diagnoses[name] = diagnose(await planOf(tx, PATTERNS[name]), inv);
+        if (PATTERNS[name].tables.every((t) => present.has(t)))
+          diagnoses[name] = diagnose(await planOf(tx, PATTERNS[name]), inv);
       }
 
       const recommendations: Recommendation[] = [];
@@ -135,13 +171,17 @@ export async function plan(db: Database, inv: Inventory, only: readonly Candidat
         const c = CANDIDATES[name];
         if (!present.has(c.table)) continue;
         const serves = c.serves.filter((q) => QUERIES[q]!.tables.every((t) => present.has(t)));
-        const evidence: string[] = c.origin === 'seed' ? [`One of SARK's four recommended indexes: ${c.purpose.toLowerCase()}.`] : [];
+        const evidence: string[] =
+          c.origin === 'seed' ? [`One of SARK's four recommended indexes: ${c.purpose.toLowerCase()}.`] : [];
         for (const q of serves) {
           const d = diagnoses[q];
           if (!d) continue;
           const scan = d.selectiveSequentialScans.find((s) => s.startsWith(`${c.table} `));
           if (scan) evidence.push(`${q} reads all of ${scan} with a sequential scan.`);
-          else if (d.sorts.length > 0 && !d.whyNoIndex) evidence.push(`${q} reads its rows in another order and sorts them before its LIMIT (${d.sorts.join('; ')}; ${d.scans.join('; ')}).`);
+          else if (d.sorts.length > 0 && !d.whyNoIndex)
+            evidence.push(
+              `${q} reads its rows in another order and sorts them before its LIMIT (${d.sorts.join('; ')}; ${d.scans.join('; ')}).`,
+            );
         }
         if (c.origin === 'plan' && evidence.length === 0 && !only) continue;
 
@@ -156,7 +196,9 @@ export async function plan(db: Database, inv: Inventory, only: readonly Candidat
           priority = priorityOf(evaluation.probes!);
           for (const p of evaluation.probes!) {
             const change = `${p.reduction >= 0 ? '−' : '+'}${Math.abs(p.reduction * 100).toFixed(1)}%`;
-            evidence.push(`${p.query}: planner cost ${p.costBefore.toFixed(1)} → ${p.costAfter.toFixed(1)} (${change})${p.usesIndex ? '' : ', and the plan does not use the index'}.`);
+            evidence.push(
+              `${p.query}: planner cost ${p.costBefore.toFixed(1)} → ${p.costAfter.toFixed(1)} (${change})${p.usesIndex ? '' : ', and the plan does not use the index'}.`,
+            );
           }
         } else {
           evaluation = { method: 'unevaluated', reason: unevaluatedReason(hypopg, c.method) };

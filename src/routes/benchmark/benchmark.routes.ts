@@ -11,13 +11,38 @@ const text = (max: number) => z.string().min(1).max(max);
 
 export const benchmarkParamsSchema = z
   .strictObject({
-    protocol: text(50).default(d.protocol).openapi({ description: 'list_resources_by_protocol, list_capabilities_with_resources.' }),
-    metadataFilter: z.record(z.string(), z.unknown()).default(d.metadataFilter).openapi({ description: 'search_resources_by_metadata: a JSON object the metadata must contain (`@>`).' }),
-    schemaKey: text(255).default(d.schemaKey).openapi({ description: 'search_capabilities_by_input_schema: a top-level key of input_schema (`?`).' }),
-    sensitivityLevels: z.array(text(20)).min(1).max(10).default(d.sensitivityLevels).openapi({ description: 'high_sensitivity_capabilities.' }),
-    protocols: z.array(text(50)).min(1).max(20).default(d.protocols).openapi({ description: 'cross_protocol_capabilities.' }),
-    excludedSensitivity: text(20).default(d.excludedSensitivity).openapi({ description: 'cross_protocol_capabilities: the level left out.' }),
-    costWindowHours: z.number().int().min(1).max(8760).default(d.costWindowHours).openapi({ description: 'resource_cost_analysis: how far back cost_tracking is read.' }),
+    protocol: text(50)
+      .default(d.protocol)
+      .openapi({ description: 'list_resources_by_protocol, list_capabilities_with_resources.' }),
+    metadataFilter: z
+      .record(z.string(), z.unknown())
+      .default(d.metadataFilter)
+      .openapi({ description: 'search_resources_by_metadata: a JSON object the metadata must contain (`@>`).' }),
+    schemaKey: text(255)
+      .default(d.schemaKey)
+      .openapi({ description: 'search_capabilities_by_input_schema: a top-level key of input_schema (`?`).' }),
+    sensitivityLevels: z
+      .array(text(20))
+      .min(1)
+      .max(10)
+      .default(d.sensitivityLevels)
+      .openapi({ description: 'high_sensitivity_capabilities.' }),
+    protocols: z
+      .array(text(50))
+      .min(1)
+      .max(20)
+      .default(d.protocols)
+      .openapi({ description: 'cross_protocol_capabilities.' }),
+    excludedSensitivity: text(20)
+      .default(d.excludedSensitivity)
+      .openapi({ description: 'cross_protocol_capabilities: the level left out.' }),
+    costWindowHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(8760)
+      .default(d.costWindowHours)
+      .openapi({ description: 'resource_cost_analysis: how far back cost_tracking is read.' }),
   })
   .openapi('BenchmarkParams', { description: 'Bound as values of the fixed statements, never spliced into them.' });
 
@@ -28,35 +53,76 @@ export const benchmarkBodySchema = z
       .min(1)
       .refine((names) => new Set(names).size === names.length, 'names a pattern twice')
       .default([...PATTERN_NAMES])
-      .openapi({ description: `Which patterns to run (default: all eight). Targets: ${PATTERN_NAMES.map((p) => `${p} ${PATTERNS[p].targetMs ?? 'none'}`).join(', ')} (ms, p95).` }),
+      .openapi({
+        description: `Which patterns to run (default: all eight). Targets: ${PATTERN_NAMES.map((p) => `${p} ${PATTERNS[p].targetMs ?? 'none'}`).join(', ')} (ms, p95).`,
+      }),
     iterations: z.number().int().min(1).max(1000).default(20).openapi({ description: 'Timed runs per pattern.' }),
-    warmup: z.number().int().min(0).max(100).default(3).openapi({ description: 'Untimed runs per pattern first (caches, plans).' }),
+    warmup: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .default(3)
+      .openapi({ description: 'Untimed runs per pattern first (caches, plans).' }),
     params: benchmarkParamsSchema.default(benchmarkParamsSchema.parse({})),
-    statementTimeoutMs: z.number().int().min(100).max(600_000).default(30_000).openapi({ description: 'Per statement; a pattern that exceeds it is reported as failed and the others still run.' }),
-    baselineReportId: reportIdSchema.optional().openapi({ description: `An earlier benchmark report: patterns whose p50 is more than ${Math.round((REGRESSION.ratio - 1) * 100)}% and ${REGRESSION.minMs} ms worse are listed in \`regressions\`.` }),
+    statementTimeoutMs: z.number().int().min(100).max(600_000).default(30_000).openapi({
+      description: 'Per statement; a pattern that exceeds it is reported as failed and the others still run.',
+    }),
+    baselineReportId: reportIdSchema.optional().openapi({
+      description: `An earlier benchmark report: patterns whose p50 is more than ${Math.round((REGRESSION.ratio - 1) * 100)}% and ${REGRESSION.minMs} ms worse are listed in \`regressions\`.`,
+    }),
   })
   .openapi('BenchmarkRequest');
 
 const nullableMs = z.number().nonnegative().nullable();
 const distributionSchema = z
-  .object({ min: z.number(), mean: z.number(), p50: z.number(), p95: z.number(), p99: z.number(), max: z.number(), stddev: z.number() })
+  .object({
+    min: z.number(),
+    mean: z.number(),
+    p50: z.number(),
+    p95: z.number(),
+    p99: z.number(),
+    max: z.number(),
+    stddev: z.number(),
+  })
   .openapi('Distribution', { description: 'Milliseconds over the timed runs; percentiles by linear interpolation.' });
 
 const planSchema = z
   .object({
     totalCost: z.number(),
     scans: z
-      .array(z.object({ node: z.string(), relation: z.string().nullable(), index: z.string().nullable(), estimatedRows: z.number(), filtered: z.boolean() }))
+      .array(
+        z.object({
+          node: z.string(),
+          relation: z.string().nullable(),
+          index: z.string().nullable(),
+          estimatedRows: z.number(),
+          filtered: z.boolean(),
+        }),
+      )
       .openapi({ description: 'Every scan node in the plan tree, with the rows the planner expects it to keep.' }),
     indexes: z.array(z.string()),
     sequentialScans: z.array(z.string()).openapi({ description: 'Tables read by a sequential scan.' }),
     usesIndex: z.boolean(),
-    sorts: z.array(z.object({ node: z.string(), keys: z.array(z.string()) })).openapi({ description: 'Sort nodes: rows put in order after they were read.' }),
-    buffers: z.object({ hit: z.number().int(), read: z.number().int() }).openapi({ description: 'Shared buffers of the analysed run.' }),
+    sorts: z
+      .array(z.object({ node: z.string(), keys: z.array(z.string()) }))
+      .openapi({ description: 'Sort nodes: rows put in order after they were read.' }),
+    buffers: z
+      .object({ hit: z.number().int(), read: z.number().int() })
+      .openapi({ description: 'Shared buffers of the analysed run.' }),
     worstMisestimate: z
-      .object({ node: z.string(), relation: z.string().nullable(), estimatedRows: z.number(), actualRows: z.number(), factor: z.number() })
+      .object({
+        node: z.string(),
+        relation: z.string().nullable(),
+        estimatedRows: z.number(),
+        actualRows: z.number(),
+        factor: z.number(),
+      })
       .nullable()
-      .openapi({ description: 'The node whose row estimate is furthest off, either way (nodes a Limit stopped early are left out).' }),
+      .openapi({
+        description:
+          'The node whose row estimate is furthest off, either way (nodes a Limit stopped early are left out).',
+      }),
     planningMs: z.number().nullable(),
     executionMs: z.number().nullable(),
   })
@@ -80,11 +146,20 @@ export const patternResultSchema = z
     p99Ms: nullableMs,
     maxMs: nullableMs,
     stddevMs: nullableMs,
-    withinTarget: z.boolean().nullable().openapi({ description: 'p95 of the round trip ≤ targetMs; null without a target.' }),
+    withinTarget: z
+      .boolean()
+      .nullable()
+      .openapi({ description: 'p95 of the round trip ≤ targetMs; null without a target.' }),
     usesIndex: z.boolean().nullable(),
     indexes: z.array(z.string()).openapi({ description: 'Every index the plan uses, anywhere in the tree.' }),
-    roundTripMs: distributionSchema.nullable().openapi({ description: 'Each run as a client sees it, timed at the wire as pgbench times it (from sending the statement to ReadyForQuery, rows counted but not decoded; on PGlite around the driver call): the top-level *Ms fields.' }),
-    serverMs: distributionSchema.nullable().openapi({ description: "The server's Execution Time of the statement, from as many EXPLAIN (ANALYZE, TIMING OFF) runs right after the timed ones." }),
+    roundTripMs: distributionSchema.nullable().openapi({
+      description:
+        'Each run as a client sees it, timed at the wire as pgbench times it (from sending the statement to ReadyForQuery, rows counted but not decoded; on PGlite around the driver call): the top-level *Ms fields.',
+    }),
+    serverMs: distributionSchema.nullable().openapi({
+      description:
+        "The server's Execution Time of the statement, from as many EXPLAIN (ANALYZE, TIMING OFF) runs right after the timed ones.",
+    }),
     plan: planSchema.nullable(),
   })
   .openapi('PatternResult');
@@ -92,14 +167,32 @@ export const patternResultSchema = z
 export const benchmarkReportSchema = reportSchema
   .extend({
     kind: z.literal('benchmark'),
-    status: z.enum(['succeeded', 'regressed', 'failed', 'running']).openapi({ description: '`regressed`: a pattern is slower than the baseline beyond the noise; `failed`: a pattern failed.' }),
+    status: z.enum(['succeeded', 'regressed', 'failed', 'running']).openapi({
+      description: '`regressed`: a pattern is slower than the baseline beyond the noise; `failed`: a pattern failed.',
+    }),
     iterations: z.number().int(),
     warmup: z.number().int(),
     params: benchmarkParamsSchema,
     results: z.array(patternResultSchema),
-    baseline: z.object({ reportId: reportIdSchema, createdAt: z.string(), threshold: z.object({ ratio: z.number(), minMs: z.number() }) }).nullable(),
-    regressions: z.array(z.object({ pattern: z.enum(PATTERN_NAMES), baselineP50Ms: z.number(), p50Ms: z.number(), ratio: z.number(), deltaMs: z.number() })),
-    incomparable: z.array(z.object({ pattern: z.enum(PATTERN_NAMES), reason: z.string() })).openapi({ description: 'Patterns the baseline measured with other SQL or other bound values: not compared.' }),
+    baseline: z
+      .object({
+        reportId: reportIdSchema,
+        createdAt: z.string(),
+        threshold: z.object({ ratio: z.number(), minMs: z.number() }),
+      })
+      .nullable(),
+    regressions: z.array(
+      z.object({
+        pattern: z.enum(PATTERN_NAMES),
+        baselineP50Ms: z.number(),
+        p50Ms: z.number(),
+        ratio: z.number(),
+        deltaMs: z.number(),
+      }),
+    ),
+    incomparable: z
+      .array(z.object({ pattern: z.enum(PATTERN_NAMES), reason: z.string() }))
+      .openapi({ description: 'Patterns the baseline measured with other SQL or other bound values: not compared.' }),
   })
   .openapi('BenchmarkReport');
 
@@ -113,9 +206,15 @@ export const postBenchmark = createRoute({
     'Each pattern runs in its own read-only transaction with a statement timeout: `warmup` untimed runs, then `iterations` timed runs (the round trip, and the server execution time of each), then one `EXPLAIN (ANALYZE, BUFFERS)` walked as a tree. A pattern whose table is missing is skipped. Closing the request cancels the running query.',
   security: bearerSecurity,
   middleware: [requireScope('run')] as const,
-  request: { headers: preferHeaders, body: { required: false, content: { 'application/json': { schema: benchmarkBodySchema } } } },
+  request: {
+    headers: preferHeaders,
+    body: { required: false, content: { 'application/json': { schema: benchmarkBodySchema } } },
+  },
   responses: {
-    200: { description: 'The benchmark report (also stored).', content: { 'application/json': { schema: benchmarkReportSchema } } },
+    200: {
+      description: 'The benchmark report (also stored).',
+      content: { 'application/json': { schema: benchmarkReportSchema } },
+    },
     202: acceptedResponse,
     ...operationProblems,
     ...problemResponses(404),

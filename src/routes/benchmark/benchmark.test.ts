@@ -21,13 +21,25 @@ interface Result {
   targetMs: number | null;
   withinTarget: boolean | null;
   serverMs: { p50: number } | null;
-  plan: { sequentialScans: string[]; scans: { node: string; relation: string | null; index: string | null }[]; buffers: { hit: number; read: number } } | null;
+  plan: {
+    sequentialScans: string[];
+    scans: { node: string; relation: string | null; index: string | null }[];
+    buffers: { hit: number; read: number };
+  } | null;
 }
-type BenchmarkReport = { id: string; status: string; results: Result[]; regressions: { pattern: string }[]; summary: Record<string, unknown>; progress: { done: number; total: number } };
+type BenchmarkReport = {
+  id: string;
+  status: string;
+  results: Result[];
+  regressions: { pattern: string }[];
+  summary: Record<string, unknown>;
+  progress: { done: number; total: number };
+};
 
 const counts = async (t: TestDatabase) =>
   (
-    await t.db.query(`SELECT (SELECT count(*)::int FROM resources) AS resources, (SELECT count(*)::int FROM capabilities) AS capabilities,
+    await t.db
+      .query(`SELECT (SELECT count(*)::int FROM resources) AS resources, (SELECT count(*)::int FROM capabilities) AS capabilities,
       (SELECT count(*)::int FROM cost_tracking) AS costs, (SELECT count(*)::int FROM mcp_servers) AS servers`)
   ).rows[0];
 
@@ -45,8 +57,12 @@ for (const target of databaseTargets()) {
       await seedV1(t.db, { servers: 6000, toolsPerServer: 2 });
       app = await makeTestApp(t.db);
       expect((await app.call('POST', '/migrate', { body: { dryRun: false, batchSize: 5000 } })).status).toBe(200);
-      await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint) VALUES ('http-1', 'billing', 'http', 'https://billing'), ('grpc-1', 'ledger', 'grpc', 'grpc://ledger')`);
-      await t.db.query(`INSERT INTO capabilities (id, resource_id, name, sensitivity_level, input_schema) VALUES ('http-1-get', 'http-1', 'get invoice', 'high', '{"type": "object"}'), ('grpc-1-put', 'grpc-1', 'put entry', 'critical', '{}')`);
+      await t.db.query(
+        `INSERT INTO resources (id, name, protocol, endpoint) VALUES ('http-1', 'billing', 'http', 'https://billing'), ('grpc-1', 'ledger', 'grpc', 'grpc://ledger')`,
+      );
+      await t.db.query(
+        `INSERT INTO capabilities (id, resource_id, name, sensitivity_level, input_schema) VALUES ('http-1-get', 'http-1', 'get invoice', 'high', '{"type": "object"}'), ('grpc-1-put', 'grpc-1', 'put entry', 'critical', '{}')`,
+      );
       await t.db.query(`INSERT INTO cost_tracking (principal_id, resource_id, capability_id, actual_cost, timestamp)
         SELECT 'p' || (row_number() OVER () % 7), resource_id, id, 0.25, now() - interval '1 hour' FROM capabilities WHERE id IN (SELECT id FROM capabilities ORDER BY id LIMIT 500)`);
       // 30,000 more resources of another protocol: without its GIN index a metadata search must read
@@ -55,7 +71,9 @@ for (const target of databaseTargets()) {
         SELECT 'pad-' || g, 'padding ' || g, 'http', 'https://pad', jsonb_build_object('transport', 'http', 'region', 'eu-' || g % 4, 'tags', jsonb_build_array('a', 'b'), 'n', g)
           FROM generate_series(1, 30000) g`);
       await t.admin.query('VACUUM ANALYZE'); // as autovacuum would: flushes the GIN pending lists the copy filled
-      const { rows } = await t.db.query<{ consul: string }>(`SELECT metadata->>'consul_id' AS consul FROM resources WHERE metadata ? 'consul_id' AND metadata->>'consul_id' IS NOT NULL LIMIT 1`);
+      const { rows } = await t.db.query<{ consul: string }>(
+        `SELECT metadata->>'consul_id' AS consul FROM resources WHERE metadata ? 'consul_id' AND metadata->>'consul_id' IS NOT NULL LIMIT 1`,
+      );
       rareFilter = { consul_id: rows[0]!.consul };
     }, 180_000);
     afterAll(async () => {
@@ -96,21 +114,39 @@ for (const target of databaseTargets()) {
     });
 
     it('walks the plan tree: the GIN index serves @>, and without an index the table is scanned sequentially', async () => {
-      const report = await bench({ patterns: ['search_resources_by_metadata'], iterations: 3, params: { metadataFilter: rareFilter } });
+      const report = await bench({
+        patterns: ['search_resources_by_metadata'],
+        iterations: 3,
+        params: { metadataFilter: rareFilter },
+      });
       const r = resultOf(report, 'search_resources_by_metadata');
       expect(r.rows).toBe(1);
       expect(r.usesIndex).toBe(true);
       expect(r.indexes).toContain('ix_resources_metadata_gin');
-      expect(r.plan!.scans).toContainEqual(expect.objectContaining({ node: 'Bitmap Index Scan', relation: null, index: 'ix_resources_metadata_gin' }));
+      expect(r.plan!.scans).toContainEqual(
+        expect.objectContaining({ node: 'Bitmap Index Scan', relation: null, index: 'ix_resources_metadata_gin' }),
+      );
 
       // capabilities.input_schema has no index: a rare key can only be found by reading the table.
-      const scan = resultOf(await bench({ patterns: ['search_capabilities_by_input_schema'], iterations: 3, params: { schemaKey: 'no-such-key' } }), 'search_capabilities_by_input_schema');
+      const scan = resultOf(
+        await bench({
+          patterns: ['search_capabilities_by_input_schema'],
+          iterations: 3,
+          params: { schemaKey: 'no-such-key' },
+        }),
+        'search_capabilities_by_input_schema',
+      );
       expect(scan.rows).toBe(0);
       expect(scan.plan!.sequentialScans).toContain('capabilities');
     });
 
     it('flags the regression that dropping the GIN index causes, and none once it is back', async () => {
-      const body = { patterns: ['search_resources_by_metadata'], iterations: 15, warmup: 3, params: { metadataFilter: rareFilter } };
+      const body = {
+        patterns: ['search_resources_by_metadata'],
+        iterations: 15,
+        warmup: 3,
+        params: { metadataFilter: rareFilter },
+      };
       const baseline = await bench(body);
       await t.admin.query('DROP INDEX ix_resources_metadata_gin');
       try {
@@ -128,8 +164,17 @@ for (const target of databaseTargets()) {
       const restored = await bench({ ...body, baselineReportId: baseline.id });
       expect(restored).toMatchObject({ status: 'succeeded', regressions: [], incomparable: [] });
       // Other bound values measure another query: not compared, and said so.
-      const other = await bench({ ...body, params: { metadataFilter: { transport: 'http' } }, baselineReportId: baseline.id });
-      expect(other).toMatchObject({ regressions: [], incomparable: [{ pattern: 'search_resources_by_metadata', reason: 'the baseline bound other parameter values' }] });
+      const other = await bench({
+        ...body,
+        params: { metadataFilter: { transport: 'http' } },
+        baselineReportId: baseline.id,
+      });
+      expect(other).toMatchObject({
+        regressions: [],
+        incomparable: [
+          { pattern: 'search_resources_by_metadata', reason: 'the baseline bound other parameter values' },
+        ],
+      });
     });
 
     it('binds hostile parameter values as data: nothing matches and every table is intact', async () => {
@@ -146,7 +191,13 @@ for (const target of databaseTargets()) {
           excludedSensitivity: "';DELETE FROM x;--",
         },
       });
-      for (const name of ['list_resources_by_protocol', 'search_resources_by_metadata', 'search_capabilities_by_input_schema', 'high_sensitivity_capabilities', 'cross_protocol_capabilities']) {
+      for (const name of [
+        'list_resources_by_protocol',
+        'search_resources_by_metadata',
+        'search_capabilities_by_input_schema',
+        'high_sensitivity_capabilities',
+        'cross_protocol_capabilities',
+      ]) {
         expect(resultOf(report, name).rows, name).toBe(0);
       }
       expect(await counts(t)).toEqual(before);
@@ -155,8 +206,15 @@ for (const target of databaseTargets()) {
     it('skips a pattern whose table is missing instead of failing', async () => {
       await t.admin.query('ALTER TABLE cost_tracking RENAME TO cost_tracking_elsewhere');
       try {
-        const report = await bench({ patterns: ['resource_cost_analysis', 'count_capabilities_per_protocol'], iterations: 2 });
-        expect(resultOf(report, 'resource_cost_analysis')).toMatchObject({ skipped: true, reason: 'table cost_tracking missing', p50Ms: null });
+        const report = await bench({
+          patterns: ['resource_cost_analysis', 'count_capabilities_per_protocol'],
+          iterations: 2,
+        });
+        expect(resultOf(report, 'resource_cost_analysis')).toMatchObject({
+          skipped: true,
+          reason: 'table cost_tracking missing',
+          p50Ms: null,
+        });
         expect(resultOf(report, 'count_capabilities_per_protocol').skipped).toBe(false);
         expect(report).toMatchObject({ status: 'succeeded', summary: { measured: 1, skipped: 1 } });
       } finally {
@@ -167,7 +225,11 @@ for (const target of databaseTargets()) {
     it('stops, cancels its query and records why when the client goes away', async () => {
       const controller = new AbortController();
       const started = performance.now();
-      const answer = app.call('POST', '/benchmark', { as: 'runner', body: { patterns: ['count_capabilities_per_protocol'], iterations: 1000, warmup: 0 }, signal: controller.signal });
+      const answer = app.call('POST', '/benchmark', {
+        as: 'runner',
+        body: { patterns: ['count_capabilities_per_protocol'], iterations: 1000, warmup: 0 },
+        signal: controller.signal,
+      });
       setTimeout(() => controller.abort(), 300);
       const res = await answer;
       expect(performance.now() - started).toBeLessThan(10_000);
@@ -176,7 +238,9 @@ for (const target of databaseTargets()) {
       const stored = await (await app.call('GET', `/reports/${problem.reportId}`, { as: 'reader' })).json();
       expect(stored).toMatchObject({ kind: 'benchmark', status: 'failed', error: { status: 499 } });
       if (t.url) {
-        const { rows } = await t.admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%capability_count%' AND pid <> pg_backend_pid()`);
+        const { rows } = await t.admin.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%capability_count%' AND pid <> pg_backend_pid()`,
+        );
         expect(rows[0]).toEqual({ n: 0 });
       }
     });
@@ -198,7 +262,12 @@ for (const target of databaseTargets()) {
       const controller = new AbortController();
       const started = performance.now();
       const res = await whileLocked('resources', async () => {
-        const body = { patterns: ['list_resources_by_protocol'], iterations: 1, warmup: 0, statementTimeoutMs: 600_000 };
+        const body = {
+          patterns: ['list_resources_by_protocol'],
+          iterations: 1,
+          warmup: 0,
+          statementTimeoutMs: 600_000,
+        };
         const answer = app.call('POST', '/benchmark', { as: 'runner', body, signal: controller.signal });
         setTimeout(() => controller.abort(), 300);
         return answer; // resolves while the lock is still held: only the cancel can have ended the waiting query
@@ -207,23 +276,55 @@ for (const target of databaseTargets()) {
       expect((await res.json()).status).toBe(499);
     });
 
-    it.runIf(target.driver !== 'pglite')('reports a pattern that exceeds the statement timeout as failed and still runs the others', async () => {
-      const report = await whileLocked('capabilities', () => bench({ patterns: ['count_capabilities_per_protocol', 'list_resources_by_protocol'], iterations: 1, warmup: 0, statementTimeoutMs: 300 }));
-      expect(resultOf(report, 'count_capabilities_per_protocol')).toMatchObject({ skipped: false, error: 'a run exceeded the statement timeout of 300 ms', p50Ms: null });
-      expect(resultOf(report, 'list_resources_by_protocol').p50Ms).not.toBeNull();
-      expect(report).toMatchObject({ status: 'failed', summary: { measured: 1, failed: 1 } });
-    });
+    it.runIf(target.driver !== 'pglite')(
+      'reports a pattern that exceeds the statement timeout as failed and still runs the others',
+      async () => {
+        const report = await whileLocked('capabilities', () =>
+          bench({
+            patterns: ['count_capabilities_per_protocol', 'list_resources_by_protocol'],
+            iterations: 1,
+            warmup: 0,
+            statementTimeoutMs: 300,
+          }),
+        );
+        expect(resultOf(report, 'count_capabilities_per_protocol')).toMatchObject({
+          skipped: false,
+          error: 'a run exceeded the statement timeout of 300 ms',
+          p50Ms: null,
+        });
+        expect(resultOf(report, 'list_resources_by_protocol').p50Ms).not.toBeNull();
+        expect(report).toMatchObject({ status: 'failed', summary: { measured: 1, failed: 1 } });
+      },
+    );
 
     it('names each bad field, enforces the run scope, and checks the baseline', async () => {
       const bad = await app.call('POST', '/benchmark', {
         as: 'runner',
-        body: { patterns: ['list_resources_by_protocol', 'drop_everything'], iterations: 0, warmup: -1, params: { protocol: '', limit: 5 }, statementTimeoutMs: 1 },
+        body: {
+          patterns: ['list_resources_by_protocol', 'drop_everything'],
+          iterations: 0,
+          warmup: -1,
+          params: { protocol: '', limit: 5 },
+          statementTimeoutMs: 1,
+        },
       });
       expect(bad.status).toBe(400);
       const fields = (await bad.json()).errors.map((e: { field: string }) => e.field);
-      expect(fields).toEqual(expect.arrayContaining(['patterns.1', 'iterations', 'warmup', 'params.protocol', 'params.limit', 'statementTimeoutMs']));
+      expect(fields).toEqual(
+        expect.arrayContaining([
+          'patterns.1',
+          'iterations',
+          'warmup',
+          'params.protocol',
+          'params.limit',
+          'statementTimeoutMs',
+        ]),
+      );
 
-      const twice = await app.call('POST', '/benchmark', { as: 'runner', body: { patterns: ['list_resources_by_protocol', 'list_resources_by_protocol'] } });
+      const twice = await app.call('POST', '/benchmark', {
+        as: 'runner',
+        body: { patterns: ['list_resources_by_protocol', 'list_resources_by_protocol'] },
+      });
       expect(twice.status).toBe(400);
       expect((await app.call('POST', '/benchmark', { as: 'reader', body: {} })).status).toBe(403);
       expect((await app.call('POST', '/benchmark', { as: null, body: {} })).status).toBe(401);
@@ -231,7 +332,10 @@ for (const target of databaseTargets()) {
       const unknownId = { baselineReportId: '019ab8f2-6c1e-7d3a-9f21-4c8e2b7a1d05' };
       expect((await app.call('POST', '/benchmark', { as: 'runner', body: unknownId })).status).toBe(404);
       const validation = await (await app.call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } })).json();
-      const wrongKind = await app.call('POST', '/benchmark', { as: 'runner', body: { baselineReportId: validation.id } });
+      const wrongKind = await app.call('POST', '/benchmark', {
+        as: 'runner',
+        body: { baselineReportId: validation.id },
+      });
       expect(wrongKind.status).toBe(400);
       expect((await wrongKind.json()).errors).toEqual([expect.objectContaining({ field: 'baselineReportId' })]);
     });

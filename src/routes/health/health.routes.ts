@@ -30,7 +30,10 @@ export const getHealth = createRoute({
   description:
     'Database reachability and server version, which SARK schema versions are present, and whether the report store answers. Needs no token and shows no secret. Answers 503 (problem+json carrying the same fields) when the database or the store is unreachable.',
   responses: {
-    200: { description: 'Database and report store both answer.', content: { 'application/json': { schema: healthSchema } } },
+    200: {
+      description: 'Database and report store both answer.',
+      content: { 'application/json': { schema: healthSchema } },
+    },
     ...problemResponses(503),
   },
 });

@@ -39,7 +39,11 @@ describe('GET /health when the database is unreachable', () => {
     expect(res.status).toBe(503);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     const text = await res.text();
-    expect(JSON.parse(text)).toMatchObject({ status: 503, database: { reachable: false, serverVersion: null }, storage: { ok: true } });
+    expect(JSON.parse(text)).toMatchObject({
+      status: 503,
+      database: { reachable: false, serverVersion: null },
+      storage: { ok: true },
+    });
     for (const secret of ['hunter2', 'admin', 'sark_prod', '127.0.0.1:9']) expect(text).not.toContain(secret);
     await db.close();
   });

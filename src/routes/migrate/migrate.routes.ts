@@ -6,10 +6,30 @@ import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } fr
 
 export const migrateBodySchema = z
   .strictObject({
-    dryRun: z.boolean().default(true).openapi({ description: 'Plan only, changing nothing (scope `run`). `false` migrates (scope `apply`).' }),
-    batchSize: z.number().int().min(1).max(50_000).default(MIGRATE_DEFAULTS.batchSize).openapi({ description: 'Servers per batch; each batch, with all its tools, is one transaction.' }),
-    parallelism: z.number().int().min(1).max(4).default(MIGRATE_DEFAULTS.parallelism).openapi({ description: 'Batches copied at once on separate connections (1 on the embedded database).' }),
-    serverIds: z.array(z.guid()).min(1).max(10_000).optional().openapi({ description: 'Migrate only these v1 servers (and their tools).' }),
+    dryRun: z
+      .boolean()
+      .default(true)
+      .openapi({ description: 'Plan only, changing nothing (scope `run`). `false` migrates (scope `apply`).' }),
+    batchSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(50_000)
+      .default(MIGRATE_DEFAULTS.batchSize)
+      .openapi({ description: 'Servers per batch; each batch, with all its tools, is one transaction.' }),
+    parallelism: z
+      .number()
+      .int()
+      .min(1)
+      .max(4)
+      .default(MIGRATE_DEFAULTS.parallelism)
+      .openapi({ description: 'Batches copied at once on separate connections (1 on the embedded database).' }),
+    serverIds: z
+      .array(z.guid())
+      .min(1)
+      .max(10_000)
+      .optional()
+      .openapi({ description: 'Migrate only these v1 servers (and their tools).' }),
   })
   .openapi('MigrateRequest');
 export type MigrateBody = z.infer<typeof migrateBodySchema>;
@@ -22,7 +42,10 @@ const skippedSchema = z.object({
 
 const tableCountsSchema = z.object({
   planned: z.number().int().openapi({ description: 'v1 rows in scope.' }),
-  toCopy: z.number().int().openapi({ description: 'Rows not yet in v2 that can be copied, as planned before the run.' }),
+  toCopy: z
+    .number()
+    .int()
+    .openapi({ description: 'Rows not yet in v2 that can be copied, as planned before the run.' }),
   copied: z.number().int(),
   alreadyPresent: z.number().int(),
   skipped: skippedSchema,
@@ -32,14 +55,27 @@ export const migrationReportSchema = reportSchema
   .extend({
     kind: z.literal('migration'),
     dryRun: z.boolean(),
-    v1Shape: z.enum(['orm', 'migration']).openapi({ description: '`orm`: mcp_tools.parameters with the counters; `migration`: parameters_schema without them.' }),
+    v1Shape: z.enum(['orm', 'migration']).openapi({
+      description: '`orm`: mcp_tools.parameters with the counters; `migration`: parameters_schema without them.',
+    }),
     v1: z.object({ toolSchemaColumn: z.enum(['parameters', 'parameters_schema']), toolCounters: z.boolean() }),
     schema: z.object({
-      migrations: z.array(z.object({ tag: z.string(), outcome: z.enum(['applied', 'adopted', 'already-applied', 'would-apply', 'would-adopt']) })),
+      migrations: z.array(
+        z.object({
+          tag: z.string(),
+          outcome: z.enum(['applied', 'adopted', 'already-applied', 'would-apply', 'would-adopt']),
+        }),
+      ),
     }),
     tables: z.object({ resources: tableCountsSchema, capabilities: tableCountsSchema }),
     unknownServerIds: z.array(z.string()).openapi({ description: 'Requested serverIds that are not v1 servers.' }),
-    batches: z.object({ size: z.number().int(), parallelism: z.number().int(), planned: z.number().int(), committed: z.number().int(), retries: z.number().int() }),
+    batches: z.object({
+      size: z.number().int(),
+      parallelism: z.number().int(),
+      planned: z.number().int(),
+      committed: z.number().int(),
+      retries: z.number().int(),
+    }),
     timings: z.record(z.string(), z.number()),
   })
   .openapi('MigrationReport');
@@ -59,7 +95,10 @@ export const postMigrate = createRoute({
     body: { required: false, content: { 'application/json': { schema: migrateBodySchema } } },
   },
   responses: {
-    200: { description: 'The finished migration report (also stored).', content: { 'application/json': { schema: migrationReportSchema } } },
+    200: {
+      description: 'The finished migration report (also stored).',
+      content: { 'application/json': { schema: migrationReportSchema } },
+    },
     202: acceptedResponse,
     ...operationProblems,
   },

@@ -18,7 +18,11 @@ async function fresh<T>(target: DatabaseTarget, work: (t: TestDatabase) => Promi
 }
 
 const v2Counts = async (t: TestDatabase) =>
-  (await t.db.query<{ r: number; c: number }>('SELECT (SELECT count(*)::int FROM resources) AS r, (SELECT count(*)::int FROM capabilities) AS c')).rows[0]!;
+  (
+    await t.db.query<{ r: number; c: number }>(
+      'SELECT (SELECT count(*)::int FROM resources) AS r, (SELECT count(*)::int FROM capabilities) AS c',
+    )
+  ).rows[0]!;
 
 for (const target of databaseTargets()) {
   describe(`POST /migrate [${target.driver}]`, () => {
@@ -36,17 +40,35 @@ for (const target of databaseTargets()) {
             actor: 'applier',
             dryRun: false,
             v1Shape: shape,
-            schema: { migrations: [{ tag: '0000_v2_tables', outcome: 'applied' }, { tag: '0001_rollback_archive', outcome: 'applied' }, { tag: '0002_rollback_archive_unindexed', outcome: 'applied' }, { tag: '0003_rollback_archive_packs', outcome: 'applied' }, { tag: '0004_rollback_archive_views', outcome: 'applied' }] },
+            schema: {
+              migrations: [
+                { tag: '0000_v2_tables', outcome: 'applied' },
+                { tag: '0001_rollback_archive', outcome: 'applied' },
+                { tag: '0002_rollback_archive_unindexed', outcome: 'applied' },
+                { tag: '0003_rollback_archive_packs', outcome: 'applied' },
+                { tag: '0004_rollback_archive_views', outcome: 'applied' },
+              ],
+            },
             tables: {
               resources: { planned: 40, copied: 40, alreadyPresent: 0, skipped: { count: 0 } },
               capabilities: { planned: 120, copied: 120, alreadyPresent: 0, skipped: { count: 0 } },
             },
             batches: { size: 7, planned: 6, committed: 6, retries: 0 },
           });
-          expect(await checkFidelity(t.db, shape)).toEqual({ serverMismatches: [], toolMismatches: [], resources: 40, capabilities: 120 });
+          expect(await checkFidelity(t.db, shape)).toEqual({
+            serverMismatches: [],
+            toolMismatches: [],
+            resources: 40,
+            capabilities: 120,
+          });
           // The run analyzed what it copied: the planner knows the row counts.
-          const stats = await t.db.query(`SELECT relname, reltuples::int AS rows FROM pg_class WHERE relname IN ('resources', 'capabilities') ORDER BY relname`);
-          expect(stats.rows).toEqual([{ relname: 'capabilities', rows: 120 }, { relname: 'resources', rows: 40 }]);
+          const stats = await t.db.query(
+            `SELECT relname, reltuples::int AS rows FROM pg_class WHERE relname IN ('resources', 'capabilities') ORDER BY relname`,
+          );
+          expect(stats.rows).toEqual([
+            { relname: 'capabilities', rows: 120 },
+            { relname: 'resources', rows: 40 },
+          ]);
 
           const again = await (await call('POST', '/migrate', { as: 'applier', body: { dryRun: false } })).json();
           expect(again.tables.resources).toMatchObject({ copied: 0, alreadyPresent: 40 });
@@ -66,14 +88,24 @@ for (const target of databaseTargets()) {
         const report = await res.json();
         expect(report).toMatchObject({
           dryRun: true,
-          schema: { migrations: [{ tag: '0000_v2_tables', outcome: 'would-apply' }, { tag: '0001_rollback_archive', outcome: 'would-apply' }, { tag: '0002_rollback_archive_unindexed', outcome: 'would-apply' }, { tag: '0003_rollback_archive_packs', outcome: 'would-apply' }, { tag: '0004_rollback_archive_views', outcome: 'would-apply' }] },
+          schema: {
+            migrations: [
+              { tag: '0000_v2_tables', outcome: 'would-apply' },
+              { tag: '0001_rollback_archive', outcome: 'would-apply' },
+              { tag: '0002_rollback_archive_unindexed', outcome: 'would-apply' },
+              { tag: '0003_rollback_archive_packs', outcome: 'would-apply' },
+              { tag: '0004_rollback_archive_views', outcome: 'would-apply' },
+            ],
+          },
           tables: {
             resources: { planned: 10, toCopy: 9, copied: 0, skipped: { count: 1, truncated: false } },
             capabilities: { planned: 20, toCopy: 18, copied: 0, skipped: { count: 2 } },
           },
         });
         expect(report.tables.resources.skipped.rows[0].reason).toMatch(/neither command nor endpoint/);
-        const { rows } = await t.db.query<{ present: boolean }>(`SELECT to_regclass('resources') IS NOT NULL OR to_regnamespace('sark_migrate') IS NOT NULL AS present`);
+        const { rows } = await t.db.query<{ present: boolean }>(
+          `SELECT to_regclass('resources') IS NOT NULL OR to_regnamespace('sark_migrate') IS NOT NULL AS present`,
+        );
         expect(rows[0]!.present).toBe(false);
       }));
 
@@ -81,7 +113,9 @@ for (const target of databaseTargets()) {
       fresh(target, async (t) => {
         await seedV1(t.db, { servers: 12, toolsPerServer: 2 });
         const { call } = await makeTestApp(t.db);
-        const firstFive = (await t.db.query<{ id: string }>('SELECT id::text FROM mcp_servers ORDER BY id LIMIT 5')).rows.map((r) => r.id);
+        const firstFive = (
+          await t.db.query<{ id: string }>('SELECT id::text FROM mcp_servers ORDER BY id LIMIT 5')
+        ).rows.map((r) => r.id);
         await call('POST', '/migrate', { body: { dryRun: false, serverIds: firstFive } });
         const before = await v2Counts(t);
         const report = await (await call('POST', '/migrate', { as: 'runner' })).json();
@@ -89,15 +123,27 @@ for (const target of databaseTargets()) {
           resources: { planned: 12, alreadyPresent: 5, toCopy: 7, copied: 0 },
           capabilities: { planned: 24, alreadyPresent: 10, toCopy: 14, copied: 0 },
         });
-        expect(report.schema.migrations).toEqual([{ tag: '0000_v2_tables', outcome: 'already-applied' }, { tag: '0001_rollback_archive', outcome: 'already-applied' }, { tag: '0002_rollback_archive_unindexed', outcome: 'already-applied' }, { tag: '0003_rollback_archive_packs', outcome: 'already-applied' }, { tag: '0004_rollback_archive_views', outcome: 'already-applied' }]);
+        expect(report.schema.migrations).toEqual([
+          { tag: '0000_v2_tables', outcome: 'already-applied' },
+          { tag: '0001_rollback_archive', outcome: 'already-applied' },
+          { tag: '0002_rollback_archive_unindexed', outcome: 'already-applied' },
+          { tag: '0003_rollback_archive_packs', outcome: 'already-applied' },
+          { tag: '0004_rollback_archive_views', outcome: 'already-applied' },
+        ]);
         expect(await v2Counts(t)).toEqual(before);
       }));
 
     it('skips a server with neither command nor endpoint, and its tools, naming their ids', () =>
       fresh(target, async (t) => {
         await seedV1(t.db, { servers: 6, toolsPerServer: 2 });
-        const broken = (await t.db.query<{ id: string }>(`UPDATE mcp_servers SET command = NULL, endpoint = NULL WHERE name = 'server-2' RETURNING id::text`)).rows[0]!.id;
-        const toolIds = (await t.db.query<{ id: string }>('SELECT id::text FROM mcp_tools WHERE server_id = $1 ORDER BY id', [broken])).rows.map((r) => r.id);
+        const broken = (
+          await t.db.query<{ id: string }>(
+            `UPDATE mcp_servers SET command = NULL, endpoint = NULL WHERE name = 'server-2' RETURNING id::text`,
+          )
+        ).rows[0]!.id;
+        const toolIds = (
+          await t.db.query<{ id: string }>('SELECT id::text FROM mcp_tools WHERE server_id = $1 ORDER BY id', [broken])
+        ).rows.map((r) => r.id);
         const { call } = await makeTestApp(t.db);
         const report = await (await call('POST', '/migrate', { body: { dryRun: false } })).json();
         expect(report.tables.resources).toMatchObject({ copied: 5, skipped: { count: 1, rows: [{ id: broken }] } });
@@ -109,10 +155,16 @@ for (const target of databaseTargets()) {
     it('migrates only the servers asked for, with their tools, and names unknown ids', () =>
       fresh(target, async (t) => {
         await seedV1(t.db, { servers: 8, toolsPerServer: 3 });
-        const ids = (await t.db.query<{ id: string }>(`SELECT id::text FROM mcp_servers WHERE name IN ('server-1', 'server-5') ORDER BY id`)).rows.map((r) => r.id);
+        const ids = (
+          await t.db.query<{ id: string }>(
+            `SELECT id::text FROM mcp_servers WHERE name IN ('server-1', 'server-5') ORDER BY id`,
+          )
+        ).rows.map((r) => r.id);
         const unknown = '00000000-0000-0000-0000-000000000000';
         const { call } = await makeTestApp(t.db);
-        const report = await (await call('POST', '/migrate', { body: { dryRun: false, serverIds: [...ids, unknown] } })).json();
+        const report = await (
+          await call('POST', '/migrate', { body: { dryRun: false, serverIds: [...ids, unknown] } })
+        ).json();
         expect(report.unknownServerIds).toEqual([unknown]);
         expect(report.tables.resources).toMatchObject({ planned: 2, copied: 2 });
         expect(report.tables.capabilities).toMatchObject({ planned: 6, copied: 6 });
@@ -125,11 +177,24 @@ for (const target of databaseTargets()) {
       fresh(target, async (t) => {
         await seedV1(t.db, { servers: 5, toolsPerServer: 2, withV2: false });
         await runSarkDdl(t.db, 'v2_schema.sql');
-        await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint) VALUES ('http-1', 'an http api', 'http', 'https://api')`);
+        await t.db.query(
+          `INSERT INTO resources (id, name, protocol, endpoint) VALUES ('http-1', 'an http api', 'http', 'https://api')`,
+        );
         const { call } = await makeTestApp(t.db);
         const report = await (await call('POST', '/migrate', { body: { dryRun: false } })).json();
-        expect(report.schema.migrations).toEqual([{ tag: '0000_v2_tables', outcome: 'adopted' }, { tag: '0001_rollback_archive', outcome: 'applied' }, { tag: '0002_rollback_archive_unindexed', outcome: 'applied' }, { tag: '0003_rollback_archive_packs', outcome: 'applied' }, { tag: '0004_rollback_archive_views', outcome: 'applied' }]);
-        expect(await checkFidelity(t.db, 'orm')).toMatchObject({ serverMismatches: [], toolMismatches: [], resources: 6, capabilities: 10 });
+        expect(report.schema.migrations).toEqual([
+          { tag: '0000_v2_tables', outcome: 'adopted' },
+          { tag: '0001_rollback_archive', outcome: 'applied' },
+          { tag: '0002_rollback_archive_unindexed', outcome: 'applied' },
+          { tag: '0003_rollback_archive_packs', outcome: 'applied' },
+          { tag: '0004_rollback_archive_views', outcome: 'applied' },
+        ]);
+        expect(await checkFidelity(t.db, 'orm')).toMatchObject({
+          serverMismatches: [],
+          toolMismatches: [],
+          resources: 6,
+          capabilities: 10,
+        });
       }));
 
     it('answers 422 naming the missing column when v1 has an unknown shape, changing nothing', () =>
@@ -140,8 +205,13 @@ for (const target of databaseTargets()) {
         const res = await call('POST', '/migrate', { body: { dryRun: false } });
         expect(res.status).toBe(422);
         expect(res.headers.get('content-type')).toBe('application/problem+json');
-        expect(await res.json()).toMatchObject({ status: 422, missing: ['mcp_tools.parameters (or parameters_schema)'] });
-        const { rows } = await t.db.query<{ present: boolean }>(`SELECT to_regclass('resources') IS NOT NULL AS present`);
+        expect(await res.json()).toMatchObject({
+          status: 422,
+          missing: ['mcp_tools.parameters (or parameters_schema)'],
+        });
+        const { rows } = await t.db.query<{ present: boolean }>(
+          `SELECT to_regclass('resources') IS NOT NULL AS present`,
+        );
         expect(rows[0]!.present).toBe(false);
       }));
 
@@ -162,7 +232,10 @@ for (const target of databaseTargets()) {
           const sync = await call('POST', '/migrate', { body: { dryRun: false } });
           expect(sync.status).toBe(409);
           expect(sync.headers.get('content-type')).toBe('application/problem+json');
-          const async = await call('POST', '/migrate', { body: { dryRun: false }, headers: { Prefer: 'respond-async' } });
+          const async = await call('POST', '/migrate', {
+            body: { dryRun: false },
+            headers: { Prefer: 'respond-async' },
+          });
           expect(async.status).toBe(409);
           expect((await call('POST', '/migrate', { as: 'runner' })).status).toBe(200);
         } finally {
@@ -186,15 +259,27 @@ for (const target of databaseTargets()) {
         expect(statuses[0]).toBe(200);
         expect([200, 409]).toContain(statuses[1]); // 200 twice means they did not overlap at all
         const loser = a.status === 409 ? a : b.status === 409 ? b : undefined;
-        if (loser) expect(await loser.json()).toMatchObject({ status: 409, type: 'urn:sark-migrate:problem:operation-in-progress' });
-        expect(await checkFidelity(t.db, 'orm')).toEqual({ serverMismatches: [], toolMismatches: [], resources: 30, capabilities: 90 });
+        if (loser)
+          expect(await loser.json()).toMatchObject({
+            status: 409,
+            type: 'urn:sark-migrate:problem:operation-in-progress',
+          });
+        expect(await checkFidelity(t.db, 'orm')).toEqual({
+          serverMismatches: [],
+          toolMismatches: [],
+          resources: 30,
+          capabilities: 90,
+        });
       }));
 
     it('answers 202 with Location to Prefer: respond-async, shows progress, then the final report', () =>
       fresh(target, async (t) => {
         await seedV1(t.db, { servers: 20, toolsPerServer: 2 });
         const app = await makeTestApp(t.db);
-        const res = await app.call('POST', '/migrate', { body: { dryRun: false, batchSize: 2 }, headers: { Prefer: 'respond-async, wait=0' } });
+        const res = await app.call('POST', '/migrate', {
+          body: { dryRun: false, batchSize: 2 },
+          headers: { Prefer: 'respond-async, wait=0' },
+        });
         expect(res.status).toBe(202);
         expect(res.headers.get('preference-applied')).toBe('respond-async');
         const location = res.headers.get('location')!;
@@ -207,7 +292,11 @@ for (const target of databaseTargets()) {
         expect((await running.json()).id).toBe(accepted.id);
         await app.settle();
         const final = await (await app.call('GET', location, { as: 'reader' })).json();
-        expect(final).toMatchObject({ status: 'succeeded', progress: { done: 10, total: 10 }, tables: { resources: { copied: 20 } } });
+        expect(final).toMatchObject({
+          status: 'succeeded',
+          progress: { done: 10, total: 10 },
+          tables: { resources: { copied: 20 } },
+        });
         expect(final.durationMs).toBeGreaterThanOrEqual(0);
       }));
   });
@@ -223,11 +312,16 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a migration whose connections are
         const race = await pausedBatch(t, 'AFTER INSERT ON resources', '(SELECT count(*) FROM resources) > 12');
         let failure: unknown;
         try {
-          const running = migrate(t.db, { dryRun: false, batchSize: 4, parallelism: 2 }, detachedContext()).catch((e: unknown) => e);
+          const running = migrate(t.db, { dryRun: false, batchSize: 4, parallelism: 2 }, detachedContext()).catch(
+            (e: unknown) => e,
+          );
           await race.paused();
           // Every other connection to this database, the service's locked session included; each
           // termination waited for (up to 10 s), not only signalled.
-          await race.writer.query(`SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = current_database() AND pid <> ALL($1::int[])`, [race.pids]);
+          await race.writer.query(
+            `SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = current_database() AND pid <> ALL($1::int[])`,
+            [race.pids],
+          );
           failure = await running;
         } finally {
           await race.close();
@@ -243,8 +337,15 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a migration whose connections are
         expect(await resourcesMissingTools(t.admin)).toBe(0);
 
         const rerun = await migrate(t.db, { dryRun: false, batchSize: 4, parallelism: 2 }, detachedContext());
-        expect(rerun.details).toMatchObject({ tables: { resources: { copied: 60 - partial.r, alreadyPresent: partial.r } } });
-        expect(await checkFidelity(t.db, 'orm')).toEqual({ serverMismatches: [], toolMismatches: [], resources: 60, capabilities: 240 });
+        expect(rerun.details).toMatchObject({
+          tables: { resources: { copied: 60 - partial.r, alreadyPresent: partial.r } },
+        });
+        expect(await checkFidelity(t.db, 'orm')).toEqual({
+          serverMismatches: [],
+          toolMismatches: [],
+          resources: 60,
+          capabilities: 240,
+        });
       }));
   }
 });
@@ -261,12 +362,17 @@ describe('POST /migrate input and scopes', () => {
       expect(malformed.headers.get('content-type')).toBe('application/problem+json');
       expect((await malformed.json()).errors).toEqual([expect.objectContaining({ field: '(body)', in: 'body' })]);
 
-      const invalid = await call('POST', '/migrate', { body: { dryRun: 'no', batchSize: 0, serverIds: ['not-a-uuid'], dryrun: false } });
+      const invalid = await call('POST', '/migrate', {
+        body: { dryRun: 'no', batchSize: 0, serverIds: ['not-a-uuid'], dryrun: false },
+      });
       expect(invalid.status).toBe(400);
       const fields = (await invalid.json()).errors.map((e: { field: string }) => e.field).sort();
       expect(fields).toEqual(['batchSize', 'dryRun', 'dryrun', 'serverIds.0']);
 
-      const wrongType = await call('POST', '/migrate', { rawBody: 'dryRun=false', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+      const wrongType = await call('POST', '/migrate', {
+        rawBody: 'dryRun=false',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      });
       expect(wrongType.status).toBe(415);
       expect(wrongType.headers.get('content-type')).toBe('application/problem+json');
 

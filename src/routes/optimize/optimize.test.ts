@@ -6,21 +6,54 @@ import { seedV1 } from '../../../test/support/seed.js';
 import { optimizationReportSchema } from './optimize.routes.js';
 
 type Index = { name: string; table: string; flags: string[]; duplicateOf: string | null; valid: boolean };
-type Recommendation = { name: string; sql: string; priority: string; patterns: string[]; evidence: string[]; evaluation: { method: string; reason?: string; probes?: { query: string; costBefore: number; costAfter: number; reduction: number; usesIndex: boolean }[] }; writeOverhead: Record<string, unknown> };
+type Recommendation = {
+  name: string;
+  sql: string;
+  priority: string;
+  patterns: string[];
+  evidence: string[];
+  evaluation: {
+    method: string;
+    reason?: string;
+    probes?: { query: string; costBefore: number; costAfter: number; reduction: number; usesIndex: boolean }[];
+  };
+  writeOverhead: Record<string, unknown>;
+};
 type Measured = { p50Ms: number | null; p95Ms: number | null };
-type Applied = { name: string; status: string; error?: string; notes: string[]; helped?: boolean; patterns: { query: string; before: Measured; after?: Measured; usesIndex?: boolean; verdict?: string }[] };
-type Report = { id: string; status: string; action: string; indexes: Index[]; recommendations: Recommendation[]; applied: Applied[]; targets?: Record<string, unknown>[]; summary: Record<string, unknown> };
+type Applied = {
+  name: string;
+  status: string;
+  error?: string;
+  notes: string[];
+  helped?: boolean;
+  patterns: { query: string; before: Measured; after?: Measured; usesIndex?: boolean; verdict?: string }[];
+};
+type Report = {
+  id: string;
+  status: string;
+  action: string;
+  indexes: Index[];
+  recommendations: Recommendation[];
+  applied: Applied[];
+  targets?: Record<string, unknown>[];
+  summary: Record<string, unknown>;
+};
 
 /** Every index of the v2 tables with its validity, and the row counts: what "changes nothing" compares. */
 const state = async (t: TestDatabase) =>
   (
-    await t.db.query(`SELECT (SELECT string_agg(c.relname || ':' || i.indisvalid, ',' ORDER BY c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    await t.db
+      .query(`SELECT (SELECT string_agg(c.relname || ':' || i.indisvalid, ',' ORDER BY c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
               WHERE i.indrelid IN ('resources'::regclass, 'capabilities'::regclass, 'cost_tracking'::regclass)) AS indexes,
             (SELECT count(*)::int FROM resources) AS resources, (SELECT count(*)::int FROM capabilities) AS capabilities`)
   ).rows[0];
 
 const invalidIndexes = async (t: TestDatabase) =>
-  (await t.db.query<{ name: string }>(`SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid`)).rows.map((r) => r.name);
+  (
+    await t.db.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid`,
+    )
+  ).rows.map((r) => r.name);
 
 for (const target of databaseTargets()) {
   describe(`POST /optimize [${target.driver}]`, () => {
@@ -37,7 +70,8 @@ for (const target of databaseTargets()) {
       if (t.url) {
         hypopg = (await t.admin.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'`)).rows.length > 0;
         // CI installs postgresql-15-hypopg, so there its absence is a failure, not a skip.
-        if (!hypopg && process.env.CI) throw new Error('HypoPG is not available on the test PostgreSQL: install postgresql-15-hypopg');
+        if (!hypopg && process.env.CI)
+          throw new Error('HypoPG is not available on the test PostgreSQL: install postgresql-15-hypopg');
         if (hypopg) await t.admin.query('CREATE EXTENSION IF NOT EXISTS hypopg');
       }
     }, 180_000);
@@ -57,28 +91,45 @@ for (const target of databaseTargets()) {
       await t.admin.query('CREATE INDEX ix_test_duplicate ON capabilities (resource_id)'); // the same keys as ix_capabilities_resource
       await t.admin.query('CREATE INDEX ix_test_unused ON resources (endpoint)');
       // A unique build over duplicate names fails and leaves its index INVALID.
-      await expect(t.admin.query('CREATE UNIQUE INDEX CONCURRENTLY ix_test_invalid ON capabilities (name)')).rejects.toThrow();
+      await expect(
+        t.admin.query('CREATE UNIQUE INDEX CONCURRENTLY ix_test_invalid ON capabilities (name)'),
+      ).rejects.toThrow();
       try {
         const report = await optimize({ action: 'analyze' });
         const index = (name: string) => report.indexes.find((i) => i.name === name)!;
-        expect(report).toMatchObject({ kind: 'optimization', action: 'analyze', status: 'succeeded', recommendations: [], applied: [] });
-        expect(index('ix_test_duplicate')).toMatchObject({ duplicateOf: 'ix_capabilities_resource', flags: expect.arrayContaining(['duplicate']) });
+        expect(report).toMatchObject({
+          kind: 'optimization',
+          action: 'analyze',
+          status: 'succeeded',
+          recommendations: [],
+          applied: [],
+        });
+        expect(index('ix_test_duplicate')).toMatchObject({
+          duplicateOf: 'ix_capabilities_resource',
+          flags: expect.arrayContaining(['duplicate']),
+        });
         expect(index('ix_capabilities_resource').flags).not.toContain('duplicate'); // of two twins, one is flagged
         expect(index('ix_resources_protocol').flags).not.toContain('duplicate');
         expect(index('ix_test_unused').flags).toContain('unused');
         expect(index('ix_test_invalid')).toMatchObject({ valid: false, flags: ['invalid'] }); // unique: never "unused"
         expect(index('capabilities_pkey').flags).toEqual([]); // it enforces the key
-        expect(report.summary).toMatchObject({ invalid: ['ix_test_invalid'], duplicate: ['ix_test_duplicate'], foreignKeysWithoutIndex: 0 });
+        expect(report.summary).toMatchObject({
+          invalid: ['ix_test_invalid'],
+          duplicate: ['ix_test_duplicate'],
+          foreignKeysWithoutIndex: 0,
+        });
 
         // Without either index, capabilities.resource_id is a foreign key no index leads with.
         await t.admin.query('DROP INDEX ix_test_duplicate');
         await t.admin.query('DROP INDEX ix_capabilities_resource');
         const bare = await optimize({ action: 'analyze' });
-        expect((bare as unknown as { foreignKeysWithoutIndex: { table: string; columns: string[] }[] }).foreignKeysWithoutIndex).toEqual([
-          expect.objectContaining({ table: 'capabilities', columns: ['resource_id'] }),
-        ]);
+        expect(
+          (bare as unknown as { foreignKeysWithoutIndex: { table: string; columns: string[] }[] })
+            .foreignKeysWithoutIndex,
+        ).toEqual([expect.objectContaining({ table: 'capabilities', columns: ['resource_id'] })]);
       } finally {
-        for (const name of ['ix_test_duplicate', 'ix_test_unused', 'ix_test_invalid']) await t.admin.query(`DROP INDEX IF EXISTS ${name}`);
+        for (const name of ['ix_test_duplicate', 'ix_test_unused', 'ix_test_invalid'])
+          await t.admin.query(`DROP INDEX IF EXISTS ${name}`);
         await t.admin.query('CREATE INDEX IF NOT EXISTS ix_capabilities_resource ON capabilities (resource_id)');
       }
     });
@@ -88,7 +139,12 @@ for (const target of databaseTargets()) {
       const report = await optimize({ action: 'plan' });
       expect(await state(t)).toEqual(before);
       const rec = (name: string) => report.recommendations.find((r) => r.name === name)!;
-      for (const name of ['ix_resources_protocol_active', 'ix_capabilities_resource_name_sensitivity', 'ix_capabilities_input_schema_type', 'ix_cost_tracking_principal_timestamp']) {
+      for (const name of [
+        'ix_resources_protocol_active',
+        'ix_capabilities_resource_name_sensitivity',
+        'ix_capabilities_input_schema_type',
+        'ix_cost_tracking_principal_timestamp',
+      ]) {
         expect(rec(name).sql).toMatch(new RegExp(`^CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ON `));
         expect(rec(name).writeOverhead).toMatchObject({ existingIndexes: expect.any(Number) });
       }
@@ -102,29 +158,62 @@ for (const target of databaseTargets()) {
         expect(probe.costAfter).toBeLessThan(probe.costBefore);
         expect(['high', 'medium', 'low']).toContain(expression.priority);
         // The partial index is for active resources by protocol: costed on that probe, not on the patterns.
-        expect(rec('ix_resources_protocol_active')).toMatchObject({ patterns: ['active_resources_by_protocol'], evaluation: { method: 'hypopg' } });
-        expect(rec('ix_resources_protocol_active').evaluation.probes!.map((p) => p.query)).toEqual(['active_resources_by_protocol']);
+        expect(rec('ix_resources_protocol_active')).toMatchObject({
+          patterns: ['active_resources_by_protocol'],
+          evaluation: { method: 'hypopg' },
+        });
+        expect(rec('ix_resources_protocol_active').evaluation.probes!.map((p) => p.query)).toEqual([
+          'active_resources_by_protocol',
+        ]);
       } else {
-        expect(expression).toMatchObject({ priority: 'unknown', evaluation: { method: 'unevaluated', reason: expect.stringMatching(/HypoPG/) } });
+        expect(expression).toMatchObject({
+          priority: 'unknown',
+          evaluation: { method: 'unevaluated', reason: expect.stringMatching(/HypoPG/) },
+        });
       }
       expect(await invalidIndexes(t)).toEqual([]);
     });
 
     it('apply needs the apply scope and named indexes, and refuses unknown ones without changing anything', async () => {
       const before = await state(t);
-      expect((await app.call('POST', '/optimize', { as: 'runner', body: { action: 'apply', indexes: ['ix_capabilities_input_schema_type'] } })).status).toBe(403);
+      expect(
+        (
+          await app.call('POST', '/optimize', {
+            as: 'runner',
+            body: { action: 'apply', indexes: ['ix_capabilities_input_schema_type'] },
+          })
+        ).status,
+      ).toBe(403);
       const unnamed = await app.call('POST', '/optimize', { as: 'admin', body: { action: 'apply' } });
       expect(unnamed.status).toBe(400);
       expect((await unnamed.json()).errors.map((e: { field: string }) => e.field)).toEqual(['indexes']);
-      const unknown = await app.call('POST', '/optimize', { as: 'admin', body: { action: 'apply', indexes: ['ix_drop_table_resources'], lockTimeoutMs: 1 } });
+      const unknown = await app.call('POST', '/optimize', {
+        as: 'admin',
+        body: { action: 'apply', indexes: ['ix_drop_table_resources'], lockTimeoutMs: 1 },
+      });
       expect(unknown.status).toBe(400);
-      expect((await unknown.json()).errors.map((e: { field: string }) => e.field)).toEqual(['indexes.0', 'lockTimeoutMs']);
+      expect((await unknown.json()).errors.map((e: { field: string }) => e.field)).toEqual([
+        'indexes.0',
+        'lockTimeoutMs',
+      ]);
       expect(await state(t)).toEqual(before);
     });
 
     it('apply builds the chosen indexes concurrently, analyzes, and reports measured latencies before and after', async () => {
-      const report = await optimize({ action: 'apply', indexes: ['ix_capabilities_input_schema_type', 'ix_capabilities_sensitivity_name'], iterations: 5, warmup: 1 }, 'admin');
-      expect(report).toMatchObject({ status: 'succeeded', action: 'apply', summary: { built: 2, failed: 0, invalidIndexes: 0 } });
+      const report = await optimize(
+        {
+          action: 'apply',
+          indexes: ['ix_capabilities_input_schema_type', 'ix_capabilities_sensitivity_name'],
+          iterations: 5,
+          warmup: 1,
+        },
+        'admin',
+      );
+      expect(report).toMatchObject({
+        status: 'succeeded',
+        action: 'apply',
+        summary: { built: 2, failed: 0, invalidIndexes: 0 },
+      });
       for (const applied of report.applied) {
         expect(applied.status).toBe('built');
         expect(applied.patterns.length).toBeGreaterThan(0);
@@ -138,14 +227,25 @@ for (const target of databaseTargets()) {
       // The filter on input_schema->>'type' now reads the expression index.
       const expression = report.applied.find((a) => a.name === 'ix_capabilities_input_schema_type')!;
       expect(expression.patterns[0]).toMatchObject({ query: 'capabilities_by_input_type', usesIndex: true });
-      const built = await t.db.query(`SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname IN ('ix_capabilities_input_schema_type', 'ix_capabilities_sensitivity_name') ORDER BY 1`);
-      expect(built.rows).toEqual([{ relname: 'ix_capabilities_input_schema_type', indisvalid: true }, { relname: 'ix_capabilities_sensitivity_name', indisvalid: true }]);
+      const built = await t.db.query(
+        `SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname IN ('ix_capabilities_input_schema_type', 'ix_capabilities_sensitivity_name') ORDER BY 1`,
+      );
+      expect(built.rows).toEqual([
+        { relname: 'ix_capabilities_input_schema_type', indisvalid: true },
+        { relname: 'ix_capabilities_sensitivity_name', indisvalid: true },
+      ]);
       expect(report.targets!.length).toBe(7); // every pattern with a runbook target, measured afterwards
 
-      const again = await optimize({ action: 'apply', indexes: ['ix_capabilities_input_schema_type'], iterations: 2, verifyTargets: false }, 'admin');
+      const again = await optimize(
+        { action: 'apply', indexes: ['ix_capabilities_input_schema_type'], iterations: 2, verifyTargets: false },
+        'admin',
+      );
       expect(again.applied[0]).toMatchObject({ status: 'exists' });
       const plan = await optimize({ action: 'plan' });
-      expect(plan.recommendations.find((r) => r.name === 'ix_capabilities_input_schema_type')).toMatchObject({ priority: 'none', evaluation: { method: 'exists' } });
+      expect(plan.recommendations.find((r) => r.name === 'ix_capabilities_input_schema_type')).toMatchObject({
+        priority: 'none',
+        evaluation: { method: 'exists' },
+      });
     });
 
     it.runIf(target.driver !== 'pglite')('a build that fails leaves no INVALID index behind', async () => {
@@ -153,10 +253,21 @@ for (const target of databaseTargets()) {
       // index is already in the catalogue, which is what leaves INVALID indexes behind.
       const writer = new pg.Client({ connectionString: t.url });
       await writer.connect();
-      await writer.query(`BEGIN; UPDATE capabilities SET description = description WHERE id = (SELECT min(id) FROM capabilities)`);
+      await writer.query(
+        `BEGIN; UPDATE capabilities SET description = description WHERE id = (SELECT min(id) FROM capabilities)`,
+      );
       const release = setTimeout(() => void writer.query('COMMIT'), 2_000);
       try {
-        const report = await optimize({ action: 'apply', indexes: ['ix_capabilities_resource_name_sensitivity'], lockTimeoutMs: 300, iterations: 2, verifyTargets: false }, 'admin');
+        const report = await optimize(
+          {
+            action: 'apply',
+            indexes: ['ix_capabilities_resource_name_sensitivity'],
+            lockTimeoutMs: 300,
+            iterations: 2,
+            verifyTargets: false,
+          },
+          'admin',
+        );
         expect(report).toMatchObject({ status: 'failed', summary: { built: 0, failed: 1, invalidIndexes: 0 } });
         expect(report.applied[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/lock timeout/) });
         expect(report.applied[0]!.notes.join(' ')).toMatch(/INVALID index; it was dropped/);
@@ -165,7 +276,9 @@ for (const target of databaseTargets()) {
         await writer.end();
       }
       expect(await invalidIndexes(t)).toEqual([]);
-      expect((await t.db.query(`SELECT to_regclass('ix_capabilities_resource_name_sensitivity') AS oid`)).rows[0]).toEqual({ oid: null });
+      expect(
+        (await t.db.query(`SELECT to_regclass('ix_capabilities_resource_name_sensitivity') AS oid`)).rows[0],
+      ).toEqual({ oid: null });
     });
   });
 }

@@ -2,4 +2,6 @@ import { createRouter } from '../../lib/create-router.js';
 import { getReportHandler, listReportsHandler } from './reports.handlers.js';
 import { getReport, listReports } from './reports.routes.js';
 
-export const reportsRouter = createRouter().openapi(listReports, listReportsHandler).openapi(getReport, getReportHandler);
+export const reportsRouter = createRouter()
+  .openapi(listReports, listReportsHandler)
+  .openapi(getReport, getReportHandler);

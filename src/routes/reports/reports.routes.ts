@@ -21,7 +21,10 @@ export const listReports = createRoute({
     }),
   },
   responses: {
-    200: { description: 'One page of report summaries.', content: { 'application/json': { schema: reportListSchema } } },
+    200: {
+      description: 'One page of report summaries.',
+      content: { 'application/json': { schema: reportListSchema } },
+    },
     ...problemResponses(400, 401, 403, 503),
   },
 });
@@ -36,7 +39,10 @@ export const getReport = createRoute({
   middleware: [requireScope('read')] as const,
   request: { params: z.object({ id: reportIdSchema.openapi({ param: { name: 'id', in: 'path' } }) }) },
   responses: {
-    200: { description: 'The report exactly as the operation answered it (or, while it runs, its progress).', content: { 'application/json': { schema: reportSchema } } },
+    200: {
+      description: 'The report exactly as the operation answered it (or, while it runs, its progress).',
+      content: { 'application/json': { schema: reportSchema } },
+    },
     ...problemResponses(400, 401, 403, 404, 503),
   },
 });

@@ -20,7 +20,10 @@ describe('GET /reports', () => {
     const all = await t.call('GET', '/reports?limit=1', { as: 'reader' });
     expect(all.status).toBe(200);
     const page = await all.json();
-    expect(page).toEqual({ items: [expect.objectContaining({ id: newer.id, kind: 'benchmark', actor: 'ci-bot' })], nextCursor: newer.id });
+    expect(page).toEqual({
+      items: [expect.objectContaining({ id: newer.id, kind: 'benchmark', actor: 'ci-bot' })],
+      nextCursor: newer.id,
+    });
     const next = await (await t.call('GET', `/reports?limit=1&cursor=${page.nextCursor}`, { as: 'reader' })).json();
     expect(next.items.map((i: { id: string }) => i.id)).toEqual([older.id]);
     const validations = await (await t.call('GET', '/reports?kind=validation', { as: 'reader' })).json();
@@ -55,7 +58,12 @@ describe('GET /reports/{id}', () => {
   });
 
   it('refuses ids that try to leave the store', async () => {
-    for (const path of ['/reports/..%2F..%2Fetc%2Fpasswd', '/reports/..%2Freports', '/reports/%2e%2e', '/reports/../../etc/passwd']) {
+    for (const path of [
+      '/reports/..%2F..%2Fetc%2Fpasswd',
+      '/reports/..%2Freports',
+      '/reports/%2e%2e',
+      '/reports/../../etc/passwd',
+    ]) {
       const res = await t.call('GET', path, { as: 'reader' });
       expect([400, 404], path).toContain(res.status);
       expect(res.headers.get('content-type'), path).toBe('application/problem+json');

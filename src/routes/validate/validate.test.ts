@@ -14,7 +14,13 @@ interface Check {
 }
 
 /** A v1 database migrated by /migrate, on its own database, thrown away afterwards. */
-async function migrated<T>(target: DatabaseTarget, work: (t: TestDatabase, validate: (body?: object) => Promise<Record<string, unknown> & { checks: Check[] }>) => Promise<T>) {
+async function migrated<T>(
+  target: DatabaseTarget,
+  work: (
+    t: TestDatabase,
+    validate: (body?: object) => Promise<Record<string, unknown> & { checks: Check[] }>,
+  ) => Promise<T>,
+) {
   const t = await target.open();
   try {
     await seedV1(t.db, { servers: 8, toolsPerServer: 2, withV2: false });
@@ -40,35 +46,70 @@ for (const target of databaseTargets()) {
       migrated(target, async (_t, validate) => {
         const report = await validate();
         expect(failed(report)).toEqual([]);
-        expect(report).toMatchObject({ kind: 'validation', status: 'passed', exitCode: 0, mode: 'full', v1Shape: 'orm' });
+        expect(report).toMatchObject({
+          kind: 'validation',
+          status: 'passed',
+          exitCode: 0,
+          mode: 'full',
+          v1Shape: 'orm',
+        });
         expect(report.checks.map((c) => c.name)).toEqual(
           expect.arrayContaining([
-            'schema.tables_exist', 'schema.columns_exist', 'schema.indexes_exist', 'schema.indexes_valid', 'data.counts_match',
-            'data.servers_fidelity', 'data.tools_fidelity', 'data.required_fields_present', 'data.metadata_populated',
-            'relationships.capabilities_resource_fk', 'relationships.cascade_delete_configured', 'business.sensitivity_levels_valid', 'business.protocols_recognized',
+            'schema.tables_exist',
+            'schema.columns_exist',
+            'schema.indexes_exist',
+            'schema.indexes_valid',
+            'data.counts_match',
+            'data.servers_fidelity',
+            'data.tools_fidelity',
+            'data.required_fields_present',
+            'data.metadata_populated',
+            'relationships.capabilities_resource_fk',
+            'relationships.cascade_delete_configured',
+            'business.sensitivity_levels_valid',
+            'business.protocols_recognized',
           ]),
         );
-        expect(check(report, 'data.servers_fidelity').details).toMatchObject({ v1_rows: 8, matched: 8, missing: 0, changed: 0 });
+        expect(check(report, 'data.servers_fidelity').details).toMatchObject({
+          v1_rows: 8,
+          matched: 8,
+          missing: 0,
+          changed: 0,
+        });
         expect(check(report, 'data.tools_fidelity').details).toMatchObject({ v1_rows: 16, matched: 16 });
       }));
 
     it('catches a changed name: servers_fidelity, error, exit 1, with the id and the field', () =>
       migrated(target, async (t, validate) => {
-        const id = await anId(t, `UPDATE resources SET name = name || '-renamed' WHERE id = (SELECT min(id) FROM resources) RETURNING id`);
+        const id = await anId(
+          t,
+          `UPDATE resources SET name = name || '-renamed' WHERE id = (SELECT min(id) FROM resources) RETURNING id`,
+        );
         const report = await validate();
         expect(report).toMatchObject({ status: 'failed', exitCode: 1 });
         expect(failed(report)).toEqual(['data.servers_fidelity']);
         const c = check(report, 'data.servers_fidelity');
-        expect(c).toMatchObject({ severity: 'error', sample: [id], details: { changed: 1, changedFields: [{ id, fields: ['name'] }] } });
+        expect(c).toMatchObject({
+          severity: 'error',
+          sample: [id],
+          details: { changed: 1, changedFields: [{ id, fields: ['name'] }] },
+        });
       }));
 
     it('catches a changed metadata value but accepts keys v2 added', () =>
       migrated(target, async (t, validate) => {
         await t.db.query(`UPDATE resources SET metadata = metadata || '{"added_by_v2": true}'`);
         expect((await validate()).exitCode).toBe(0);
-        const id = await anId(t, `UPDATE resources SET metadata = jsonb_set(metadata, '{mcp_version}', '"1999-01-01"') WHERE id = (SELECT max(id) FROM resources) RETURNING id`);
+        const id = await anId(
+          t,
+          `UPDATE resources SET metadata = jsonb_set(metadata, '{mcp_version}', '"1999-01-01"') WHERE id = (SELECT max(id) FROM resources) RETURNING id`,
+        );
         const c = check(await validate(), 'data.servers_fidelity');
-        expect(c).toMatchObject({ passed: false, sample: [id], details: { changedFields: [{ id, fields: ['metadata.mcp_version'] }] } });
+        expect(c).toMatchObject({
+          passed: false,
+          sample: [id],
+          details: { changedFields: [{ id, fields: ['metadata.mcp_version'] }] },
+        });
       }));
 
     it('catches a lost capability: tools_fidelity and counts_match, error, exit 1, with the id', () =>
@@ -77,13 +118,20 @@ for (const target of databaseTargets()) {
         const report = await validate();
         expect(report.exitCode).toBe(1);
         expect(failed(report).sort()).toEqual(['data.counts_match', 'data.tools_fidelity']);
-        expect(check(report, 'data.tools_fidelity')).toMatchObject({ severity: 'error', sample: [id], details: { missing: 1, missingIds: [id] } });
+        expect(check(report, 'data.tools_fidelity')).toMatchObject({
+          severity: 'error',
+          sample: [id],
+          details: { missing: 1, missingIds: [id] },
+        });
         expect(check(report, 'data.counts_match').details).toMatchObject({ v1Tools: 16, v2CapabilitiesOfV1Origin: 15 });
       }));
 
     it('catches an invalid sensitivity level: business rule, error, exit 1', () =>
       migrated(target, async (t, validate) => {
-        const id = await anId(t, `UPDATE capabilities SET sensitivity_level = 'secret' WHERE id = (SELECT min(id) FROM capabilities) RETURNING id`);
+        const id = await anId(
+          t,
+          `UPDATE capabilities SET sensitivity_level = 'secret' WHERE id = (SELECT min(id) FROM capabilities) RETURNING id`,
+        );
         const report = await validate({ mode: 'quick' });
         expect(report).toMatchObject({ mode: 'quick', exitCode: 1 });
         expect(failed(report)).toEqual(['business.sensitivity_levels_valid']);
@@ -93,10 +141,16 @@ for (const target of databaseTargets()) {
 
     it('warns of an unknown protocol without failing: exit 0', () =>
       migrated(target, async (t, validate) => {
-        await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint) VALUES ('smoke-1', 'a smoke signal api', 'smoke', 'fire://hill')`);
+        await t.db.query(
+          `INSERT INTO resources (id, name, protocol, endpoint) VALUES ('smoke-1', 'a smoke signal api', 'smoke', 'fire://hill')`,
+        );
         const report = await validate();
         expect(report).toMatchObject({ status: 'passed', exitCode: 0 });
-        expect(check(report, 'business.protocols_recognized')).toMatchObject({ passed: false, severity: 'warning', sample: ['smoke-1'] });
+        expect(check(report, 'business.protocols_recognized')).toMatchObject({
+          passed: false,
+          severity: 'warning',
+          sample: ['smoke-1'],
+        });
       }));
 
     it('warns of a dropped index: schema.indexes_exist, warning, exit 0', () =>
@@ -104,26 +158,46 @@ for (const target of databaseTargets()) {
         await t.db.query('DROP INDEX ix_capabilities_name');
         const report = await validate({ mode: 'schema' });
         expect(report.exitCode).toBe(0);
-        expect(check(report, 'schema.indexes_exist')).toMatchObject({ passed: false, severity: 'warning', sample: ['ix_capabilities_name'] });
+        expect(check(report, 'schema.indexes_exist')).toMatchObject({
+          passed: false,
+          severity: 'warning',
+          sample: ['ix_capabilities_name'],
+        });
       }));
 
     it('catches an INVALID index left by a failed concurrent build: error, exit 1', () =>
       migrated(target, async (t, validate) => {
         await t.db.query(`UPDATE capabilities SET name = 'same'`);
-        await expect(t.db.query('CREATE UNIQUE INDEX CONCURRENTLY ix_capabilities_unique_name ON capabilities (name)')).rejects.toMatchObject({ code: '23505' });
+        await expect(
+          t.db.query('CREATE UNIQUE INDEX CONCURRENTLY ix_capabilities_unique_name ON capabilities (name)'),
+        ).rejects.toMatchObject({ code: '23505' });
         const report = await validate({ mode: 'schema' });
         expect(report.exitCode).toBe(1);
-        expect(check(report, 'schema.indexes_valid')).toMatchObject({ passed: false, severity: 'error', sample: ['ix_capabilities_unique_name'] });
+        expect(check(report, 'schema.indexes_valid')).toMatchObject({
+          passed: false,
+          severity: 'error',
+          sample: ['ix_capabilities_unique_name'],
+        });
       }));
 
     it('catches orphan capabilities once the key is dropped: critical, exit 2, with the id', () =>
       migrated(target, async (t, validate) => {
         await t.db.query('ALTER TABLE capabilities DROP CONSTRAINT capabilities_resource_id_resources_id_fk');
-        const id = await anId(t, `UPDATE capabilities SET resource_id = 'gone' WHERE id = (SELECT min(id) FROM capabilities) RETURNING id`);
+        const id = await anId(
+          t,
+          `UPDATE capabilities SET resource_id = 'gone' WHERE id = (SELECT min(id) FROM capabilities) RETURNING id`,
+        );
         const report = await validate({ mode: 'relationships' });
         expect(report).toMatchObject({ status: 'critical', exitCode: 2 });
-        expect(check(report, 'relationships.capabilities_resource_fk')).toMatchObject({ severity: 'critical', sample: [id], details: { orphans: 1 } });
-        expect(check(report, 'relationships.cascade_delete_configured')).toMatchObject({ passed: false, severity: 'error' });
+        expect(check(report, 'relationships.capabilities_resource_fk')).toMatchObject({
+          severity: 'critical',
+          sample: [id],
+          details: { orphans: 1 },
+        });
+        expect(check(report, 'relationships.cascade_delete_configured')).toMatchObject({
+          passed: false,
+          severity: 'error',
+        });
       }));
 
     it('catches a missing table: critical, exit 2, and skips what needs it instead of failing', () =>
@@ -131,8 +205,15 @@ for (const target of databaseTargets()) {
         await t.db.query('DROP TABLE cost_tracking');
         const report = await validate();
         expect(report).toMatchObject({ status: 'critical', exitCode: 2 });
-        expect(check(report, 'schema.tables_exist')).toMatchObject({ passed: false, severity: 'critical', sample: ['cost_tracking'] });
-        expect(check(report, 'business.cost_tracking_capabilities_known')).toMatchObject({ skipped: true, severity: 'info' });
+        expect(check(report, 'schema.tables_exist')).toMatchObject({
+          passed: false,
+          severity: 'critical',
+          sample: ['cost_tracking'],
+        });
+        expect(check(report, 'business.cost_tracking_capabilities_known')).toMatchObject({
+          skipped: true,
+          severity: 'info',
+        });
       }));
 
     it('reports v1-dependent checks as info when v1 is gone (fully cut over), and passes', () =>
@@ -156,14 +237,16 @@ describe('POST /validate on a database SARK migrated itself', () => {
       await seedV1(t.db, { servers: 6, toolsPerServer: 2, withV2: false });
       await runSarkDdl(t.db, 'v2_schema.sql');
       // SARK's own copy, written out by hand: its JSON leaves out null keys.
-      await t.db.query(`INSERT INTO resources (id, name, protocol, endpoint, sensitivity_level, metadata, created_at, updated_at)
+      await t.db
+        .query(`INSERT INTO resources (id, name, protocol, endpoint, sensitivity_level, metadata, created_at, updated_at)
         SELECT id::text, name, 'mcp', COALESCE(command, endpoint), sensitivity_level::text,
                jsonb_strip_nulls(jsonb_build_object('transport', transport, 'command', command, 'endpoint', endpoint, 'mcp_version', mcp_version,
                  'capabilities', capabilities, 'status', status, 'health_endpoint', health_endpoint, 'last_health_check', last_health_check,
                  'owner_id', owner_id, 'team_id', team_id, 'consul_id', consul_id, 'tags', tags, 'signature', signature, 'description', description)) || extra_metadata,
                created_at, updated_at
           FROM mcp_servers`);
-      await t.db.query(`INSERT INTO capabilities (id, resource_id, name, description, input_schema, output_schema, sensitivity_level, metadata)
+      await t.db
+        .query(`INSERT INTO capabilities (id, resource_id, name, description, input_schema, output_schema, sensitivity_level, metadata)
         SELECT id::text, server_id::text, name, description, parameters, '{}', sensitivity_level::text,
                jsonb_strip_nulls(jsonb_build_object('requires_approval', requires_approval, 'signature', signature,
                  'invocation_count', invocation_count, 'last_invoked', last_invoked)) || extra_metadata
@@ -172,7 +255,9 @@ describe('POST /validate on a database SARK migrated itself', () => {
       const report = await (await call('POST', '/validate', { as: 'runner' })).json();
       expect(report.checks.filter((c: Check) => !c.passed)).toEqual([]);
       expect(report.exitCode).toBe(0);
-      const { rows } = await t.db.query<{ ledger: boolean }>(`SELECT to_regnamespace('sark_migrate') IS NOT NULL AS ledger`);
+      const { rows } = await t.db.query<{ ledger: boolean }>(
+        `SELECT to_regnamespace('sark_migrate') IS NOT NULL AS ledger`,
+      );
       expect(rows[0]!.ledger).toBe(false); // validating wrote nothing
     } finally {
       await t.dispose();
