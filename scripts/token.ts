@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { generateToken, sha256Hex } from '../src/lib/auth.js';
-import { SCOPES, tokenEntrySchema } from '../src/lib/scopes.js';
+import { generateToken, sha256Hex } from '../src/http/auth.js';
+import { SCOPES, tokenEntrySchema } from '../src/http/scopes.js';
 
 const { values } = parseArgs({
   options: {

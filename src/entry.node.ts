@@ -10,10 +10,10 @@ import { fsObjectStore } from './adapters/storage/fs.js';
 import { createApp } from './app.js';
 import { DEMO_SIZE, ensureDemoDatabase } from './demo/bootstrap.js';
 import { isNeonUrl, readNodeConfig, type NodeConfig } from './env.js';
-import { generateToken, sha256Hex } from './lib/auth.js';
-import type { AppDeps } from './lib/deps.js';
-import { ConfigError } from './lib/errors.js';
-import { SCOPES, type TokenEntry } from './lib/scopes.js';
+import { generateToken, sha256Hex } from './http/auth.js';
+import { ConfigError } from './errors.js';
+import type { AppDeps } from './operations/deps.js';
+import { SCOPES, type TokenEntry } from './http/scopes.js';
 import { createReportStore } from './reports/store.js';
 
 function openDatabase(config: NodeConfig & { databaseUrl: string }): Database {
@@ -69,8 +69,6 @@ async function main(): Promise<void> {
   const deps: AppDeps = {
     db,
     store: createReportStore(fsObjectStore(config.reportsDir)),
-    tokens,
-    runtime: 'node',
     // The process outlives the response: background work runs on, and shutdown waits for it.
     defer: (task) => {
       background.add(task);
@@ -79,7 +77,7 @@ async function main(): Promise<void> {
         .finally(() => background.delete(task));
     },
   };
-  const app = createApp({ acquire: () => deps });
+  const app = createApp({ acquire: () => ({ deps, tokens, runtime: 'node' }) });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     const url = `http://${config.host}:${info.port}`;
     console.log(

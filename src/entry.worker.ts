@@ -3,8 +3,9 @@ import type { Database } from './adapters/db/types.js';
 import { r2ObjectStore, type R2BucketLike } from './adapters/storage/r2.js';
 import { createApp } from './app.js';
 import { readWorkerConfig, type WorkerConfig } from './env.js';
-import type { AppDeps, WaitUntil } from './lib/deps.js';
-import { ConfigError, ServiceNotConfiguredError } from './lib/errors.js';
+import { ConfigError, ServiceError } from './errors.js';
+import type { RequestScope, WaitUntil } from './http/context.js';
+import type { AppDeps } from './operations/deps.js';
 import { createReportStore } from './reports/store.js';
 
 export interface WorkerBindings {
@@ -18,7 +19,7 @@ export interface WorkerBindings {
 function lazyDatabase(config: WorkerConfig): Database & { opened(): boolean } {
   let db: Database | undefined;
   const open = (): Database => {
-    if (!config.databaseUrl) throw new ServiceNotConfiguredError('DATABASE_URL is not set for this Worker.');
+    if (!config.databaseUrl) throw new ServiceError('not-configured', 'DATABASE_URL is not set for this Worker.');
     return (db ??= createNeonDatabase({ connectionString: config.databaseUrl, wsProxy: config.wsProxy }));
   };
   return {
@@ -40,7 +41,7 @@ function configOf(env: WorkerBindings): WorkerConfig {
       config = readWorkerConfig(env as unknown as Record<string, unknown>);
     } catch (error) {
       // A bad secret is the operator's to fix: 503 naming the variable (never its value).
-      if (error instanceof ConfigError) throw new ServiceNotConfiguredError(error.message);
+      if (error instanceof ConfigError) throw new ServiceError('not-configured', error.message);
       throw error;
     }
     configs.set(env, config);
@@ -51,14 +52,12 @@ function configOf(env: WorkerBindings): WorkerConfig {
 const backgroundOf = new WeakMap<AppDeps, Promise<unknown>[]>();
 
 const app = createApp<WorkerBindings>({
-  acquire(env, executionContext): AppDeps {
+  acquire(env, executionContext): RequestScope {
     const config = configOf(env);
     const background: Promise<unknown>[] = [];
     const deps: AppDeps = {
       db: lazyDatabase(config),
       store: createReportStore(r2ObjectStore(env.REPORTS)),
-      tokens: config.apiTokens,
-      runtime: 'workers',
       // waitUntil at once, not at release: a client that disconnects mid-request must not cancel the work.
       defer: (task) => {
         background.push(task);
@@ -66,9 +65,9 @@ const app = createApp<WorkerBindings>({
       },
     };
     backgroundOf.set(deps, background);
-    return deps;
+    return { deps, tokens: config.apiTokens, runtime: 'workers' };
   },
-  release(deps, executionContext) {
+  release({ deps }, executionContext) {
     // A Neon pool lives for one request: close it once the response and its background work are done.
     const background = backgroundOf.get(deps) ?? [];
     executionContext?.waitUntil(Promise.allSettled(background).then(() => deps.db.close()));

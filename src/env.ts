@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ConfigError } from './lib/errors.js';
-import { tokenEntrySchema, type TokenEntry } from './lib/scopes.js';
+import { ConfigError } from './errors.js';
+import { tokenEntrySchema, type TokenEntry } from './http/scopes.js';
 
 /** The only reader of raw configuration: environment variables on Node, vars and secrets on Workers. */
 

@@ -107,7 +107,8 @@ describe('errors', () => {
     // A real store on a path that is a file, not a folder: the filesystem error names the path.
     const file = join(tmpdir(), `sark-not-a-folder-${Date.now()}`);
     await writeFile(file, 'x');
-    const broken = createApp({ acquire: () => ({ ...t.deps, store: createReportStore(fsObjectStore(file)) }) });
+    const deps = { ...t.deps, store: createReportStore(fsObjectStore(file)) };
+    const broken = createApp({ acquire: () => ({ deps, tokens: t.entries, runtime: 'node' }) });
     const res = await broken.request('/reports', { headers: { Authorization: `Bearer ${t.tokens.reader}` } });
     expect(res.status).toBe(500);
     expect(res.headers.get('content-type')).toBe('application/problem+json');

@@ -158,7 +158,7 @@ describeEachDatabase('schema migrations', (current, target) => {
     try {
       await half.db.query(`CREATE TABLE resources (id varchar(255) PRIMARY KEY)`);
       const failure = await half.db.withAdvisoryLock((s) => applyMigrations(s)).catch((e: unknown) => e);
-      expect(failure).toMatchObject({ status: 409, slug: 'schema-conflict', extensions: { present: ['resources'] } });
+      expect(failure).toMatchObject({ kind: 'schema-conflict', facts: { present: ['resources'] } });
       expect((failure as Error).message).toMatch(/capabilities/);
       const { rows } = await half.db.query<{ present: boolean }>(
         `SELECT to_regclass('capabilities') IS NOT NULL AS present`,

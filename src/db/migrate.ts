@@ -1,5 +1,5 @@
 import type { Queryable, Session } from '../adapters/db/types.js';
-import { ProblemError } from '../lib/errors.js';
+import { ServiceError } from '../errors.js';
 import { SERVICE_SCHEMA } from '../sql/catalog.js';
 import { existingTables } from '../sql/introspection.js';
 import { MIGRATIONS } from './migrations.bundle.js';
@@ -40,12 +40,10 @@ async function decide(db: Queryable, migration: BundledMigration): Promise<'appl
   if (migration.createsTables.length > 0 && present.length === migration.createsTables.length) return 'adopt';
   if (present.length === 0) return 'apply';
   const missing = migration.createsTables.filter((t) => !present.includes(t));
-  throw new ProblemError(
-    409,
+  throw new ServiceError(
     'schema-conflict',
-    'Schema partly present',
     `Migration ${migration.tag} creates ${migration.createsTables.join(', ')}; ${present.join(', ')} already exist but ${missing.join(', ')} do not. Create or drop the rest by hand first.`,
-    { present, missing },
+    { facts: { present, missing } },
   );
 }
 

@@ -1,5 +1,5 @@
 import type { Queryable } from '../adapters/db/types.js';
-import { ProblemError } from '../lib/errors.js';
+import { ServiceError } from '../errors.js';
 
 /**
  * Which of SARK's two real v1 shapes a database has, found by introspection:
@@ -52,11 +52,8 @@ export const V1_REQUIRED_COLUMNS = {
   ],
 } as const;
 
-export class UnsupportedV1SchemaError extends ProblemError {
-  constructor(detail: string, missing: string[]) {
-    super(422, 'unsupported-v1-schema', 'Unsupported v1 schema', detail, { missing });
-  }
-}
+const unsupported = (detail: string, missing: string[]) =>
+  new ServiceError('unsupported-v1-schema', detail, { facts: { missing } });
 
 export async function detectV1Shape(db: Queryable): Promise<V1Shape> {
   const { rows } = await db.query<{ table_name: string; column_name: string; data_type: string }>(
@@ -66,7 +63,7 @@ export async function detectV1Shape(db: Queryable): Promise<V1Shape> {
   const has = (table: string, column: string) => rows.some((r) => r.table_name === table && r.column_name === column);
   const missingTables = (['mcp_servers', 'mcp_tools'] as const).filter((t) => !rows.some((r) => r.table_name === t));
   if (missingTables.length > 0) {
-    throw new UnsupportedV1SchemaError(
+    throw unsupported(
       `The database has no SARK v1 table ${missingTables.join(' or ')}: there is nothing to migrate.`,
       missingTables,
     );
@@ -81,7 +78,7 @@ export async function detectV1Shape(db: Queryable): Promise<V1Shape> {
       : undefined;
   if (!toolSchemaColumn) missing.push('mcp_tools.parameters (or parameters_schema)');
   if (missing.length > 0 || !toolSchemaColumn) {
-    throw new UnsupportedV1SchemaError(
+    throw unsupported(
       `The v1 schema lacks ${missing.join(', ')}; it matches neither of SARK's known v1 shapes.`,
       missing,
     );

@@ -8,8 +8,10 @@ import type { Database } from '../adapters/db/types.js';
 /** Each batch may hold SARK's locks this long at most, and waits this long for one. */
 export const BATCH_LIMITS = { statementTimeoutMs: 120_000, lockTimeoutMs: 5_000 } as const;
 
-/** lock_not_available, deadlock, serialization: a batch that hit one is tried again. */
-const RETRYABLE = new Set(['55P03', '40P01', '40001']);
+import { isServiceError } from '../errors.js';
+
+/** A batch that lost a race for a lock (lock_timeout, deadlock, serialization) is tried again. */
+const retryable = (error: unknown) => isServiceError(error, 'lock-timeout', 'write-conflict');
 const MAX_ATTEMPTS = 4;
 
 /** Batches at once: PGlite is one backend, so one stream there. */
@@ -20,8 +22,7 @@ export async function withRetry<T>(attempt: () => Promise<T>, onRetry: () => voi
     try {
       return await attempt();
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (n >= MAX_ATTEMPTS || !code || !RETRYABLE.has(code)) throw error;
+      if (n >= MAX_ATTEMPTS || !retryable(error)) throw error;
       onRetry();
       await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** n));
     }

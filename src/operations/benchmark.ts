@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../adapters/db/types.js';
 import { timeQuery } from '../adapters/db/wire.js';
-import { ProblemError } from '../lib/errors.js';
+import { isServiceError, ServiceError } from '../errors.js';
 import { explain, summarizePlan, type PlanSummary } from '../measure/plan.js';
 import { distribution, type Distribution } from '../measure/stats.js';
 import type { Report } from '../reports/schemas.js';
@@ -65,20 +65,16 @@ export interface Regression {
   deltaMs: number;
 }
 
-/** The client went away: the benchmark stopped at once, and its report says so. */
-export class CancelledError extends ProblemError {
-  /** A cancel may still be on its way to the connection's backend: the pool must not lend it again. */
-  readonly discardConnection = true;
-
-  constructor() {
-    super(
-      499,
-      'cancelled',
-      'Cancelled',
-      'The client closed the request, so the benchmark stopped (cancelling its running query where the driver has a second connection to do it from).',
-    );
-  }
-}
+/**
+ * The client went away: the benchmark stopped at once, and its report says so. A cancel may
+ * still be on its way to the connection's backend: the adapters never lend a connection again
+ * after a `cancelled` failure.
+ */
+const cancelled = () =>
+  new ServiceError(
+    'cancelled',
+    'The client closed the request, so the benchmark stopped (cancelling its running query where the driver has a second connection to do it from).',
+  );
 
 const notRun = (
   pattern: string,
@@ -113,7 +109,7 @@ const notRun = (
 /**
  * While the transaction runs, an abort cancels its statement from another connection, naming
  * the backend and the transaction's start (as exact epoch seconds, whatever the session's
- * DateStyle). The transaction then ends with CancelledError, whose connection the pool
+ * DateStyle). The transaction then ends with a `cancelled` error, whose connection the pool
  * destroys, so a cancel still in flight never reaches a later borrower. PGlite has one
  * connection and no cancel: it stops between runs.
  */
@@ -163,7 +159,7 @@ export async function measureQuery(
           const timed =
             tx.timed?.bind(tx) ?? ((text: string, params: readonly unknown[]) => timeQuery(tx, text, params));
           for (let i = 0; i < input.warmup + input.iterations; i++) {
-            if (ctx.signal?.aborted) throw new CancelledError();
+            if (ctx.signal?.aborted) throw cancelled();
             const run = await timed(pattern.sql, values);
             if (i >= input.warmup) {
               roundTrip.push(run.ms);
@@ -172,14 +168,14 @@ export async function measureQuery(
             tick();
           }
           for (let i = 0; i < input.iterations; i++) {
-            if (ctx.signal?.aborted) throw new CancelledError();
+            if (ctx.signal?.aborted) throw cancelled();
             const executionMs = (await explain(tx, serverTimingSql(pattern.sql), values))['Execution Time'];
             if (executionMs !== undefined) server.push(executionMs);
             tick();
           }
           const analysed = await explain(tx, analyzedPlanSql(pattern.sql), values);
           tick();
-          if (ctx.signal?.aborted) throw new CancelledError(); // aborted after the last statement: still discard the connection
+          if (ctx.signal?.aborted) throw cancelled(); // aborted after the last statement: still discard the connection
           return analysed;
         } finally {
           release();
@@ -188,8 +184,8 @@ export async function measureQuery(
       { readOnly: true, statementTimeoutMs: input.statementTimeoutMs },
     )
     .catch((error: unknown) => {
-      if (ctx.signal?.aborted) throw new CancelledError();
-      if ((error as { code?: unknown }).code === '57014') return null; // its statement timeout
+      if (ctx.signal?.aborted) throw cancelled();
+      if (isServiceError(error, 'statement-timeout')) return null; // its own statement timeout
       throw error;
     });
   if (!measured)

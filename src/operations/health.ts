@@ -1,12 +1,11 @@
-import { isUnavailable } from '../adapters/db/errors.js';
 import type { DriverName } from '../adapters/db/types.js';
-import type { AppDeps } from '../lib/deps.js';
+import { isServiceError } from '../errors.js';
+import type { AppDeps } from './deps.js';
 import { V1_TABLES, V2_TABLES } from '../sql/catalog.js';
 import { existingTables, serverVersionSql } from '../sql/introspection.js';
 
 export interface HealthReport {
   status: 'ok' | 'unavailable';
-  runtime: AppDeps['runtime'];
   database: { reachable: boolean; driver: DriverName; serverVersion: string | null; latencyMs: number | null };
   schemas: { v1: boolean; v2: boolean; tables: Record<string, boolean> };
   storage: { ok: boolean };
@@ -24,11 +23,7 @@ async function probeDatabase(deps: AppDeps) {
 /** Reachability of the database and the store, and which SARK schema versions are present. */
 export async function checkHealth(deps: AppDeps): Promise<HealthReport> {
   const [database, storage] = await Promise.allSettled([probeDatabase(deps), deps.store.check()]);
-  if (
-    database.status === 'rejected' &&
-    !isUnavailable(database.reason) &&
-    !(database.reason as { status?: number })?.status
-  ) {
+  if (database.status === 'rejected' && !isServiceError(database.reason)) {
     throw database.reason; // not an outage but a bug: let the error handler log it
   }
   const db = database.status === 'fulfilled' ? database.value : null;
@@ -36,7 +31,6 @@ export async function checkHealth(deps: AppDeps): Promise<HealthReport> {
   const reachable = db !== null;
   return {
     status: reachable && storage.status === 'fulfilled' ? 'ok' : 'unavailable',
-    runtime: deps.runtime,
     database: {
       reachable,
       driver: deps.db.driver,

@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../adapters/db/types.js';
 import { applyMigrations } from '../db/migrate.js';
-import { ProblemError } from '../lib/errors.js';
+import { isServiceError, ServiceError } from '../errors.js';
 import { mappingFor } from '../mapping/mapping.js';
 import { detectV1Shape } from '../mapping/shape.js';
 import { existingTables } from '../sql/introspection.js';
@@ -39,17 +39,12 @@ type Born = { table: string; id: string; written_back: boolean; reason: string |
 type Divergent = { table: string; id: string; fields: string[]; total: number };
 type Totals = { born: number; staying: number; divergent: number | null };
 
-export class StalePlanError extends ProblemError {
-  constructor(planId: string, current: string) {
-    super(
-      409,
-      'stale-plan',
-      'The plan is stale',
-      `The database no longer matches plan ${planId}: make a new plan with a dry run and review it.`,
-      { planId, currentPlanId: current },
-    );
-  }
-}
+const stalePlan = (planId: string, current: string) =>
+  new ServiceError(
+    'stale-plan',
+    `The database no longer matches plan ${planId}: make a new plan with a dry run and review it.`,
+    { facts: { planId, currentPlanId: current } },
+  );
 
 type Listed = { born: Born[]; divergent: Divergent[] | null };
 type Plan = Listed & { planId: string | null; counts: PlanCounts | null; totals: Totals };
@@ -235,7 +230,7 @@ function planRollback(db: Database, input: RollbackInput, ctx: OperationContext)
 }
 
 /** A value v1 cannot hold (class 22) or a constraint it enforces (class 23): a refusal of that row, not a failure of the run. */
-const refusedByV1 = (error: unknown) => /^2[23]/.test(String((error as { code?: unknown }).code ?? ''));
+const refusedByV1 = (error: unknown) => isServiceError(error, 'invalid-value', 'constraint-violation');
 
 /**
  * Writes the batch's rows born in v2 back into v1, in one statement per table. v1 may still
@@ -412,7 +407,7 @@ function runRollback(db: Database, input: RollbackInput, ctx: OperationContext):
       },
       { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: LIMITS.statementTimeoutMs },
     );
-    if (input.planId && input.planId !== planId) throw new StalePlanError(input.planId, planId ?? '');
+    if (input.planId && input.planId !== planId) throw stalePlan(input.planId, planId ?? '');
     ctx.started();
     const ranges = pageRanges(extent, input);
     const plan: Plan = {

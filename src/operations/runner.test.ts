@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fsObjectStore } from '../adapters/storage/fs.js';
-import type { AppDeps } from '../lib/deps.js';
-import { LockBusyError } from '../lib/errors.js';
+import { databaseUnavailable, lockBusy } from '../errors.js';
+import { reportErrorOf } from '../http/problems.js';
+import type { AppDeps } from './deps.js';
 import type { ReportId } from '../reports/ids.js';
 import { createReportStore } from '../reports/store.js';
 import { prefersAsync, runOperation, type OperationContext } from './runner.js';
@@ -15,8 +16,6 @@ async function deps(): Promise<AppDeps & { background: Promise<unknown>[] }> {
   return {
     db: undefined as never, // these operations never touch a database
     store: createReportStore(fsObjectStore(await mkdtemp(join(tmpdir(), 'sark-runner-')))),
-    tokens: [],
-    runtime: 'node',
     progressIntervalMs: 0,
     defer: (task) => void background.push(task),
     background,
@@ -28,6 +27,7 @@ const run = (respondAsync: boolean) => ({
   actor: 'ops',
   request: { dryRun: false },
   respondAsync,
+  describeFailure: reportErrorOf,
 });
 
 describe('runOperation', () => {
@@ -70,9 +70,9 @@ describe('runOperation', () => {
   it('answers the problem itself, storing nothing, when the operation fails before it starts (async too)', async () => {
     for (const respondAsync of [false, true]) {
       const d = await deps();
-      await expect(
-        runOperation(d, run(respondAsync), async () => Promise.reject(new LockBusyError())),
-      ).rejects.toBeInstanceOf(LockBusyError);
+      await expect(runOperation(d, run(respondAsync), async () => Promise.reject(lockBusy()))).rejects.toMatchObject({
+        kind: 'lock-busy',
+      });
       expect((await d.store.list({ limit: 10 })).items).toEqual([]);
     }
   });
@@ -82,10 +82,10 @@ describe('runOperation', () => {
     const failure = await runOperation(d, run(false), async (ctx) => {
       ctx.started();
       ctx.checkpoint({ tables: { resources: { copied: 2 } } });
-      throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+      throw databaseUnavailable(new Error('terminating connection due to administrator command'));
     }).catch((e: unknown) => e);
-    expect(failure).toMatchObject({ status: 503, extensions: { reportId: expect.any(String) } });
-    const stored = await d.store.get((failure as { extensions: { reportId: ReportId } }).extensions.reportId);
+    expect(failure).toMatchObject({ cause: { kind: 'database-unavailable' }, reportId: expect.any(String) });
+    const stored = await d.store.get((failure as { reportId: ReportId }).reportId);
     expect(stored).toMatchObject({
       status: 'failed',
       tables: { resources: { copied: 2 } },

@@ -1,6 +1,5 @@
-import { databaseProblem } from '../adapters/db/errors.js';
-import type { AppDeps } from '../lib/deps.js';
-import { ProblemError } from '../lib/errors.js';
+import { isServiceError } from '../errors.js';
+import type { AppDeps } from './deps.js';
 import { newReportId } from '../reports/ids.js';
 import type { Report, ReportKind } from '../reports/schemas.js';
 
@@ -46,19 +45,24 @@ export interface RunRequest {
   respondAsync: boolean;
   /** The request's own signal: an operation that can stop early watches it. */
   signal?: AbortSignal | undefined;
+  /** How the report records the failure that ends an operation; the door that started it knows. */
+  describeFailure(error: unknown): ReportError;
+}
+
+export type ReportError = NonNullable<Report['error']>;
+
+/** A synchronous run failed after it began: its report, stored with the failure, is `reportId`. */
+export class OperationFailedError extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly reportId: string,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'OperationFailedError';
+  }
 }
 
 export type RunResult = { mode: 'finished' | 'accepted'; report: Report };
-
-function errorOf(error: unknown): { status: number; title: string; detail: string } {
-  const problem = databaseProblem(error);
-  if (problem) return { status: problem.status, title: problem.title, detail: problem.message };
-  return {
-    status: 500,
-    title: 'Internal error',
-    detail: 'The operation failed unexpectedly; the service log has the details.',
-  };
-}
 
 /**
  * The one way every operation runs: makes the report (id, kind, actor, validated request,
@@ -141,13 +145,11 @@ export async function runOperation(
       report = finish({ status: outcome.status, summary: outcome.summary, ...outcome.details });
     } catch (error) {
       if (!began) throw error; // nothing happened and nothing was stored: the problem is the answer
-      if (!(error instanceof ProblemError)) console.error(`report ${base.id}: operation failed`, error);
-      report = finish({ ...partial, status: 'failed', summary: {}, error: errorOf(error) });
+      if (!isServiceError(error)) console.error(`report ${base.id}: operation failed`, error);
+      report = finish({ ...partial, status: 'failed', summary: {}, error: run.describeFailure(error) });
       await persist(report);
       if (run.respondAsync) return report;
-      const problem =
-        databaseProblem(error) ?? new ProblemError(500, 'internal-error', 'Internal error', errorOf(error).detail);
-      throw Object.assign(problem, { extensions: { ...problem.extensions, reportId: base.id } });
+      throw new OperationFailedError(error, base.id);
     }
     await persist(report);
     return report;

@@ -2,7 +2,8 @@ import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
 import type { Database, Queryable } from '../adapters/db/types.js';
 import * as v2Schema from '../db/schema.js';
 import { mappingFor, type Mapping } from '../mapping/mapping.js';
-import { detectV1Shape, UnsupportedV1SchemaError } from '../mapping/shape.js';
+import { isServiceError } from '../errors.js';
+import { detectV1Shape } from '../mapping/shape.js';
 import { V1_TABLES, V2_TABLES } from '../sql/catalog.js';
 import { fidelityCountsSql, fidelitySampleSql, type FidelityCounts } from '../sql/fidelity.js';
 import { existingTables, type Sql } from '../sql/introspection.js';
@@ -449,7 +450,7 @@ export function validate(db: Database, input: ValidateInput, ctx: OperationConte
       try {
         mapping = mappingFor(await detectV1Shape(tx));
       } catch (error) {
-        if (!(error instanceof UnsupportedV1SchemaError)) throw error;
+        if (!isServiceError(error, 'unsupported-v1-schema')) throw error;
         v1Problem = V1_TABLES.every((t) => !present.has(t))
           ? 'the v1 tables are gone (a fully cut-over database): nothing to compare with.'
           : error.message;

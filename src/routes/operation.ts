@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
-import type { AppEnv } from '../lib/create-router.js';
+import type { AppEnv } from '../http/create-router.js';
+import { reportErrorOf } from '../http/problems.js';
 import {
   prefersAsync,
   runOperation,
@@ -24,6 +25,7 @@ export function startRun(
       request: { ...request },
       respondAsync: prefersAsync(c.req.header('Prefer')),
       signal: c.req.raw.signal,
+      describeFailure: reportErrorOf,
     },
     execute,
   );

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { problemResponses } from '../lib/problem.js';
+import { problemResponses } from '../http/problems.js';
 import { reportSchema } from '../reports/schemas.js';
 
 /** What every operation route shares: bearer security, the async preference, the 202 answer. */

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import type { Database } from '../../src/adapters/db/types.js';
 import { fsObjectStore } from '../../src/adapters/storage/fs.js';
 import { createApp } from '../../src/app.js';
-import { generateToken, sha256Hex } from '../../src/lib/auth.js';
-import type { AppDeps } from '../../src/lib/deps.js';
-import type { Scope, TokenEntry } from '../../src/lib/scopes.js';
+import { generateToken, sha256Hex } from '../../src/http/auth.js';
+import type { AppDeps } from '../../src/operations/deps.js';
+import type { Scope, TokenEntry } from '../../src/http/scopes.js';
 import { createReportStore, type ReportStore } from '../../src/reports/store.js';
 
 /** One token per scope combination a test needs, by name. */
@@ -23,6 +23,8 @@ export interface TestApp {
   store: ReportStore;
   deps: AppDeps;
   tokens: Record<TokenName, string>;
+  /** API_TOKENS as the app was configured with them. */
+  entries: TokenEntry[];
   /** Waits for the work respond-async requests left running. */
   settle(): Promise<void>;
   /** app.request with a bearer token by name and a JSON body. */
@@ -51,16 +53,16 @@ export async function makeTestApp(db: Database, options: { tokens?: 'none' } = {
   const deps: AppDeps = {
     db,
     store,
-    tokens: options.tokens === 'none' ? undefined : entries,
-    runtime: 'node',
     defer: (task) => void background.push(task),
   };
-  const app = createApp({ acquire: () => deps });
+  const configured = options.tokens === 'none' ? undefined : entries;
+  const app = createApp({ acquire: () => ({ deps, tokens: configured, runtime: 'node' }) });
   return {
     app,
     store,
     deps,
     tokens,
+    entries,
     async settle() {
       while (background.length > 0) await Promise.allSettled(background.splice(0));
     },

@@ -9,7 +9,7 @@ import type { Database } from '../../src/adapters/db/types.js';
 import { applyMigrations } from '../../src/db/migrate.js';
 import { generateV1Data } from '../../src/demo/generate.js';
 import { v1SchemaStatements } from '../../src/demo/v1-schema.js';
-import { generateToken, sha256Hex } from '../../src/lib/auth.js';
+import { generateToken, sha256Hex } from '../../src/http/auth.js';
 import { startWsProxy } from '../support/ws-proxy.js';
 import type { WorkersTestContext } from './context.js';
 

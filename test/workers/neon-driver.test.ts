@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createNeonDatabase } from '../../src/adapters/db/neon.js';
 import { ADVISORY_LOCK, type Database } from '../../src/adapters/db/types.js';
-import { LockBusyError } from '../../src/lib/errors.js';
 
 const provided = inject('sarkWorkers');
 
@@ -39,7 +38,10 @@ describe('Neon driver inside workerd', () => {
       return timing.rows;
     });
     expect(counted).toBe(10000);
-    await expect(db.transaction((tx) => tx.timed!('SELECT 1 / $1::int', [0]))).rejects.toMatchObject({ code: '22012' });
+    await expect(db.transaction((tx) => tx.timed!('SELECT 1 / $1::int', [0]))).rejects.toMatchObject({
+      kind: 'invalid-value',
+      facts: { sqlstate: '22012' },
+    });
   });
 
   it('rolls a transaction back when its function throws', async () => {
@@ -95,7 +97,7 @@ describe('Neon driver inside workerd', () => {
   });
 
   // PGlite serves every connection from one backend, where session advisory locks are re-entrant.
-  it.skipIf(!provided.realPostgres)('turns a second changing session away with LockBusyError', async () => {
+  it.skipIf(!provided.realPostgres)('turns a second changing session away with lock-busy', async () => {
     let release!: () => void;
     const holding = new Promise<void>((resolve) => (release = resolve));
     let entered!: () => void;
@@ -105,7 +107,7 @@ describe('Neon driver inside workerd', () => {
       await holding;
     });
     await hasLock;
-    await expect(db.withAdvisoryLock(async () => 'second')).rejects.toBeInstanceOf(LockBusyError);
+    await expect(db.withAdvisoryLock(async () => 'second')).rejects.toMatchObject({ kind: 'lock-busy' });
     release();
     await first;
     await expect(db.withAdvisoryLock(async () => 'after')).resolves.toBe('after');

@@ -1,4 +1,10 @@
-import { DatabaseUnavailableError, ProblemError } from '../../lib/errors.js';
+import { databaseUnavailable, isServiceError, ServiceError } from '../../errors.js';
+
+/**
+ * What a driver's error means, in the service's vocabulary (src/errors.ts). Every adapter
+ * passes what its driver throws through translateDriverError; nothing above the adapters reads
+ * a SQLSTATE or a socket error code.
+ */
 
 // SQLSTATE classes meaning "this connection or server is not usable now", not "your SQL is wrong".
 const UNAVAILABLE_SQLSTATES = /^(08|57P0[1-3]|53300|3D000|28)/;
@@ -14,7 +20,7 @@ const UNAVAILABLE_NODE_CODES = new Set([
 const UNAVAILABLE_MESSAGES =
   /connection terminated|connection (lost|closed|refused)|timeout exceeded when trying to connect|websocket|network connection lost|client has encountered a connection error|socket hang up/i;
 
-export function isUnavailable(error: unknown): boolean {
+function isUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && (UNAVAILABLE_SQLSTATES.test(code) || UNAVAILABLE_NODE_CODES.has(code))) return true;
@@ -22,37 +28,55 @@ export function isUnavailable(error: unknown): boolean {
   return UNAVAILABLE_MESSAGES.test(error.message) || (error.cause !== undefined && isUnavailable(error.cause));
 }
 
-/** Rethrows connection-level failures as DatabaseUnavailableError and everything else as is. */
-export function translateDriverError(error: unknown): never {
-  if (error instanceof DatabaseUnavailableError) throw error;
-  if (isUnavailable(error)) throw new DatabaseUnavailableError(error);
-  throw error;
-}
+const sqlstateOf = (error: unknown): string | undefined => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+};
 
-/**
- * The problem a database failure means for the client: an outage (503), a statement
- * cancelled by its statement_timeout (503), or a lock not granted within lock_timeout (409).
- * Undefined for anything else, which is a bug to log.
- */
-export function databaseProblem(error: unknown): ProblemError | undefined {
-  if (error instanceof ProblemError) return error;
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (code === '57014') {
-    return new ProblemError(
-      503,
-      'statement-timeout',
-      'Statement timeout',
-      'A statement outran its statement_timeout and was cancelled; its transaction was rolled back. Retry with a smaller batchSize or when the database is less busy.',
-    );
+/** A driver's error as a ServiceError where it has a meaning; anything else (a bug: bad SQL) as it is. */
+export function translateDriverError(error: unknown): never {
+  if (isServiceError(error)) throw error;
+  if (isUnavailable(error)) throw databaseUnavailable(error);
+  const sqlstate = sqlstateOf(error);
+  const facts = { sqlstate };
+  const said = (error as Error).message;
+  switch (sqlstate?.slice(0, 2)) {
+    case '57':
+      if (sqlstate === '57014') {
+        throw new ServiceError(
+          'statement-timeout',
+          'A statement outran its statement_timeout and was cancelled; its transaction was rolled back. Retry with a smaller batchSize or when the database is less busy.',
+          { facts, cause: error },
+        );
+      }
+      break;
+    case '55':
+      if (sqlstate === '55P03') {
+        throw new ServiceError(
+          'lock-timeout',
+          'A lock the operation needs stayed held by other sessions beyond lock_timeout; the waiting transaction was rolled back. Retry when the traffic is lighter.',
+          { facts, cause: error },
+        );
+      }
+      break;
+    case '40':
+      if (sqlstate === '40P01' || sqlstate === '40001') {
+        throw new ServiceError(
+          'write-conflict',
+          'A transaction lost a deadlock or a serialization race with other sessions and was rolled back. Retry.',
+          { facts, cause: error },
+        );
+      }
+      break;
+    case '22':
+      throw new ServiceError('invalid-value', said, { facts, cause: error });
+    case '23': {
+      const constraint = (error as { constraint?: unknown }).constraint;
+      throw new ServiceError('constraint-violation', said, {
+        facts: { ...facts, ...(typeof constraint === 'string' ? { constraint } : {}) },
+        cause: error,
+      });
+    }
   }
-  if (code === '55P03') {
-    return new ProblemError(
-      409,
-      'lock-timeout',
-      'Lock timeout',
-      'A lock the operation needs stayed held by other sessions beyond lock_timeout; the waiting transaction was rolled back. Retry when the traffic is lighter.',
-    );
-  }
-  if (isUnavailable(error)) return new DatabaseUnavailableError(error);
-  return undefined;
+  throw error;
 }

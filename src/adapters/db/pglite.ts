@@ -1,5 +1,6 @@
 import type { PGlite, Transaction } from '@electric-sql/pglite';
-import { DatabaseUnavailableError, LockBusyError } from '../../lib/errors.js';
+import { databaseUnavailable, lockBusy } from '../../errors.js';
+import { translateDriverError } from './errors.js';
 import { applyTransactionOptions } from './session.js';
 import type { Database, Queryable, Row, Session } from './types.js';
 
@@ -14,8 +15,8 @@ function queryableOf(target: PGlite | Transaction): Queryable {
   return {
     async query<R extends Row>(text: string, params: readonly unknown[] = []) {
       await yieldToEventLoop();
-      if ('closed' in target && target.closed) throw new DatabaseUnavailableError();
-      const result = await target.query<R>(text, [...params]);
+      if ('closed' in target && target.closed) throw databaseUnavailable();
+      const result = await target.query<R>(text, [...params]).catch(translateDriverError);
       return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
     },
   };
@@ -40,7 +41,7 @@ export function pgliteDatabase(pglite: PGlite): Database {
     driver: 'pglite',
     ...session,
     async withAdvisoryLock(fn) {
-      if (lockHeld) throw new LockBusyError();
+      if (lockHeld) throw lockBusy();
       lockHeld = true;
       try {
         return await fn(session);

@@ -1,5 +1,5 @@
-import { LockBusyError } from '../../lib/errors.js';
-import { isUnavailable, translateDriverError } from './errors.js';
+import { isServiceError, lockBusy } from '../../errors.js';
+import { translateDriverError } from './errors.js';
 import { runTransaction } from './session.js';
 import { ADVISORY_LOCK, type Database, type DriverName, type Queryable, type Row, type Session } from './types.js';
 import { timeAtWire, timeQuery, wireEncodable, wireStreamOf } from './wire.js';
@@ -74,7 +74,7 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName): Databa
       return await fn(client, () => (broken = true));
     } catch (error) {
       // Or one an operation says must not be lent again (a cancel may still be on its way to it).
-      broken ||= isUnavailable(error) || (error as { discardConnection?: unknown }).discardConnection === true;
+      broken ||= isServiceError(error, 'database-unavailable', 'cancelled');
       throw error;
     } finally {
       client.release(broken);
@@ -92,7 +92,7 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName): Databa
           ADVISORY_LOCK.classId,
           ADVISORY_LOCK.objectId,
         ]);
-        if (!rows[0]?.locked) throw new LockBusyError();
+        if (!rows[0]?.locked) throw lockBusy();
         try {
           return await fn(session);
         } finally {

@@ -1,6 +1,6 @@
 import type { RouteHandler } from '@hono/zod-openapi';
-import type { AppEnv } from '../../lib/create-router.js';
-import { NotFoundError, ProblemError } from '../../lib/errors.js';
+import type { AppEnv } from '../../http/create-router.js';
+import { HttpProblem } from '../../http/problems.js';
 import { benchmark } from '../../operations/benchmark.js';
 import type { ReportId } from '../../reports/ids.js';
 import { answerRun, startRun } from '../operation.js';
@@ -10,9 +10,10 @@ export const postBenchmarkHandler: RouteHandler<typeof postBenchmark, AppEnv> = 
   const input = benchmarkBodySchema.parse(c.req.valid('json')); // applies the defaults to an empty body too
   // The baseline is read before the run starts: a wrong id is the answer, not a failed report.
   const baseline = input.baselineReportId ? await c.var.deps.store.get(input.baselineReportId as ReportId) : null;
-  if (input.baselineReportId && !baseline) throw new NotFoundError(`No report has the id ${input.baselineReportId}.`);
+  if (input.baselineReportId && !baseline)
+    throw new HttpProblem('not-found', `No report has the id ${input.baselineReportId}.`);
   if (baseline && baseline.kind !== 'benchmark') {
-    throw new ProblemError(400, 'bad-request', 'Bad request', 'baselineReportId must name a benchmark report.', {
+    throw new HttpProblem('bad-request', 'baselineReportId must name a benchmark report.', {
       errors: [{ field: 'baselineReportId', in: 'body', message: `is a ${baseline.kind} report, not a benchmark` }],
     });
   }

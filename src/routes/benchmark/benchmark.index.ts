@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/create-router.js';
+import { createRouter } from '../../http/create-router.js';
 import { postBenchmarkHandler } from './benchmark.handlers.js';
 import { postBenchmark } from './benchmark.routes.js';
 

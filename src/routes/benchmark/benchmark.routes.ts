@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { requireScope } from '../../lib/auth.js';
-import { problemResponses } from '../../lib/problem.js';
+import { requireScope } from '../../http/auth.js';
+import { problemResponses } from '../../http/problems.js';
 import { REGRESSION } from '../../operations/benchmark.js';
 import { reportIdSchema, reportSchema } from '../../reports/schemas.js';
 import { BENCHMARK_DEFAULTS, PATTERN_NAMES, PATTERNS } from '../../sql/benchmark.js';

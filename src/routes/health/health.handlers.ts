@@ -1,17 +1,18 @@
 import type { RouteHandler } from '@hono/zod-openapi';
-import type { AppEnv } from '../../lib/create-router.js';
-import { ProblemError } from '../../lib/errors.js';
+import type { AppEnv } from '../../http/create-router.js';
+import { HttpProblem } from '../../http/problems.js';
 import { checkHealth } from '../../operations/health.js';
 import type { getHealth } from './health.routes.js';
 
 export const getHealthHandler: RouteHandler<typeof getHealth, AppEnv> = async (c) => {
-  const { status, ...health } = await checkHealth(c.var.deps);
+  const { status, ...checked } = await checkHealth(c.var.deps);
+  const health = { runtime: c.var.runtime, ...checked };
   c.header('Cache-Control', 'no-store');
   if (status !== 'ok') {
     const detail = health.database.reachable
       ? 'The report store does not answer.'
       : 'The SARK database cannot be reached.';
-    throw new ProblemError(503, 'unavailable', 'Service unavailable', detail, health);
+    throw new HttpProblem('unavailable', detail, { facts: health });
   }
   return c.json({ status, ...health }, 200);
 };

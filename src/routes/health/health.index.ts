@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/create-router.js';
+import { createRouter } from '../../http/create-router.js';
 import { getHealthHandler } from './health.handlers.js';
 import { getHealth } from './health.routes.js';
 

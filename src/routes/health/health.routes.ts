@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { problemResponses } from '../../lib/problem.js';
+import { problemResponses } from '../../http/problems.js';
 
 export const healthSchema = z
   .object({

@@ -1,6 +1,6 @@
 import type { RouteHandler } from '@hono/zod-openapi';
-import { assertScope } from '../../lib/auth.js';
-import type { AppEnv } from '../../lib/create-router.js';
+import { assertScope } from '../../http/auth.js';
+import type { AppEnv } from '../../http/create-router.js';
 import { migrate } from '../../operations/migrate.js';
 import { migrateBodySchema, type postMigrate } from './migrate.routes.js';
 import { answerRun, startRun } from '../operation.js';

@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/create-router.js';
+import { createRouter } from '../../http/create-router.js';
 import { postMigrateHandler } from './migrate.handlers.js';
 import { postMigrate } from './migrate.routes.js';
 

@@ -330,7 +330,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a migration whose connections are
         // give those events their turn before the checks below take a connection from a pool.
         await new Promise((resolve) => setTimeout(resolve, 200));
         await t.db.query('DROP TRIGGER pause ON resources');
-        expect(failure).toMatchObject({ status: 503 });
+        expect(failure).toMatchObject({ kind: 'database-unavailable' });
         const partial = await v2Counts(t);
         expect(partial.r).toBeGreaterThan(0);
         expect(partial.r).toBeLessThan(60);

@@ -1,6 +1,6 @@
 import type { RouteHandler } from '@hono/zod-openapi';
-import { assertScope } from '../../lib/auth.js';
-import type { AppEnv } from '../../lib/create-router.js';
+import { assertScope } from '../../http/auth.js';
+import type { AppEnv } from '../../http/create-router.js';
 import { optimize } from '../../operations/optimize/index.js';
 import { answerRun, startRun } from '../operation.js';
 import { optimizeBodySchema, type postOptimize } from './optimize.routes.js';

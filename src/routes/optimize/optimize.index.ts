@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/create-router.js';
+import { createRouter } from '../../http/create-router.js';
 import { postOptimizeHandler } from './optimize.handlers.js';
 import { postOptimize } from './optimize.routes.js';
 

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { requireScope } from '../../lib/auth.js';
+import { requireScope } from '../../http/auth.js';
 import { OPTIMIZE_ACTIONS } from '../../operations/optimize/index.js';
 import { reportSchema } from '../../reports/schemas.js';
 import { CANDIDATE_NAMES, CANDIDATES } from '../../sql/optimize.js';

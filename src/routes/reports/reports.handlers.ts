@@ -1,6 +1,6 @@
 import type { RouteHandler } from '@hono/zod-openapi';
-import type { AppEnv } from '../../lib/create-router.js';
-import { NotFoundError } from '../../lib/errors.js';
+import type { AppEnv } from '../../http/create-router.js';
+import { HttpProblem } from '../../http/problems.js';
 import type { ReportId } from '../../reports/ids.js';
 import type { getReport, listReports } from './reports.routes.js';
 
@@ -13,6 +13,6 @@ export const listReportsHandler: RouteHandler<typeof listReports, AppEnv> = asyn
 export const getReportHandler: RouteHandler<typeof getReport, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
   const report = await c.var.deps.store.get(id as ReportId);
-  if (!report) throw new NotFoundError(`No report has the id ${id}.`);
+  if (!report) throw new HttpProblem('not-found', `No report has the id ${id}.`);
   return c.json(report, 200);
 };

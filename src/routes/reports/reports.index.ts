@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/create-router.js';
+import { createRouter } from '../../http/create-router.js';
 import { getReportHandler, listReportsHandler } from './reports.handlers.js';
 import { getReport, listReports } from './reports.routes.js';
 

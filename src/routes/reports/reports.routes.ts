@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { requireScope } from '../../lib/auth.js';
-import { problemResponses } from '../../lib/problem.js';
+import { requireScope } from '../../http/auth.js';
+import { problemResponses } from '../../http/problems.js';
 import { reportIdSchema, reportKindSchema, reportListSchema, reportSchema } from '../../reports/schemas.js';
 
 const security = [{ bearerAuth: [] }];

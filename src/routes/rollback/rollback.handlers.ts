@@ -1,6 +1,6 @@
 import type { RouteHandler } from '@hono/zod-openapi';
-import { assertScope } from '../../lib/auth.js';
-import type { AppEnv } from '../../lib/create-router.js';
+import { assertScope } from '../../http/auth.js';
+import type { AppEnv } from '../../http/create-router.js';
 import { rollback } from '../../operations/rollback.js';
 import { answerRun, startRun } from '../operation.js';
 import { rollbackBodySchema, type postRollback } from './rollback.routes.js';

@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/create-router.js';
+import { createRouter } from '../../http/create-router.js';
 import { postRollbackHandler } from './rollback.handlers.js';
 import { postRollback } from './rollback.routes.js';
 

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { requireScope } from '../../lib/auth.js';
+import { requireScope } from '../../http/auth.js';
 import { ROLLBACK_DEFAULTS } from '../../operations/rollback.js';
 import { reportSchema } from '../../reports/schemas.js';
 import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } from '../shared.js';

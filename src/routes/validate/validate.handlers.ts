@@ -1,5 +1,5 @@
 import type { RouteHandler } from '@hono/zod-openapi';
-import type { AppEnv } from '../../lib/create-router.js';
+import type { AppEnv } from '../../http/create-router.js';
 import { validate } from '../../operations/validate.js';
 import { answerRun, startRun } from '../operation.js';
 import { validateBodySchema, type postValidate } from './validate.routes.js';

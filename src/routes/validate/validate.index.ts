@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/create-router.js';
+import { createRouter } from '../../http/create-router.js';
 import { postValidateHandler } from './validate.handlers.js';
 import { postValidate } from './validate.routes.js';
 

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { requireScope } from '../../lib/auth.js';
+import { requireScope } from '../../http/auth.js';
 import { VALIDATION_MODES } from '../../operations/validate.js';
 import { reportSchema } from '../../reports/schemas.js';
 import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } from '../shared.js';

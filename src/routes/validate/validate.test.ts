@@ -170,7 +170,7 @@ for (const target of databaseTargets()) {
         await t.db.query(`UPDATE capabilities SET name = 'same'`);
         await expect(
           t.db.query('CREATE UNIQUE INDEX CONCURRENTLY ix_capabilities_unique_name ON capabilities (name)'),
-        ).rejects.toMatchObject({ code: '23505' });
+        ).rejects.toMatchObject({ kind: 'constraint-violation', facts: { sqlstate: '23505' } });
         const report = await validate({ mode: 'schema' });
         expect(report.exitCode).toBe(1);
         expect(check(report, 'schema.indexes_valid')).toMatchObject({

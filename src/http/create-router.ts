@@ -1,12 +1,14 @@
 import { OpenAPIHono, type Hook } from '@hono/zod-openapi';
-import type { AppDeps } from './deps.js';
-import type { FieldError } from './problem.js';
-import { problemResponse } from './problem.js';
+import type { AppDeps } from '../operations/deps.js';
+import type { Runtime } from './context.js';
+import { HttpProblem, problemResponse, type FieldError } from './problems.js';
 import type { TokenEntry } from './scopes.js';
 
 export interface AppEnv {
   Variables: {
     deps: AppDeps;
+    tokens: readonly TokenEntry[] | undefined;
+    runtime: Runtime;
     principal: TokenEntry;
     requestId: string;
   };
@@ -35,13 +37,8 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result, c
     }
     return [{ field: base || '(body)', in: location, message: issue.message }];
   });
-  return problemResponse(c, {
-    status: 400,
-    slug: 'bad-request',
-    title: 'Bad request',
-    detail: `The request ${location} is invalid: ${errors.map((e) => e.field).join(', ')}.`,
-    errors,
-  });
+  const detail = `The request ${location} is invalid: ${errors.map((e) => e.field).join(', ')}.`;
+  return problemResponse(c, new HttpProblem('bad-request', detail, { errors }));
 };
 
 /** The only place that makes an OpenAPIHono: every router shares the env type and the hook. */

@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from './create-router.js';
-import { ProblemError, ServiceNotConfiguredError } from './errors.js';
-import { problemResponse } from './problem.js';
+import { ServiceError } from '../errors.js';
+import { HttpProblem } from './problems.js';
 import { grants, type Scope, type TokenEntry } from './scopes.js';
 
 const encoder = new TextEncoder();
@@ -37,12 +37,7 @@ export function generateToken(): string {
 /** For operations whose scope depends on the body (a dry run needs run, a real run apply). */
 export function assertScope(principal: TokenEntry, scope: Scope, why: string): void {
   if (!grants(principal.scopes, scope)) {
-    throw new ProblemError(
-      403,
-      'forbidden',
-      'Forbidden',
-      `The token "${principal.name}" lacks the "${scope}" scope, which ${why} needs.`,
-    );
+    throw new HttpProblem('forbidden', `The token "${principal.name}" lacks the "${scope}" scope, which ${why} needs.`);
   }
 }
 
@@ -51,28 +46,25 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 /** Lets the request through when its bearer token carries `scope`; sets `principal`. */
 export function requireScope(scope: Scope) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const tokens = c.var.deps.tokens;
-    if (!tokens)
-      throw new ServiceNotConfiguredError(
+    const tokens = c.var.tokens;
+    if (!tokens) {
+      throw new ServiceError(
+        'not-configured',
         'No API tokens are configured (API_TOKENS), so no operation can be authorised.',
       );
+    }
     const presented = BEARER.exec(c.req.header('Authorization') ?? '')?.[1];
     const entry = presented ? await findToken(presented, tokens) : undefined;
     if (!entry) {
-      return problemResponse(c, {
-        status: 401,
-        slug: 'unauthorized',
-        title: 'Unauthorized',
-        detail: presented ? 'The bearer token is not known.' : 'Send an API token as `Authorization: Bearer <token>`.',
+      const detail = presented
+        ? 'The bearer token is not known.'
+        : 'Send an API token as `Authorization: Bearer <token>`.';
+      throw new HttpProblem('unauthorized', detail, {
         headers: { 'WWW-Authenticate': `Bearer realm="sark-migrate", scope="${scope}"` },
       });
     }
     if (!grants(entry.scopes, scope)) {
-      return problemResponse(c, {
-        status: 403,
-        slug: 'forbidden',
-        title: 'Forbidden',
-        detail: `The token "${entry.name}" lacks the "${scope}" scope.`,
+      throw new HttpProblem('forbidden', `The token "${entry.name}" lacks the "${scope}" scope.`, {
         headers: { 'WWW-Authenticate': `Bearer realm="sark-migrate", error="insufficient_scope", scope="${scope}"` },
       });
     }

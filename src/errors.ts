@@ -1,0 +1,63 @@
+/**
+ * The service's one error vocabulary. Operations and adapters raise a ServiceError of one of
+ * these kinds; only the HTTP layer (src/http/problems.ts) decides what status and problem type
+ * a kind answers with. Findings (a failed check, a skipped row) are never errors: they are
+ * data in a report.
+ */
+export const ERROR_KINDS = [
+  /** Another changing operation holds the database. */
+  'lock-busy',
+  /** A rollback's planId no longer matches the database. */
+  'stale-plan',
+  /** A migration's tables are partly present. */
+  'schema-conflict',
+  /** The v1 tables match neither of SARK's known shapes. */
+  'unsupported-v1-schema',
+  /** The database cannot be reached, or the connection was lost. */
+  'database-unavailable',
+  /** A statement outran its statement_timeout. */
+  'statement-timeout',
+  /** A lock was not granted within lock_timeout. */
+  'lock-timeout',
+  /** A deadlock or a serialization failure, still there after the retries. */
+  'write-conflict',
+  /** The database refused a value (SQLSTATE class 22: a NUL byte, text that does not parse). */
+  'invalid-value',
+  /** The database refused a row (SQLSTATE class 23: a unique, foreign or check constraint). */
+  'constraint-violation',
+  /** The caller went away, and the operation stopped. */
+  'cancelled',
+  /** A setting or the service's own schema is missing. */
+  'not-configured',
+] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+export class ServiceError extends Error {
+  /** Facts a caller can act on (`missing` columns, the current planId, ...), shown beside the detail. */
+  readonly facts: Record<string, unknown>;
+
+  constructor(
+    readonly kind: ErrorKind,
+    detail: string,
+    options: { facts?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(detail, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ServiceError';
+    this.facts = options.facts ?? {};
+  }
+}
+
+export function isServiceError(error: unknown, ...kinds: ErrorKind[]): error is ServiceError {
+  return error instanceof ServiceError && (kinds.length === 0 || kinds.includes(error.kind));
+}
+
+export const lockBusy = () =>
+  new ServiceError('lock-busy', 'Another changing operation holds the database; retry when it has finished.');
+
+export const databaseUnavailable = (cause?: unknown) =>
+  new ServiceError('database-unavailable', 'The SARK database cannot be reached right now; retry later.', { cause });
+
+/** Raised while reading configuration; the entry point decides whether to exit or to answer 503. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}

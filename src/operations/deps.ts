@@ -1,0 +1,15 @@
+import type { Database } from '../adapters/db/types.js';
+import type { ReportStore } from '../reports/store.js';
+
+/** What every operation needs from the outside world, built by the runtime's entry point. */
+export interface AppDeps {
+  db: Database;
+  store: ReportStore;
+  /**
+   * Keeps an operation going after the response (respond-async) or a client that went away;
+   * the runtime decides how long it may run.
+   */
+  defer(task: Promise<unknown>): void;
+  /** How often a running report is rewritten with its progress (default 1000 ms). */
+  progressIntervalMs?: number;
+}
