@@ -2,6 +2,50 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers (test/architecture.test.ts proves these rules fire, and that no import cycle exists):
+ * - the HTTP layer: src/app.ts, src/http/, src/routes/; the only code that knows statuses and Hono;
+ * - the core: operations, the mapping, SQL, measurements, reports, the service's schema, errors;
+ * - the adapters: src/adapters/ (drivers and stores behind the ports in adapters/<kind>/types.ts);
+ * - the entry points (entry.node.ts, entry.worker.ts, env.ts), which put the others together.
+ */
+const CORE = [
+  'src/operations/**',
+  'src/mapping/**',
+  'src/sql/**',
+  'src/measure/**',
+  'src/reports/**',
+  'src/db/**',
+  'src/demo/**',
+  'src/errors.ts',
+];
+
+const http = {
+  group: ['hono', 'hono/*', '@hono/*', '@scalar/*', '**/http/*', '**/routes/**', '**/app.js'],
+  message: 'The HTTP layer (Hono, src/http/, src/routes/) is not imported from here.',
+};
+const drivers = {
+  group: ['pg', 'pg-protocol', '@neondatabase/*', '@electric-sql/*', 'ws'],
+  message: 'Drivers are used by the adapters only.',
+};
+const adapterImplementations = {
+  group: ['**/adapters/*/*', '!**/adapters/*/types.js'],
+  message:
+    'Only the ports (src/adapters/<kind>/types.ts) are imported from here; the entry points pick implementations.',
+};
+const entries = {
+  group: ['**/entry.*', '**/env.js'],
+  message: 'The entry points put the layers together; nothing imports them.',
+};
+const operations = { group: ['**/operations/**'], message: 'This layer sits below the operations.' };
+const sql = { group: ['**/sql/**'], message: 'Routes call operations; SQL stays in the core.' };
+
+const layer = (files, ...patterns) => ({
+  files,
+  ignores: ['src/**/*.test.ts'],
+  rules: { 'no-restricted-imports': ['error', { patterns }] },
+});
+
 export default tseslint.config(
   {
     ignores: [
@@ -9,6 +53,7 @@ export default tseslint.config(
       'dist/',
       '.wrangler/',
       '.sark-migrate/',
+      '.ci/',
       'drizzle/',
       'openapi/',
       'src/db/migrations.bundle.ts',
@@ -31,4 +76,9 @@ export default tseslint.config(
     files: ['test/**', 'scripts/**', '*.config.ts', 'src/entry.node.ts', 'src/**/*.test.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
+  // Later entries win for the files they match: the narrower layers come after the wider.
+  layer(CORE, http, drivers, adapterImplementations, entries),
+  layer(['src/mapping/**', 'src/sql/**'], http, drivers, adapterImplementations, entries, operations),
+  layer(['src/routes/**', 'src/http/**', 'src/app.ts'], drivers, adapterImplementations, entries, sql),
+  layer(['src/adapters/**'], http, entries, operations),
 );

@@ -2,15 +2,8 @@ import type { Queryable, Session } from '../adapters/db/types.js';
 import { ServiceError } from '../errors.js';
 import { SERVICE_SCHEMA } from '../sql/catalog.js';
 import { existingTables } from '../sql/introspection.js';
+import type { BundledMigration } from './bundled-migration.js';
 import { MIGRATIONS } from './migrations.bundle.js';
-
-export interface BundledMigration {
-  tag: string;
-  hash: string;
-  /** Tables the migration creates, so a database that already has them all can adopt it. */
-  createsTables: string[];
-  statements: string[];
-}
 
 export interface MigrationOutcome {
   tag: string;

@@ -1,10 +1,11 @@
 // Generated from drizzle/ by scripts/bundle-migrations.ts (npm run db:generate). Do not edit.
-import type { BundledMigration } from './migrate.js';
+import type { BundledMigration } from './bundled-migration.js';
 
 export const MIGRATIONS: readonly BundledMigration[] = [
   {
     "tag": "0000_v2_tables",
     "hash": "9c61278bebba75dc7a46bcf5d8785476ecbdc3b4b5ce9f8d17781b76efaa81b2",
+    "target": "v2",
     "createsTables": [
       "capabilities",
       "cost_tracking",
@@ -36,6 +37,7 @@ export const MIGRATIONS: readonly BundledMigration[] = [
   {
     "tag": "0001_rollback_archive",
     "hash": "f087a127b62bd275a6ac21ac38397c76546bd78c8416cc852048ae5d29455791",
+    "target": "service",
     "createsTables": [
       "sark_migrate.archived_capabilities",
       "sark_migrate.archived_resources"
@@ -51,6 +53,7 @@ export const MIGRATIONS: readonly BundledMigration[] = [
   {
     "tag": "0002_rollback_archive_unindexed",
     "hash": "1e5ea1e4666d86054b3f46a3b0e6e0df23fd426f269e13f5e6b521267cc69667",
+    "target": "service",
     "createsTables": [],
     "statements": [
       "DROP INDEX IF EXISTS \"sark_migrate\".\"ix_archived_capabilities_rollback\";",
@@ -59,25 +62,27 @@ export const MIGRATIONS: readonly BundledMigration[] = [
   },
   {
     "tag": "0003_rollback_archive_packs",
-    "hash": "17ce257ceb22eaf6b2a33bd3fc48d021d94fed2eb8d1dd89b0345c5f4a334a14",
+    "hash": "8cf5332aebfb9b23c863e01e4cd616b3b6cb9d7833398e28b046a18a097225ee",
+    "target": "service",
     "createsTables": [
       "sark_migrate.archived_resource_packs",
       "sark_migrate.archived_capability_packs"
     ],
     "statements": [
-      "-- Custom SQL migration file, put your code below! --\n-- The rollback archive, packed: a row per (at most) 200 archived rows, held as an array of a\n-- composite type that TOAST compresses. 0004 moves the rows of the row-for-row tables into the\n-- packs, drops those tables and puts views of the same names in their place, in one transaction.\n-- drizzle-kit models neither composite types nor arrays of them, hence a custom migration.\n-- The types' fields have no length: a cast to varchar(n) cuts a longer value without a word, and\n-- a v2 table adopted from SARK may have wider columns than ours.\nCREATE TYPE \"sark_migrate\".\"archived_resource\" AS (\n\t\"id\" varchar, \"name\" varchar, \"protocol\" varchar, \"endpoint\" varchar, \"sensitivity_level\" varchar,\n\t\"metadata\" jsonb, \"created_at\" timestamp with time zone, \"updated_at\" timestamp with time zone\n);",
+      "-- Custom SQL migration file, put your code below! --\n-- The rollback archive, packed: a row per (at most) 200 archived rows, held as an array of a\n-- composite type that TOAST compresses. The two INSERTs at the end move the rows 0001's\n-- row-for-row tables hold into the packs; 0004 (generated from src/db/service-schema.ts) then\n-- drops those tables and puts views of the same names in their place. The service applies its\n-- migrations one after another under its advisory lock, which every rollback holds too, so no\n-- rollback can archive a row between the move and the drop.\n-- drizzle-kit models neither composite types nor arrays of them, hence a custom migration.\n-- The types' fields have no length: a cast to varchar(n) cuts a longer value without a word, and\n-- a v2 table adopted from SARK may have wider columns than ours.\nCREATE TYPE \"sark_migrate\".\"archived_resource\" AS (\n\t\"id\" varchar, \"name\" varchar, \"protocol\" varchar, \"endpoint\" varchar, \"sensitivity_level\" varchar,\n\t\"metadata\" jsonb, \"created_at\" timestamp with time zone, \"updated_at\" timestamp with time zone\n);",
       "CREATE TYPE \"sark_migrate\".\"archived_capability\" AS (\n\t\"id\" varchar, \"resource_id\" varchar, \"name\" varchar, \"description\" text, \"input_schema\" jsonb,\n\t\"output_schema\" jsonb, \"sensitivity_level\" varchar, \"metadata\" jsonb\n);",
       "CREATE TABLE \"sark_migrate\".\"archived_resource_packs\" (\n\t\"rollback_id\" text NOT NULL,\n\t\"archived_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"rows\" \"sark_migrate\".\"archived_resource\"[] NOT NULL\n);",
-      "CREATE TABLE \"sark_migrate\".\"archived_capability_packs\" (\n\t\"rollback_id\" text NOT NULL,\n\t\"archived_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"rows\" \"sark_migrate\".\"archived_capability\"[] NOT NULL\n);"
+      "CREATE TABLE \"sark_migrate\".\"archived_capability_packs\" (\n\t\"rollback_id\" text NOT NULL,\n\t\"archived_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"rows\" \"sark_migrate\".\"archived_capability\"[] NOT NULL\n);",
+      "INSERT INTO \"sark_migrate\".\"archived_resource_packs\" (\"rollback_id\", \"archived_at\", \"rows\")\nSELECT a.rollback_id, a.archived_at, array_agg(ROW(a.id, a.name, a.protocol, a.endpoint, a.sensitivity_level, a.metadata, a.created_at, a.updated_at)::\"sark_migrate\".\"archived_resource\")\n  FROM (SELECT r.*, (row_number() OVER (PARTITION BY r.rollback_id, r.archived_at) - 1) / 200 AS pack FROM \"sark_migrate\".\"archived_resources\" r) a\n GROUP BY a.rollback_id, a.archived_at, a.pack;",
+      "INSERT INTO \"sark_migrate\".\"archived_capability_packs\" (\"rollback_id\", \"archived_at\", \"rows\")\nSELECT a.rollback_id, a.archived_at, array_agg(ROW(a.id, a.resource_id, a.name, a.description, a.input_schema, a.output_schema, a.sensitivity_level, a.metadata)::\"sark_migrate\".\"archived_capability\")\n  FROM (SELECT c.*, (row_number() OVER (PARTITION BY c.rollback_id, c.archived_at) - 1) / 200 AS pack FROM \"sark_migrate\".\"archived_capabilities\" c) a\n GROUP BY a.rollback_id, a.archived_at, a.pack;"
     ]
   },
   {
     "tag": "0004_rollback_archive_views",
-    "hash": "1db8d726379caf90790f552ce0ff661d35da6e6fb3bb906573d04a9a24f5c7c4",
+    "hash": "5a4d658fbac71f60f108df7e97f4661c4c3578d1de66560f42862740aca7bc5a",
+    "target": "service",
     "createsTables": [],
     "statements": [
-      "-- Generated by drizzle-kit from src/db/service-schema.ts, but for the two INSERTs first, added by\n-- hand: they move the rows already archived into 0003's packs in the same transaction as the drops,\n-- so no row archived meanwhile can be dropped with its table.\nINSERT INTO \"sark_migrate\".\"archived_resource_packs\" (\"rollback_id\", \"archived_at\", \"rows\")\nSELECT a.rollback_id, a.archived_at, array_agg(ROW(a.id, a.name, a.protocol, a.endpoint, a.sensitivity_level, a.metadata, a.created_at, a.updated_at)::\"sark_migrate\".\"archived_resource\")\n  FROM (SELECT r.*, (row_number() OVER (PARTITION BY r.rollback_id, r.archived_at) - 1) / 200 AS pack FROM \"sark_migrate\".\"archived_resources\" r) a\n GROUP BY a.rollback_id, a.archived_at, a.pack;",
-      "INSERT INTO \"sark_migrate\".\"archived_capability_packs\" (\"rollback_id\", \"archived_at\", \"rows\")\nSELECT a.rollback_id, a.archived_at, array_agg(ROW(a.id, a.resource_id, a.name, a.description, a.input_schema, a.output_schema, a.sensitivity_level, a.metadata)::\"sark_migrate\".\"archived_capability\")\n  FROM (SELECT c.*, (row_number() OVER (PARTITION BY c.rollback_id, c.archived_at) - 1) / 200 AS pack FROM \"sark_migrate\".\"archived_capabilities\" c) a\n GROUP BY a.rollback_id, a.archived_at, a.pack;",
       "DROP TABLE \"sark_migrate\".\"archived_capabilities\" CASCADE;",
       "DROP TABLE \"sark_migrate\".\"archived_resources\" CASCADE;",
       "CREATE VIEW \"sark_migrate\".\"archived_capabilities\" AS (SELECT p.rollback_id, p.archived_at, r.id, r.resource_id, r.name, r.description, r.input_schema, r.output_schema, r.sensitivity_level, r.metadata FROM sark_migrate.archived_capability_packs p CROSS JOIN LATERAL unnest(p.rows) r);",

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { SERVICE_SCHEMA } from '../../src/sql/catalog.js';
 
 const root = new URL('../../drizzle/', import.meta.url);
 
@@ -23,10 +24,12 @@ export function renderMigrationBundle(): string {
       const createsTables = [...sql.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?"(?:([^"]+)"\.")?([^"]+)"/g)].map((m) =>
         m[1] ? `${m[1]}.${m[2]}` : m[2]!,
       );
-      return { tag, hash: createHash('sha256').update(sql).digest('hex'), createsTables, statements };
+      // Every statement of a service migration names the service's schema; a v2 migration's never does.
+      const target = statements.every((s) => s.includes(`"${SERVICE_SCHEMA}"`)) ? 'service' : 'v2';
+      return { tag, hash: createHash('sha256').update(sql).digest('hex'), target, createsTables, statements };
     });
   return `// Generated from drizzle/ by scripts/bundle-migrations.ts (npm run db:generate). Do not edit.
-import type { BundledMigration } from './migrate.js';
+import type { BundledMigration } from './bundled-migration.js';
 
 export const MIGRATIONS: readonly BundledMigration[] = ${JSON.stringify(migrations, null, 2)};
 `;

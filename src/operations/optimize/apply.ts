@@ -15,7 +15,7 @@ import {
 } from '../../sql/optimize.js';
 import { measureQuery, type PatternResult } from '../benchmark.js';
 import type { OperationContext } from '../runner.js';
-import type { OptimizeInput } from './index.js';
+import type { OptimizeInput } from './input.js';
 import { QUERIES } from './plan.js';
 
 /** How long dropping an INVALID index may wait for the transactions that block it. */

@@ -1,22 +1,11 @@
 import type { Database } from '../../adapters/db/types.js';
-import type { CandidateName } from '../../sql/optimize.js';
 import type { OperationContext, OperationOutcome } from '../runner.js';
 import { apply } from './apply.js';
 import { flagged, inventory } from './inventory.js';
+import type { OptimizeInput } from './input.js';
 import { plan } from './plan.js';
 
-export const OPTIMIZE_ACTIONS = ['analyze', 'plan', 'apply'] as const;
-export type OptimizeAction = (typeof OPTIMIZE_ACTIONS)[number];
-
-export interface OptimizeInput {
-  action: OptimizeAction;
-  indexes?: CandidateName[] | undefined;
-  iterations: number;
-  warmup: number;
-  lockTimeoutMs: number;
-  buildTimeoutMs: number;
-  verifyTargets: boolean;
-}
+export { OPTIMIZE_ACTIONS, type OptimizeAction, type OptimizeInput } from './input.js';
 
 /**
  * POST /optimize. `analyze`: the index inventory with flags. `plan`: candidates, evaluated
