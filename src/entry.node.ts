@@ -8,6 +8,7 @@ import { pgliteDatabase } from './adapters/db/pglite.js';
 import type { Database } from './adapters/db/types.js';
 import { fsObjectStore } from './adapters/storage/fs.js';
 import { createApp } from './app.js';
+import { ServiceSchemaGate, withServiceSchema } from './db/service-migrations.js';
 import { DEMO_SIZE, ensureDemoDatabase } from './demo/bootstrap.js';
 import { isNeonUrl, readNodeConfig, type NodeConfig } from './env.js';
 import { generateToken, sha256Hex } from './http/auth.js';
@@ -65,9 +66,17 @@ async function main(): Promise<void> {
     if (!tokens) ({ tokens, token: printedToken } = await demoTokens());
   }
 
+  // The service's own schema, brought up to date before the first request; a database that
+  // cannot be reached now is tried again at its first use.
+  const serviceSchema = new ServiceSchemaGate();
+  const ensureServiceSchema = () => serviceSchema.ensure('database', db);
+  await ensureServiceSchema().catch((error: unknown) =>
+    console.warn(`The service's schema (sark_migrate) is not up to date yet; retried at first use: ${String(error)}`),
+  );
+
   const background = new Set<Promise<unknown>>();
   const deps: AppDeps = {
-    db,
+    db: withServiceSchema(db, ensureServiceSchema),
     store: createReportStore(fsObjectStore(config.reportsDir)),
     // The process outlives the response: background work runs on, and shutdown waits for it.
     defer: (task) => {

@@ -3,6 +3,7 @@ import type { Database } from './adapters/db/types.js';
 import { r2ObjectStore, type R2BucketLike } from './adapters/storage/r2.js';
 import { createApp } from './app.js';
 import { readWorkerConfig, type WorkerConfig } from './env.js';
+import { ServiceSchemaGate, withServiceSchema } from './db/service-migrations.js';
 import { ConfigError, ServiceError } from './errors.js';
 import type { RequestScope, WaitUntil } from './http/context.js';
 import type { AppDeps } from './operations/deps.js';
@@ -16,7 +17,7 @@ export interface WorkerBindings {
 }
 
 /** A Database that opens its Neon pool on first use, so requests that never query open nothing. */
-function lazyDatabase(config: WorkerConfig): Database & { opened(): boolean } {
+function lazyDatabase(config: WorkerConfig): Database {
   let db: Database | undefined;
   const open = (): Database => {
     if (!config.databaseUrl) throw new ServiceError('not-configured', 'DATABASE_URL is not set for this Worker.');
@@ -28,7 +29,6 @@ function lazyDatabase(config: WorkerConfig): Database & { opened(): boolean } {
     transaction: (fn, options) => open().transaction(fn, options),
     withAdvisoryLock: (fn) => open().withAdvisoryLock(fn),
     close: async () => db?.close(),
-    opened: () => db !== undefined,
   };
 }
 
@@ -51,12 +51,16 @@ function configOf(env: WorkerBindings): WorkerConfig {
 
 const backgroundOf = new WeakMap<AppDeps, Promise<unknown>[]>();
 
+// Whether each database's service schema is current, across this isolate's requests: promises only, no client.
+const serviceSchema = new ServiceSchemaGate();
+
 const app = createApp<WorkerBindings>({
   acquire(env, executionContext): RequestScope {
     const config = configOf(env);
     const background: Promise<unknown>[] = [];
+    const db = lazyDatabase(config);
     const deps: AppDeps = {
-      db: lazyDatabase(config),
+      db: withServiceSchema(db, () => serviceSchema.ensure(config.databaseUrl ?? '', db)),
       store: createReportStore(r2ObjectStore(env.REPORTS)),
       // waitUntil at once, not at release: a client that disconnects mid-request must not cancel the work.
       defer: (task) => {

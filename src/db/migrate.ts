@@ -1,9 +1,22 @@
 import type { Queryable, Session } from '../adapters/db/types.js';
 import { ServiceError } from '../errors.js';
-import { SERVICE_SCHEMA } from '../sql/catalog.js';
 import { existingTables } from '../sql/introspection.js';
+import {
+  appliedTagsSql,
+  createLedgerSql,
+  createServiceSchemaSql,
+  LEDGER,
+  migrationStatementSql,
+  recordMigrationSql,
+} from '../sql/ledger.js';
+import { execute, queryRows } from '../sql/sql.js';
 import type { BundledMigration } from './bundled-migration.js';
 import { MIGRATIONS } from './migrations.bundle.js';
+
+/** SARK's v2 tables: /migrate's schema phase creates (or adopts) them. */
+export const V2_MIGRATIONS = MIGRATIONS.filter((m) => m.target === 'v2');
+/** The service's own schema (sark_migrate): src/db/service-migrations.ts applies it where the service starts. */
+export const SERVICE_MIGRATIONS = MIGRATIONS.filter((m) => m.target === 'service');
 
 export interface MigrationOutcome {
   tag: string;
@@ -12,18 +25,6 @@ export interface MigrationOutcome {
    * as they are; already-applied: an earlier run did it; would-apply / would-adopt: a dry run's plan.
    */
   outcome: 'applied' | 'adopted' | 'already-applied' | 'would-apply' | 'would-adopt';
-}
-
-const LEDGER = `${SERVICE_SCHEMA}.schema_migrations`;
-
-async function ensureLedger(session: Session): Promise<void> {
-  await session.query(`CREATE SCHEMA IF NOT EXISTS ${SERVICE_SCHEMA}`);
-  await session.query(`CREATE TABLE IF NOT EXISTS ${LEDGER} (
-    tag text PRIMARY KEY,
-    hash text NOT NULL,
-    outcome text NOT NULL CHECK (outcome IN ('applied', 'adopted')),
-    applied_at timestamptz NOT NULL DEFAULT now()
-  )`);
 }
 
 /** Whether a migration's tables are all absent (apply it), all present (adopt it), or neither (refuse). */
@@ -42,20 +43,23 @@ async function decide(db: Queryable, migration: BundledMigration): Promise<'appl
 
 async function applyOne(tx: Queryable, migration: BundledMigration): Promise<'applied' | 'adopted'> {
   const decision = await decide(tx, migration);
-  if (decision === 'apply') for (const statement of migration.statements) await tx.query(statement);
+  if (decision === 'apply') {
+    for (const statement of migration.statements) await execute(tx, migrationStatementSql(statement));
+  }
   const outcome = decision === 'apply' ? 'applied' : 'adopted';
-  await tx.query(`INSERT INTO ${LEDGER} (tag, hash, outcome) VALUES ($1, $2, $3)`, [
-    migration.tag,
-    migration.hash,
-    outcome,
-  ]);
+  await execute(tx, recordMigrationSql(migration, outcome));
   return outcome;
 }
 
 async function appliedTags(db: Queryable): Promise<Set<string>> {
   if (!(await existingTables(db, [LEDGER])).has(LEDGER)) return new Set();
-  const applied = await db.query<{ tag: string }>(`SELECT tag FROM ${LEDGER}`);
-  return new Set(applied.rows.map((r) => r.tag));
+  return new Set((await queryRows(db, appliedTagsSql())).map((r) => r.tag));
+}
+
+/** The tags of `migrations` the database has not had yet. */
+export async function pendingMigrations(db: Queryable, migrations: readonly BundledMigration[]): Promise<string[]> {
+  const done = await appliedTags(db);
+  return migrations.filter((m) => !done.has(m.tag)).map((m) => m.tag);
 }
 
 /** What applyMigrations would do, changing nothing (a dry run's schema phase). */
@@ -67,25 +71,25 @@ export async function planMigrations(
   const plan: MigrationOutcome[] = [];
   for (const migration of migrations) {
     if (done.has(migration.tag)) plan.push({ tag: migration.tag, outcome: 'already-applied' });
-    else
-      plan.push({
-        tag: migration.tag,
-        outcome: (await decide(db, migration)) === 'apply' ? 'would-apply' : 'would-adopt',
-      });
+    else {
+      const decision = await decide(db, migration);
+      plan.push({ tag: migration.tag, outcome: decision === 'apply' ? 'would-apply' : 'would-adopt' });
+    }
   }
   return plan;
 }
 
 /**
  * Brings the database to the bundled migrations, each in its own transaction. The caller
- * holds the advisory lock (it is a changing operation). Tables SARK's own migrations already
- * created are adopted, never recreated.
+ * holds the advisory lock. Tables SARK's own migrations already created are adopted, never
+ * recreated.
  */
 export async function applyMigrations(
   session: Session,
   migrations: readonly BundledMigration[] = MIGRATIONS,
 ): Promise<MigrationOutcome[]> {
-  await ensureLedger(session);
+  await execute(session, createServiceSchemaSql());
+  await execute(session, createLedgerSql());
   const done = await appliedTags(session);
   const outcomes: MigrationOutcome[] = [];
   for (const migration of migrations) {

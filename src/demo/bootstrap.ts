@@ -1,5 +1,5 @@
 import type { Database } from '../adapters/db/types.js';
-import { applyMigrations } from '../db/migrate.js';
+import { applyMigrations, V2_MIGRATIONS } from '../db/migrate.js';
 import { existingTables } from '../sql/introspection.js';
 import { V1_TABLES } from '../sql/catalog.js';
 import { generateV1Data } from './generate.js';
@@ -9,7 +9,8 @@ export const DEMO_SIZE = { servers: 1_000, toolsPerServer: 10 } as const;
 
 /**
  * First start of the embedded database: SARK's v1 schema with a demo dataset and the empty
- * v2 tables. A database that already has v1 is left as it is.
+ * v2 tables (as SARK's own migrations leave them before the cutover). A database that already
+ * has v1 is left as it is.
  */
 export async function ensureDemoDatabase(db: Database): Promise<{ created: boolean }> {
   return db.withAdvisoryLock(async (session) => {
@@ -18,7 +19,7 @@ export async function ensureDemoDatabase(db: Database): Promise<{ created: boole
       for (const statement of v1SchemaStatements('orm')) await tx.query(statement);
       await generateV1Data(tx, { ...DEMO_SIZE, shape: 'orm' });
     });
-    await applyMigrations(session);
+    await applyMigrations(session, V2_MIGRATIONS);
     return { created: true };
   });
 }

@@ -1,23 +1,33 @@
 import type { DriverName } from '../adapters/db/types.js';
+import { pendingMigrations, SERVICE_MIGRATIONS } from '../db/migrate.js';
 import { isServiceError } from '../errors.js';
-import type { AppDeps } from './deps.js';
-import { V1_TABLES, V2_TABLES } from '../sql/catalog.js';
+import { SERVICE_SCHEMA, V1_TABLES, V2_TABLES } from '../sql/catalog.js';
 import { existingTables, serverVersionSql } from '../sql/introspection.js';
+import { queryOne } from '../sql/sql.js';
+import type { AppDeps } from './deps.js';
 
 export interface HealthReport {
   status: 'ok' | 'unavailable';
   database: { reachable: boolean; driver: DriverName; serverVersion: string | null; latencyMs: number | null };
-  schemas: { v1: boolean; v2: boolean; tables: Record<string, boolean> };
+  schemas: {
+    v1: boolean;
+    v2: boolean;
+    tables: Record<string, boolean>;
+    /** The service's own schema: current, or the migrations it still lacks. */
+    service: { name: string; current: boolean; pending: string[] };
+  };
   storage: { ok: boolean };
 }
 
 async function probeDatabase(deps: AppDeps) {
+  // First: on a Worker the first use of the database brings the service's schema up to date.
+  const pending = await pendingMigrations(deps.db, SERVICE_MIGRATIONS);
   const started = performance.now();
-  const version = await deps.db.query<{ version: string }>(serverVersionSql().text);
+  const { version } = await queryOne(deps.db, serverVersionSql());
   const latencyMs = Math.round((performance.now() - started) * 10) / 10;
   const present = await existingTables(deps.db, [...V1_TABLES, ...V2_TABLES]);
   const tables = Object.fromEntries([...V1_TABLES, ...V2_TABLES].map((t) => [t, present.has(t)]));
-  return { serverVersion: version.rows[0]?.version ?? null, latencyMs, tables };
+  return { serverVersion: version, latencyMs, tables, pending };
 }
 
 /** Reachability of the database and the store, and which SARK schema versions are present. */
@@ -41,6 +51,7 @@ export async function checkHealth(deps: AppDeps): Promise<HealthReport> {
       v1: V1_TABLES.every((t) => tables[t]),
       v2: V2_TABLES.every((t) => tables[t]),
       tables,
+      service: { name: SERVICE_SCHEMA, current: db?.pending.length === 0, pending: db?.pending ?? [] },
     },
     storage: { ok: storage.status === 'fulfilled' },
   };

@@ -1,5 +1,5 @@
 import type { Database, Queryable, Session } from '../adapters/db/types.js';
-import { applyMigrations, planMigrations, type MigrationOutcome } from '../db/migrate.js';
+import { applyMigrations, planMigrations, V2_MIGRATIONS, type MigrationOutcome } from '../db/migrate.js';
 import { mappingFor, type Mapping } from '../mapping/mapping.js';
 import { detectV1Shape, type V1Shape } from '../mapping/shape.js';
 import { existingTables } from '../sql/introspection.js';
@@ -245,7 +245,7 @@ function planMigration(db: Database, input: MigrateInput, ctx: OperationContext)
       const { timings, time } = stopwatch();
       const { shape, m, subset, unknownServerIds } = await understand(tx, input);
       ctx.started();
-      const schema = await time('schema', () => planMigrations(tx));
+      const schema = await time('schema', () => planMigrations(tx, V2_MIGRATIONS));
       const { counts, skipped } = await time('plan', () => plan(tx, m, subset, true));
       const totalBatches = Math.ceil(counts.servers_planned / input.batchSize);
       const copied = { batches: 0, retries: 0, resources: 0, capabilities: 0 };
@@ -271,7 +271,7 @@ function runMigration(db: Database, input: MigrateInput, ctx: OperationContext):
   return db.withAdvisoryLock(async (session) => {
     const { timings, time } = stopwatch();
     const { shape, m, subset, unknownServerIds } = await understand(session, input);
-    const schema = await time('schema', () => applyMigrations(session));
+    const schema = await time('schema', () => applyMigrations(session, V2_MIGRATIONS));
     ctx.started();
     const { counts, skipped } = await time('plan', () => plan(session, m, subset, false));
     const totalBatches = Math.ceil(counts.servers_planned / input.batchSize);

@@ -1,5 +1,4 @@
 import type { Database, Queryable } from '../adapters/db/types.js';
-import { applyMigrations } from '../db/migrate.js';
 import { isServiceError, ServiceError } from '../errors.js';
 import { mappingFor } from '../mapping/mapping.js';
 import { detectV1Shape } from '../mapping/shape.js';
@@ -396,7 +395,6 @@ function runRollback(db: Database, input: RollbackInput, ctx: OperationContext):
   return db.withAdvisoryLock(async (session) => {
     if ((await existingTables(session, ['resources', 'capabilities'])).size < 2) return empty(input);
     const sql = rollbackSql(mappingFor(await detectV1Shape(session)));
-    await applyMigrations(session); // the archive tables
     const { planId, extent, key } = await session.transaction(
       async (tx) => {
         await tx.query(sql.settings);

@@ -6,7 +6,8 @@ import { isServiceError } from '../errors.js';
 import { detectV1Shape } from '../mapping/shape.js';
 import { V1_TABLES, V2_TABLES } from '../sql/catalog.js';
 import { fidelityCountsSql, fidelitySampleSql, type FidelityCounts } from '../sql/fidelity.js';
-import { existingTables, type Sql } from '../sql/introspection.js';
+import { existingTables } from '../sql/introspection.js';
+import type { Sql } from '../sql/sql.js';
 import {
   capabilityForeignKeysSql,
   capabilityRulesSql,

@@ -1,6 +1,6 @@
 import type { Mapping, TableMapping } from '../mapping/mapping.js';
 import type { V1Shape } from '../mapping/shape.js';
-import type { Sql } from './introspection.js';
+import type { Sql } from './sql.js';
 
 /**
  * Field-by-field comparison of v1 rows with their v2 rows, derived from the mapping: the

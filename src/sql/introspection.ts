@@ -1,21 +1,12 @@
 import type { Queryable } from '../adapters/db/types.js';
-
-export interface Sql {
-  text: string;
-  values: unknown[];
-}
+import { queryRows, sql } from './sql.js';
 
 /** Which of the named tables exist on the search path; names are bound values, not identifiers. */
-export function existingTablesSql(names: readonly string[]): Sql {
-  return { text: 'SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NOT NULL', values: [names] };
-}
+export const existingTablesSql = (names: readonly string[]) =>
+  sql<{ name: string }>('SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NOT NULL', [names]);
 
 export async function existingTables(db: Queryable, names: readonly string[]): Promise<Set<string>> {
-  const { text, values } = existingTablesSql(names);
-  const { rows } = await db.query<{ name: string }>(text, values);
-  return new Set(rows.map((r) => r.name));
+  return new Set((await queryRows(db, existingTablesSql(names))).map((r) => r.name));
 }
 
-export function serverVersionSql(): Sql {
-  return { text: `SELECT current_setting('server_version') AS version`, values: [] };
-}
+export const serverVersionSql = () => sql<{ version: string }>(`SELECT current_setting('server_version') AS version`);

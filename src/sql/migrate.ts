@@ -1,5 +1,5 @@
 import { projection, type Mapping } from '../mapping/mapping.js';
-import type { Sql } from './introspection.js';
+import type { Sql } from './sql.js';
 
 /**
  * SQL of /migrate, derived from the mapping. Values are bound: `subset` is the optional list

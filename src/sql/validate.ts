@@ -1,5 +1,5 @@
 import { V2_TABLES } from './catalog.js';
-import type { Sql } from './introspection.js';
+import type { Sql } from './sql.js';
 
 /** SQL of /validate's checks other than fidelity. Table and column names come from the catalogue. */
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Database } from '../../src/adapters/db/types.js';
 import { fsObjectStore } from '../../src/adapters/storage/fs.js';
 import { createApp } from '../../src/app.js';
+import { ServiceSchemaGate, withServiceSchema } from '../../src/db/service-migrations.js';
 import { generateToken, sha256Hex } from '../../src/http/auth.js';
 import type { AppDeps } from '../../src/operations/deps.js';
 import type { Scope, TokenEntry } from '../../src/http/scopes.js';
@@ -50,8 +51,10 @@ export async function makeTestApp(db: Database, options: { tokens?: 'none' } = {
   }
   const store = createReportStore(fsObjectStore(await mkdtemp(join(tmpdir(), 'sark-app-'))));
   const background: Promise<unknown>[] = [];
+  // As the entry points do: the service's own schema is brought up to date at the first use.
+  const serviceSchema = new ServiceSchemaGate();
   const deps: AppDeps = {
-    db,
+    db: withServiceSchema(db, () => serviceSchema.ensure('test', db)),
     store,
     defer: (task) => void background.push(task),
   };

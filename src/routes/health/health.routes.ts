@@ -15,6 +15,10 @@ export const healthSchema = z
       v1: z.boolean().openapi({ description: 'mcp_servers and mcp_tools exist.' }),
       v2: z.boolean().openapi({ description: 'All five v2 tables exist.' }),
       tables: z.record(z.string(), z.boolean()),
+      service: z.object({ name: z.string(), current: z.boolean(), pending: z.array(z.string()) }).openapi({
+        description:
+          "The service's own schema (the migration ledger and the rollback archive): brought up to date at start-up on Node and at the first use of the database on Workers; `pending` names the migrations it still lacks.",
+      }),
     }),
     storage: z.object({ ok: z.boolean() }),
   })
