@@ -23,7 +23,7 @@ import { v1SchemaStatements } from '../src/demo/v1-schema.js';
 import { mappingFor, projection } from '../src/mapping/mapping.js';
 import { detectV1Shape } from '../src/mapping/shape.js';
 import { MIGRATE_DEFAULTS, migrate } from '../src/operations/migrate.js';
-import { ROLLBACK_DEFAULTS, rollback } from '../src/operations/rollback.js';
+import { ROLLBACK_DEFAULTS, rollback } from '../src/operations/rollback/index.js';
 import { validate } from '../src/operations/validate.js';
 import { medianInterval } from '../src/measure/stats.js';
 import { PATTERN_NAMES, type PatternName } from '../src/sql/benchmark.js';

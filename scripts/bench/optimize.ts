@@ -4,11 +4,11 @@
  */
 import pg from 'pg';
 import type { Database } from '../../src/adapters/db/types.js';
-import { benchmark, type PatternResult } from '../../src/operations/benchmark.js';
+import { benchmark } from '../../src/operations/benchmark.js';
 import { optimize } from '../../src/operations/optimize/index.js';
 import { detachedContext } from '../../src/operations/runner.js';
 import { BENCHMARK_DEFAULTS, PATTERN_NAMES } from '../../src/sql/benchmark.js';
-import { CANDIDATES, createIndexSql, type CandidateName } from '../../src/sql/optimize.js';
+import { CANDIDATES, createIndexSql } from '../../src/sql/optimize.js';
 
 const timeAll = async (db: Database, iterations: number) =>
   (
@@ -18,7 +18,7 @@ const timeAll = async (db: Database, iterations: number) =>
       null,
       detachedContext(),
     )
-  ).details.results as PatternResult[];
+  ).results;
 
 /** SARK's tool runs each CREATE INDEX CONCURRENTLY in a SQLAlchemy transaction: what that gives. */
 async function sarkOptimize(url: string): Promise<string> {
@@ -47,8 +47,7 @@ export async function benchOptimize(db: Database, url: string, options: { iterat
     { action: 'plan', iterations: 1, warmup: 0, lockTimeoutMs: 5_000, buildTimeoutMs: 1_800_000, verifyTargets: false },
     detachedContext(),
   );
-  type Rec = { name: CandidateName; priority: string; evidence: string[] };
-  const recs = plan.details.recommendations as Rec[];
+  const recs = plan.recommendations;
   console.log('\n/optimize plan (HypoPG):\n| candidate | origin | priority | evidence |\n|---|---|---|---|');
   for (const r of recs)
     console.log(`| ${r.name} | ${CANDIDATES[r.name].origin} | ${r.priority} | ${r.evidence.join(' ')} |`);
@@ -71,13 +70,7 @@ export async function benchOptimize(db: Database, url: string, options: { iterat
   console.log(
     `\napply ${chosen.join(', ')}: ${String(applied.summary.message)} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
   );
-  type Applied = {
-    name: string;
-    status: string;
-    buildMs?: number;
-    patterns: { query: string; before: { p50Ms: number }; after?: { p50Ms: number }; verdict?: string }[];
-  };
-  for (const a of applied.details.applied as Applied[]) {
+  for (const a of applied.applied) {
     for (const p of a.patterns)
       console.log(
         `  ${a.name} (${a.status}${a.buildMs ? `, ${(a.buildMs / 1000).toFixed(1)} s` : ''}): ${p.query} p50 ${p.before.p50Ms} → ${p.after?.p50Ms ?? '–'} ms (${p.verdict ?? 'not measured'})`,
@@ -85,11 +78,7 @@ export async function benchOptimize(db: Database, url: string, options: { iterat
   }
 
   const after = await timeAll(db, options.iterations);
-  const why = new Map(
-    (applied.details.targets as { pattern: string; whyNoIndex?: { reason: string; remedy: string } | null }[]).map(
-      (t) => [t.pattern, t.whyNoIndex],
-    ),
-  );
+  const why = new Map((applied.targets ?? []).map((t) => [t.pattern, t.whyNoIndex]));
   const ms = (x: number | null) => (x === null ? '–' : x < 10 ? x.toFixed(2) : x.toFixed(1));
   console.log(
     `\n/optimize before/after: p50 / p95 of ${options.iterations} runs (ms)\n| pattern | target | before | after | met after | indexes after | why not |\n|---|---:|---:|---:|---|---|---|`,

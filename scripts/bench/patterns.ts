@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import type { Database } from '../../src/adapters/db/types.js';
 import { textValue } from '../../src/adapters/db/wire.js';
 import { medianInterval, quantile, type MedianInterval } from '../../src/measure/stats.js';
-import { benchmark, measureQuery, type PatternResult } from '../../src/operations/benchmark.js';
+import { benchmark, measureQuery, type Measurement } from '../../src/operations/benchmark.js';
 import { detachedContext } from '../../src/operations/runner.js';
 import { BENCHMARK_DEFAULTS, PATTERN_NAMES, PATTERNS, type PatternName, type Query } from '../../src/sql/benchmark.js';
 
@@ -106,7 +106,7 @@ const SLOW_BLOCKS = 4;
 
 /** One pair: the service's and pgbench's measurement of a statement, back to back. */
 interface Pair {
-  service: PatternResult;
+  service: Measurement;
   pgbenchP50: number;
 }
 
@@ -139,16 +139,8 @@ export async function benchPatterns(db: Database, url: string, options: Patterns
       const result =
         query === CALIBRATION
           ? await measureQuery(db, name, query, { ...measure, iterations }, detachedContext())
-          : (
-              (
-                await benchmark(
-                  db,
-                  { ...measure, iterations, patterns: [name as PatternName] },
-                  null,
-                  detachedContext(),
-                )
-              ).details.results as PatternResult[]
-            )[0]!;
+          : (await benchmark(db, { ...measure, iterations, patterns: [name as PatternName] }, null, detachedContext()))
+              .results[0]!;
       if (result.p50Ms === null) throw new Error(`${name}: ${result.reason ?? result.error}`);
       return result;
     };

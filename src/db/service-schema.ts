@@ -1,11 +1,12 @@
 import { sql } from 'drizzle-orm';
 import { jsonb, pgSchema, text, timestamp, varchar } from 'drizzle-orm/pg-core';
+import { ARCHIVED_COLUMNS, ARCHIVED_PACKS, SERVICE_SCHEMA } from '../sql/catalog.js';
 
 /**
  * The service's own tables, in a schema of their own. The migration ledger
  * (sark_migrate.schema_migrations) is made by the migrator itself, before any migration runs.
  */
-export const sarkMigrate = pgSchema('sark_migrate');
+export const sarkMigrate = pgSchema(SERVICE_SCHEMA);
 
 /**
  * What a rollback removed, row for row, so a rollback can itself be undone: views over packs.
@@ -15,6 +16,12 @@ export const sarkMigrate = pgSchema('sark_migrate');
  * /rollback). drizzle-kit cannot model composite types, so the packs and their types come from
  * the custom migration 0003; 0004 replaced the row-for-row tables of these names by the views.
  */
+/** The view's query: every archived row of one table, with the run that removed it and when. */
+const unpacked = (table: keyof typeof ARCHIVED_COLUMNS) =>
+  sql.raw(
+    `SELECT p.rollback_id, p.archived_at, ${ARCHIVED_COLUMNS[table].map((c) => `r.${c}`).join(', ')} FROM ${SERVICE_SCHEMA}.${ARCHIVED_PACKS[table]} p CROSS JOIN LATERAL unnest(p.rows) r`,
+  );
+
 /** The columns every archived row has: the run that removed it, and when. */
 const archivedUnder = () => ({
   rollbackId: text('rollback_id').notNull(),
@@ -33,9 +40,7 @@ export const archivedResources = sarkMigrate
     createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
   })
-  .as(
-    sql`SELECT p.rollback_id, p.archived_at, r.id, r.name, r.protocol, r.endpoint, r.sensitivity_level, r.metadata, r.created_at, r.updated_at FROM sark_migrate.archived_resource_packs p CROSS JOIN LATERAL unnest(p.rows) r`,
-  );
+  .as(unpacked('resources'));
 
 /** Capabilities a rollback removed (with their resource, or orphans of v1 origin). */
 export const archivedCapabilities = sarkMigrate
@@ -50,6 +55,4 @@ export const archivedCapabilities = sarkMigrate
     sensitivityLevel: varchar('sensitivity_level', { length: 20 }).notNull(),
     metadata: jsonb('metadata').notNull(),
   })
-  .as(
-    sql`SELECT p.rollback_id, p.archived_at, r.id, r.resource_id, r.name, r.description, r.input_schema, r.output_schema, r.sensitivity_level, r.metadata FROM sark_migrate.archived_capability_packs p CROSS JOIN LATERAL unnest(p.rows) r`,
-  );
+  .as(unpacked('capabilities'));

@@ -1,9 +1,10 @@
 import type { Database, Queryable } from '../adapters/db/types.js';
 import { timeQuery } from '../adapters/db/wire.js';
 import { isServiceError, ServiceError } from '../errors.js';
-import { explain, summarizePlan, type PlanSummary } from '../measure/plan.js';
-import { distribution, type Distribution } from '../measure/stats.js';
-import type { Report } from '../reports/schemas.js';
+import { explain, summarizePlan } from '../measure/plan.js';
+import { distribution } from '../measure/stats.js';
+import type { BenchmarkReport, Incomparable, PatternResult, Regression } from '../reports/benchmark.js';
+import type { Outcome, Report } from '../reports/schemas.js';
 import {
   analyzedPlanSql,
   BENCHMARK_DEFAULTS,
@@ -14,7 +15,7 @@ import {
   type Query,
 } from '../sql/benchmark.js';
 import { existingTables } from '../sql/introspection.js';
-import type { OperationContext, OperationOutcome } from './runner.js';
+import type { OperationContext } from './runner.js';
 
 export interface BenchmarkInput {
   patterns: PatternName[];
@@ -28,42 +29,8 @@ export interface BenchmarkInput {
 /** A p50 this much worse than the baseline's, by both measures, is a regression and not noise. */
 export const REGRESSION = { ratio: 1.2, minMs: 1 } as const;
 
-export interface PatternResult {
-  pattern: string;
-  description: string;
-  sql: string;
-  targetMs: number | null;
-  /** The pattern did not run: a table it reads is missing. */
-  skipped: boolean;
-  reason?: string;
-  /** It ran and failed (a statement timeout): the other patterns still ran. */
-  error?: string;
-  iterations: number;
-  rows: number | null;
-  // Round-trip figures, as a client sees them: what the runbook targets and pgbench measure.
-  minMs: number | null;
-  meanMs: number | null;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  maxMs: number | null;
-  stddevMs: number | null;
-  withinTarget: boolean | null;
-  usesIndex: boolean | null;
-  indexes: string[];
-  roundTripMs: Distribution | null;
-  /** The server's Execution Time of the statement, over as many EXPLAIN (ANALYZE, TIMING OFF) runs right after the timed ones. */
-  serverMs: Distribution | null;
-  plan: PlanSummary | null;
-}
-
-export interface Regression {
-  pattern: string;
-  baselineP50Ms: number;
-  p50Ms: number;
-  ratio: number;
-  deltaMs: number;
-}
+/** One statement measured: a benchmark pattern, or a query an index of /optimize serves. */
+export type Measurement<N extends string = string> = Omit<PatternResult, 'pattern'> & { pattern: N };
 
 /**
  * The client went away: the benchmark stopped at once, and its report says so. A cancel may
@@ -76,12 +43,12 @@ const cancelled = () =>
     'The client closed the request, so the benchmark stopped (cancelling its running query where the driver has a second connection to do it from).',
   );
 
-const notRun = (
-  pattern: string,
+const notRun = <N extends string>(
+  pattern: N,
   p: Query,
   iterations: number,
   fields: { skipped: boolean; reason?: string; error?: string },
-): PatternResult => {
+): Measurement<N> => {
   return {
     pattern,
     description: p.description,
@@ -137,14 +104,14 @@ export type MeasureOptions = Pick<BenchmarkInput, 'iterations' | 'warmup' | 'par
 const runsOf = (input: MeasureOptions) => input.warmup + 2 * input.iterations + 1;
 
 /** Times one statement: warm-up runs, timed runs, the server's timing of as many runs, then one analysed plan. */
-export async function measureQuery(
+export async function measureQuery<N extends string>(
   db: Database,
-  name: string,
+  name: N,
   pattern: Query,
   input: MeasureOptions,
-  ctx: OperationContext,
+  ctx: Pick<OperationContext, 'signal'>,
   tick: () => void = () => undefined,
-): Promise<PatternResult> {
+): Promise<Measurement<N>> {
   const values = pattern.values(input.params);
   const roundTrip: number[] = [];
   const server: number[] = [];
@@ -220,11 +187,6 @@ export async function measureQuery(
   };
 }
 
-export interface Incomparable {
-  pattern: string;
-  reason: string;
-}
-
 /**
  * Patterns whose p50 got worse than the baseline's beyond the noise; a pattern measured there
  * with other SQL or other values is not compared at all.
@@ -273,8 +235,8 @@ export async function benchmark(
   db: Database,
   input: BenchmarkInput,
   baseline: Report | null,
-  ctx: OperationContext,
-): Promise<OperationOutcome> {
+  ctx: OperationContext<BenchmarkReport>,
+): Promise<Outcome<BenchmarkReport>> {
   const present = await existingTables(db, [...new Set(input.patterns.flatMap((p) => PATTERNS[p].tables))]);
   ctx.started();
   const total = input.patterns.length * runsOf(input);
@@ -329,14 +291,12 @@ export async function benchmark(
       missedTarget: missed,
       regressions: regressions.length,
     },
-    details: {
-      iterations: input.iterations,
-      warmup: input.warmup,
-      params: input.params,
-      results,
-      baseline: baseline ? { reportId: baseline.id, createdAt: baseline.createdAt, threshold: REGRESSION } : null,
-      regressions,
-      incomparable,
-    },
+    iterations: input.iterations,
+    warmup: input.warmup,
+    params: input.params,
+    results,
+    baseline: baseline ? { reportId: baseline.id, createdAt: baseline.createdAt, threshold: REGRESSION } : null,
+    regressions,
+    incomparable,
   };
 }

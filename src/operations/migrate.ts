@@ -13,7 +13,9 @@ import {
   unknownServerIdsSql,
   type Subset,
 } from '../sql/migrate.js';
-import type { OperationContext, OperationOutcome } from './runner.js';
+import type { MigrationReport, SkippedRows, TableCounts } from '../reports/migration.js';
+import type { Outcome } from '../reports/schemas.js';
+import type { OperationContext } from './runner.js';
 
 export interface MigrateInput {
   dryRun: boolean;
@@ -30,21 +32,6 @@ const PLAN_TIMEOUT_MS = 300_000;
 
 /** How many skipped rows per table the report lists. */
 const SKIPPED_SAMPLE = 100;
-
-interface SkippedRows {
-  count: number;
-  rows: { id: string; reason: string }[];
-  truncated: boolean;
-}
-
-export interface TableCounts {
-  planned: number;
-  /** Rows not in v2 yet that can be copied, as planned before copying. */
-  toCopy: number;
-  copied: number;
-  alreadyPresent: number;
-  skipped: SkippedRows;
-}
 
 type PlanCounts = {
   servers_planned: number;
@@ -109,7 +96,7 @@ async function copyInBatches(
   subset: Subset,
   input: MigrateInput,
   totalBatches: number,
-  ctx: OperationContext,
+  ctx: OperationContext<MigrationReport>,
   copied: Copied,
 ) {
   let cursor: string | null = null;
@@ -175,7 +162,7 @@ function migrationReport({
   copied,
   totalBatches,
   timings,
-}: ReportParts): OperationOutcome {
+}: ReportParts): Outcome<MigrationReport> {
   const table = (planned: number, present: number, skippedRows: SkippedRows, copiedRows: number): TableCounts => ({
     planned,
     toCopy: input.dryRun ? planned - present - skippedRows.count : 0,
@@ -206,22 +193,20 @@ function migrationReport({
       alreadyPresent: present,
       skipped: skippedCount,
     },
-    details: {
-      dryRun: input.dryRun,
-      v1Shape: shape.name,
-      v1: { toolSchemaColumn: shape.toolSchemaColumn, toolCounters: shape.toolCounters },
-      schema: { migrations: schema },
-      tables,
-      unknownServerIds,
-      batches: {
-        size: input.batchSize,
-        parallelism: input.dryRun ? 0 : streamsFor(db, input.parallelism),
-        planned: totalBatches,
-        committed: copied.batches,
-        retries: copied.retries,
-      },
-      timings,
+    dryRun: input.dryRun,
+    v1Shape: shape.name,
+    v1: { toolSchemaColumn: shape.toolSchemaColumn, toolCounters: shape.toolCounters },
+    schema: { migrations: schema },
+    tables,
+    unknownServerIds,
+    batches: {
+      size: input.batchSize,
+      parallelism: input.dryRun ? 0 : streamsFor(db, input.parallelism),
+      planned: totalBatches,
+      committed: copied.batches,
+      retries: copied.retries,
     },
+    timings,
   };
 }
 
@@ -239,7 +224,11 @@ function stopwatch() {
 }
 
 /** A dry run: no lock and no write, one read-only snapshot for every figure. */
-function planMigration(db: Database, input: MigrateInput, ctx: OperationContext): Promise<OperationOutcome> {
+function planMigration(
+  db: Database,
+  input: MigrateInput,
+  ctx: OperationContext<MigrationReport>,
+): Promise<Outcome<MigrationReport>> {
   return db.transaction(
     async (tx) => {
       const { timings, time } = stopwatch();
@@ -267,7 +256,11 @@ function planMigration(db: Database, input: MigrateInput, ctx: OperationContext)
 }
 
 /** A run: under the advisory lock, the schema phase, then the data phase in batches. */
-function runMigration(db: Database, input: MigrateInput, ctx: OperationContext): Promise<OperationOutcome> {
+function runMigration(
+  db: Database,
+  input: MigrateInput,
+  ctx: OperationContext<MigrationReport>,
+): Promise<Outcome<MigrationReport>> {
   return db.withAdvisoryLock(async (session) => {
     const { timings, time } = stopwatch();
     const { shape, m, subset, unknownServerIds } = await understand(session, input);
@@ -287,7 +280,7 @@ function runMigration(db: Database, input: MigrateInput, ctx: OperationContext):
           Promise.all([m.servers.v2Table, m.tools.v2Table].map((table) => db.query(analyzeSql(table)))),
         );
     } finally {
-      ctx.checkpoint(migrationReport(parts).details); // what landed, should the data phase have failed
+      ctx.checkpoint(migrationReport(parts)); // what landed, should the data phase have failed
     }
     return migrationReport(parts);
   });
@@ -298,6 +291,10 @@ function runMigration(db: Database, input: MigrateInput, ctx: OperationContext):
  * advisory lock throughout, creates the v2 tables from drizzle/ (adopting SARK-made ones)
  * and copies the rows in keyset batches.
  */
-export function migrate(db: Database, input: MigrateInput, ctx: OperationContext): Promise<OperationOutcome> {
+export function migrate(
+  db: Database,
+  input: MigrateInput,
+  ctx: OperationContext<MigrationReport>,
+): Promise<Outcome<MigrationReport>> {
   return input.dryRun ? planMigration(db, input, ctx) : runMigration(db, input, ctx);
 }

@@ -43,7 +43,7 @@ describe('runOperation', () => {
       reachedGate();
       await gate;
       ctx.progress({ done: 3, total: 3 });
-      return { status: 'succeeded', summary: { copied: 3 }, details: { dryRun: false } };
+      return { status: 'succeeded', summary: { message: 'Copied 3 rows.', copied: 3 }, dryRun: false };
     });
     expect(result.mode).toBe('accepted');
     await atGate;

@@ -1,22 +1,18 @@
 import { isServiceError } from '../errors.js';
-import type { AppDeps } from './deps.js';
 import { newReportId } from '../reports/ids.js';
-import type { Report, ReportKind } from '../reports/schemas.js';
-
-/** What an operation returns: its outcome status, headline figures, and the fields of its kind. */
-export interface OperationOutcome {
-  status: string;
-  summary: Record<string, unknown>;
-  details: Record<string, unknown>;
-}
+import type { Outcome, Report, ReportKind, RunnerField } from '../reports/schemas.js';
+import type { AppDeps } from './deps.js';
 
 export interface Progress {
   done: number;
   total: number | null;
 }
 
-/** What the runner hands an operation. */
-export interface OperationContext {
+/** The fields of a report that a run has settled so far: kept in the report should it fail later. */
+export type Checkpoint<R> = Partial<Omit<Outcome<R>, 'status' | 'summary'>>;
+
+/** What the runner hands an operation that builds a report R. */
+export interface OperationContext<R = unknown> {
   /**
    * The operation's preconditions hold (lock taken, schema understood) and it begins its
    * work: a respond-async request is answered 202 now. A failure before this is the
@@ -25,7 +21,7 @@ export interface OperationContext {
   started(): void;
   progress(progress: Progress): void;
   /** The report's fields so far, kept in the report if the operation fails later. */
-  checkpoint(details: Record<string, unknown>): void;
+  checkpoint(fields: Checkpoint<R>): void;
   /** Aborted when the client that waits for the answer goes away (never for respond-async runs). */
   signal?: AbortSignal | undefined;
 }
@@ -34,12 +30,12 @@ export interface OperationContext {
  * A context for running an operation outside the runner (benchmarks, tests): progress goes to
  * onProgress, which the operation does not wait for, so whatever it starts, its caller awaits.
  */
-export function detachedContext(onProgress: (progress: Progress) => void = () => undefined): OperationContext {
+export function detachedContext<R>(onProgress: (progress: Progress) => void = () => undefined): OperationContext<R> {
   return { started: () => undefined, progress: onProgress, checkpoint: () => undefined };
 }
 
-export interface RunRequest {
-  kind: ReportKind;
+export interface RunRequest<K extends ReportKind = ReportKind> {
+  kind: K;
   actor: string;
   request: Record<string, unknown>;
   respondAsync: boolean;
@@ -62,50 +58,62 @@ export class OperationFailedError extends Error {
   }
 }
 
-export type RunResult = { mode: 'finished' | 'accepted'; report: Report };
+/** The finished report, or (respond-async) the running one that Location points at. */
+export type RunResult<R extends Report> = { mode: 'finished'; report: R } | { mode: 'accepted'; report: Report };
+
+/** A report of kind R: what the runner settled, and the operation's outcome. */
+function reportOf<R extends Report>(runner: Pick<R, RunnerField>, outcome: Outcome<R>): R {
+  // Pick<R, K> and Omit<R, K> together are R; TypeScript cannot see it for a generic R.
+  return { ...runner, ...outcome } as R;
+}
 
 /**
  * The one way every operation runs: makes the report (id, kind, actor, validated request,
  * timestamps), stores it, and with respond-async answers as soon as the operation has
  * started while the work goes on in the background, its progress stored as it goes.
  */
-export async function runOperation(
+export async function runOperation<R extends Report>(
   deps: AppDeps,
-  run: RunRequest,
-  execute: (ctx: OperationContext) => Promise<OperationOutcome>,
-): Promise<RunResult> {
+  run: RunRequest<R['kind']>,
+  execute: (ctx: OperationContext<R>) => Promise<Outcome<R>>,
+): Promise<RunResult<R>> {
   const startedAt = Date.now();
-  const base: Report = {
-    id: newReportId(startedAt),
-    kind: run.kind,
-    status: 'running',
-    createdAt: new Date(startedAt).toISOString(),
-    finishedAt: null,
-    durationMs: null,
-    actor: run.actor,
-    request: run.request,
-    summary: {},
-    progress: { done: 0, total: null, updatedAt: new Date(startedAt).toISOString() },
-  };
+  const id = newReportId(startedAt);
+  const createdAt = new Date(startedAt).toISOString();
   const interval = deps.progressIntervalMs ?? 1000;
 
   let began = false;
   let signalStarted!: () => void;
   const startedSignal = new Promise<void>((resolve) => (signalStarted = resolve));
-  let progress: Report['progress'] = base.progress;
-  let partial: Record<string, unknown> = {};
+  let progress: NonNullable<Report['progress']> = { done: 0, total: null, updatedAt: createdAt };
+  let settled: Checkpoint<R> = {};
   let lastWrite = 0;
   let writing: Promise<void> = Promise.resolve();
   // Writes go one after another, so a late progress write never overtakes the final report.
   const persist = (report: Report) => {
     writing = writing
       .then(() => deps.store.put(report))
-      .catch((e: unknown) => console.error(`report ${base.id}: store failed`, e));
+      .catch((e: unknown) => console.error(`report ${id}: store failed`, e));
     return writing;
   };
-  const running = () => ({ ...base, ...partial, progress });
+  const runnerFields = (finishedAt: number | null) => ({
+    id,
+    kind: run.kind,
+    createdAt,
+    finishedAt: finishedAt === null ? null : new Date(finishedAt).toISOString(),
+    durationMs: finishedAt === null ? null : finishedAt - startedAt,
+    actor: run.actor,
+    request: run.request,
+    progress,
+  });
+  const running = (): Report => ({
+    ...runnerFields(null),
+    status: 'running',
+    summary: { message: 'Running.' },
+    ...settled,
+  });
 
-  const ctx: OperationContext = {
+  const ctx: OperationContext<R> = {
     started() {
       if (began) return;
       began = true;
@@ -120,37 +128,31 @@ export async function runOperation(
         void persist(running());
       }
     },
-    checkpoint(details) {
-      partial = details;
+    checkpoint(fields) {
+      settled = fields;
     },
     // A respond-async run outlives its request on purpose.
     signal: run.respondAsync ? undefined : run.signal,
   };
 
-  const finish = (fields: Partial<Report>): Report => {
-    const finishedAt = Date.now();
-    return {
-      ...base,
-      ...fields,
-      progress,
-      finishedAt: new Date(finishedAt).toISOString(),
-      durationMs: finishedAt - startedAt,
-    };
-  };
-
-  const job = (async (): Promise<Report> => {
-    let report: Report;
+  const job = (async (): Promise<R> => {
+    let outcome: Outcome<R>;
     try {
-      const outcome = await execute(ctx);
-      report = finish({ status: outcome.status, summary: outcome.summary, ...outcome.details });
+      outcome = await execute(ctx);
     } catch (error) {
       if (!began) throw error; // nothing happened and nothing was stored: the problem is the answer
-      if (!isServiceError(error)) console.error(`report ${base.id}: operation failed`, error);
-      report = finish({ ...partial, status: 'failed', summary: {}, error: run.describeFailure(error) });
-      await persist(report);
-      if (run.respondAsync) return report;
-      throw new OperationFailedError(error, base.id);
+      if (!isServiceError(error)) console.error(`report ${id}: operation failed`, error);
+      const failure = run.describeFailure(error);
+      await persist({
+        ...runnerFields(Date.now()),
+        ...settled,
+        status: 'failed',
+        summary: { message: `Failed: ${failure.detail}` },
+        error: failure,
+      });
+      throw new OperationFailedError(error, id);
     }
+    const report = reportOf<R>(runnerFields(Date.now()), outcome);
     await persist(report);
     return report;
   })();

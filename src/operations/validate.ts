@@ -17,26 +17,13 @@ import {
   unknownCostCapabilitiesSql,
   v2ColumnsSql,
 } from '../sql/validate.js';
-import type { OperationContext, OperationOutcome } from './runner.js';
-
-export const VALIDATION_MODES = ['quick', 'full', 'schema', 'data', 'relationships'] as const;
-export type ValidationMode = (typeof VALIDATION_MODES)[number];
-export type Severity = 'critical' | 'error' | 'warning' | 'info';
+import type { Outcome } from '../reports/schemas.js';
+import type { CheckResult, Severity, ValidationMode, ValidationReport } from '../reports/validation.js';
+import type { OperationContext } from './runner.js';
 
 export interface ValidateInput {
   mode: ValidationMode;
   sampleSize: number;
-}
-
-export interface CheckResult {
-  name: string;
-  severity: Severity;
-  passed: boolean;
-  /** The check could not look (its tables are missing, or v1 is gone): severity info. */
-  skipped?: boolean;
-  message: string;
-  details: Record<string, unknown>;
-  sample: string[];
 }
 
 export const SENSITIVITY_LEVELS = ['low', 'medium', 'high', 'critical'] as const;
@@ -442,7 +429,11 @@ export function verdict(checks: CheckResult[]): { status: 'passed' | 'failed' | 
  * POST /validate: every check of the mode over one read-only snapshot, with a statement
  * timeout. Failed checks are findings in the report, never errors of the request.
  */
-export function validate(db: Database, input: ValidateInput, ctx: OperationContext): Promise<OperationOutcome> {
+export function validate(
+  db: Database,
+  input: ValidateInput,
+  ctx: OperationContext<ValidationReport>,
+): Promise<Outcome<ValidationReport>> {
   return db.transaction(
     async (tx) => {
       const present = await existingTables(tx, [...V1_TABLES, ...V2_TABLES]);
@@ -478,7 +469,10 @@ export function validate(db: Database, input: ValidateInput, ctx: OperationConte
           skipped: checks.filter((c) => c.skipped).length,
           exitCode,
         },
-        details: { mode: input.mode, exitCode, v1Shape: mapping?.shape.name ?? null, checks },
+        mode: input.mode,
+        exitCode,
+        v1Shape: mapping?.shape.name ?? null,
+        checks,
       };
     },
     { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: VALIDATE_TIMEOUT_MS },

@@ -2,7 +2,7 @@
  * Report ids are UUIDv7: time-sortable, unguessable enough, and checked against a strict
  * pattern before they reach a store key, so no id can name anything outside the store.
  */
-const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+export const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 export type ReportId = string & { readonly __brand: 'ReportId' };
 

@@ -1,19 +1,14 @@
-import { z } from '@hono/zod-openapi';
+import { UUID_V7 } from './ids.js';
+import { z } from './zod.js';
 
 export const REPORT_KINDS = ['migration', 'validation', 'benchmark', 'optimization', 'rollback'] as const;
 export const reportKindSchema = z.enum(REPORT_KINDS).openapi({ description: 'What operation made the report.' });
 export type ReportKind = z.infer<typeof reportKindSchema>;
 
-export const reportIdSchema = z
-  .string()
-  .regex(
-    /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
-    'must be a report id (a lowercase UUIDv7)',
-  )
-  .openapi({
-    description: 'Report id: a UUIDv7, so ids sort by creation time.',
-    example: '019ab8f2-6c1e-7d3a-9f21-4c8e2b7a1d05',
-  });
+export const reportIdSchema = z.string().regex(UUID_V7, 'must be a report id (a lowercase UUIDv7)').openapi({
+  description: 'Report id: a UUIDv7, so ids sort by creation time.',
+  example: '019ab8f2-6c1e-7d3a-9f21-4c8e2b7a1d05',
+});
 
 /** Fields every report has; each kind adds its own beside them. */
 export const reportSchema = z
@@ -59,3 +54,12 @@ export const reportListSchema = z
   })
   .openapi('ReportList');
 export type ReportList = z.infer<typeof reportListSchema>;
+
+/** A report type as an operation builds it: the schema's fields, and no others. */
+export type ReportOf<S extends z.ZodType> = KnownKeys<z.infer<S>>;
+type KnownKeys<T> = { [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K] };
+
+/** The fields the runner fills in (src/operations/runner.ts); an operation returns the rest. */
+export type RunnerField =
+  'id' | 'kind' | 'createdAt' | 'finishedAt' | 'durationMs' | 'actor' | 'request' | 'progress' | 'error';
+export type Outcome<R> = Omit<R, RunnerField>;

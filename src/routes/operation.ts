@@ -1,23 +1,17 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../http/create-router.js';
 import { reportErrorOf } from '../http/problems.js';
-import {
-  prefersAsync,
-  runOperation,
-  type OperationContext,
-  type OperationOutcome,
-  type RunResult,
-} from '../operations/runner.js';
-import type { ReportKind } from '../reports/schemas.js';
+import { prefersAsync, runOperation, type OperationContext, type RunResult } from '../operations/runner.js';
+import type { Outcome, Report } from '../reports/schemas.js';
 
 /** Runs an operation for a request: the token's name as actor, the validated body as request. */
-export function startRun(
+export function startRun<R extends Report>(
   c: Context<AppEnv>,
-  kind: ReportKind,
+  kind: R['kind'],
   request: object,
-  execute: (ctx: OperationContext) => Promise<OperationOutcome>,
-): Promise<RunResult> {
-  return runOperation(
+  execute: (ctx: OperationContext<R>) => Promise<Outcome<R>>,
+): Promise<RunResult<R>> {
+  return runOperation<R>(
     c.var.deps,
     {
       kind,
@@ -32,11 +26,11 @@ export function startRun(
 }
 
 /** 200 with the finished report, or 202 with Location when the client preferred async. */
-export function answerRun(c: Context<AppEnv>, result: RunResult) {
+export function answerRun<R extends Report>(c: Context<AppEnv>, result: RunResult<R>) {
   if (result.mode === 'accepted') {
     c.header('Location', `/reports/${result.report.id}`);
     c.header('Preference-Applied', 'respond-async');
-    return c.json(result.report as never, 202);
+    return c.json(result.report, 202);
   }
-  return c.json(result.report as never, 200);
+  return c.json(result.report, 200);
 }

@@ -14,6 +14,19 @@ export interface Sql<R extends Row = Row> {
 
 export const sql = <R extends Row = Row>(text: string, values: unknown[] = []): Sql<R> => ({ text, values });
 
+/**
+ * The values of one statement, in the order they are bound: `bind` answers the placeholder
+ * (`$n`, with a cast where given), so a statement names each value where it uses it.
+ */
+export class Params {
+  readonly values: unknown[] = [];
+
+  bind(value: unknown, type?: string): string {
+    this.values.push(value);
+    return `$${this.values.length}${type ? `::${type}` : ''}`;
+  }
+}
+
 /** The rows a statement returns. */
 export async function queryRows<R extends Row>(db: Queryable, statement: Sql<R>): Promise<R[]> {
   return (await db.query<R>(statement.text, statement.values)).rows;

@@ -13,7 +13,8 @@ import {
   invalidCandidatesSql,
   type CandidateName,
 } from '../../sql/optimize.js';
-import { measureQuery, type PatternResult } from '../benchmark.js';
+import type { Applied, AppliedQuery, Measured, Verdict } from '../../reports/optimization.js';
+import { measureQuery, type Measurement } from '../benchmark.js';
 import type { OperationContext } from '../runner.js';
 import type { OptimizeInput } from './input.js';
 import { QUERIES } from './plan.js';
@@ -22,44 +23,12 @@ import { QUERIES } from './plan.js';
 const CLEANUP_LOCK_TIMEOUT_MS = 60_000;
 const MEASURE_TIMEOUT_MS = 120_000;
 
-export type Verdict = 'faster' | 'slower' | 'no measurable change' | 'not measured';
-
-export interface Measured {
-  p50Ms: number | null;
-  p95Ms: number | null;
-  indexes: string[];
-  error?: string;
-}
-
-export interface AppliedQuery {
-  query: string;
-  before: Measured;
-  after?: Measured;
-  usesIndex?: boolean;
-  verdict?: Verdict;
-}
-
-export interface Applied {
-  name: CandidateName;
-  sql: string;
-  status: 'built' | 'exists' | 'failed' | 'skipped';
-  reason?: string;
-  error?: string;
-  buildMs?: number;
-  /** The exact statement to run by hand when a failed build's INVALID index could not be dropped. */
-  invalidLeft?: string;
-  notes: string[];
-  patterns: AppliedQuery[];
-  helped?: boolean;
-  conclusion?: string;
-}
-
 /**
  * Faster or slower only when the two sets of runs barely overlap: one p50 beyond the other's
  * p95 (the other's p5 when faster), by more than 20%. No fixed millisecond floor, so a
  * sub-millisecond query made ten times faster counts.
  */
-export function verdict(before: PatternResult, after: PatternResult): Verdict {
+export function verdict(before: Measurement, after: Measurement): Verdict {
   if (!before.roundTripMs || !after.roundTripMs) return 'not measured';
   const [b, a] = [before.roundTripMs, after.roundTripMs];
   if (a.p95 < b.p50 && b.p50 / Math.max(a.p50, 1e-6) > 1.2) return 'faster';
@@ -154,7 +123,7 @@ async function build(
   };
 }
 
-const figures = (r: PatternResult): Measured => ({
+const figures = (r: Measurement): Measured => ({
   p50Ms: r.p50Ms,
   p95Ms: r.p95Ms,
   indexes: r.indexes,
@@ -202,10 +171,10 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
         continue;
       }
       const serves = c.serves.filter((q) => QUERIES[q]!.tables.every((t) => present.has(t)));
-      const before: PatternResult[] = [];
+      const before: Measurement[] = [];
       for (const q of serves) before.push(await measure(q));
       const outcome = await build(db, session, name, input);
-      const after: PatternResult[] = [];
+      const after: Measurement[] = [];
       if (outcome.status === 'built') for (const q of serves) after.push(await measure(q));
       const patterns = serves.map((q, i): AppliedQuery => {
         const a = after[i];

@@ -1,18 +1,24 @@
 import type { Database } from '../../adapters/db/types.js';
-import type { OperationContext, OperationOutcome } from '../runner.js';
+import type { OptimizationReport } from '../../reports/optimization.js';
+import type { Outcome } from '../../reports/schemas.js';
+import type { OperationContext } from '../runner.js';
 import { apply } from './apply.js';
 import { flagged, inventory } from './inventory.js';
 import type { OptimizeInput } from './input.js';
 import { plan } from './plan.js';
 
-export { OPTIMIZE_ACTIONS, type OptimizeAction, type OptimizeInput } from './input.js';
+export type { OptimizeInput } from './input.js';
 
 /**
  * POST /optimize. `analyze`: the index inventory with flags. `plan`: candidates, evaluated
  * with HypoPG where it is installed; changes nothing. `apply`: builds the named indexes
  * concurrently under the advisory lock and measures the queries they serve before and after.
  */
-export async function optimize(db: Database, input: OptimizeInput, ctx: OperationContext): Promise<OperationOutcome> {
+export async function optimize(
+  db: Database,
+  input: OptimizeInput,
+  ctx: OperationContext<OptimizationReport>,
+): Promise<Outcome<OptimizationReport>> {
   if (input.action === 'apply') {
     const { applied, targets, cleaned } = await apply(db, input, ctx);
     const inv = await inventory(db);
@@ -33,14 +39,12 @@ export async function optimize(db: Database, input: OptimizeInput, ctx: Operatio
     return {
       status: failed.length ? 'failed' : 'succeeded',
       summary: { message, built: built.length, failed: failed.length, invalidIndexes: invalid.length },
-      details: {
-        action: input.action,
-        indexes: inv.indexes,
-        recommendations: [],
-        applied,
-        targets,
-        cleanedUp: cleaned,
-      },
+      action: input.action,
+      indexes: inv.indexes,
+      recommendations: [],
+      applied,
+      targets,
+      cleanedUp: cleaned,
     };
   }
 
@@ -65,7 +69,8 @@ export async function optimize(db: Database, input: OptimizeInput, ctx: Operatio
     return {
       status: 'succeeded',
       summary: { message: `${analyzed}.`, ...findings },
-      details: { ...base, recommendations: [] },
+      ...base,
+      recommendations: [],
     };
 
   const planned = await plan(db, inv, input.indexes);
@@ -80,11 +85,9 @@ export async function optimize(db: Database, input: OptimizeInput, ctx: Operatio
       ...findings,
       recommended: worth,
     },
-    details: {
-      ...base,
-      hypopg: planned.hypopg,
-      recommendations: planned.recommendations,
-      diagnoses: planned.diagnoses,
-    },
+    ...base,
+    hypopg: planned.hypopg,
+    recommendations: planned.recommendations,
+    diagnoses: planned.diagnoses,
   };
 }

@@ -1,7 +1,5 @@
+import type { OptimizeAction } from '../../reports/optimization.js';
 import type { CandidateName } from '../../sql/optimize.js';
-
-export const OPTIMIZE_ACTIONS = ['analyze', 'plan', 'apply'] as const;
-export type OptimizeAction = (typeof OPTIMIZE_ACTIONS)[number];
 
 export interface OptimizeInput {
   action: OptimizeAction;

@@ -1,47 +1,7 @@
 import type { Queryable } from '../../adapters/db/types.js';
 import { V2_TABLES } from '../../sql/catalog.js';
+import type { ForeignKeyEntry, IndexEntry, IndexFlag, TableEntry } from '../../reports/optimization.js';
 import { indexInventorySql, statsSinceSql, tableStatsSql, unindexedForeignKeysSql } from '../../sql/optimize.js';
-
-export type IndexFlag = 'invalid' | 'unused' | 'duplicate';
-
-export interface IndexEntry {
-  table: string;
-  name: string;
-  method: string;
-  definition: string;
-  keys: string[];
-  predicate: string | null;
-  sizeBytes: number;
-  scans: number;
-  valid: boolean;
-  unique: boolean;
-  primary: boolean;
-  constraint: string | null;
-  duplicateOf: string | null;
-  flags: IndexFlag[];
-}
-
-export interface TableEntry {
-  table: string;
-  totalBytes: number;
-  tableBytes: number;
-  indexBytes: number;
-  liveRows: number;
-  /** pg_class.reltuples: what the planner believes, kept even where statistics views are empty. */
-  estimatedRows: number;
-  seqScans: number;
-  indexScans: number;
-  writes: number;
-  lastAnalyzed: string | null;
-  flags: 'never analyzed'[];
-}
-
-export interface ForeignKeyEntry {
-  table: string;
-  constraint: string;
-  references: string;
-  columns: string[];
-}
 
 export interface Inventory {
   indexes: IndexEntry[];

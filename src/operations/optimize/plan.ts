@@ -12,6 +12,7 @@ import {
   PROBES,
   type CandidateName,
 } from '../../sql/optimize.js';
+import type { Diagnosis, Evaluation, Priority, ProbeEvaluation, Recommendation } from '../../reports/optimization.js';
 import type { Inventory } from './inventory.js';
 
 /** Everything an index may serve: the benchmark's patterns and the probes. */
@@ -22,51 +23,6 @@ const SELECTIVE = 0.05;
 
 const planOf = (db: Queryable, query: Query): Promise<ExplainOutput> =>
   explain(db, explainCostSql(query.sql), query.values(BENCHMARK_DEFAULTS));
-
-export interface ProbeEvaluation {
-  query: string;
-  costBefore: number;
-  costAfter: number;
-  /** 1 − after/before: the planner's saving with the index. */
-  reduction: number;
-  usesIndex: boolean;
-}
-
-export interface Evaluation {
-  method: 'hypopg' | 'unevaluated' | 'exists';
-  reason?: string;
-  probes?: ProbeEvaluation[];
-  estimatedSizeBytes?: number;
-}
-
-export type Priority = 'high' | 'medium' | 'low' | 'none' | 'unknown';
-
-export interface Recommendation {
-  name: CandidateName;
-  sql: string;
-  origin: 'seed' | 'plan';
-  purpose: string;
-  patterns: string[];
-  evidence: string[];
-  evaluation: Evaluation;
-  priority: Priority;
-  state: 'absent' | 'exists' | 'invalid';
-  writeOverhead: {
-    table: string;
-    existingIndexes: number;
-    writesSinceStatsReset: number;
-    estimatedSizeBytes: number | null;
-    note: string;
-  };
-}
-
-export interface Diagnosis {
-  scans: string[];
-  /** Tables read whole to keep a small share of their rows. */
-  selectiveSequentialScans: string[];
-  sorts: string[];
-  whyNoIndex: ReturnType<typeof whyNoIndex>;
-}
 
 /**
  * HypoPG's hypothetical indexes live in the backend, outside transactions, and the connection

@@ -4,7 +4,7 @@ import { makeTestApp, type TestApp } from '../../../test/support/app.js';
 import { databaseTargets, type TestDatabase } from '../../../test/support/databases.js';
 import { seedV1 } from '../../../test/support/seed.js';
 import { PATTERN_NAMES } from '../../sql/benchmark.js';
-import { benchmarkReportSchema } from './benchmark.routes.js';
+import { benchmarkReportSchema } from '../../reports/benchmark.js';
 
 interface Result {
   pattern: string;

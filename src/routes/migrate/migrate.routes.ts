@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireScope } from '../../http/auth.js';
 import { MIGRATE_DEFAULTS } from '../../operations/migrate.js';
-import { reportSchema } from '../../reports/schemas.js';
+import { migrationReportSchema } from '../../reports/migration.js';
 import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } from '../shared.js';
 
 export const migrateBodySchema = z
@@ -33,52 +33,6 @@ export const migrateBodySchema = z
   })
   .openapi('MigrateRequest');
 export type MigrateBody = z.infer<typeof migrateBodySchema>;
-
-const skippedSchema = z.object({
-  count: z.number().int(),
-  rows: z.array(z.object({ id: z.string(), reason: z.string() })),
-  truncated: z.boolean().openapi({ description: 'More rows were skipped than listed.' }),
-});
-
-const tableCountsSchema = z.object({
-  planned: z.number().int().openapi({ description: 'v1 rows in scope.' }),
-  toCopy: z
-    .number()
-    .int()
-    .openapi({ description: 'Rows not yet in v2 that can be copied, as planned before the run.' }),
-  copied: z.number().int(),
-  alreadyPresent: z.number().int(),
-  skipped: skippedSchema,
-});
-
-export const migrationReportSchema = reportSchema
-  .extend({
-    kind: z.literal('migration'),
-    dryRun: z.boolean(),
-    v1Shape: z.enum(['orm', 'migration']).openapi({
-      description: '`orm`: mcp_tools.parameters with the counters; `migration`: parameters_schema without them.',
-    }),
-    v1: z.object({ toolSchemaColumn: z.enum(['parameters', 'parameters_schema']), toolCounters: z.boolean() }),
-    schema: z.object({
-      migrations: z.array(
-        z.object({
-          tag: z.string(),
-          outcome: z.enum(['applied', 'adopted', 'already-applied', 'would-apply', 'would-adopt']),
-        }),
-      ),
-    }),
-    tables: z.object({ resources: tableCountsSchema, capabilities: tableCountsSchema }),
-    unknownServerIds: z.array(z.string()).openapi({ description: 'Requested serverIds that are not v1 servers.' }),
-    batches: z.object({
-      size: z.number().int(),
-      parallelism: z.number().int(),
-      planned: z.number().int(),
-      committed: z.number().int(),
-      retries: z.number().int(),
-    }),
-    timings: z.record(z.string(), z.number()),
-  })
-  .openapi('MigrationReport');
 
 export const postMigrate = createRoute({
   method: 'post',

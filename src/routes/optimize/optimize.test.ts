@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../../../test/support/app.js';
 import { databaseTargets, type TestDatabase } from '../../../test/support/databases.js';
 import { seedV1 } from '../../../test/support/seed.js';
-import { optimizationReportSchema } from './optimize.routes.js';
+import { optimizationReportSchema } from '../../reports/optimization.js';
 
 type Index = { name: string; table: string; flags: string[]; duplicateOf: string | null; valid: boolean };
 type Recommendation = {

@@ -375,7 +375,7 @@ for (const target of databaseTargets()) {
         ).rows.map((r) => r.id);
         const done = await run(app, { resourceIds: [BORN, other] });
         expect(done.tables.resources).toEqual({ removed: 1, writtenBack: 1, backported: 0, remaining: 1 });
-        expect(done.summary.message).toMatch(/; 1 MCP resources in scope remain in v2 \(/);
+        expect(done.summary.message).toMatch(/; 1 MCP resource in scope remains in v2 \(/);
         await t.db.query('DROP TRIGGER add_capability ON mcp_servers');
         const again = await run(app, { resourceIds: [BORN, other] });
         expect(again.tables).toMatchObject({

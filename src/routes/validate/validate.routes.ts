@@ -1,7 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireScope } from '../../http/auth.js';
-import { VALIDATION_MODES } from '../../operations/validate.js';
-import { reportSchema } from '../../reports/schemas.js';
+import { VALIDATION_MODES, validationReportSchema } from '../../reports/validation.js';
 import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } from '../shared.js';
 
 export const validateBodySchema = z
@@ -13,35 +12,6 @@ export const validateBodySchema = z
     sampleSize: z.number().int().min(1).max(1000).default(10).openapi({ description: 'Ids listed per failed check.' }),
   })
   .openapi('ValidateRequest');
-
-const checkSchema = z
-  .object({
-    name: z.string().openapi({ example: 'data.servers_fidelity' }),
-    severity: z
-      .enum(['critical', 'error', 'warning', 'info'])
-      .openapi({ description: 'How much it matters when it fails.' }),
-    passed: z.boolean(),
-    skipped: z.boolean().optional().openapi({
-      description: 'The check could not look (its tables are missing, or v1 is gone); severity is then info.',
-    }),
-    message: z.string(),
-    details: z.record(z.string(), z.unknown()),
-    sample: z.array(z.string()).openapi({ description: 'Ids (or names) of offending rows, up to sampleSize.' }),
-  })
-  .openapi('Check');
-
-export const validationReportSchema = reportSchema
-  .extend({
-    kind: z.literal('validation'),
-    status: z.enum(['passed', 'failed', 'critical', 'running']),
-    exitCode: z
-      .union([z.literal(0), z.literal(1), z.literal(2)])
-      .openapi({ description: '2: a critical check failed; 1: an error check failed; 0: otherwise.' }),
-    mode: z.enum(VALIDATION_MODES),
-    v1Shape: z.enum(['orm', 'migration']).nullable(),
-    checks: z.array(checkSchema),
-  })
-  .openapi('ValidationReport');
 
 export const postValidate = createRoute({
   method: 'post',

@@ -1,0 +1,125 @@
+import type { Database } from '../../adapters/db/types.js';
+import { ServiceError } from '../../errors.js';
+import type { RollbackReport } from '../../reports/rollback.js';
+import type { Outcome } from '../../reports/schemas.js';
+import type { PageRange } from '../../sql/rollback/batch.js';
+import { extentSql, foreignKeySql, remainingSql, settingsSql } from '../../sql/rollback/run.js';
+import { execute, queryOne } from '../../sql/sql.js';
+import { BATCH_LIMITS, inStreams, listed, streamsFor, withRetry } from '../batches.js';
+import type { OperationContext } from '../runner.js';
+import { FastPath, rollbackBatch, type BatchOutcome, type BatchRun, type LastBatch } from './batch.js';
+import { LIMITS, understand, type RollbackInput } from './context.js';
+import { fingerprint } from './plan.js';
+import { LISTED, nothingDone, nothingToRollBack, runReport, type Done, type RunState } from './report.js';
+
+/**
+ * A run, under the advisory lock: batches that each commit with their archive, several at
+ * once on their own connections, then a last transaction for what no page range held (a
+ * subset, rows moved or added meanwhile) and for orphans. A failure leaves whole batches
+ * only; a re-run starts from what is left (rows written back are then of v1 origin).
+ */
+export function runRollback(
+  db: Database,
+  input: RollbackInput,
+  ctx: OperationContext<RollbackReport>,
+): Promise<Outcome<RollbackReport>> {
+  return db.withAdvisoryLock(async (session) => {
+    const m = await understand(session);
+    if (!m) return nothingToRollBack(input);
+    const resourceIds = input.resourceIds ?? null;
+    const { planId, extent, foreignKey } = await session.transaction(
+      async (tx) => {
+        await execute(tx, settingsSql());
+        return {
+          planId: input.planId ? await fingerprint(tx, m, input) : null,
+          extent: await queryOne(tx, extentSql(m, { resourceIds })),
+          foreignKey: (await queryOne(tx, foreignKeySql())).holds,
+        };
+      },
+      { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: LIMITS.statementTimeoutMs },
+    );
+    if (input.planId && input.planId !== planId) throw stalePlan(input.planId, planId ?? '');
+    ctx.started();
+
+    const ranges = pageRanges(extent, input);
+    const state: RunState = {
+      rollbackId: crypto.randomUUID(),
+      planId,
+      done: nothingDone(),
+      listed: { born: [], divergent: input.backportChanges ? [] : null },
+      totals: { born: 0, staying: 0, divergent: input.backportChanges ? 0 : null },
+      remaining: null,
+      batches: {
+        size: input.batchSize,
+        parallelism: streamsFor(db, input.parallelism),
+        planned: ranges.length + 1,
+        committed: 0,
+        retries: 0,
+        archivedWhole: 0,
+        fellBack: 0,
+      },
+    };
+    const run: BatchRun = { m, input, rollbackId: state.rollbackId, foreignKey, fastPath: new FastPath() };
+    // Read committed: with the batch's resources locked, each statement sees their capabilities as they are then.
+    const inTransaction = (range: PageRange, limits: typeof LIMITS | typeof BATCH_LIMITS, last?: LastBatch) =>
+      withRetry(
+        () => db.transaction((tx) => rollbackBatch(tx, run, range, last), { ...limits, timeZone: 'UTC' }),
+        () => state.batches.retries++,
+      );
+    const committed = (batch: BatchOutcome) => {
+      record(state, batch);
+      ctx.progress({ done: state.batches.committed, total: state.batches.planned });
+    };
+
+    ctx.progress({ done: 0, total: state.batches.planned });
+    try {
+      await inStreams(state.batches.parallelism, listed(ranges), async (range) =>
+        committed(await inTransaction(range, BATCH_LIMITS)),
+      );
+      const last: LastBatch = { orphans: !foreignKey && !resourceIds, onlyWrittenBack: ranges.length > 0 };
+      committed(await inTransaction({ lo: null, hi: null }, LIMITS, last));
+      state.remaining = (await queryOne(session, remainingSql(m, { resourceIds }))).remaining;
+    } finally {
+      ctx.checkpoint(runReport(input, state)); // what committed, should a batch have failed
+    }
+    return runReport(input, state);
+  });
+}
+
+/** A committed batch into the run's counts and listings (each listing cut at LISTED rows). */
+function record(state: RunState, { done, listed, totals, path }: BatchOutcome): void {
+  if (path === 'whole') state.batches.archivedWhole++;
+  if (path === 'fell back') state.batches.fellBack++;
+  for (const key of Object.keys(done) as (keyof Done)[]) state.done[key] += done[key];
+  state.totals.born += totals.born;
+  state.totals.staying += totals.staying;
+  if (state.totals.divergent !== null) state.totals.divergent += totals.divergent ?? 0;
+  state.listed.born.push(...listed.born.slice(0, LISTED - state.listed.born.length));
+  if (state.listed.divergent && listed.divergent) {
+    state.listed.divergent.push(...listed.divergent.slice(0, LISTED - state.listed.divergent.length));
+  }
+  state.batches.committed++;
+}
+
+/**
+ * The run's batches: ranges of the resources' pages holding about batchSize resources in
+ * scope each, so every batch deletes rows that lie together in both tables, as one
+ * sequential DELETE would (in id order each batch would touch most pages of capabilities).
+ * A subset has no ranges: the last batch, over every resource in scope, takes it whole.
+ */
+function pageRanges(extent: { pages: number; in_scope: number }, input: RollbackInput): PageRange[] {
+  if (input.resourceIds || extent.in_scope === 0) return [];
+  const pagesPerBatch = Math.max(1, Math.ceil((input.batchSize * extent.pages) / extent.in_scope));
+  const ranges: PageRange[] = [];
+  for (let page = 0; page < extent.pages; page += pagesPerBatch) {
+    ranges.push({ lo: `(${page},0)`, hi: `(${page + pagesPerBatch},0)` });
+  }
+  return ranges;
+}
+
+const stalePlan = (planId: string, current: string) =>
+  new ServiceError(
+    'stale-plan',
+    `The database no longer matches plan ${planId}: make a new plan with a dry run and review it.`,
+    { facts: { planId, currentPlanId: current } },
+  );

@@ -1,0 +1,4 @@
+/** A count and its noun, singular or plural as the count asks: `count(1, 'capability', 'capabilities')`. */
+export function count(n: number, singular: string, plural = `${singular}s`): string {
+  return `${n} ${n === 1 ? singular : plural}`;
+}

@@ -1,0 +1,216 @@
+import { CANDIDATE_NAMES, CANDIDATES } from '../sql/optimize.js';
+import { reportSchema, type ReportOf } from './schemas.js';
+import { z } from './zod.js';
+
+export const OPTIMIZE_ACTIONS = ['analyze', 'plan', 'apply'] as const;
+export type OptimizeAction = (typeof OPTIMIZE_ACTIONS)[number];
+
+export const candidateNameSchema = z.enum(CANDIDATE_NAMES);
+
+/** Each index /optimize may build, and where it comes from (`seed`: SARK's four; `plan`: a pattern's plan). */
+export const CANDIDATE_CATALOGUE = CANDIDATE_NAMES.map((name) => ({ name, origin: CANDIDATES[name].origin }));
+
+const indexSchema = z
+  .object({
+    table: z.string(),
+    name: z.string(),
+    method: z.string(),
+    definition: z.string(),
+    keys: z.array(z.string()),
+    predicate: z.string().nullable(),
+    sizeBytes: z.number().int(),
+    scans: z.number().int().openapi({ description: 'Index scans since the statistics were reset (statsSince).' }),
+    valid: z.boolean(),
+    unique: z.boolean(),
+    primary: z.boolean(),
+    constraint: z.string().nullable(),
+    duplicateOf: z
+      .string()
+      .nullable()
+      .openapi({ description: 'An index whose keys this one is a prefix of (same method and predicate).' }),
+    flags: z.array(z.enum(['invalid', 'unused', 'duplicate'])),
+  })
+  .openapi('IndexInventoryEntry');
+
+const measuredSchema = z
+  .object({
+    p50Ms: z.number().nullable(),
+    p95Ms: z.number().nullable(),
+    indexes: z.array(z.string()),
+    error: z.string().optional(),
+  })
+  .openapi('Measured', { description: 'Round-trip milliseconds of one query, and the indexes its plan used.' });
+
+const tableSchema = z
+  .object({
+    table: z.string(),
+    totalBytes: z.number().int(),
+    tableBytes: z.number().int(),
+    indexBytes: z.number().int(),
+    liveRows: z.number().int(),
+    estimatedRows: z.number().int().openapi({ description: "pg_class.reltuples: the planner's row count." }),
+    seqScans: z.number().int(),
+    indexScans: z.number().int(),
+    writes: z
+      .number()
+      .int()
+      .openapi({ description: 'Rows inserted, updated and deleted since the statistics were reset.' }),
+    lastAnalyzed: z.string().nullable(),
+    flags: z.array(z.literal('never analyzed')),
+  })
+  .openapi('TableStats');
+
+const probeSchema = z.object({
+  query: z.string(),
+  costBefore: z.number(),
+  costAfter: z.number(),
+  reduction: z.number().openapi({ description: '1 − after/before.' }),
+  usesIndex: z.boolean(),
+});
+
+const recommendationSchema = z
+  .object({
+    name: candidateNameSchema,
+    sql: z.string(),
+    origin: z
+      .enum(['seed', 'plan'])
+      .openapi({ description: "`seed`: one of SARK's four; `plan`: called for by a pattern's plan." }),
+    purpose: z.string(),
+    patterns: z.array(z.string()).openapi({ description: 'Benchmark patterns and probe queries it serves.' }),
+    evidence: z.array(z.string()),
+    evaluation: z
+      .object({
+        method: z.enum(['hypopg', 'unevaluated', 'exists']),
+        reason: z.string().optional(),
+        probes: z.array(probeSchema).optional().openapi({
+          description: "HypoPG: the planner's cost of each query without and with the hypothetical index.",
+        }),
+        estimatedSizeBytes: z.number().int().optional(),
+      })
+      .openapi('Evaluation'),
+    priority: z.enum(['high', 'medium', 'low', 'none', 'unknown']).openapi({
+      description:
+        "From the planner's best saving on a query that uses the index: ≥90% high, ≥50% medium, ≥10% low; unknown when unevaluated.",
+    }),
+    state: z.enum(['absent', 'exists', 'invalid']),
+    writeOverhead: z.object({
+      table: z.string(),
+      existingIndexes: z.number().int(),
+      writesSinceStatsReset: z.number().int(),
+      estimatedSizeBytes: z.number().int().nullable(),
+      note: z.string(),
+    }),
+  })
+  .openapi('Recommendation');
+
+const appliedSchema = z
+  .object({
+    name: candidateNameSchema,
+    sql: z.string(),
+    status: z.enum(['built', 'exists', 'failed', 'skipped']),
+    reason: z.string().optional(),
+    error: z.string().optional().openapi({ description: "Why the build failed (PostgreSQL's message)." }),
+    buildMs: z.number().int().optional(),
+    invalidLeft: z.string().optional().openapi({
+      description: 'Only if a failed build left an INVALID index that could not be dropped: the statement to run.',
+    }),
+    notes: z.array(z.string()),
+    patterns: z.array(
+      z.object({
+        query: z.string(),
+        before: measuredSchema,
+        after: measuredSchema.optional(),
+        usesIndex: z.boolean().optional(),
+        verdict: z.enum(['faster', 'slower', 'no measurable change', 'not measured']).optional(),
+      }),
+    ),
+    helped: z.boolean().optional(),
+    conclusion: z.string().optional(),
+  })
+  .openapi('AppliedIndex', {
+    description: 'Measured p50/p95 of each query the index serves, before and after the build.',
+  });
+
+const whyNoIndexSchema = z.object({ reason: z.string(), remedy: z.string() }).nullable();
+
+export const optimizationReportSchema = reportSchema
+  .extend({
+    kind: z.literal('optimization'),
+    status: z.enum(['running', 'succeeded', 'failed']).openapi({ description: '`failed`: an index build failed.' }),
+    summary: z.object({
+      message: z.string(),
+      unused: z.array(z.string()).optional().openapi({ description: 'analyze, plan: indexes never scanned.' }),
+      duplicate: z.array(z.string()).optional(),
+      invalid: z.array(z.string()).optional(),
+      foreignKeysWithoutIndex: z.number().int().optional(),
+      recommended: z
+        .array(z.string())
+        .optional()
+        .openapi({ description: 'plan: high and medium priority candidates.' }),
+      built: z.number().int().optional().openapi({ description: 'apply: indexes built.' }),
+      failed: z.number().int().optional(),
+      invalidIndexes: z.number().int().optional(),
+    }),
+    action: z.enum(OPTIMIZE_ACTIONS),
+    indexes: z.array(indexSchema),
+    tables: z.array(tableSchema).optional(),
+    foreignKeysWithoutIndex: z
+      .array(
+        z.object({ table: z.string(), constraint: z.string(), references: z.string(), columns: z.array(z.string()) }),
+      )
+      .optional(),
+    statsSince: z.string().nullable().optional(),
+    hypopg: z.object({ installed: z.boolean(), available: z.boolean() }).optional(),
+    recommendations: z.array(recommendationSchema),
+    diagnoses: z
+      .record(
+        z.string(),
+        z.object({
+          scans: z.array(z.string()),
+          selectiveSequentialScans: z.array(z.string()),
+          sorts: z.array(z.string()),
+          whyNoIndex: whyNoIndexSchema,
+        }),
+      )
+      .optional()
+      .openapi({ description: "plan: each pattern's plan, and why no index can help where its shape says so." }),
+    applied: z.array(appliedSchema),
+    targets: z
+      .array(
+        z.object({
+          pattern: z.string(),
+          targetMs: z.number(),
+          p50Ms: z.number().nullable(),
+          p95Ms: z.number().nullable(),
+          withinTarget: z.boolean().nullable(),
+          indexes: z.array(z.string()),
+          whyNoIndex: whyNoIndexSchema.optional(),
+        }),
+      )
+      .optional()
+      .openapi({
+        description:
+          'apply: every pattern with a runbook target after the builds, and whyNoIndex for those that miss it.',
+      }),
+    cleanedUp: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: 'apply: catalogue indexes an interrupted earlier build left INVALID, dropped first.' }),
+  })
+  .openapi('OptimizationReport');
+
+export type OptimizationReport = ReportOf<typeof optimizationReportSchema>;
+export type IndexEntry = z.infer<typeof indexSchema>;
+export type IndexFlag = IndexEntry['flags'][number];
+export type TableEntry = z.infer<typeof tableSchema>;
+export type ForeignKeyEntry = NonNullable<OptimizationReport['foreignKeysWithoutIndex']>[number];
+export type Recommendation = z.infer<typeof recommendationSchema>;
+export type Evaluation = Recommendation['evaluation'];
+export type ProbeEvaluation = NonNullable<Evaluation['probes']>[number];
+export type Priority = Recommendation['priority'];
+export type Diagnosis = NonNullable<OptimizationReport['diagnoses']>[string];
+export type Measured = z.infer<typeof measuredSchema>;
+export type Applied = z.infer<typeof appliedSchema>;
+export type AppliedQuery = Applied['patterns'][number];
+export type Verdict = NonNullable<AppliedQuery['verdict']>;
+export type TargetCheck = NonNullable<OptimizationReport['targets']>[number];
