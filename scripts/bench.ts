@@ -18,8 +18,7 @@ import pg from 'pg';
 import { createPgDatabase } from '../src/adapters/db/pg.js';
 import type { Database } from '../src/adapters/db/types.js';
 import { applyMigrations } from '../src/db/migrate.js';
-import { generateV1Data } from '../src/demo/generate.js';
-import { v1SchemaStatements } from '../src/demo/v1-schema.js';
+import { createV1Schema, generateV1Data } from '../src/demo/generate.js';
 import { mappingFor, projection } from '../src/mapping/mapping.js';
 import { detectV1Shape } from '../src/mapping/shape.js';
 import { MIGRATE_DEFAULTS, migrate } from '../src/operations/migrate.js';
@@ -84,7 +83,7 @@ async function ensureTemplate(): Promise<void> {
   const db = createPgDatabase({ connectionString: urlOf(`${TEMPLATE}_building`) });
   try {
     await db.transaction(async (tx) => {
-      for (const statement of v1SchemaStatements('orm')) await tx.query(statement);
+      await createV1Schema(tx, 'orm');
       await generateV1Data(tx, { servers: SERVERS, toolsPerServer: TOOLS, shape: 'orm' });
     });
     await db.withAdvisoryLock((session) => applyMigrations(session));

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { applyMigrations } from '../src/db/migrate.js';
 import { MIGRATIONS } from '../src/db/migrations.bundle.js';
-import { v1SchemaStatements } from '../src/demo/v1-schema.js';
+import { createV1Schema } from '../src/demo/generate.js';
 import { renderMigrationBundle } from './support/migration-bundle.js';
 import { describeEachDatabase, databaseTargets } from './support/databases.js';
 import { describeSchema, runSarkDdl } from './support/sark-fixtures.js';
@@ -23,7 +23,7 @@ describeEachDatabase("the project's own v1 DDL", (_current, target) => {
     it(`builds exactly SARK's reference v1 schema in the ${shape} shape`, async () => {
       const [ours, theirs] = [await target.open(), await target.open()];
       try {
-        for (const statement of v1SchemaStatements(shape)) await ours.db.query(statement);
+        await createV1Schema(ours.db, shape);
         await runSarkDdl(theirs.db, fixture);
         const v1 = ['users', 'teams', 'mcp_servers', 'mcp_tools'];
         const described = await describeSchema(ours.db, v1);

@@ -8,7 +8,7 @@ import { benchmark } from '../../src/operations/benchmark.js';
 import { optimize } from '../../src/operations/optimize/index.js';
 import { detachedContext } from '../../src/operations/runner.js';
 import { BENCHMARK_DEFAULTS, PATTERN_NAMES } from '../../src/sql/benchmark.js';
-import { CANDIDATES, createIndexSql } from '../../src/sql/optimize.js';
+import { CANDIDATES, indexDefinition } from '../../src/sql/optimize.js';
 
 const timeAll = async (db: Database, iterations: number) =>
   (
@@ -26,7 +26,7 @@ async function sarkOptimize(url: string): Promise<string> {
   await client.connect();
   try {
     await client.query('BEGIN');
-    await client.query(createIndexSql('ix_resources_protocol_active', { concurrently: true }));
+    await client.query(indexDefinition('ix_resources_protocol_active', { concurrently: true }));
     await client.query('COMMIT');
     return 'built';
   } catch (error) {

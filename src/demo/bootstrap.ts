@@ -2,8 +2,7 @@ import type { Database } from '../adapters/db/types.js';
 import { applyMigrations, V2_MIGRATIONS } from '../db/migrate.js';
 import { existingTables } from '../sql/introspection.js';
 import { V1_TABLES } from '../sql/catalog.js';
-import { generateV1Data } from './generate.js';
-import { v1SchemaStatements } from './v1-schema.js';
+import { createV1Schema, generateV1Data } from './generate.js';
 
 export const DEMO_SIZE = { servers: 1_000, toolsPerServer: 10 } as const;
 
@@ -16,7 +15,7 @@ export async function ensureDemoDatabase(db: Database): Promise<{ created: boole
   return db.withAdvisoryLock(async (session) => {
     if ((await existingTables(session, V1_TABLES)).size > 0) return { created: false };
     await session.transaction(async (tx) => {
-      for (const statement of v1SchemaStatements('orm')) await tx.query(statement);
+      await createV1Schema(tx, 'orm');
       await generateV1Data(tx, { ...DEMO_SIZE, shape: 'orm' });
     });
     await applyMigrations(session, V2_MIGRATIONS);

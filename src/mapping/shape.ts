@@ -1,5 +1,7 @@
 import type { Queryable } from '../adapters/db/types.js';
 import { ServiceError } from '../errors.js';
+import { v1ColumnsSql } from '../sql/introspection.js';
+import { queryRows } from '../sql/sql.js';
 
 /**
  * Which of SARK's two real v1 shapes a database has, found by introspection:
@@ -56,10 +58,7 @@ const unsupported = (detail: string, missing: string[]) =>
   new ServiceError('unsupported-v1-schema', detail, { facts: { missing } });
 
 export async function detectV1Shape(db: Queryable): Promise<V1Shape> {
-  const { rows } = await db.query<{ table_name: string; column_name: string; data_type: string }>(
-    `SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
-      WHERE table_schema = current_schema() AND table_name IN ('mcp_servers', 'mcp_tools')`,
-  );
+  const rows = await queryRows(db, v1ColumnsSql());
   const has = (table: string, column: string) => rows.some((r) => r.table_name === table && r.column_name === column);
   const missingTables = (['mcp_servers', 'mcp_tools'] as const).filter((t) => !rows.some((r) => r.table_name === t));
   if (missingTables.length > 0) {

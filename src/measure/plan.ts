@@ -1,4 +1,5 @@
 import type { Queryable } from '../adapters/db/types.js';
+import { queryOne, type Sql } from '../sql/sql.js';
 
 /**
  * Reading `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` as a tree, not as text: every scan and
@@ -64,9 +65,8 @@ const INDEX_SCANS = new Set(['Index Scan', 'Index Only Scan', 'Bitmap Index Scan
 const BLOCKING = new Set(['Sort', 'Hash', 'Aggregate', 'Materialize', 'SetOp', 'WindowAgg']);
 
 /** Runs an EXPLAIN (FORMAT JSON) statement and returns its plan. */
-export async function explain(db: Queryable, statement: string, values: readonly unknown[]): Promise<ExplainOutput> {
-  const { rows } = await db.query<{ 'QUERY PLAN': unknown }>(statement, values);
-  return explainOutput(rows[0]!['QUERY PLAN']);
+export async function explain(db: Queryable, statement: Sql<{ 'QUERY PLAN': unknown }>): Promise<ExplainOutput> {
+  return explainOutput((await queryOne(db, statement))['QUERY PLAN']);
 }
 
 /** EXPLAIN's JSON comes back as a one-element array, as parsed JSON or as text depending on the driver. */

@@ -7,6 +7,8 @@ import type { BenchmarkReport, Incomparable, PatternResult, Regression } from '.
 import type { Outcome, Report } from '../reports/schemas.js';
 import {
   analyzedPlanSql,
+  backendSql,
+  cancelBackendSql,
   BENCHMARK_DEFAULTS,
   PATTERNS,
   serverTimingSql,
@@ -15,6 +17,7 @@ import {
   type Query,
 } from '../sql/benchmark.js';
 import { existingTables } from '../sql/introspection.js';
+import { execute, queryOne } from '../sql/sql.js';
 import type { OperationContext } from './runner.js';
 
 export interface BenchmarkInput {
@@ -82,18 +85,8 @@ const notRun = <N extends string>(
  */
 async function cancelOnAbort(db: Database, tx: Queryable, signal: AbortSignal | undefined): Promise<() => void> {
   if (!signal || db.driver === 'pglite') return () => undefined;
-  const { pid, began } = (
-    await tx.query<{ pid: number; began: string }>(
-      'SELECT pg_backend_pid() AS pid, extract(epoch FROM now())::text AS began',
-    )
-  ).rows[0]!;
-  const cancel = () =>
-    void db
-      .query(
-        'SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND extract(epoch FROM xact_start) = $2::numeric',
-        [pid, began],
-      )
-      .catch(() => undefined);
+  const backend = await queryOne(tx, backendSql());
+  const cancel = () => void execute(db, cancelBackendSql(backend)).catch(() => undefined);
   signal.addEventListener('abort', cancel, { once: true });
   return () => signal.removeEventListener('abort', cancel);
 }
@@ -136,11 +129,11 @@ export async function measureQuery<N extends string>(
           }
           for (let i = 0; i < input.iterations; i++) {
             if (ctx.signal?.aborted) throw cancelled();
-            const executionMs = (await explain(tx, serverTimingSql(pattern.sql), values))['Execution Time'];
+            const executionMs = (await explain(tx, serverTimingSql(pattern, input.params)))['Execution Time'];
             if (executionMs !== undefined) server.push(executionMs);
             tick();
           }
-          const analysed = await explain(tx, analyzedPlanSql(pattern.sql), values);
+          const analysed = await explain(tx, analyzedPlanSql(pattern, input.params));
           tick();
           if (ctx.signal?.aborted) throw cancelled(); // aborted after the last statement: still discard the connection
           return analysed;

@@ -2,19 +2,21 @@ import type { Database, Queryable, Session } from '../adapters/db/types.js';
 import { applyMigrations, planMigrations, V2_MIGRATIONS, type MigrationOutcome } from '../db/migrate.js';
 import { mappingFor, type Mapping } from '../mapping/mapping.js';
 import { detectV1Shape, type V1Shape } from '../mapping/shape.js';
-import { existingTables } from '../sql/introspection.js';
+import type { MigrationReport, SkippedRows, TableCounts } from '../reports/migration.js';
+import type { Outcome } from '../reports/schemas.js';
 import { analyzeSql } from '../sql/catalog.js';
-import { BATCH_LIMITS, inStreams, streamsFor, withRetry } from './batches.js';
+import { existingTables } from '../sql/introspection.js';
 import {
   copyBatchSql,
   nextBatchSql,
   planCountsSql,
   skippedRowsSql,
   unknownServerIdsSql,
+  type PlanCounts,
   type Subset,
 } from '../sql/migrate.js';
-import type { MigrationReport, SkippedRows, TableCounts } from '../reports/migration.js';
-import type { Outcome } from '../reports/schemas.js';
+import { execute, queryOne, queryRows } from '../sql/sql.js';
+import { BATCH_LIMITS, inStreams, streamsFor, withRetry } from './batches.js';
 import type { OperationContext } from './runner.js';
 
 export interface MigrateInput {
@@ -33,15 +35,6 @@ const PLAN_TIMEOUT_MS = 300_000;
 /** How many skipped rows per table the report lists. */
 const SKIPPED_SAMPLE = 100;
 
-type PlanCounts = {
-  servers_planned: number;
-  servers_present: number;
-  servers_skipped: number;
-  tools_planned: number;
-  tools_present: number;
-  tools_skipped: number;
-};
-
 interface Copied {
   batches: number;
   retries: number;
@@ -54,9 +47,8 @@ async function understand(db: Queryable, input: MigrateInput) {
   const shape = await detectV1Shape(db);
   const m = mappingFor(shape);
   const subset: Subset = input.serverIds ?? null;
-  const unknown = input.serverIds && unknownServerIdsSql(m, input.serverIds);
-  const unknownServerIds = unknown
-    ? (await db.query<{ id: string }>(unknown.text, unknown.values)).rows.map((r) => r.id)
+  const unknownServerIds = input.serverIds
+    ? (await queryRows(db, unknownServerIdsSql(m, input.serverIds))).map((r) => r.id)
     : [];
   return { shape, m, subset, unknownServerIds };
 }
@@ -64,12 +56,10 @@ async function understand(db: Queryable, input: MigrateInput) {
 /** Counts per table and the rows that cannot be copied (sampled only when there are any). */
 async function plan(db: Queryable, m: Mapping, subset: Subset, countPresent: boolean) {
   const v2Present = (await existingTables(db, [m.servers.v2Table, m.tools.v2Table])).size === 2;
-  const countsSql = planCountsSql(m, { subset, v2Present, countPresent });
-  const counts = (await db.query<PlanCounts>(countsSql.text, countsSql.values)).rows[0]!;
+  const counts = await queryOne(db, planCountsSql(m, { subset, v2Present, countPresent }));
   let sampled: { table: string; id: string; reason: string }[] = [];
   if (counts.servers_skipped + counts.tools_skipped > 0) {
-    const sample = skippedRowsSql(m, { subset, v2Present, limit: SKIPPED_SAMPLE });
-    sampled = (await db.query<{ table: string; id: string; reason: string }>(sample.text, sample.values)).rows;
+    sampled = await queryRows(db, skippedRowsSql(m, { subset, v2Present, limit: SKIPPED_SAMPLE }));
   }
   const skippedOf = (table: string, count: number): SkippedRows => {
     const rows = sampled.filter((r) => r.table === table).map(({ id, reason }) => ({ id, reason }));
@@ -107,8 +97,7 @@ async function copyInBatches(
   const nextRange = () => {
     const range = handing.then(async (): Promise<{ lo: string | null; hi: string | null } | null> => {
       if (exhausted) return null;
-      const next = nextBatchSql(m, { subset, after: cursor, size: input.batchSize });
-      const { hi, more } = (await session.query<{ hi: string | null; more: boolean }>(next.text, next.values)).rows[0]!;
+      const { hi, more } = await queryOne(session, nextBatchSql(m, { subset, after: cursor, size: input.batchSize }));
       if (!more) return null;
       const lo = cursor;
       if (hi === null)
@@ -121,18 +110,17 @@ async function copyInBatches(
   };
 
   await inStreams(streamsFor(db, input.parallelism), nextRange, async (range) => {
-    const copy = copyBatchSql(m, { subset, ...range });
     const result = await withRetry(
       () =>
-        db.transaction(
-          (tx) => tx.query<{ resources_copied: number; capabilities_copied: number }>(copy.text, copy.values),
-          { ...BATCH_LIMITS, timeZone: 'UTC' },
-        ),
+        db.transaction((tx) => queryOne(tx, copyBatchSql(m, { subset, ...range })), {
+          ...BATCH_LIMITS,
+          timeZone: 'UTC',
+        }),
       () => copied.retries++,
     );
     copied.batches++;
-    copied.resources += result.rows[0]!.resources_copied;
-    copied.capabilities += result.rows[0]!.capabilities_copied;
+    copied.resources += result.resources_copied;
+    copied.capabilities += result.capabilities_copied;
     ctx.progress({ done: copied.batches, total: Math.max(totalBatches, copied.batches) });
   });
 }
@@ -277,7 +265,7 @@ function runMigration(
       // Both at once, on connections of the pool (PGlite's one backend takes them in turn).
       if (copied.resources + copied.capabilities > 0)
         await time('analyze', () =>
-          Promise.all([m.servers.v2Table, m.tools.v2Table].map((table) => db.query(analyzeSql(table)))),
+          Promise.all([m.servers.v2Table, m.tools.v2Table].map((table) => execute(db, analyzeSql(table)))),
         );
     } finally {
       ctx.checkpoint(migrationReport(parts)); // what landed, should the data phase have failed

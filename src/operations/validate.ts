@@ -1,19 +1,19 @@
 import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
-import type { Database, Queryable } from '../adapters/db/types.js';
+import type { Database, Queryable, Row } from '../adapters/db/types.js';
 import * as v2Schema from '../db/schema.js';
 import { mappingFor, type Mapping } from '../mapping/mapping.js';
 import { isServiceError } from '../errors.js';
 import { detectV1Shape } from '../mapping/shape.js';
 import { V1_TABLES, V2_TABLES } from '../sql/catalog.js';
-import { fidelityCountsSql, fidelitySampleSql, type FidelityCounts } from '../sql/fidelity.js';
+import { fidelityCountsSql, fidelitySampleSql } from '../sql/fidelity.js';
 import { existingTables } from '../sql/introspection.js';
-import type { Sql } from '../sql/sql.js';
+import { queryOne, queryRows, type Sql } from '../sql/sql.js';
 import {
   capabilityForeignKeysSql,
   capabilityRulesSql,
   invalidIndexesSql,
   resourceRulesSql,
-  RULE_SAMPLES,
+  ruleSampleSql,
   unknownCostCapabilitiesSql,
   v2ColumnsSql,
 } from '../sql/validate.js';
@@ -73,33 +73,25 @@ class Inspection {
     return this.memo.get(key) as Promise<T>;
   }
 
-  async rows<R extends Record<string, unknown>>(sql: Sql): Promise<R[]> {
-    return (await this.tx.query<R>(sql.text, sql.values)).rows;
+  rows<R extends Row>(statement: Sql<R>): Promise<R[]> {
+    return queryRows(this.tx, statement);
   }
 
-  async ids(text: string, ...values: unknown[]): Promise<string[]> {
-    return (await this.tx.query<{ id: string }>(text, [this.sampleSize, ...values])).rows.map((r) => r.id);
+  /** The ids a sample statement finds. */
+  async ids(statement: Sql<{ id: string }>): Promise<string[]> {
+    return (await queryRows(this.tx, statement)).map((r) => r.id);
   }
 
   fidelity(which: 'servers' | 'tools') {
-    return this.once(
-      `fidelity:${which}`,
-      async () => (await this.rows<FidelityCounts>(fidelityCountsSql(this.mapping!, which)))[0]!,
-    );
+    return this.once(`fidelity:${which}`, () => queryOne(this.tx, fidelityCountsSql(this.mapping!, which)));
   }
 
   resourceRules() {
-    return this.once(
-      'resources',
-      async () => (await this.rows<Record<string, number>>(resourceRulesSql(SENSITIVITY_LEVELS, KNOWN_PROTOCOLS)))[0]!,
-    );
+    return this.once('resources', () => queryOne(this.tx, resourceRulesSql(SENSITIVITY_LEVELS, KNOWN_PROTOCOLS)));
   }
 
   capabilityRules() {
-    return this.once(
-      'capabilities',
-      async () => (await this.rows<Record<string, number>>(capabilityRulesSql(SENSITIVITY_LEVELS)))[0]!,
-    );
+    return this.once('capabilities', () => queryOne(this.tx, capabilityRulesSql(SENSITIVITY_LEVELS)));
   }
 }
 
@@ -127,9 +119,7 @@ async function fidelityCheck(i: Inspection, which: 'servers' | 'tools') {
   const passed = counts.missing === 0 && counts.changed === 0;
   if (passed && counts.extra === 0)
     return outcome(true, `All ${counts.v1_rows} v1 ${v1Name}s are in v2 with every mapped field equal.`, { ...counts });
-  const found = await i.rows<{ id: string; problem: string; fields: string[] | null }>(
-    fidelitySampleSql(i.mapping!, which, i.sampleSize),
-  );
+  const found = await i.rows(fidelitySampleSql(i.mapping!, which, i.sampleSize));
   const changed = found.filter((f) => f.problem === 'changed').map((f) => ({ id: f.id, fields: f.fields ?? [] }));
   const message = passed
     ? `All ${counts.v1_rows} v1 ${v1Name}s match; ${counts.extra} ${v2Name}s have no v1 ${v1Name} (created in v2 after cutover).`
@@ -167,7 +157,7 @@ const CHECKS: CheckDefinition[] = [
     severity: 'critical',
     needs: [],
     async run(i) {
-      const actual = await i.rows<{ table_name: string; column_name: string; type: string }>(v2ColumnsSql());
+      const actual = await i.rows(v2ColumnsSql());
       const typeOf = new Map(actual.map((c) => [`${c.table_name}.${c.column_name}`, c.type.replace(/\s*,\s*/g, ',')]));
       const problems = EXPECTED.filter((t) => i.present.has(t.table)).flatMap((t) =>
         t.columns.flatMap((c) => {
@@ -212,7 +202,7 @@ const CHECKS: CheckDefinition[] = [
     severity: 'error',
     needs: [],
     async run(i) {
-      const invalid = (await i.rows<{ name: string }>(invalidIndexesSql())).map((r) => r.name);
+      const invalid = (await i.rows(invalidIndexesSql())).map((r) => r.name);
       return invalid.length === 0
         ? outcome(true, 'No index on the v2 tables is INVALID.')
         : outcome(
@@ -277,8 +267,8 @@ const CHECKS: CheckDefinition[] = [
           capabilities: c.total,
         });
       const sample = [
-        ...(await i.ids(RULE_SAMPLES.resourcesMissingFields)),
-        ...(await i.ids(RULE_SAMPLES.capabilitiesMissingFields)),
+        ...(await i.ids(ruleSampleSql.resourcesMissingFields(i.sampleSize))),
+        ...(await i.ids(ruleSampleSql.capabilitiesMissingFields(i.sampleSize))),
       ];
       return outcome(
         false,
@@ -300,7 +290,7 @@ const CHECKS: CheckDefinition[] = [
         false,
         `${r.empty_metadata} MCP resources have empty metadata: their v1 fields were not carried over.`,
         { empty: r.empty_metadata },
-        await i.ids(RULE_SAMPLES.emptyMetadata),
+        await i.ids(ruleSampleSql.emptyMetadata(i.sampleSize)),
       );
     },
   },
@@ -317,7 +307,7 @@ const CHECKS: CheckDefinition[] = [
         false,
         `${c.orphans} capabilities point at resources that do not exist.`,
         { orphans: c.orphans },
-        await i.ids(RULE_SAMPLES.orphans),
+        await i.ids(ruleSampleSql.orphans(i.sampleSize)),
       );
     },
   },
@@ -327,7 +317,7 @@ const CHECKS: CheckDefinition[] = [
     severity: 'error',
     needs: ['resources', 'capabilities'],
     async run(i) {
-      const keys = await i.rows<{ name: string; on_delete: string }>(capabilityForeignKeysSql());
+      const keys = await i.rows(capabilityForeignKeysSql());
       const cascading = keys.filter((k) => k.on_delete === 'c');
       if (cascading.length > 0)
         return outcome(
@@ -355,8 +345,8 @@ const CHECKS: CheckDefinition[] = [
       if (r.bad_sensitivity! + c.bad_sensitivity! === 0)
         return outcome(true, `Every sensitivity level is one of ${SENSITIVITY_LEVELS.join(', ')}.`);
       const sample = [
-        ...(await i.ids(RULE_SAMPLES.resourcesBadSensitivity, SENSITIVITY_LEVELS)),
-        ...(await i.ids(RULE_SAMPLES.capabilitiesBadSensitivity, SENSITIVITY_LEVELS)),
+        ...(await i.ids(ruleSampleSql.resourcesBadSensitivity(i.sampleSize, SENSITIVITY_LEVELS))),
+        ...(await i.ids(ruleSampleSql.capabilitiesBadSensitivity(i.sampleSize, SENSITIVITY_LEVELS))),
       ];
       return outcome(
         false,
@@ -379,7 +369,7 @@ const CHECKS: CheckDefinition[] = [
         false,
         `${r.unknown_protocol} resources use a protocol SARK has no adapter for.`,
         { unknown: r.unknown_protocol },
-        await i.ids(RULE_SAMPLES.unknownProtocol, KNOWN_PROTOCOLS),
+        await i.ids(ruleSampleSql.unknownProtocol(i.sampleSize, KNOWN_PROTOCOLS)),
       );
     },
   },
@@ -389,7 +379,7 @@ const CHECKS: CheckDefinition[] = [
     severity: 'warning',
     needs: ['cost_tracking', 'capabilities'],
     async run(i) {
-      const [row] = await i.rows<{ n: number; sample: string[] | null }>(unknownCostCapabilitiesSql(i.sampleSize));
+      const [row] = await i.rows(unknownCostCapabilitiesSql(i.sampleSize));
       if (row!.n === 0) return outcome(true, 'Every cost_tracking row names an existing capability.');
       return outcome(
         false,

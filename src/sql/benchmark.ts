@@ -1,3 +1,5 @@
+import { sql, type Sql } from './sql.js';
+
 /**
  * The query patterns /benchmark times: SARK's eight polymorphic queries
  * (scripts/optimize_polymorphic_queries.py), with their runbook targets. The SQL is fixed;
@@ -136,7 +138,25 @@ export const PATTERNS = {
 export type PatternName = keyof typeof PATTERNS;
 export const PATTERN_NAMES = Object.keys(PATTERNS) as [PatternName, ...PatternName[]];
 
+/** A catalogue statement with the values it binds for these parameters. */
+export const querySql = (query: Query, params: BenchmarkParams): Sql => sql(query.sql, query.values(params));
+
+const explainSql = (options: string) => (query: Query, params: BenchmarkParams) =>
+  sql<{ 'QUERY PLAN': unknown }>(`EXPLAIN (${options}) ${query.sql}`, query.values(params));
 /** The server's own timing of one run: ANALYZE without per-node clocks, so it costs little. */
-export const serverTimingSql = (sql: string) => `EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON, FORMAT JSON) ${sql}`;
+export const serverTimingSql = explainSql('ANALYZE, TIMING OFF, SUMMARY ON, FORMAT JSON');
 /** The plan walked once per pattern, with buffers and per-node row counts. */
-export const analyzedPlanSql = (sql: string) => `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${sql}`;
+export const analyzedPlanSql = explainSql('ANALYZE, BUFFERS, FORMAT JSON');
+/** The planner's plan and cost of a statement, without running it. */
+export const explainCostSql = explainSql('FORMAT JSON');
+
+/** The backend running this transaction, and the transaction's start as exact epoch seconds. */
+export const backendSql = () =>
+  sql<{ pid: number; began: string }>('SELECT pg_backend_pid() AS pid, extract(epoch FROM now())::text AS began');
+
+/** Cancels the statement of that backend, only while it still runs that transaction. */
+export const cancelBackendSql = ({ pid, began }: { pid: number; began: string }) =>
+  sql(
+    'SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND extract(epoch FROM xact_start) = $2::numeric',
+    [pid, began],
+  );

@@ -92,7 +92,7 @@ export type FidelityCounts = {
 };
 
 /** One pass: v1 rows missing in v2 or differing in a mapped field, and v2 rows of v1's kind without a v1 row. */
-export function fidelityCountsSql(m: Mapping, which: 'servers' | 'tools'): Sql {
+export function fidelityCountsSql(m: Mapping, which: 'servers' | 'tools'): Sql<FidelityCounts> {
   const c = comparison(m, which);
   return {
     text: `SELECT count(*) FILTER (WHERE ${c.v1})::int AS v1_rows,
@@ -107,7 +107,11 @@ export function fidelityCountsSql(m: Mapping, which: 'servers' | 'tools'): Sql {
 }
 
 /** Up to `limit` ids per problem: missing, changed (with the fields that differ), extra. Run only on failure. */
-export function fidelitySampleSql(m: Mapping, which: 'servers' | 'tools', limit: number): Sql {
+export function fidelitySampleSql(
+  m: Mapping,
+  which: 'servers' | 'tools',
+  limit: number,
+): Sql<{ id: string; problem: string; fields: string[] | null }> {
   const c = comparison(m, which);
   const id = `coalesce(${c.t.columns[c.t.id.v2]}, ${V2}.${c.t.id.v2})`;
   const problem = `CASE WHEN NOT ${c.v2} THEN 'missing' WHEN ${c.extra} THEN 'extra' WHEN ${c.v1} THEN 'changed' END`;

@@ -1,4 +1,5 @@
 import type { Queryable } from '../adapters/db/types.js';
+import { V1_TABLES } from './catalog.js';
 import { queryRows, sql } from './sql.js';
 
 /** Which of the named tables exist on the search path; names are bound values, not identifiers. */
@@ -10,3 +11,11 @@ export async function existingTables(db: Queryable, names: readonly string[]): P
 }
 
 export const serverVersionSql = () => sql<{ version: string }>(`SELECT current_setting('server_version') AS version`);
+
+/** Every column of the v1 tables with its information_schema data type. */
+export const v1ColumnsSql = () =>
+  sql<{ table_name: string; column_name: string; data_type: string }>(
+    `SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
+      WHERE table_schema = current_schema() AND table_name = ANY($1::text[])`,
+    [[...V1_TABLES]],
+  );

@@ -27,7 +27,16 @@ export interface PlanCountsOptions {
 }
 
 /** Rows in scope, already in v2, and impossible to copy: one pass over each table. */
-export function planCountsSql(m: Mapping, { subset, v2Present, countPresent }: PlanCountsOptions): Sql {
+export type PlanCounts = {
+  servers_planned: number;
+  servers_present: number;
+  servers_skipped: number;
+  tools_planned: number;
+  tools_present: number;
+  tools_skipped: number;
+};
+
+export function planCountsSql(m: Mapping, { subset, v2Present, countPresent }: PlanCountsOptions): Sql<PlanCounts> {
   const p = pieces(m);
   const rExists = v2Present ? p.resourceExists : 'false';
   const cExists = v2Present ? p.capabilityExists : 'false';
@@ -49,7 +58,7 @@ export function planCountsSql(m: Mapping, { subset, v2Present, countPresent }: P
 export function skippedRowsSql(
   m: Mapping,
   { subset, v2Present, limit }: { subset: Subset; v2Present: boolean; limit: number },
-): Sql {
+): Sql<{ table: string; id: string; reason: string }> {
   const p = pieces(m);
   const rExists = v2Present ? p.resourceExists : 'false';
   const cExists = v2Present ? p.capabilityExists : 'false';
@@ -69,7 +78,7 @@ UNION ALL
 }
 
 /** Requested server ids that are not v1 servers at all. */
-export function unknownServerIdsSql(m: Mapping, subset: readonly string[]): Sql {
+export function unknownServerIdsSql(m: Mapping, subset: readonly string[]): Sql<{ id: string }> {
   return {
     text: `SELECT wanted::text AS id FROM unnest($1::uuid[]) AS wanted
             WHERE NOT EXISTS (SELECT 1 FROM ${m.servers.v1Table} ${m.servers.alias} WHERE ${m.servers.id.v1} = wanted) ORDER BY 1`,
@@ -85,7 +94,7 @@ export function unknownServerIdsSql(m: Mapping, subset: readonly string[]): Sql 
 export function nextBatchSql(
   m: Mapping,
   { subset, after, size }: { subset: Subset; after: string | null; size: number },
-): Sql {
+): Sql<{ hi: string | null; more: boolean }> {
   const p = pieces(m);
   const rest = `($2::uuid IS NULL OR ${p.sid} > $2::uuid) AND ${p.inScope}`;
   return {
@@ -104,7 +113,7 @@ export function nextBatchSql(
 export function copyBatchSql(
   m: Mapping,
   { subset, lo, hi }: { subset: Subset; lo: string | null; hi: string | null },
-): Sql {
+): Sql<{ resources_copied: number; capabilities_copied: number }> {
   const p = pieces(m);
   const r = projection(m.servers);
   const c = projection(m.tools);

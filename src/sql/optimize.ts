@@ -5,9 +5,30 @@
  */
 import type { Query } from './benchmark.js';
 import type { V2Table } from './catalog.js';
+import { sql } from './sql.js';
 
-/** Every index on the named tables, with what the flags need. $1: table names. */
-export const indexInventorySql = `
+/** A bigint column: a number from some drivers, text from others. */
+type Numeric = string | number;
+
+export type IndexRow = {
+  table: string;
+  name: string;
+  method: string;
+  unique: boolean;
+  primary: boolean;
+  valid: boolean;
+  constraint: string | null;
+  definition: string;
+  keys: string[];
+  predicate: string;
+  sizeBytes: Numeric;
+  scans: Numeric;
+  duplicateOf: string | null;
+};
+
+/** Every index on the named tables, with what the flags need. */
+export const indexInventorySql = (tables: readonly string[]) => sql<IndexRow>(INDEX_INVENTORY, [tables]);
+const INDEX_INVENTORY = `
 WITH t AS (SELECT n AS name, to_regclass(n) AS oid FROM unnest($1::text[]) n WHERE to_regclass(n) IS NOT NULL),
 ix AS (
   SELECT t.name AS "table", c.relname AS name, am.amname AS method, i.indisunique AS "unique", i.indisprimary AS "primary",
@@ -43,8 +64,22 @@ SELECT a."table", a.name, a.method, a."unique", a."primary", a.valid, a."constra
   FROM ix a
  ORDER BY a."table", a.name`;
 
-/** Size, rows, scans, writes and last analyze of each named table. $1: table names. */
-export const tableStatsSql = `
+export type TableStatsRow = {
+  table: string;
+  totalBytes: Numeric;
+  tableBytes: Numeric;
+  indexBytes: Numeric;
+  liveRows: Numeric;
+  seqScans: Numeric;
+  indexScans: Numeric;
+  writes: Numeric;
+  lastAnalyzed: Date | string | null;
+  estimatedRows: Numeric;
+};
+
+/** Size, rows, scans, writes and last analyze of each named table. */
+export const tableStatsSql = (tables: readonly string[]) => sql<TableStatsRow>(TABLE_STATS, [tables]);
+const TABLE_STATS = `
 SELECT t.n AS "table", pg_total_relation_size(t.oid)::bigint AS "totalBytes", pg_relation_size(t.oid)::bigint AS "tableBytes",
        pg_indexes_size(t.oid)::bigint AS "indexBytes", coalesce(s.n_live_tup, 0)::bigint AS "liveRows",
        coalesce(s.seq_scan, 0)::bigint AS "seqScans", coalesce(s.idx_scan, 0)::bigint AS "indexScans",
@@ -57,8 +92,10 @@ SELECT t.n AS "table", pg_total_relation_size(t.oid)::bigint AS "totalBytes", pg
  WHERE t.oid IS NOT NULL
  ORDER BY t.n`;
 
-/** Foreign keys on the named tables whose columns (in any order) lead no valid, whole-table index. $1: table names. */
-export const unindexedForeignKeysSql = `
+/** Foreign keys on the named tables whose columns (in any order) lead no valid, whole-table index. */
+export const unindexedForeignKeysSql = (tables: readonly string[]) =>
+  sql<{ table: string; constraint: string; references: string; columns: string[] }>(UNINDEXED_FOREIGN_KEYS, [tables]);
+const UNINDEXED_FOREIGN_KEYS = `
 SELECT con.conrelid::regclass::text AS "table", con.conname AS "constraint", con.confrelid::regclass::text AS "references",
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
                JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
@@ -69,11 +106,34 @@ SELECT con.conrelid::regclass::text AS "table", con.conname AS "constraint", con
                        = ARRAY(SELECT k FROM unnest(con.conkey) k ORDER BY k))
  ORDER BY 1, 2`;
 
-export const statsSinceSql = `SELECT stats_reset AS "statsSince" FROM pg_stat_database WHERE datname = current_database()`;
+export const statsSinceSql = () =>
+  sql<{ statsSince: Date | string | null }>(
+    `SELECT stats_reset AS "statsSince" FROM pg_stat_database WHERE datname = current_database()`,
+  );
 
 /** HypoPG: installed here (usable), only available (an administrator can install it), or absent. */
-export const hypopgSql = `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg') AS installed,
-       EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg') AS available`;
+export const hypopgSql = () =>
+  sql<{
+    installed: boolean;
+    available: boolean;
+  }>(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg') AS installed,
+       EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg') AS available`);
+
+/**
+ * HypoPG's hypothetical indexes live in the backend, outside transactions: cleared before a
+ * plan uses them, and after.
+ */
+export const resetHypotheticalSql = () => sql(`SELECT hypopg_reset()`);
+
+/** A candidate as a hypothetical index (HypoPG), answering its oid. */
+export const hypotheticalIndexSql = (name: CandidateName) =>
+  sql<{ indexrelid: number }>('SELECT indexrelid FROM hypopg_create_index($1)', [
+    indexDefinition(name, { concurrently: false }),
+  ]);
+
+/** The size a hypothetical index would have. */
+export const hypotheticalSizeSql = (indexrelid: number) =>
+  sql<{ size: string }>('SELECT hypopg_relation_size($1::oid)::bigint AS size', [indexrelid]);
 
 /** Queries that are not benchmark patterns but are what an index of the seed's is for. */
 export const PROBES = {
@@ -166,15 +226,33 @@ export const CANDIDATES = {
 export type CandidateName = keyof typeof CANDIDATES;
 export const CANDIDATE_NAMES = Object.keys(CANDIDATES) as [CandidateName, ...CandidateName[]];
 
-export const createIndexSql = (name: CandidateName, { concurrently }: { concurrently: boolean }) =>
+/** A candidate's CREATE INDEX, as reports show it and HypoPG takes it. */
+export const indexDefinition = (name: CandidateName, { concurrently }: { concurrently: boolean }) =>
   `CREATE INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF NOT EXISTS ${name} ${CANDIDATES[name].on}`;
-export const dropIndexSql = (name: CandidateName) => `DROP INDEX CONCURRENTLY IF EXISTS ${name}`;
-/** Catalogue indexes left INVALID (by an interrupted build): $1 the catalogue's names. */
-export const invalidCandidatesSql = `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-  WHERE NOT i.indisvalid AND c.relname = ANY($1::text[]) ORDER BY 1`;
+/** A candidate's DROP INDEX, as a report tells an operator to run it. */
+export const dropDefinition = (name: CandidateName) => `DROP INDEX CONCURRENTLY IF EXISTS ${name}`;
 
-/** The index's state, if it exists: $1 the index name. */
-export const indexStateSql = `SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)`;
+export const createIndexSql = (name: CandidateName) => sql(indexDefinition(name, { concurrently: true }));
+export const dropIndexSql = (name: CandidateName) => sql(dropDefinition(name));
 
-/** The planner's cost of a statement. */
-export const explainCostSql = (sql: string) => `EXPLAIN (FORMAT JSON) ${sql}`;
+/** Catalogue indexes left INVALID (by an interrupted build). */
+export const invalidCandidatesSql = () =>
+  sql<{ name: CandidateName }>(
+    `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+  WHERE NOT i.indisvalid AND c.relname = ANY($1::text[]) ORDER BY 1`,
+    [CANDIDATE_NAMES],
+  );
+
+/** The index's state, if it exists. */
+export const indexStateSql = (name: CandidateName) =>
+  sql<{ valid: boolean }>(`SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)`, [name]);
+
+/** The session's lock and statement timeouts now. */
+export const sessionTimeoutsSql = () =>
+  sql<{ lock: string; statement: string }>(
+    `SELECT current_setting('lock_timeout') AS lock, current_setting('statement_timeout') AS statement`,
+  );
+
+/** Sets the session's lock and statement timeouts (values as PostgreSQL writes them: '5000ms', '0'). */
+export const setSessionTimeoutsSql = ({ lock, statement }: { lock: string; statement: string }) =>
+  sql(`SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`, [lock, statement]);

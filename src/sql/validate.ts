@@ -1,10 +1,10 @@
 import { V2_TABLES } from './catalog.js';
-import type { Sql } from './sql.js';
+import { sql, type Sql } from './sql.js';
 
 /** SQL of /validate's checks other than fidelity. Table and column names come from the catalogue. */
 
 /** Every column of the v2 tables with its formatted type. */
-export function v2ColumnsSql(): Sql {
+export function v2ColumnsSql(): Sql<{ table_name: string; column_name: string; type: string }> {
   return {
     text: `SELECT c.relname AS table_name, a.attname AS column_name, format_type(a.atttypid, a.atttypmod) AS type
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
@@ -14,7 +14,7 @@ export function v2ColumnsSql(): Sql {
 }
 
 /** Indexes on the v2 tables left INVALID (a failed CREATE INDEX CONCURRENTLY). */
-export function invalidIndexesSql(): Sql {
+export function invalidIndexesSql(): Sql<{ name: string }> {
   return {
     text: `SELECT x.relname AS name FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid
             WHERE NOT i.indisvalid AND i.indrelid = ANY (SELECT to_regclass(t) FROM unnest($1::text[]) t) ORDER BY 1`,
@@ -23,7 +23,7 @@ export function invalidIndexesSql(): Sql {
 }
 
 /** Foreign keys from capabilities.resource_id to resources, with their ON DELETE action. */
-export function capabilityForeignKeysSql(): Sql {
+export function capabilityForeignKeysSql(): Sql<{ name: string; on_delete: string }> {
   return {
     text: `SELECT conname AS name, confdeltype AS on_delete FROM pg_constraint
             WHERE contype = 'f' AND conrelid = to_regclass('capabilities') AND confrelid = to_regclass('resources')
@@ -33,7 +33,15 @@ export function capabilityForeignKeysSql(): Sql {
 }
 
 /** Counts of the row-level rules on resources, in one pass. */
-export function resourceRulesSql(levels: readonly string[], protocols: readonly string[]): Sql {
+export type ResourceRules = {
+  missing_fields: number;
+  empty_metadata: number;
+  bad_sensitivity: number;
+  unknown_protocol: number;
+  total: number;
+};
+
+export function resourceRulesSql(levels: readonly string[], protocols: readonly string[]): Sql<ResourceRules> {
   return {
     text: `SELECT count(*) FILTER (WHERE name IS NULL OR name = '' OR endpoint IS NULL OR endpoint = '' OR protocol IS NULL OR protocol = '')::int AS missing_fields,
                   count(*) FILTER (WHERE protocol = 'mcp' AND metadata = '{}'::jsonb)::int AS empty_metadata,
@@ -46,7 +54,9 @@ export function resourceRulesSql(levels: readonly string[], protocols: readonly 
 }
 
 /** Counts of the row-level rules on capabilities, orphans included, in one pass. */
-export function capabilityRulesSql(levels: readonly string[]): Sql {
+export type CapabilityRules = { missing_fields: number; bad_sensitivity: number; orphans: number; total: number };
+
+export function capabilityRulesSql(levels: readonly string[]): Sql<CapabilityRules> {
   return {
     text: `SELECT count(*) FILTER (WHERE c.name IS NULL OR c.name = '')::int AS missing_fields,
                   count(*) FILTER (WHERE c.sensitivity_level IS NULL OR NOT c.sensitivity_level = ANY($1::text[]))::int AS bad_sensitivity,
@@ -57,19 +67,40 @@ export function capabilityRulesSql(levels: readonly string[]): Sql {
   };
 }
 
-/** Ids of resources (kind 'resource') or capabilities breaking a rule, up to $1 each. */
-export const RULE_SAMPLES = {
-  resourcesMissingFields: `SELECT id FROM resources WHERE name IS NULL OR name = '' OR endpoint IS NULL OR endpoint = '' OR protocol IS NULL OR protocol = '' ORDER BY id LIMIT $1`,
-  capabilitiesMissingFields: `SELECT id FROM capabilities WHERE name IS NULL OR name = '' ORDER BY id LIMIT $1`,
-  emptyMetadata: `SELECT id FROM resources WHERE protocol = 'mcp' AND metadata = '{}'::jsonb ORDER BY id LIMIT $1`,
-  resourcesBadSensitivity: `SELECT id FROM resources WHERE sensitivity_level IS NULL OR NOT sensitivity_level = ANY($2::text[]) ORDER BY id LIMIT $1`,
-  capabilitiesBadSensitivity: `SELECT id FROM capabilities WHERE sensitivity_level IS NULL OR NOT sensitivity_level = ANY($2::text[]) ORDER BY id LIMIT $1`,
-  unknownProtocol: `SELECT id FROM resources WHERE NOT protocol = ANY($2::text[]) ORDER BY id LIMIT $1`,
-  orphans: `SELECT c.id FROM capabilities c WHERE NOT EXISTS (SELECT 1 FROM resources r WHERE r.id = c.resource_id) ORDER BY c.id LIMIT $1`,
-} as const;
+/** Up to `limit` ids of the rows breaking a rule (a failed check's sample). */
+const ids = (text: string, values: unknown[]) => sql<{ id: string }>(text, values);
+
+export const ruleSampleSql = {
+  resourcesMissingFields: (limit: number) =>
+    ids(
+      `SELECT id FROM resources WHERE name IS NULL OR name = '' OR endpoint IS NULL OR endpoint = '' OR protocol IS NULL OR protocol = '' ORDER BY id LIMIT $1`,
+      [limit],
+    ),
+  capabilitiesMissingFields: (limit: number) =>
+    ids(`SELECT id FROM capabilities WHERE name IS NULL OR name = '' ORDER BY id LIMIT $1`, [limit]),
+  emptyMetadata: (limit: number) =>
+    ids(`SELECT id FROM resources WHERE protocol = 'mcp' AND metadata = '{}'::jsonb ORDER BY id LIMIT $1`, [limit]),
+  resourcesBadSensitivity: (limit: number, levels: readonly string[]) =>
+    ids(
+      `SELECT id FROM resources WHERE sensitivity_level IS NULL OR NOT sensitivity_level = ANY($2::text[]) ORDER BY id LIMIT $1`,
+      [limit, levels],
+    ),
+  capabilitiesBadSensitivity: (limit: number, levels: readonly string[]) =>
+    ids(
+      `SELECT id FROM capabilities WHERE sensitivity_level IS NULL OR NOT sensitivity_level = ANY($2::text[]) ORDER BY id LIMIT $1`,
+      [limit, levels],
+    ),
+  unknownProtocol: (limit: number, protocols: readonly string[]) =>
+    ids(`SELECT id FROM resources WHERE NOT protocol = ANY($2::text[]) ORDER BY id LIMIT $1`, [limit, protocols]),
+  orphans: (limit: number) =>
+    ids(
+      `SELECT c.id FROM capabilities c WHERE NOT EXISTS (SELECT 1 FROM resources r WHERE r.id = c.resource_id) ORDER BY c.id LIMIT $1`,
+      [limit],
+    ),
+};
 
 /** cost_tracking rows naming a capability that does not exist. */
-export function unknownCostCapabilitiesSql(limit: number): Sql {
+export function unknownCostCapabilitiesSql(limit: number): Sql<{ n: number; sample: string[] | null }> {
   return {
     text: `SELECT count(*)::int AS n, (array_agg(DISTINCT k.capability_id))[1:$1] AS sample
              FROM cost_tracking k WHERE NOT EXISTS (SELECT 1 FROM capabilities c WHERE c.id = k.capability_id)`,

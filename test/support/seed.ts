@@ -1,7 +1,6 @@
 import type { Database } from '../../src/adapters/db/types.js';
 import { applyMigrations } from '../../src/db/migrate.js';
-import { generateV1Data } from '../../src/demo/generate.js';
-import { v1SchemaStatements, type V1Shape } from '../../src/demo/v1-schema.js';
+import { createV1Schema, generateV1Data, type V1Shape } from '../../src/demo/generate.js';
 
 /** A SARK v1 database of the given shape and size, plus the empty v2 tables when asked. */
 export async function seedV1(
@@ -10,7 +9,7 @@ export async function seedV1(
 ): Promise<void> {
   const shape = options.shape ?? 'orm';
   await db.transaction(async (tx) => {
-    for (const statement of v1SchemaStatements(shape)) await tx.query(statement);
+    await createV1Schema(tx, shape);
     await generateV1Data(tx, { shape, servers: options.servers ?? 20, toolsPerServer: options.toolsPerServer ?? 3 });
   });
   if (options.withV2 ?? true) await db.withAdvisoryLock((session) => applyMigrations(session));

@@ -7,8 +7,7 @@ import { createPgDatabase } from '../../src/adapters/db/pg.js';
 import { pgliteDatabase } from '../../src/adapters/db/pglite.js';
 import type { Database } from '../../src/adapters/db/types.js';
 import { applyMigrations } from '../../src/db/migrate.js';
-import { generateV1Data } from '../../src/demo/generate.js';
-import { v1SchemaStatements } from '../../src/demo/v1-schema.js';
+import { createV1Schema, generateV1Data } from '../../src/demo/generate.js';
 import { generateToken, sha256Hex } from '../../src/http/auth.js';
 import { startWsProxy } from '../support/ws-proxy.js';
 import type { WorkersTestContext } from './context.js';
@@ -24,7 +23,7 @@ const SEED = { servers: 20, toolsPerServer: 3, shape: 'orm' } as const;
 /** SARK v1 with a small dataset, then the v2 tables, as a real pre-migration database looks. */
 async function seed(db: Database): Promise<void> {
   await db.transaction(async (tx) => {
-    for (const statement of v1SchemaStatements(SEED.shape)) await tx.query(statement);
+    await createV1Schema(tx, SEED.shape);
     await generateV1Data(tx, SEED);
   });
   await db.withAdvisoryLock((session) => applyMigrations(session));

@@ -1,7 +1,9 @@
 import { isServiceError, lockBusy } from '../../errors.js';
 import { translateDriverError } from './errors.js';
 import { runTransaction } from './session.js';
-import { ADVISORY_LOCK, type Database, type DriverName, type Queryable, type Row, type Session } from './types.js';
+import { advisoryUnlockSql, tryAdvisoryLockSql } from '../../sql/session.js';
+import { execute, queryOne } from '../../sql/sql.js';
+import { type Database, type DriverName, type Queryable, type Row, type Session } from './types.js';
 import { timeAtWire, timeQuery, wireEncodable, wireStreamOf } from './wire.js';
 
 /** The part of node-postgres' Pool that pg and the Neon driver share. */
@@ -88,18 +90,12 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName): Databa
     withAdvisoryLock: (fn) =>
       withClient(async (client, discard) => {
         const session = sessionOf(client);
-        const { rows } = await session.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [
-          ADVISORY_LOCK.classId,
-          ADVISORY_LOCK.objectId,
-        ]);
-        if (!rows[0]?.locked) throw lockBusy();
+        if (!(await queryOne(session, tryAdvisoryLockSql())).locked) throw lockBusy();
         try {
           return await fn(session);
         } finally {
           // A connection that may still hold the lock must never serve anyone else.
-          await session
-            .query('SELECT pg_advisory_unlock($1, $2)', [ADVISORY_LOCK.classId, ADVISORY_LOCK.objectId])
-            .catch(discard);
+          await execute(session, advisoryUnlockSql()).catch(discard);
         }
       }),
     close: () => pool.end(),

@@ -1,21 +1,16 @@
+import { setLocalSql, transactionModesSql } from '../../sql/session.js';
+import { execute } from '../../sql/sql.js';
 import type { Queryable, TransactionOptions } from './types.js';
 
 /** Applies a transaction's options right after BEGIN; values are bound, never spliced. */
 export async function applyTransactionOptions(tx: Queryable, options: TransactionOptions = {}): Promise<void> {
-  const modes = [
-    options.isolation === 'repeatable read' ? 'ISOLATION LEVEL REPEATABLE READ' : '',
-    options.readOnly ? 'READ ONLY' : '',
-  ].filter(Boolean);
-  if (modes.length > 0) await tx.query(`SET TRANSACTION ${modes.join(', ')}`);
+  const modes = transactionModesSql(options);
+  if (modes) await execute(tx, modes);
   if (options.statementTimeoutMs !== undefined) {
-    await tx.query("SELECT set_config('statement_timeout', $1, true)", [`${options.statementTimeoutMs}ms`]);
+    await execute(tx, setLocalSql('statement_timeout', `${options.statementTimeoutMs}ms`));
   }
-  if (options.lockTimeoutMs !== undefined) {
-    await tx.query("SELECT set_config('lock_timeout', $1, true)", [`${options.lockTimeoutMs}ms`]);
-  }
-  if (options.timeZone !== undefined) {
-    await tx.query("SELECT set_config('TimeZone', $1, true)", [options.timeZone]);
-  }
+  if (options.lockTimeoutMs !== undefined) await execute(tx, setLocalSql('lock_timeout', `${options.lockTimeoutMs}ms`));
+  if (options.timeZone !== undefined) await execute(tx, setLocalSql('TimeZone', options.timeZone));
 }
 
 /** BEGIN, fn, COMMIT on one connection; ROLLBACK and rethrow when fn throws. */

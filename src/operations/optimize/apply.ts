@@ -1,19 +1,22 @@
 import type { Database, Queryable, Session } from '../../adapters/db/types.js';
 import { explain, whyNoIndex } from '../../measure/plan.js';
-import { BENCHMARK_DEFAULTS, PATTERN_NAMES, PATTERNS } from '../../sql/benchmark.js';
+import type { Applied, AppliedQuery, Measured, Verdict } from '../../reports/optimization.js';
+import { BENCHMARK_DEFAULTS, explainCostSql, PATTERN_NAMES, PATTERNS } from '../../sql/benchmark.js';
 import { analyzeSql, V2_TABLES } from '../../sql/catalog.js';
 import { existingTables } from '../../sql/introspection.js';
 import {
-  CANDIDATE_NAMES,
   CANDIDATES,
   createIndexSql,
+  dropDefinition,
   dropIndexSql,
-  explainCostSql,
+  indexDefinition,
   indexStateSql,
   invalidCandidatesSql,
+  sessionTimeoutsSql,
+  setSessionTimeoutsSql,
   type CandidateName,
 } from '../../sql/optimize.js';
-import type { Applied, AppliedQuery, Measured, Verdict } from '../../reports/optimization.js';
+import { execute, queryOne, queryRows } from '../../sql/sql.js';
 import { measureQuery, type Measurement } from '../benchmark.js';
 import type { OperationContext } from '../runner.js';
 import type { OptimizeInput } from './input.js';
@@ -43,24 +46,17 @@ async function withSessionTimeouts<T>(
   statementTimeoutMs: number,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const set = `SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`;
-  const previous = (
-    await session.query<{ lock: string; statement: string }>(
-      `SELECT current_setting('lock_timeout') AS lock, current_setting('statement_timeout') AS statement`,
-    )
-  ).rows[0]!;
-  await session.query(set, [`${lockTimeoutMs}ms`, `${statementTimeoutMs}ms`]);
+  const previous = await queryOne(session, sessionTimeoutsSql());
+  await execute(session, setSessionTimeoutsSql({ lock: `${lockTimeoutMs}ms`, statement: `${statementTimeoutMs}ms` }));
   try {
     return await fn();
   } finally {
-    await session.query(set, [previous.lock, previous.statement]);
+    await execute(session, setSessionTimeoutsSql(previous));
   }
 }
 
-const isInvalid = async (db: Queryable, name: CandidateName) =>
-  (await db.query<{ valid: boolean }>(indexStateSql, [name])).rows[0]?.valid === false;
-const stateOf = async (db: Queryable, name: CandidateName) =>
-  (await db.query<{ valid: boolean }>(indexStateSql, [name])).rows[0] ?? null;
+const stateOf = async (db: Queryable, name: CandidateName) => (await queryRows(db, indexStateSql(name)))[0] ?? null;
+const isInvalid = async (db: Queryable, name: CandidateName) => (await stateOf(db, name))?.valid === false;
 
 /**
  * Drops an INVALID index concurrently, waiting up to a minute for what blocks it; failing that,
@@ -72,13 +68,14 @@ async function dropInvalid(
   name: CandidateName,
   input: OptimizeInput,
 ): Promise<string | undefined> {
-  const drop = dropIndexSql(name);
   try {
-    await withSessionTimeouts(session, CLEANUP_LOCK_TIMEOUT_MS, input.buildTimeoutMs, () => session.query(drop));
+    await withSessionTimeouts(session, CLEANUP_LOCK_TIMEOUT_MS, input.buildTimeoutMs, () =>
+      execute(session, dropIndexSql(name)),
+    );
     return undefined;
   } catch {
-    await db.query(drop).catch(() => undefined);
-    return (await isInvalid(db, name).catch(() => true)) ? drop : undefined;
+    await execute(db, dropIndexSql(name)).catch(() => undefined);
+    return (await isInvalid(db, name).catch(() => true)) ? dropDefinition(name) : undefined;
   }
 }
 
@@ -97,7 +94,7 @@ async function build(
   const started = performance.now();
   try {
     await withSessionTimeouts(session, input.lockTimeoutMs, input.buildTimeoutMs, () =>
-      session.query(createIndexSql(name, { concurrently: true })),
+      execute(session, createIndexSql(name)),
     );
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -115,7 +112,7 @@ async function build(
       : { status: 'failed', error: message, notes: ['The build failed and left an INVALID index; it was dropped.'] };
   }
   const buildMs = Math.round(performance.now() - started);
-  await session.query(analyzeSql(CANDIDATES[name].table));
+  await execute(session, analyzeSql(CANDIDATES[name].table));
   return {
     status: 'built',
     buildMs,
@@ -154,9 +151,7 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
     );
   return db.withAdvisoryLock(async (session) => {
     const present = await existingTables(session, [...V2_TABLES]);
-    const leftovers = (await session.query<{ name: CandidateName }>(invalidCandidatesSql, [CANDIDATE_NAMES])).rows.map(
-      (r) => r.name,
-    );
+    const leftovers = (await queryRows(session, invalidCandidatesSql())).map((r) => r.name);
     ctx.started();
     const cleaned: string[] = [];
     for (const name of leftovers) if (!(await dropInvalid(db, session, name, input))) cleaned.push(name);
@@ -165,7 +160,7 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
     const total = chosen.length + (input.verifyTargets ? 1 : 0);
     for (const name of chosen) {
       const c = CANDIDATES[name];
-      const sql = createIndexSql(name, { concurrently: true });
+      const sql = indexDefinition(name, { concurrently: true });
       if (!present.has(c.table)) {
         applied.push({ name, sql, status: 'skipped', reason: `table ${c.table} missing`, notes: [], patterns: [] });
         continue;
@@ -213,9 +208,7 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
         if (p.targetMs === null || !p.tables.every((t) => present.has(t))) continue;
         const r = await measure(name);
         const why =
-          r.withinTarget === false
-            ? whyNoIndex(await explain(db, explainCostSql(p.sql), p.values(BENCHMARK_DEFAULTS)))
-            : undefined;
+          r.withinTarget === false ? whyNoIndex(await explain(db, explainCostSql(p, BENCHMARK_DEFAULTS))) : undefined;
         targets.push({
           pattern: name,
           targetMs: p.targetMs,

@@ -2,6 +2,7 @@ import type { Queryable } from '../../adapters/db/types.js';
 import { V2_TABLES } from '../../sql/catalog.js';
 import type { ForeignKeyEntry, IndexEntry, IndexFlag, TableEntry } from '../../reports/optimization.js';
 import { indexInventorySql, statsSinceSql, tableStatsSql, unindexedForeignKeysSql } from '../../sql/optimize.js';
+import { queryRows } from '../../sql/sql.js';
 
 export interface Inventory {
   indexes: IndexEntry[];
@@ -10,23 +11,12 @@ export interface Inventory {
   statsSince: string | null;
 }
 
-type Numeric = string | number; // bigint columns come back as text from some drivers
-type IndexRow = Omit<IndexEntry, 'sizeBytes' | 'scans' | 'flags' | 'predicate'> & {
-  sizeBytes: Numeric;
-  scans: Numeric;
-  predicate: string;
-};
-type TableRow = { [K in keyof Omit<TableEntry, 'flags' | 'lastAnalyzed' | 'table'>]: Numeric } & {
-  table: string;
-  lastAnalyzed: Date | string | null;
-};
-
 const isoOrNull = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString());
 
 /** Every index of the v2 tables with its flags, the tables' sizes and statistics, foreign keys without an index. */
 export async function inventory(db: Queryable): Promise<Inventory> {
   const tables = [...V2_TABLES];
-  const indexes = (await db.query<IndexRow>(indexInventorySql, [tables])).rows.map((i): IndexEntry => {
+  const indexes = (await queryRows(db, indexInventorySql(tables))).map((i): IndexEntry => {
     const enforces = i.unique || i.primary || i.constraint !== null; // it keeps data correct, whatever its use
     const flags: IndexFlag[] = [
       ...(!i.valid ? (['invalid'] as const) : []),
@@ -42,7 +32,7 @@ export async function inventory(db: Queryable): Promise<Inventory> {
       flags,
     };
   });
-  const tableEntries = (await db.query<TableRow>(tableStatsSql, [tables])).rows.map((t): TableEntry => ({
+  const tableEntries = (await queryRows(db, tableStatsSql(tables))).map((t): TableEntry => ({
     table: t.table,
     totalBytes: Number(t.totalBytes),
     tableBytes: Number(t.tableBytes),
@@ -55,11 +45,9 @@ export async function inventory(db: Queryable): Promise<Inventory> {
     lastAnalyzed: isoOrNull(t.lastAnalyzed),
     flags: t.lastAnalyzed === null ? ['never analyzed'] : [],
   }));
-  const foreignKeysWithoutIndex = (
-    await db.query<ForeignKeyEntry & Record<string, unknown>>(unindexedForeignKeysSql, [tables])
-  ).rows;
-  const since = (await db.query<{ statsSince: Date | string | null }>(statsSinceSql)).rows[0]?.statsSince ?? null;
-  return { indexes, tables: tableEntries, foreignKeysWithoutIndex, statsSince: isoOrNull(since) };
+  const foreignKeysWithoutIndex = await queryRows(db, unindexedForeignKeysSql(tables));
+  const [stats] = await queryRows(db, statsSinceSql());
+  return { indexes, tables: tableEntries, foreignKeysWithoutIndex, statsSince: isoOrNull(stats?.statsSince ?? null) };
 }
 
 export const flagged = (inv: Inventory, flag: IndexFlag) =>

@@ -1,17 +1,20 @@
 import type { Database, Queryable } from '../../adapters/db/types.js';
 import { explain, summarizePlan, whyNoIndex, type ExplainOutput } from '../../measure/plan.js';
-import { BENCHMARK_DEFAULTS, PATTERN_NAMES, PATTERNS, type Query } from '../../sql/benchmark.js';
+import { BENCHMARK_DEFAULTS, explainCostSql, PATTERN_NAMES, PATTERNS, type Query } from '../../sql/benchmark.js';
 import { V2_TABLES } from '../../sql/catalog.js';
 import { existingTables } from '../../sql/introspection.js';
 import {
   CANDIDATE_NAMES,
   CANDIDATES,
-  createIndexSql,
-  explainCostSql,
   hypopgSql,
+  hypotheticalIndexSql,
+  hypotheticalSizeSql,
+  indexDefinition,
   PROBES,
+  resetHypotheticalSql,
   type CandidateName,
 } from '../../sql/optimize.js';
+import { execute, queryOne } from '../../sql/sql.js';
 import type { Diagnosis, Evaluation, Priority, ProbeEvaluation, Recommendation } from '../../reports/optimization.js';
 import type { Inventory } from './inventory.js';
 
@@ -22,14 +25,14 @@ export const QUERIES: Record<string, Query> = { ...PATTERNS, ...PROBES };
 const SELECTIVE = 0.05;
 
 const planOf = (db: Queryable, query: Query): Promise<ExplainOutput> =>
-  explain(db, explainCostSql(query.sql), query.values(BENCHMARK_DEFAULTS));
+  explain(db, explainCostSql(query, BENCHMARK_DEFAULTS));
 
 /**
  * HypoPG's hypothetical indexes live in the backend, outside transactions, and the connection
  * goes back to a pool: reset before use, and after even when the transaction has failed (then
  * the reset itself fails, and the next plan's reset at its start clears what is left).
  */
-const resetHypothetical = (tx: Queryable) => tx.query('SELECT hypopg_reset()');
+const resetHypothetical = (tx: Queryable) => execute(tx, resetHypotheticalSql());
 
 /** The planner's cost of each query the candidate serves, without and with it as a hypothetical index. */
 async function hypothetically(
@@ -41,15 +44,8 @@ async function hypothetically(
   try {
     const before = new Map<string, number>();
     for (const q of queries) before.set(q, summarizePlan(await planOf(tx, QUERIES[q]!)).totalCost);
-    const { indexrelid } = (
-      await tx.query<{ indexrelid: number }>('SELECT indexrelid FROM hypopg_create_index($1)', [
-        createIndexSql(name, { concurrently: false }),
-      ])
-    ).rows[0]!;
-    const size = Number(
-      (await tx.query<{ size: string }>('SELECT hypopg_relation_size($1::oid)::bigint AS size', [indexrelid])).rows[0]!
-        .size,
-    );
+    const { indexrelid } = await queryOne(tx, hypotheticalIndexSql(name));
+    const size = Number((await queryOne(tx, hypotheticalSizeSql(indexrelid))).size);
     const probes: ProbeEvaluation[] = [];
     for (const q of queries) {
       const after = summarizePlan(await planOf(tx, QUERIES[q]!));
@@ -112,7 +108,7 @@ function unevaluatedReason(hypopg: { installed: boolean; available: boolean }, m
  */
 export async function plan(db: Database, inv: Inventory, only: readonly CandidateName[] | undefined) {
   const present = await existingTables(db, [...V2_TABLES]);
-  const hypopg = (await db.query<{ installed: boolean; available: boolean }>(hypopgSql)).rows[0]!;
+  const hypopg = await queryOne(db, hypopgSql());
   return db.transaction(
     async (tx) => {
       if (hypopg.installed) await resetHypothetical(tx);
@@ -162,7 +158,7 @@ export async function plan(db: Database, inv: Inventory, only: readonly Candidat
         }
         recommendations.push({
           name,
-          sql: createIndexSql(name, { concurrently: true }),
+          sql: indexDefinition(name, { concurrently: true }),
           origin: c.origin,
           purpose: c.purpose,
           patterns: serves,

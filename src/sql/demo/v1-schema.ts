@@ -1,3 +1,5 @@
+import { sql, type Sql } from '../sql.js';
+
 /**
  * SARK v1.x's tables, for the embedded demo database and for tests. Both real shapes:
  * `orm` (mcp_tools.parameters with invocation_count and last_invoked) and `migration`
@@ -24,7 +26,7 @@ const TOOL_SHAPE_COLUMNS: Record<V1Shape, string> = {
   requires_approval boolean NOT NULL DEFAULT false,`,
 };
 
-export function v1SchemaStatements(shape: V1Shape): string[] {
+export function v1SchemaSql(shape: V1Shape): Sql[] {
   return [
     ...ENUMS.map(
       ([name, labels]) =>
@@ -83,5 +85,5 @@ export function v1SchemaStatements(shape: V1Shape): string[] {
   updated_at timestamptz NOT NULL DEFAULT now())`,
     'CREATE INDEX IF NOT EXISTS ix_mcp_tools_server_id ON mcp_tools(server_id)',
     'CREATE INDEX IF NOT EXISTS ix_mcp_tools_name ON mcp_tools(name)',
-  ];
+  ].map((text) => sql(text));
 }
