@@ -130,10 +130,15 @@ function resolve(error: unknown): Resolved {
       bug: false,
     };
   }
+  if (error instanceof HTTPException && error.status === 415) {
+    const type = PROBLEM_TYPES['unsupported-media-type'];
+    return { type, detail: `${type.title}: send the body as application/json.`, facts: {}, headers: {}, bug: false };
+  }
   if (error instanceof HTTPException) {
+    // Another of Hono's own refusals: its status, and its message as the title.
     const title = error.message || 'Error';
     const type = { status: error.status, slug: title.toLowerCase().replace(/[^a-z]+/g, '-'), title };
-    return { type, detail: `${title}: send the body as application/json.`, facts: {}, headers: {}, bug: false };
+    return { type, detail: title, facts: {}, headers: {}, bug: false };
   }
   return { type: PROBLEM_TYPES['internal-error'], detail: INTERNAL_DETAIL, facts: {}, headers: {}, bug: true };
 }
@@ -180,6 +185,7 @@ export function problemResponses<const S extends readonly number[]>(...statuses:
     413: 'The body is larger than 1 MB.',
     415: 'The body is not `application/json`.',
     422: 'The database does not have a schema the operation can work on; `missing` names what lacks.',
+    499: 'The client closed the request: the operation stopped, and its stored report says so.',
     503: 'The database is unreachable, or the service is not configured.',
   };
   return Object.fromEntries(

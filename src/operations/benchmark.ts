@@ -19,6 +19,7 @@ import {
 import { existingTables } from '../sql/introspection.js';
 import { execute, queryOne } from '../sql/sql.js';
 import type { OperationContext } from './runner.js';
+import { count } from './text.js';
 
 export interface BenchmarkInput {
   patterns: PatternName[];
@@ -261,7 +262,7 @@ export async function benchmark(
   const skipped = results.filter((r) => r.skipped).length;
   const failed = results.filter((r) => r.error).length;
   const parts = [
-    `${ran.length} of ${results.length} patterns measured over ${input.iterations} runs each`,
+    `${ran.length} of ${count(results.length, 'pattern')} measured over ${count(input.iterations, 'run')} each`,
     `${targeted.length - missed.length} of ${targeted.length} with a target met it at p95${missed.length ? ` (missed: ${missed.join(', ')})` : ''}`,
     ...(skipped ? [`${skipped} skipped`] : []),
     ...(failed ? [`${failed} failed`] : []),

@@ -18,6 +18,7 @@ import {
 import { execute, queryOne, queryRows } from '../sql/sql.js';
 import { BATCH_LIMITS, inStreams, streamsFor, withRetry } from './batches.js';
 import type { OperationContext } from './runner.js';
+import { count } from './text.js';
 
 export interface MigrateInput {
   dryRun: boolean;
@@ -175,7 +176,7 @@ function migrationReport({
   return {
     status: 'succeeded',
     summary: {
-      message: `${input.dryRun ? 'Would copy' : 'Copied'} ${moved[0]} servers and ${moved[1]} tools; ${present} rows already in v2; ${skippedCount} skipped.`,
+      message: `${input.dryRun ? 'Would copy' : 'Copied'} ${count(moved[0]!, 'server')} and ${count(moved[1]!, 'tool')}; ${count(present, 'row')} already in v2; ${skippedCount} skipped.`,
       copied: copied.resources + copied.capabilities,
       toCopy: moved[0]! + moved[1]!,
       alreadyPresent: present,

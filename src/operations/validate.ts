@@ -20,6 +20,9 @@ import {
 import type { Outcome } from '../reports/schemas.js';
 import type { CheckResult, Severity, ValidationMode, ValidationReport } from '../reports/validation.js';
 import type { OperationContext } from './runner.js';
+import { be, count } from './text.js';
+
+const capabilities = (n: number) => count(n, 'capability', 'capabilities');
 
 export interface ValidateInput {
   mode: ValidationMode;
@@ -115,15 +118,23 @@ const outcome = (passed: boolean, message: string, details: Record<string, unkno
 
 async function fidelityCheck(i: Inspection, which: 'servers' | 'tools') {
   const counts = await i.fidelity(which);
-  const [v1Name, v2Name] = which === 'servers' ? ['server', 'MCP resource'] : ['tool', 'capability'];
+  const [v1, v2] = which === 'servers' ? [['server'], ['MCP resource']] : [['tool'], ['capability', 'capabilities']];
+  const v1Rows = (n: number) => count(n, `v1 ${v1[0]!}`);
+  const extra = `${count(counts.extra, v2[0]!, v2[1])} ${be(counts.extra, 'has', 'have')} no v1 ${v1[0]!}`;
   const passed = counts.missing === 0 && counts.changed === 0;
   if (passed && counts.extra === 0)
-    return outcome(true, `All ${counts.v1_rows} v1 ${v1Name}s are in v2 with every mapped field equal.`, { ...counts });
+    return outcome(
+      true,
+      `All ${v1Rows(counts.v1_rows)} ${be(counts.v1_rows, 'is', 'are')} in v2 with every mapped field equal.`,
+      {
+        ...counts,
+      },
+    );
   const found = await i.rows(fidelitySampleSql(i.mapping!, which, i.sampleSize));
   const changed = found.filter((f) => f.problem === 'changed').map((f) => ({ id: f.id, fields: f.fields ?? [] }));
   const message = passed
-    ? `All ${counts.v1_rows} v1 ${v1Name}s match; ${counts.extra} ${v2Name}s have no v1 ${v1Name} (created in v2 after cutover).`
-    : `${counts.missing} v1 ${v1Name}s are missing in v2 and ${counts.changed} differ in a mapped field${counts.extra ? `; ${counts.extra} ${v2Name}s have no v1 ${v1Name}` : ''}. Re-run /migrate for missing rows; inspect the changed ones (sample, details.changedFields).`;
+    ? `All ${v1Rows(counts.v1_rows)} match; ${extra} (created in v2 after cutover).`
+    : `${v1Rows(counts.missing)} ${be(counts.missing, 'is', 'are')} missing in v2 and ${counts.changed} ${be(counts.changed, 'differs', 'differ')} in a mapped field${counts.extra ? `; ${extra}` : ''}. Re-run /migrate for missing rows; inspect the changed ones (sample, details.changedFields).`;
   const ids = (problem: string) => found.filter((f) => f.problem === problem).map((f) => f.id);
   return outcome(
     passed,
@@ -142,7 +153,7 @@ const CHECKS: CheckDefinition[] = [
     async run(i) {
       const missing = V2_TABLES.filter((t) => !i.present.has(t));
       return missing.length === 0
-        ? outcome(true, `All ${V2_TABLES.length} v2 tables exist.`, { tables: [...V2_TABLES] })
+        ? outcome(true, `All ${count(V2_TABLES.length, 'v2 table')} exist.`, { tables: [...V2_TABLES] })
         : outcome(
             false,
             `Missing v2 tables: ${missing.join(', ')}. Run /migrate (its schema phase creates them).`,
@@ -168,10 +179,10 @@ const CHECKS: CheckDefinition[] = [
       );
       const checked = EXPECTED.filter((t) => i.present.has(t.table)).reduce((n, t) => n + t.columns.length, 0);
       return problems.length === 0
-        ? outcome(true, `All ${checked} required columns exist with their types.`, { checked })
+        ? outcome(true, `All ${count(checked, 'required column')} exist with their types.`, { checked })
         : outcome(
             false,
-            `${problems.length} required columns are missing or of another type: ${problems.slice(0, 3).join('; ')}.`,
+            `${count(problems.length, 'required column')} ${be(problems.length, 'is', 'are')} missing or of another type: ${problems.slice(0, 3).join('; ')}.`,
             { checked, problems },
             problems.slice(0, i.sampleSize),
           );
@@ -187,7 +198,9 @@ const CHECKS: CheckDefinition[] = [
       const existing = await existingTables(i.tx, wanted);
       const missing = wanted.filter((n) => !existing.has(n));
       return missing.length === 0
-        ? outcome(true, `All ${wanted.length} recommended indexes exist.`, { checked: wanted.length })
+        ? outcome(true, `All ${count(wanted.length, 'recommended index', 'recommended indexes')} exist.`, {
+            checked: wanted.length,
+          })
         : outcome(
             false,
             `Recommended indexes are missing: ${missing.join(', ')}; queries on their columns scan whole tables.`,
@@ -231,8 +244,8 @@ const CHECKS: CheckDefinition[] = [
       return outcome(
         passed,
         passed
-          ? `${servers.v1_rows} servers and ${tools.v1_rows} tools each have their v2 row.`
-          : `v1 has ${servers.v1_rows} servers and ${tools.v1_rows} tools; v2 has ${servers.matched} and ${tools.matched} of them.`,
+          ? `${count(servers.v1_rows, 'server')} and ${count(tools.v1_rows, 'tool')} each have their v2 row.`
+          : `v1 has ${count(servers.v1_rows, 'server')} and ${count(tools.v1_rows, 'tool')}; v2 has ${servers.matched} and ${tools.matched} of them.`,
         details,
       );
     },
@@ -262,17 +275,21 @@ const CHECKS: CheckDefinition[] = [
       const [r, c] = [await i.resourceRules(), await i.capabilityRules()];
       const bad = r.missing_fields! + c.missing_fields!;
       if (bad === 0)
-        return outcome(true, `All ${r.total} resources and ${c.total} capabilities have their required fields.`, {
-          resources: r.total,
-          capabilities: c.total,
-        });
+        return outcome(
+          true,
+          `All ${count(r.total, 'resource')} and ${capabilities(c.total)} have their required fields.`,
+          {
+            resources: r.total,
+            capabilities: c.total,
+          },
+        );
       const sample = [
         ...(await i.ids(ruleSampleSql.resourcesMissingFields(i.sampleSize))),
         ...(await i.ids(ruleSampleSql.capabilitiesMissingFields(i.sampleSize))),
       ];
       return outcome(
         false,
-        `${r.missing_fields} resources lack a name, endpoint or protocol and ${c.missing_fields} capabilities lack a name.`,
+        `${count(r.missing_fields, 'resource')} ${be(r.missing_fields, 'lacks', 'lack')} a name, endpoint or protocol and ${capabilities(c.missing_fields)} ${be(c.missing_fields, 'lacks', 'lack')} a name.`,
         { resources: r.missing_fields, capabilities: c.missing_fields },
         sample.slice(0, i.sampleSize),
       );
@@ -288,7 +305,7 @@ const CHECKS: CheckDefinition[] = [
       if (r.empty_metadata === 0) return outcome(true, 'Every MCP resource carries its v1 fields in metadata.');
       return outcome(
         false,
-        `${r.empty_metadata} MCP resources have empty metadata: their v1 fields were not carried over.`,
+        `${count(r.empty_metadata, 'MCP resource')} ${be(r.empty_metadata, 'has', 'have')} empty metadata: their v1 fields were not carried over.`,
         { empty: r.empty_metadata },
         await i.ids(ruleSampleSql.emptyMetadata(i.sampleSize)),
       );
@@ -302,10 +319,10 @@ const CHECKS: CheckDefinition[] = [
     async run(i) {
       const c = await i.capabilityRules();
       if (c.orphans === 0)
-        return outcome(true, `All ${c.total} capabilities belong to an existing resource.`, { capabilities: c.total });
+        return outcome(true, `All ${capabilities(c.total)} belong to an existing resource.`, { capabilities: c.total });
       return outcome(
         false,
-        `${c.orphans} capabilities point at resources that do not exist.`,
+        `${capabilities(c.orphans)} ${be(c.orphans, 'points', 'point')} at a resource that does not exist.`,
         { orphans: c.orphans },
         await i.ids(ruleSampleSql.orphans(i.sampleSize)),
       );
@@ -350,7 +367,7 @@ const CHECKS: CheckDefinition[] = [
       ];
       return outcome(
         false,
-        `${r.bad_sensitivity} resources and ${c.bad_sensitivity} capabilities have a sensitivity level outside ${SENSITIVITY_LEVELS.join(', ')}.`,
+        `${count(r.bad_sensitivity, 'resource')} and ${capabilities(c.bad_sensitivity)} have a sensitivity level outside ${SENSITIVITY_LEVELS.join(', ')}.`,
         { resources: r.bad_sensitivity, capabilities: c.bad_sensitivity },
         sample.slice(0, i.sampleSize),
       );
@@ -367,7 +384,7 @@ const CHECKS: CheckDefinition[] = [
         return outcome(true, `Every resource speaks a known protocol (${KNOWN_PROTOCOLS.join(', ')}).`);
       return outcome(
         false,
-        `${r.unknown_protocol} resources use a protocol SARK has no adapter for.`,
+        `${count(r.unknown_protocol, 'resource')} ${be(r.unknown_protocol, 'uses', 'use')} a protocol SARK has no adapter for.`,
         { unknown: r.unknown_protocol },
         await i.ids(ruleSampleSql.unknownProtocol(i.sampleSize, KNOWN_PROTOCOLS)),
       );
@@ -383,7 +400,7 @@ const CHECKS: CheckDefinition[] = [
       if (row!.n === 0) return outcome(true, 'Every cost_tracking row names an existing capability.');
       return outcome(
         false,
-        `${row!.n} cost_tracking rows name capabilities that do not exist (their history stays, unattributed).`,
+        `${count(row!.n, 'cost_tracking row')} ${be(row!.n, 'names a capability', 'name capabilities')} that ${be(row!.n, 'does', 'do')} not exist (their history stays, unattributed).`,
         { rows: row!.n },
         row!.sample ?? [],
       );
@@ -452,8 +469,8 @@ export function validate(
         summary: {
           message:
             failed.length === 0
-              ? `${checks.filter((c) => c.passed).length} checks passed${checks.some((c) => c.skipped) ? `, ${checks.filter((c) => c.skipped).length} skipped` : ''}.`
-              : `${failed.length} of ${checks.length} checks failed: ${failed.map((c) => `${c.name} (${c.severity})`).join(', ')}.`,
+              ? `${count(checks.filter((c) => c.passed).length, 'check')} passed${checks.some((c) => c.skipped) ? `, ${checks.filter((c) => c.skipped).length} skipped` : ''}.`
+              : `${failed.length} of ${count(checks.length, 'check')} failed: ${failed.map((c) => `${c.name} (${c.severity})`).join(', ')}.`,
           passed: checks.filter((c) => c.passed).length,
           failed: failed.length,
           skipped: checks.filter((c) => c.skipped).length,

@@ -126,12 +126,17 @@ export const patternResultSchema = z
     usesIndex: z.boolean().nullable(),
     indexes: z.array(z.string()).openapi({ description: 'Every index the plan uses, anywhere in the tree.' }),
     roundTripMs: distributionSchema.nullable().openapi({
-      description:
-        'Each run as a client sees it, timed at the wire as pgbench times it (from sending the statement to ReadyForQuery, rows counted but not decoded; on PGlite around the driver call): the top-level *Ms fields.',
+      description: [
+        'Each run as a client sees it, timed at the wire as pgbench times it (from sending the statement to',
+        'ReadyForQuery, rows counted but not decoded; on PGlite around the driver call): the top-level *Ms',
+        'fields.',
+      ].join(' '),
     }),
     serverMs: distributionSchema.nullable().openapi({
-      description:
-        "The server's Execution Time of the statement, from as many EXPLAIN (ANALYZE, TIMING OFF) runs right after the timed ones.",
+      description: [
+        "The server's Execution Time of the statement, from as many EXPLAIN (ANALYZE, TIMING OFF) runs right",
+        'after the timed ones.',
+      ].join(' '),
     }),
     plan: planSchema.nullable(),
   })

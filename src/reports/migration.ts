@@ -45,8 +45,10 @@ export const migrationReportSchema = reportSchema
           }),
         )
         .openapi({
-          description:
-            "SARK's v2 tables: created, adopted (SARK made them already), or already there. The service's own schema is not here: /health reports it.",
+          description: [
+            "SARK's v2 tables: created, adopted (SARK made them already), or already there. The service's own",
+            'schema is not here: /health reports it.',
+          ].join(' '),
         }),
     }),
     tables: z.object({ resources: tableCountsSchema, capabilities: tableCountsSchema }),

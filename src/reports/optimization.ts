@@ -89,8 +89,10 @@ const recommendationSchema = z
       })
       .openapi('Evaluation'),
     priority: z.enum(['high', 'medium', 'low', 'none', 'unknown']).openapi({
-      description:
-        "From the planner's best saving on a query that uses the index: ≥90% high, ≥50% medium, ≥10% low; unknown when unevaluated.",
+      description: [
+        "From the planner's best saving on a query that uses the index: ≥90% high, ≥50% medium, ≥10% low;",
+        'unknown when unevaluated.',
+      ].join(' '),
     }),
     state: z.enum(['absent', 'exists', 'invalid']),
     writeOverhead: z.object({

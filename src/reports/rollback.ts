@@ -23,10 +23,14 @@ const runCountsSchema = z
       removed: count(),
       writtenBack: count().openapi({ description: 'Born in v2, written into v1 before their removal.' }),
       backported: count().openapi({ description: 'Of v1 origin and changed in v2: v1 took their changed fields.' }),
-      remaining: count().optional().openapi({
-        description:
-          'The MCP resources in scope still in v2 when the run ended: born ones that stay (listed in `bornInV2`) and any changed or added during the run, which a re-run takes.',
-      }),
+      remaining: count()
+        .optional()
+        .openapi({
+          description: [
+            'The MCP resources in scope still in v2 when the run ended: born ones that stay (listed in',
+            '`bornInV2`) and any changed or added during the run, which a re-run takes.',
+          ].join(' '),
+        }),
     }),
     capabilities: z.object({
       removed: count(),
@@ -78,19 +82,31 @@ export const rollbackReportSchema = reportSchema
         planned: z.number().int(),
         committed: z.number().int(),
         retries: z.number().int(),
-        archivedWhole: z.number().int().openapi({
-          description:
-            'Committed batches of v1-origin resources that archived all their capabilities in one pass, checking each against v1 as they went.',
-        }),
-        fellBack: z.number().int().openapi({
-          description:
-            'Committed batches whose one pass found a capability born in v2: undone to a savepoint, they wrote it back first, as the other batches do.',
-        }),
+        archivedWhole: z
+          .number()
+          .int()
+          .openapi({
+            description: [
+              'Committed batches of v1-origin resources that archived all their capabilities in one pass,',
+              'checking each against v1 as they went.',
+            ].join(' '),
+          }),
+        fellBack: z
+          .number()
+          .int()
+          .openapi({
+            description: [
+              'Committed batches whose one pass found a capability born in v2: undone to a savepoint, they',
+              'wrote it back first, as the other batches do.',
+            ].join(' '),
+          }),
       })
       .optional()
       .openapi({
-        description:
-          'A run: its batches, the last of which takes what no page range held (a subset, rows moved meanwhile) and orphans.',
+        description: [
+          'A run: its batches, the last of which takes what no page range held (a subset, rows moved',
+          'meanwhile) and orphans.',
+        ].join(' '),
       }),
     archive: z
       .object({
@@ -103,8 +119,12 @@ export const rollbackReportSchema = reportSchema
         note: z.string().optional(),
       })
       .openapi({
-        description:
-          'Where a run keeps every row it removes, under its `rollbackId`: the views `sark_migrate.archived_resources` and `sark_migrate.archived_capabilities`, with the columns of `resources` and `capabilities` (they read compressed packs of up to 200 rows). docs/rollback.md shows the INSERT ... SELECT, with its column lists, that undoes a run.',
+        description: [
+          'Where a run keeps every row it removes, under its `rollbackId`: the views',
+          '`sark_migrate.archived_resources` and `sark_migrate.archived_capabilities`, with the columns of',
+          '`resources` and `capabilities` (they read compressed packs of up to 200 rows). docs/rollback.md',
+          'shows the INSERT ... SELECT, with its column lists, that undoes a run.',
+        ].join(' '),
       }),
   })
   .openapi('RollbackReport');

@@ -16,8 +16,10 @@ export const reportSchema = z
     id: reportIdSchema,
     kind: reportKindSchema,
     status: z.string().openapi({
-      description:
-        '`running` while an operation goes on; then the outcome of its kind (e.g. `passed`, `failed`, `critical`, `succeeded`).',
+      description: [
+        '`running` while an operation goes on; then the outcome of its kind (e.g. `passed`, `failed`,',
+        '`critical`, `succeeded`).',
+      ].join(' '),
     }),
     createdAt: z.iso.datetime(),
     finishedAt: z.iso.datetime().nullable(),

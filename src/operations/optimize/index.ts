@@ -2,10 +2,13 @@ import type { Database } from '../../adapters/db/types.js';
 import type { OptimizationReport } from '../../reports/optimization.js';
 import type { Outcome } from '../../reports/schemas.js';
 import type { OperationContext } from '../runner.js';
+import { count } from '../text.js';
 import { apply } from './apply.js';
 import { flagged, inventory } from './inventory.js';
 import type { OptimizeInput } from './input.js';
 import { plan } from './plan.js';
+
+const indexes = (n: number) => count(n, 'index', 'indexes');
 
 export type { OptimizeInput } from './input.js';
 
@@ -27,12 +30,12 @@ export async function optimize(
     const built = applied.filter((a) => a.status === 'built');
     const missed = targets.filter((t) => t.withinTarget === false).map((t) => t.pattern);
     const message = [
-      `Built ${built.length} of ${applied.length} indexes${failed.length ? ` (failed: ${failed.join(', ')})` : ''}; ${built.filter((a) => a.helped).length} made a query they serve measurably faster.`,
+      `Built ${built.length} of ${indexes(applied.length)}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}; ${built.filter((a) => a.helped).length} made a query they serve measurably faster.`,
       invalid.length ? `INVALID indexes remain: ${invalid.join(', ')}.` : 'No index is INVALID.',
       ...(cleaned.length ? [`Dropped INVALID leftovers of earlier builds: ${cleaned.join(', ')}.`] : []),
       ...(input.verifyTargets
         ? [
-            `${targets.length - missed.length} of ${targets.length} patterns with a target meet it at p95${missed.length ? ` (missed: ${missed.join(', ')}; see targets[].whyNoIndex)` : ''}.`,
+            `${targets.length - missed.length} of ${count(targets.length, 'pattern')} with a target meet it at p95${missed.length ? ` (missed: ${missed.join(', ')}; see targets[].whyNoIndex)` : ''}.`,
           ]
         : []),
     ].join(' ');
@@ -56,7 +59,7 @@ export async function optimize(
     invalid: flagged(inv, 'invalid'),
     foreignKeysWithoutIndex: inv.foreignKeysWithoutIndex.length,
   };
-  const analyzed = `${inv.indexes.length} indexes: ${findings.unused.length} unused, ${findings.duplicate.length} duplicate, ${findings.invalid.length} INVALID; ${findings.foreignKeysWithoutIndex} foreign keys without an index`;
+  const analyzed = `${indexes(inv.indexes.length)}: ${findings.unused.length} unused, ${findings.duplicate.length} duplicate, ${findings.invalid.length} INVALID; ${count(findings.foreignKeysWithoutIndex, 'foreign key')} without an index`;
   const base = {
     action: input.action,
     indexes: inv.indexes,
@@ -81,7 +84,7 @@ export async function optimize(
   return {
     status: 'succeeded',
     summary: {
-      message: `${analyzed}. ${planned.recommendations.length} candidate indexes (${how}); ${worth.length} worth building${worth.length ? `: ${worth.join(', ')}` : ''}.`,
+      message: `${analyzed}. ${count(planned.recommendations.length, 'candidate index', 'candidate indexes')} (${how}); ${worth.length} worth building${worth.length ? `: ${worth.join(', ')}` : ''}.`,
       ...findings,
       recommended: worth,
     },

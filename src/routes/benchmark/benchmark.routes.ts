@@ -45,8 +45,12 @@ export const postBenchmark = createRoute({
   operationId: 'benchmark',
   tags: ['Operations'],
   summary: "Time SARK's polymorphic query patterns: percentiles, plans, targets, regressions",
-  description:
-    'Each pattern runs in its own read-only transaction with a statement timeout: `warmup` untimed runs, then `iterations` timed runs (the round trip, and the server execution time of each), then one `EXPLAIN (ANALYZE, BUFFERS)` walked as a tree. A pattern whose table is missing is skipped. Closing the request cancels the running query.',
+  description: [
+    'Each pattern runs in its own read-only transaction with a statement timeout: `warmup` untimed runs, then',
+    '`iterations` timed runs (the round trip, and the server execution time of each), then one `EXPLAIN',
+    '(ANALYZE, BUFFERS)` walked as a tree. A pattern whose table is missing is skipped. Closing the request',
+    'cancels the running query.',
+  ].join(' '),
   security: bearerSecurity,
   middleware: [requireScope('run')] as const,
   request: {
@@ -60,6 +64,6 @@ export const postBenchmark = createRoute({
     },
     202: acceptedResponse,
     ...operationProblems,
-    ...problemResponses(404),
+    ...problemResponses(404, 499),
   },
 });

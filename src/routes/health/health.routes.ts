@@ -16,8 +16,11 @@ export const healthSchema = z
       v2: z.boolean().openapi({ description: 'All five v2 tables exist.' }),
       tables: z.record(z.string(), z.boolean()),
       service: z.object({ name: z.string(), current: z.boolean(), pending: z.array(z.string()) }).openapi({
-        description:
-          "The service's own schema (the migration ledger and the rollback archive): brought up to date at start-up on Node and at the first use of the database on Workers; `pending` names the migrations it still lacks.",
+        description: [
+          "The service's own schema (the migration ledger and the rollback archive): brought up to date at",
+          'start-up on Node and at the first use of the database on Workers; `pending` names the migrations',
+          'it still lacks.',
+        ].join(' '),
       }),
     }),
     storage: z.object({ ok: z.boolean() }),
@@ -31,8 +34,11 @@ export const getHealth = createRoute({
   security: [],
   tags: ['Service'],
   summary: 'Is the service able to work?',
-  description:
-    'Database reachability and server version, which SARK schema versions are present, and whether the report store answers. Needs no token and shows no secret. Answers 503 (problem+json carrying the same fields) when the database or the store is unreachable.',
+  description: [
+    'Database reachability and server version, which SARK schema versions are present, and whether the report',
+    'store answers. Needs no token and shows no secret. Answers 503 (problem+json carrying the same fields)',
+    'when the database or the store is unreachable.',
+  ].join(' '),
   responses: {
     200: {
       description: 'Database and report store both answer.',

@@ -40,8 +40,13 @@ export const postMigrate = createRoute({
   operationId: 'migrate',
   tags: ['Operations'],
   summary: 'Copy SARK v1 servers and tools into v2',
-  description:
-    'Creates the v2 tables when absent (adopting ones SARK made), then copies every v1 server and its tools through the canonical mapping with set-based `INSERT ... SELECT` in keyset batches, each its own transaction. Idempotent and resumable: rows already in v2 are left alone. Holds the advisory lock (409 while another changing operation runs). `dryRun` (the default) changes nothing and reports what would be copied and skipped.',
+  description: [
+    'Creates the v2 tables when absent (adopting ones SARK made), then copies every v1 server and its tools',
+    'through the canonical mapping with set-based `INSERT ... SELECT` in keyset batches, each its own',
+    'transaction. Idempotent and resumable: rows already in v2 are left alone. Holds the advisory lock (409',
+    'while another changing operation runs). `dryRun` (the default) changes nothing and reports what would be',
+    'copied and skipped.',
+  ].join(' '),
   security: bearerSecurity,
   middleware: [requireScope('run')] as const,
   request: {

@@ -10,10 +10,16 @@ import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } fr
 
 export const optimizeBodySchema = z
   .strictObject({
-    action: z.enum(OPTIMIZE_ACTIONS).default('plan').openapi({
-      description:
-        '`analyze`: the index inventory with flags. `plan` (default): candidate indexes with evidence; changes nothing (the dry run of apply). `apply` (scope `apply`): builds `indexes` concurrently and measures before and after.',
-    }),
+    action: z
+      .enum(OPTIMIZE_ACTIONS)
+      .default('plan')
+      .openapi({
+        description: [
+          '`analyze`: the index inventory with flags. `plan` (default): candidate indexes with evidence;',
+          'changes nothing (the dry run of apply). `apply` (scope `apply`): builds `indexes` concurrently and',
+          'measures before and after.',
+        ].join(' '),
+      }),
     indexes: z
       .array(candidateNameSchema)
       .min(1)
@@ -61,8 +67,13 @@ export const postOptimize = createRoute({
   operationId: 'optimize',
   tags: ['Operations'],
   summary: 'Index health, recommendations proven by the planner and by measurement, concurrent builds',
-  description:
-    "`analyze` lists every index of the v2 tables with its size and scans, flagging unused, duplicate and INVALID ones, and foreign keys without an index. `plan` evaluates candidate indexes (SARK's four, and those the patterns' plans call for) with HypoPG where it is installed, and changes nothing. `apply` holds the advisory lock and builds the named indexes with CREATE INDEX CONCURRENTLY outside a transaction, dropping the INVALID index a failed build leaves; then ANALYZE and before/after timings.",
+  description: [
+    '`analyze` lists every index of the v2 tables with its size and scans, flagging unused, duplicate and',
+    "INVALID ones, and foreign keys without an index. `plan` evaluates candidate indexes (SARK's four, and",
+    "those the patterns' plans call for) with HypoPG where it is installed, and changes nothing. `apply`",
+    'holds the advisory lock and builds the named indexes with CREATE INDEX CONCURRENTLY outside a',
+    'transaction, dropping the INVALID index a failed build leaves; then ANALYZE and before/after timings.',
+  ].join(' '),
   security: bearerSecurity,
   middleware: [requireScope('run')] as const,
   request: {

@@ -45,8 +45,15 @@ export const postRollback = createRoute({
   operationId: 'rollback',
   tags: ['Operations'],
   summary: 'Undo the migration, keeping what was born or changed in v2',
-  description:
-    'Removes the MCP resources of v1 origin (their capabilities cascade) and never touches other protocols, cost_tracking, federation_nodes or principal_budgets. Rows born in v2 are written back into v1 first (or stay, with the reason); rows changed after cutover are listed as divergent (and backported with `backportChanges`). Every removed row is archived in the same transaction as its delete. A run works in batches that each commit with their archive: a failure leaves whole batches, and a re-run completes. A run lists divergent rows only with `backportChanges`; the dry run always does. Holds the advisory lock; writers wait only for the resources of the batches in flight.',
+  description: [
+    'Removes the MCP resources of v1 origin (their capabilities cascade) and never touches other protocols,',
+    'cost_tracking, federation_nodes or principal_budgets. Rows born in v2 are written back into v1 first (or',
+    'stay, with the reason); rows changed after cutover are listed as divergent (and backported with',
+    '`backportChanges`). Every removed row is archived in the same transaction as its delete. A run works in',
+    'batches that each commit with their archive: a failure leaves whole batches, and a re-run completes. A',
+    'run lists divergent rows only with `backportChanges`; the dry run always does. Holds the advisory lock;',
+    'writers wait only for the resources of the batches in flight.',
+  ].join(' '),
   security: bearerSecurity,
   middleware: [requireScope('run')] as const,
   request: {

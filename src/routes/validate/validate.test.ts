@@ -9,6 +9,7 @@ interface Check {
   severity: string;
   passed: boolean;
   skipped?: boolean;
+  message: string;
   sample: string[];
   details: Record<string, unknown>;
 }
@@ -77,6 +78,25 @@ for (const target of databaseTargets()) {
           changed: 0,
         });
         expect(check(report, 'data.tools_fidelity').details).toMatchObject({ v1_rows: 16, matched: 16 });
+      }));
+
+    it('counts in words that agree: one capability created in v2 has no v1 tool, two capabilities have none', () =>
+      migrated(target, async (t, validate) => {
+        const resource = await anId(t, `SELECT id FROM resources ORDER BY id LIMIT 1`);
+        const born = (n: number) =>
+          t.db.query(`INSERT INTO capabilities (id, resource_id, name) VALUES ($1, $2, 'born in v2')`, [
+            `born-${n}`,
+            resource,
+          ]);
+        await born(1);
+        expect(check(await validate({ mode: 'data' }), 'data.tools_fidelity')).toMatchObject({
+          passed: true,
+          message: 'All 16 v1 tools match; 1 capability has no v1 tool (created in v2 after cutover).',
+        });
+        await born(2);
+        expect(check(await validate({ mode: 'data' }), 'data.tools_fidelity').message).toBe(
+          'All 16 v1 tools match; 2 capabilities have no v1 tool (created in v2 after cutover).',
+        );
       }));
 
     it('catches a changed name: servers_fidelity, error, exit 1, with the id and the field', () =>
