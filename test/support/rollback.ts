@@ -1,38 +1,38 @@
 import { expect } from 'vitest';
-import { makeTestApp, type TestApp } from './app.js';
+import type { TestApp } from './app.js';
 import type { DatabaseTarget, TestDatabase } from './databases.js';
-import { seedV1 } from './seed.js';
+import { migrated } from './migrated.js';
 
 /** The /rollback suites' database at cutover, what they compare, and a run. */
 export const BORN = '0b0b0b0b-0000-4000-8000-000000000001';
 export const BORN_TOOL = '0b0b0b0b-0000-4000-8000-000000000002';
 
 /** Migrated v1 (6 servers × 2 tools unless told) plus v2-only rows: an HTTP resource with a capability, cost, federation and budget rows. */
-export async function cutover<T>(
+export function cutover<T>(
   target: DatabaseTarget,
   work: (t: TestDatabase, app: TestApp) => Promise<T>,
   size = { servers: 6, toolsPerServer: 2 },
 ) {
-  const t = await target.open();
-  try {
-    await seedV1(t.db, size);
-    const app = await makeTestApp(t.db);
-    expect((await app.call('POST', '/migrate', { body: { dryRun: false } })).status).toBe(200);
-    await t.db.query(
-      `INSERT INTO resources (id, name, protocol, endpoint) VALUES ('http-1', 'billing api', 'http', 'https://billing'), ('grpc-1', 'ledger', 'grpc', 'grpc://ledger')`,
-    );
-    await t.db.query(`INSERT INTO capabilities (id, resource_id, name) VALUES ('http-1-get', 'http-1', 'get invoice')`);
-    await t.db.query(
-      `INSERT INTO cost_tracking (principal_id, resource_id, capability_id, estimated_cost) SELECT 'alice', resource_id, id, 0.5 FROM capabilities`,
-    );
-    await t.db.query(
-      `INSERT INTO federation_nodes (id, node_id, name, endpoint, trust_anchor_cert) VALUES (gen_random_uuid(), 'n1', 'peer', 'https://peer', 'cert')`,
-    );
-    await t.db.query(`INSERT INTO principal_budgets (principal_id, daily_budget) VALUES ('alice', 10)`);
-    return await work(t, app);
-  } finally {
-    await t.dispose();
-  }
+  return migrated(
+    target,
+    async (t, app) => {
+      await t.db.query(
+        `INSERT INTO resources (id, name, protocol, endpoint) VALUES ('http-1', 'billing api', 'http', 'https://billing'), ('grpc-1', 'ledger', 'grpc', 'grpc://ledger')`,
+      );
+      await t.db.query(
+        `INSERT INTO capabilities (id, resource_id, name) VALUES ('http-1-get', 'http-1', 'get invoice')`,
+      );
+      await t.db.query(
+        `INSERT INTO cost_tracking (principal_id, resource_id, capability_id, estimated_cost) SELECT 'alice', resource_id, id, 0.5 FROM capabilities`,
+      );
+      await t.db.query(
+        `INSERT INTO federation_nodes (id, node_id, name, endpoint, trust_anchor_cert) VALUES (gen_random_uuid(), 'n1', 'peer', 'https://peer', 'cert')`,
+      );
+      await t.db.query(`INSERT INTO principal_budgets (principal_id, daily_budget) VALUES ('alice', 10)`);
+      return work(t, app);
+    },
+    size,
+  );
 }
 
 export const snapshot = async (t: TestDatabase) =>

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeTestApp } from '../../../test/support/app.js';
 import { databaseTargets, type DatabaseTarget, type TestDatabase } from '../../../test/support/databases.js';
+import { migrated as migratedDatabase } from '../../../test/support/migrated.js';
 import { runSarkDdl } from '../../../test/support/sark-fixtures.js';
 import { seedV1 } from '../../../test/support/seed.js';
 
@@ -14,28 +15,24 @@ interface Check {
   details: Record<string, unknown>;
 }
 
-/** A v1 database migrated by /migrate, on its own database, thrown away afterwards. */
-async function migrated<T>(
+/** A v1 database migrated by /migrate, and a way to validate it. */
+const migrated = <T>(
   target: DatabaseTarget,
   work: (
     t: TestDatabase,
     validate: (body?: object) => Promise<Record<string, unknown> & { checks: Check[] }>,
   ) => Promise<T>,
-) {
-  const t = await target.open();
-  try {
-    await seedV1(t.db, { servers: 8, toolsPerServer: 2, withV2: false });
-    const { call } = await makeTestApp(t.db);
-    expect((await call('POST', '/migrate', { body: { dryRun: false } })).status).toBe(200);
-    return await work(t, async (body = {}) => {
-      const res = await call('POST', '/validate', { as: 'runner', body });
-      expect(res.status).toBe(200);
-      return res.json();
-    });
-  } finally {
-    await t.dispose();
-  }
-}
+) =>
+  migratedDatabase(
+    target,
+    (t, { call }) =>
+      work(t, async (body = {}) => {
+        const res = await call('POST', '/validate', { as: 'runner', body });
+        expect(res.status).toBe(200);
+        return res.json();
+      }),
+    { servers: 8, toolsPerServer: 2, withV2: false },
+  );
 
 const check = (report: { checks: Check[] }, name: string) => report.checks.find((c) => c.name === name)!;
 const failed = (report: { checks: Check[] }) => report.checks.filter((c) => !c.passed && !c.skipped).map((c) => c.name);
