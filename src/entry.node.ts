@@ -8,7 +8,7 @@ import { pgliteDatabase } from './adapters/db/pglite.js';
 import type { Database } from './adapters/db/types.js';
 import { fsObjectStore } from './adapters/storage/fs.js';
 import { createApp } from './app.js';
-import { ServiceSchemaGate, withServiceSchema } from './db/service-migrations.js';
+import { applyServiceMigrations, ServiceSchemaGate, withServiceSchema } from './db/service-migrations.js';
 import { DEMO_SIZE, ensureDemoDatabase } from './demo/bootstrap.js';
 import { isNeonUrl, readNodeConfig, type NodeConfig } from './env.js';
 import { generateToken, sha256Hex } from './http/auth.js';
@@ -69,14 +69,19 @@ async function main(): Promise<void> {
   // The service's own schema, brought up to date before the first request; a database that
   // cannot be reached now is tried again at its first use.
   const serviceSchema = new ServiceSchemaGate();
-  const ensureServiceSchema = () => serviceSchema.ensure('database', db);
-  await ensureServiceSchema().catch((error: unknown) =>
-    console.warn(`The service's schema (sark_migrate) is not up to date yet; retried at first use: ${String(error)}`),
+  await applyServiceMigrations(db).then(
+    (applied) => {
+      serviceSchema.markCurrent('database');
+      if (applied.length > 0)
+        console.log(`Brought the service's schema (sark_migrate) up to date: ${applied.join(', ')}.`);
+    },
+    (error: unknown) =>
+      console.warn(`The service's schema (sark_migrate) is not up to date yet; retried at first use: ${String(error)}`),
   );
 
   const background = new Set<Promise<unknown>>();
   const deps: AppDeps = {
-    db: withServiceSchema(db, ensureServiceSchema),
+    db: withServiceSchema(db, serviceSchema, 'database'),
     store: createReportStore(fsObjectStore(config.reportsDir)),
     // The process outlives the response: background work runs on, and shutdown waits for it.
     defer: (task) => {

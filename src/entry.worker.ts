@@ -51,7 +51,7 @@ function configOf(env: WorkerBindings): WorkerConfig {
 
 const backgroundOf = new WeakMap<AppDeps, Promise<unknown>[]>();
 
-// Whether each database's service schema is current, across this isolate's requests: promises only, no client.
+// Whether each database's service schema is current, across this isolate's requests (no client, no attempt in flight).
 const serviceSchema = new ServiceSchemaGate();
 
 const app = createApp<WorkerBindings>({
@@ -60,7 +60,7 @@ const app = createApp<WorkerBindings>({
     const background: Promise<unknown>[] = [];
     const db = lazyDatabase(config);
     const deps: AppDeps = {
-      db: withServiceSchema(db, () => serviceSchema.ensure(config.databaseUrl ?? '', db)),
+      db: withServiceSchema(db, serviceSchema, config.databaseUrl ?? ''),
       store: createReportStore(r2ObjectStore(env.REPORTS)),
       // waitUntil at once, not at release: a client that disconnects mid-request must not cancel the work.
       defer: (task) => {

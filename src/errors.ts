@@ -35,16 +35,25 @@ export type ErrorKind = (typeof ERROR_KINDS)[number];
 export class ServiceError extends Error {
   /** Facts a caller can act on (`missing` columns, the current planId, ...), shown beside the detail. */
   readonly facts: Record<string, unknown>;
+  /** What the database said, word for word, where it said something: for a report about one statement. */
+  readonly said: string | undefined;
 
   constructor(
     readonly kind: ErrorKind,
     detail: string,
-    options: { facts?: Record<string, unknown>; cause?: unknown } = {},
+    options: { facts?: Record<string, unknown>; cause?: unknown; said?: string } = {},
   ) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ServiceError';
     this.facts = options.facts ?? {};
+    this.said = options.said;
   }
+}
+
+/** What the database said about a failed statement, else the error's own message. */
+export function saidOf(error: unknown): string {
+  if (isServiceError(error) && error.said !== undefined) return error.said;
+  return error instanceof Error ? error.message : String(error);
 }
 
 export function isServiceError(error: unknown, ...kinds: ErrorKind[]): error is ServiceError {

@@ -172,6 +172,42 @@ describeEachDatabase('schema migrations', (current, target) => {
       await half.dispose();
     }
   });
+
+  it('refuse to go on after a migration that was applied from other SQL, changing nothing', async () => {
+    const old = await target.open();
+    try {
+      // 0003 as an earlier version of the service applied it: the packs, but none of its rows moved.
+      await old.db.withAdvisoryLock((s) =>
+        applyMigrations(
+          s,
+          MIGRATIONS.filter((m) => m.tag < '0003'),
+        ),
+      );
+      const packs = MIGRATIONS.find((m) => m.tag.startsWith('0003'))!;
+      for (const statement of packs.statements.filter((t) => !t.startsWith('INSERT'))) await old.db.query(statement);
+      await old.db.query(
+        `INSERT INTO sark_migrate.schema_migrations (tag, hash, outcome) VALUES ($1, 'an earlier hash', 'applied')`,
+        [packs.tag],
+      );
+      await old.db
+        .query(`INSERT INTO sark_migrate.archived_resources (rollback_id, id, name, protocol, endpoint, sensitivity_level, metadata, created_at, updated_at)
+        VALUES ('first', 'r1', 'one', 'mcp', 'https://one', 'high', '{}', now(), now())`);
+
+      const failure = await old.db.withAdvisoryLock((s) => applyMigrations(s)).catch((e: unknown) => e);
+      expect(failure).toMatchObject({
+        kind: 'schema-conflict',
+        facts: { tag: packs.tag, recordedHash: 'an earlier hash', bundledHash: packs.hash },
+      });
+      expect((failure as Error).message).toMatch(/0004_rollback_archive_views/);
+      // The row-for-row table, and its row, are still there for the operator to move.
+      const { rows } = await old.db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM sark_migrate.archived_resources',
+      );
+      expect(rows[0]!.n).toBe(1);
+    } finally {
+      await old.dispose();
+    }
+  });
 });
 
 // Keep the list of targets visible in the test output: PGlite alone means no real-server pass ran.

@@ -49,24 +49,29 @@ describeEachDatabase("the service's own schema", (current) => {
       pending: ['0003_rollback_archive_packs', '0004_rollback_archive_views'],
     });
     expect((await call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } })).status).toBe(200);
+    // A changing run checks the schema itself, and answers why it cannot start.
     const refused = await call('POST', '/rollback', { body: { dryRun: false } });
-    expect(refused.status).toBe(503);
+    expect(refused.status).toBe(409);
     expect(await refused.json()).toMatchObject({
-      type: 'urn:sark-migrate:problem:not-configured',
-      detail: expect.stringMatching(/sark_migrate.*archived_capability_packs/s),
+      type: 'urn:sark-migrate:problem:schema-conflict',
+      detail: expect.stringMatching(/sark_migrate.archived_capability_packs/),
     });
 
+    // Reads try again only after a while; a changing run tries at once, and succeeds.
     await db.query('DROP TABLE sark_migrate.archived_resource_packs');
+    expect((await (await app.request('/health')).json()).schemas.service.current).toBe(false);
+    expect((await call('POST', '/rollback', { body: { dryRun: false } })).status).toBe(200);
     const healed = await (await app.request('/health')).json();
     expect(healed.schemas.service).toEqual({ name: 'sark_migrate', current: true, pending: [] });
   });
 
-  it('is applied once for concurrent first uses', async () => {
+  it('is applied once for concurrent first uses, and then known to be current without a query', async () => {
     const { db } = current();
     await db.query('DROP SCHEMA IF EXISTS sark_migrate CASCADE');
     const gate = new ServiceSchemaGate();
-    const gated = withServiceSchema(db, () => gate.ensure('one', db));
+    const gated = withServiceSchema(db, gate, 'one');
     await Promise.all(Array.from({ length: 5 }, () => gated.query('SELECT 1')));
     expect(await ledger(db)).toEqual(SERVICE_TAGS);
+    expect(gate.isCurrent('one')).toBe(true);
   });
 });

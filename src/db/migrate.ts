@@ -51,9 +51,29 @@ async function applyOne(tx: Queryable, migration: BundledMigration): Promise<'ap
   return outcome;
 }
 
-async function appliedTags(db: Queryable): Promise<Set<string>> {
-  if (!(await existingTables(db, [LEDGER])).has(LEDGER)) return new Set();
-  return new Set((await queryRows(db, appliedTagsSql())).map((r) => r.tag));
+/** The migrations the ledger records, and the hash of the SQL each was applied from. */
+async function applied(db: Queryable): Promise<Map<string, string>> {
+  if (!(await existingTables(db, [LEDGER])).has(LEDGER)) return new Map();
+  return new Map((await queryRows(db, appliedTagsSql())).map((r) => [r.tag, r.hash]));
+}
+
+const appliedTags = async (db: Queryable) => new Set((await applied(db)).keys());
+
+/**
+ * A migration is applied after those before it as they are bundled: if one of them was applied
+ * from other SQL (an earlier version of its file), what follows may not hold. Then nothing is
+ * applied, and the operator is told which migration to look at.
+ */
+function refuseAfterChanged(migrations: readonly BundledMigration[], done: Map<string, string>): void {
+  const firstPending = migrations.findIndex((m) => !done.has(m.tag));
+  if (firstPending < 0) return;
+  const changed = migrations.slice(0, firstPending).find((m) => done.get(m.tag) !== m.hash);
+  if (!changed) return;
+  throw new ServiceError(
+    'schema-conflict',
+    `Migration ${changed.tag} was applied from other SQL than this version of the service bundles (its recorded hash differs), so ${migrations[firstPending]!.tag} and those after it were not applied. Compare drizzle/${changed.tag}.sql with what the database has, bring the database to it by hand, then set the hash recorded in sark_migrate.schema_migrations to ${changed.hash}.`,
+    { facts: { tag: changed.tag, recordedHash: done.get(changed.tag), bundledHash: changed.hash } },
+  );
 }
 
 /** The tags of `migrations` the database has not had yet. */
@@ -90,7 +110,9 @@ export async function applyMigrations(
 ): Promise<MigrationOutcome[]> {
   await execute(session, createServiceSchemaSql());
   await execute(session, createLedgerSql());
-  const done = await appliedTags(session);
+  const recorded = await applied(session);
+  refuseAfterChanged(migrations, recorded);
+  const done = new Set(recorded.keys());
   const outcomes: MigrationOutcome[] = [];
   for (const migration of migrations) {
     if (done.has(migration.tag)) {

@@ -5,7 +5,8 @@ import { applyMigrations, pendingMigrations, SERVICE_MIGRATIONS } from './migrat
 /**
  * The service's own schema (sark_migrate: the migration ledger and the rollback archive) is
  * brought up to date in one place: at start-up on Node, at the first use of the database in an
- * isolate on Workers. No operation applies it; /health reports what is still pending.
+ * isolate on Workers, and checked again before every changing run. No operation applies it;
+ * /health reports what is still pending.
  */
 
 /** Applies the pending service migrations under the advisory lock; with none pending, takes no lock. */
@@ -15,48 +16,62 @@ export async function applyServiceMigrations(db: Database): Promise<string[]> {
   return outcomes.filter((o) => o.outcome === 'applied' || o.outcome === 'adopted').map((o) => o.tag);
 }
 
+/** After a failed attempt, reads leave the schema alone this long before they try again. */
+const RETRY_AFTER_MS = 30_000;
+
 /**
- * Remembers, per database, the one attempt to bring its service schema up to date: under way,
- * or done. It keeps promises only, never a client, so a Worker may hold it across requests; a
- * failed attempt is forgotten, so the next use tries again.
+ * What is known, per database, of its service schema: current (for good), or failed lately.
+ * It holds no client and no attempt in flight, so a Worker may keep it across requests: an
+ * attempt belongs to the request (or, on Node, the process) that makes it.
  */
 export class ServiceSchemaGate {
-  private readonly attempts = new Map<string, Promise<void>>();
+  private readonly current = new Set<string>();
+  private readonly failedAt = new Map<string, number>();
 
-  ensure(database: string, db: Database): Promise<void> {
-    let attempt = this.attempts.get(database);
-    if (!attempt) {
-      attempt = applyServiceMigrations(db).then(
-        () => undefined,
-        (error: unknown) => {
-          this.attempts.delete(database);
-          throw error;
-        },
-      );
-      this.attempts.set(database, attempt);
-    }
-    return attempt;
-  }
+  isCurrent = (database: string) => this.current.has(database);
+  markCurrent = (database: string) => {
+    this.current.add(database);
+    this.failedAt.delete(database);
+  };
+  markFailed = (database: string) => void this.failedAt.set(database, Date.now());
+  /** Whether reads should try to bring it up to date now. */
+  worthTrying = (database: string) =>
+    !this.current.has(database) && Date.now() - (this.failedAt.get(database) ?? 0) >= RETRY_AFTER_MS;
 }
 
 /**
- * The database as operations get it: its first use waits for the service's migrations. A read
- * goes on when they fail (it needs none of them, and a read-only role cannot apply them); a
- * changing run, which holds the advisory lock and may write into the archive, does not.
+ * The database as operations get it. Its first use brings the service's schema up to date; a
+ * read goes on when that fails (it needs none of it, and a read-only role cannot make it), and
+ * tries again only after a while. A changing run, which holds the advisory lock and may write
+ * into the archive, checks the schema every time and does not start without it.
  */
-export function withServiceSchema(db: Database, ensure: () => Promise<void>): Database {
-  const attempted = () => ensure().catch(() => undefined);
+export function withServiceSchema(db: Database, gate: ServiceSchemaGate, database: string): Database {
+  let attempt: Promise<void> | undefined;
+  const bringUpToDate = () =>
+    applyServiceMigrations(db).then(
+      () => gate.markCurrent(database),
+      (error: unknown) => {
+        gate.markFailed(database);
+        console.warn(`The service's schema (sark_migrate) could not be brought up to date: ${String(error)}`);
+        throw error;
+      },
+    );
+  const beforeRead = async () => {
+    if (!gate.worthTrying(database)) return;
+    attempt ??= bringUpToDate().finally(() => (attempt = undefined));
+    await attempt.catch(() => undefined);
+  };
   return {
     driver: db.driver,
-    query: async (text, params) => (await attempted(), db.query(text, params)),
-    transaction: async (fn, options) => (await attempted(), db.transaction(fn, options)),
+    query: async (text, params) => (await beforeRead(), db.query(text, params)),
+    transaction: async (fn, options) => (await beforeRead(), db.transaction(fn, options)),
     async withAdvisoryLock(fn) {
-      await ensure().catch((error: unknown) => {
+      await bringUpToDate().catch((error: unknown) => {
         if (isServiceError(error, 'lock-busy')) throw lockBusy();
-        if (isServiceError(error, 'database-unavailable')) throw error;
+        if (isServiceError(error)) throw error;
         throw new ServiceError(
           'not-configured',
-          `The service's own schema (sark_migrate) could not be brought up to date, so no changing operation can run: ${(error as Error).message}`,
+          "The service's own schema (sark_migrate) could not be brought up to date, so no changing operation can run; the service log says why.",
           { cause: error },
         );
       });

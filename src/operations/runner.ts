@@ -1,4 +1,3 @@
-import { isServiceError } from '../errors.js';
 import { newReportId } from '../reports/ids.js';
 import type { Outcome, Report, ReportKind, RunnerField } from '../reports/schemas.js';
 import type { AppDeps } from './deps.js';
@@ -86,7 +85,7 @@ export async function runOperation<R extends Report>(
   let signalStarted!: () => void;
   const startedSignal = new Promise<void>((resolve) => (signalStarted = resolve));
   let progress: NonNullable<Report['progress']> = { done: 0, total: null, updatedAt: createdAt };
-  let settled: Checkpoint<R> = {};
+  let settled: Record<string, unknown> = {};
   let lastWrite = 0;
   let writing: Promise<void> = Promise.resolve();
   // Writes go one after another, so a late progress write never overtakes the final report.
@@ -108,9 +107,9 @@ export async function runOperation<R extends Report>(
   });
   const running = (): Report => ({
     ...runnerFields(null),
+    ...settled,
     status: 'running',
     summary: { message: 'Running.' },
-    ...settled,
   });
 
   const ctx: OperationContext<R> = {
@@ -129,7 +128,9 @@ export async function runOperation<R extends Report>(
       }
     },
     checkpoint(fields) {
-      settled = fields;
+      // Only the kind's own fields: its status and summary are the outcome's, not a checkpoint's.
+      const { status: _status, summary: _summary, ...rest } = fields as Record<string, unknown>;
+      settled = rest;
     },
     // A respond-async run outlives its request on purpose.
     signal: run.respondAsync ? undefined : run.signal,
@@ -141,8 +142,10 @@ export async function runOperation<R extends Report>(
       outcome = await execute(ctx);
     } catch (error) {
       if (!began) throw error; // nothing happened and nothing was stored: the problem is the answer
-      if (!isServiceError(error)) console.error(`report ${id}: operation failed`, error);
       const failure = run.describeFailure(error);
+      // A failure the service cannot explain (500) or the database's (503) is logged here: a
+      // respond-async run has no request left to log it.
+      if (failure.status >= 500) console.error(`report ${id}: operation failed`, error);
       await persist({
         ...runnerFields(Date.now()),
         ...settled,

@@ -15,7 +15,7 @@ export const createLedgerSql = () =>
     applied_at timestamptz NOT NULL DEFAULT now()
   )`);
 
-export const appliedTagsSql = () => sql<{ tag: string }>(`SELECT tag FROM ${LEDGER}`);
+export const appliedTagsSql = () => sql<{ tag: string; hash: string }>(`SELECT tag, hash FROM ${LEDGER}`);
 
 export const recordMigrationSql = (migration: { tag: string; hash: string }, outcome: 'applied' | 'adopted') =>
   sql(`INSERT INTO ${LEDGER} (tag, hash, outcome) VALUES ($1, $2, $3)`, [migration.tag, migration.hash, outcome]);

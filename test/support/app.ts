@@ -54,7 +54,7 @@ export async function makeTestApp(db: Database, options: { tokens?: 'none' } = {
   // As the entry points do: the service's own schema is brought up to date at the first use.
   const serviceSchema = new ServiceSchemaGate();
   const deps: AppDeps = {
-    db: withServiceSchema(db, () => serviceSchema.ensure('test', db)),
+    db: withServiceSchema(db, serviceSchema, 'test'),
     store,
     defer: (task) => void background.push(task),
   };

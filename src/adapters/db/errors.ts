@@ -20,18 +20,24 @@ const UNAVAILABLE_NODE_CODES = new Set([
 const UNAVAILABLE_MESSAGES =
   /connection terminated|connection (lost|closed|refused)|timeout exceeded when trying to connect|websocket|network connection lost|client has encountered a connection error|socket hang up/i;
 
-function isUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (UNAVAILABLE_SQLSTATES.test(code) || UNAVAILABLE_NODE_CODES.has(code))) return true;
-  if (error instanceof AggregateError) return error.errors.some(isUnavailable);
-  return UNAVAILABLE_MESSAGES.test(error.message) || (error.cause !== undefined && isUnavailable(error.cause));
-}
-
 const sqlstateOf = (error: unknown): string | undefined => {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 };
+
+/**
+ * The server said it cannot serve (a SQLSTATE of those classes), or the connection itself
+ * failed. An error with a SQLSTATE is judged by it alone: its message may quote row data.
+ */
+function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const sqlstate = sqlstateOf(error);
+  if (sqlstate) return UNAVAILABLE_SQLSTATES.test(sqlstate);
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE_NODE_CODES.has(code)) return true;
+  if (error instanceof AggregateError) return error.errors.some(isUnavailable);
+  return UNAVAILABLE_MESSAGES.test(error.message) || (error.cause !== undefined && isUnavailable(error.cause));
+}
 
 /** A driver's error as a ServiceError where it has a meaning; anything else (a bug: bad SQL) as it is. */
 export function translateDriverError(error: unknown): never {
@@ -46,7 +52,7 @@ export function translateDriverError(error: unknown): never {
         throw new ServiceError(
           'statement-timeout',
           'A statement outran its statement_timeout and was cancelled; its transaction was rolled back. Retry with a smaller batchSize or when the database is less busy.',
-          { facts, cause: error },
+          { facts, cause: error, said },
         );
       }
       break;
@@ -55,7 +61,7 @@ export function translateDriverError(error: unknown): never {
         throw new ServiceError(
           'lock-timeout',
           'A lock the operation needs stayed held by other sessions beyond lock_timeout; the waiting transaction was rolled back. Retry when the traffic is lighter.',
-          { facts, cause: error },
+          { facts, cause: error, said },
         );
       }
       break;
@@ -64,17 +70,18 @@ export function translateDriverError(error: unknown): never {
         throw new ServiceError(
           'write-conflict',
           'A transaction lost a deadlock or a serialization race with other sessions and was rolled back. Retry.',
-          { facts, cause: error },
+          { facts, cause: error, said },
         );
       }
       break;
     case '22':
-      throw new ServiceError('invalid-value', said, { facts, cause: error });
+      throw new ServiceError('invalid-value', said, { facts, cause: error, said });
     case '23': {
       const constraint = (error as { constraint?: unknown }).constraint;
       throw new ServiceError('constraint-violation', said, {
         facts: { ...facts, ...(typeof constraint === 'string' ? { constraint } : {}) },
         cause: error,
+        said,
       });
     }
   }

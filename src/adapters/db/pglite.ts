@@ -31,11 +31,13 @@ export function pgliteDatabase(pglite: PGlite): Database {
   const session: Session = {
     query: queryableOf(pglite).query,
     transaction: (fn, options) =>
-      pglite.transaction(async (tx) => {
-        const conn = queryableOf(tx);
-        await applyTransactionOptions(conn, options);
-        return fn(conn);
-      }),
+      pglite
+        .transaction(async (tx) => {
+          const conn = queryableOf(tx);
+          await applyTransactionOptions(conn, options);
+          return fn(conn);
+        })
+        .catch(translateDriverError), // its COMMIT's own failure (a deferred constraint) too
   };
   return {
     driver: 'pglite',

@@ -1,4 +1,5 @@
 import type { Database, Queryable, Session } from '../../adapters/db/types.js';
+import { saidOf } from '../../errors.js';
 import { explain, whyNoIndex } from '../../measure/plan.js';
 import type { Applied, AppliedQuery, Measured, Verdict } from '../../reports/optimization.js';
 import { BENCHMARK_DEFAULTS, explainCostSql, PATTERN_NAMES, PATTERNS } from '../../sql/benchmark.js';
@@ -97,7 +98,7 @@ async function build(
       execute(session, createIndexSql(name)),
     );
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = saidOf(error); // PostgreSQL's own words: a lock timeout, a duplicate key
     if (!(await isInvalid(db, name).catch(() => true))) return { status: 'failed', error: message, notes: [] };
     const left = await dropInvalid(db, session, name, input);
     return left

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../adapters/db/types.js';
-import { isServiceError } from '../../errors.js';
+import { isServiceError, saidOf } from '../../errors.js';
 import type { Mapping } from '../../mapping/mapping.js';
 import {
   archiveClassifiedCapabilitiesSql,
@@ -248,7 +248,7 @@ class ClassifiedBatch {
       } catch (error) {
         if (!refusedByV1(error)) throw error;
         await execute(tx, savepointSql('rollback to', 'write_back_one'));
-        await execute(tx, refuseWriteBackSql({ resourceId: id, reason: `v1 refused it: ${(error as Error).message}` }));
+        await execute(tx, refuseWriteBackSql({ resourceId: id, reason: `v1 refused it: ${saidOf(error)}` }));
       }
     }
     return written;

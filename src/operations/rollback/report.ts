@@ -1,7 +1,7 @@
 import type { PlannedCounts, RollbackReport, RunCounts } from '../../reports/rollback.js';
 import type { Outcome } from '../../reports/schemas.js';
 import type { BornRow, DivergentRow, PlanCounts } from '../../sql/rollback/plan.js';
-import { count } from '../text.js';
+import { be, count } from '../text.js';
 import type { RollbackInput } from './context.js';
 
 /** Rows listed per kind (born in v2, divergent); counts are always complete. */
@@ -107,9 +107,9 @@ function message(
       : `${totals.divergent} changed since cutover${input.backportChanges ? ' (backported to v1)' : ' (v1 keeps its values; the v2 rows are archived)'}`;
   const batches = after.batches === undefined ? '' : ` in ${count(after.batches, 'batch', 'batches')}`;
   const remaining = after.remaining
-    ? `; ${count(after.remaining, 'MCP resource')} in scope ${after.remaining === 1 ? 'remains' : 'remain'} in v2 (born ones that stay, and any changed during the run, which a re-run takes)`
+    ? `; ${count(after.remaining, 'MCP resource')} in scope ${be(after.remaining, 'remains', 'remain')} in v2 (born ones that stay, and any changed during the run, which a re-run takes)`
     : '';
-  return `${verb} ${count(removed[0], 'MCP resource')} and ${count(removed[1], 'capability', 'capabilities')} from v2${batches}; ${count(totals.born, 'row')} born in v2 (${totals.staying} stay in v2); ${changed}${remaining}.`;
+  return `${verb} ${count(removed[0], 'MCP resource')} and ${count(removed[1], 'capability', 'capabilities')} from v2${batches}; ${count(totals.born, 'row')} born in v2 (${totals.staying} ${be(totals.staying, 'stays', 'stay')} in v2); ${changed}${remaining}.`;
 }
 
 /** A dry run's report: the plan, with the planId a run must present. */
