@@ -1,5 +1,5 @@
 import type { Database, Queryable } from '../adapters/db/types.js';
-import { timeQuery } from '../adapters/db/wire.js';
+import { timeQuery } from '../adapters/db/timing.js';
 import { ProblemError } from '../lib/errors.js';
 import { explain, summarizePlan, type PlanSummary } from '../measure/plan.js';
 import { distribution, type Distribution } from '../measure/stats.js';
