@@ -101,60 +101,6 @@ describeEachDatabase('database adapter contract', (current) => {
     ).resolves.toBe(1);
   });
 
-  it('times a statement at the wire where there is one: its rows counted, its values bound, the connection left as it was', async () => {
-    const { db, driver } = current();
-    await db.transaction(async (tx) => {
-      if (driver === 'pglite') return expect(tx.timed).toBeUndefined(); // no wire: /benchmark times query() there
-      await tx.query('CREATE TEMP TABLE wire_rows ON COMMIT DROP AS SELECT g AS n FROM generate_series(1, 7) g');
-      // Values that need quoting in an array literal or JSON, bound exactly as query() binds them.
-      const hostile = ['a"b', 'c\\d', '{e,f}', null, "g'h"];
-      const statement = `SELECT n FROM wire_rows WHERE n <= $1::int AND $2::text[] IS NOT DISTINCT FROM $3::text[] AND $4::jsonb = $5::jsonb`;
-      const values = [
-        5,
-        hostile,
-        `{"a\\"b","c\\\\d","{e,f}",NULL,"g'h"}`,
-        { k: 'it\'s "q"' },
-        JSON.stringify({ k: 'it\'s "q"' }),
-      ];
-      const timing = await tx.timed!(statement, values);
-      expect(timing.rows).toBe((await tx.query(statement, values)).rowCount);
-      expect(timing.rows).toBe(5);
-      expect(timing.ms).toBeGreaterThan(0);
-      // A result larger than one socket read (about 1 MB) arrives in many chunks: every row is still counted once.
-      expect((await tx.timed!(`SELECT repeat('x', 100) AS filler FROM generate_series(1, 10000)`)).rows).toBe(10000);
-      // A value only the driver knows how to send is timed around the driver's call instead.
-      expect((await tx.timed!('SELECT $1::timestamptz AS at', [new Date('2026-01-02T03:04:05Z')])).rows).toBe(1);
-      // The driver is back in charge of the connection, inside the same transaction.
-      expect((await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM wire_rows')).rows[0]!.n).toBe(7);
-    });
-  });
-
-  it('rejects a timed statement with the server error, and the connection serves again after the rollback', async () => {
-    const { db, driver } = current();
-    if (driver === 'pglite') return;
-    await expect(db.transaction((tx) => tx.timed!('SELECT 1 / $1::int', [0]))).rejects.toMatchObject({
-      kind: 'invalid-value',
-      message: 'division by zero',
-      facts: { sqlstate: '22012' },
-    });
-    await expect(
-      db.transaction((tx) => tx.timed!('SELECT pg_sleep(2)'), { statementTimeoutMs: 100 }),
-    ).rejects.toMatchObject({ kind: 'statement-timeout' });
-    expect((await db.transaction((tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).rows[0]!.one).toBe(1);
-  });
-
-  it('rejects a timed statement at once on a connection that died while idle, which is then not lent again', async () => {
-    const { db, driver } = current();
-    if (driver === 'pglite') return;
-    const timing = db.transaction(async (tx) => {
-      await tx.query('SELECT pg_terminate_backend(pg_backend_pid())').catch(() => undefined);
-      await new Promise((resolve) => setTimeout(resolve, 200)); // the socket closes meanwhile
-      return tx.timed!('SELECT 1');
-    });
-    await expect(timing).rejects.toMatchObject({ kind: 'database-unavailable' });
-    expect((await db.transaction((tx) => tx.timed!('SELECT 1'))).rows).toBe(1);
-  });
-
   it('releases the advisory lock when the locked work throws', async () => {
     const { db } = current();
     await expect(db.withAdvisoryLock(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');

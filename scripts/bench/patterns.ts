@@ -12,8 +12,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import type { Database } from '../../src/adapters/db/types.js';
-import { textValue } from '../../src/adapters/db/wire.js';
 import { medianInterval, quantile, type MedianInterval } from '../../src/measure/stats.js';
 import { benchmark, measureQuery, type Measurement } from '../../src/operations/benchmark.js';
 import { detachedContext } from '../../src/operations/runner.js';
@@ -31,14 +31,17 @@ function pgbenchPath(): string {
   return 'pgbench';
 }
 
+/** node-postgres' own encoding of a bound value (arrays as array literals, objects as JSON), which it exports untyped. */
+const prepareValue = (pg as unknown as { utils: { prepareValue(value: unknown): string | null } }).utils.prepareValue;
+
 /**
  * The statement as a pgbench script: each $n becomes the variable :pn, which pgbench in
- * extended mode sends as a bound parameter, and -D gives it the text node-postgres would send.
+ * extended mode sends as a bound parameter, and -D gives it the text node-postgres sends.
  */
 function pgbenchScript(sql: string, values: unknown[]): { script: string; defines: string[] } {
   return {
     script: `${sql.replace(/\$(\d+)/g, (_, n: string) => `:p${n}`).replace(/\s+/g, ' ')};\n`,
-    defines: values.flatMap((v, i) => ['-D', `p${i + 1}=${textValue(v) ?? ''}`]),
+    defines: values.flatMap((v, i) => ['-D', `p${i + 1}=${prepareValue(v) ?? ''}`]),
   };
 }
 

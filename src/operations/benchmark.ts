@@ -1,5 +1,4 @@
 import type { Database, Queryable } from '../adapters/db/types.js';
-import { timeQuery } from '../adapters/db/wire.js';
 import { isServiceError, ServiceError } from '../errors.js';
 import { explain, summarizePlan } from '../measure/plan.js';
 import { distribution } from '../measure/stats.js';
@@ -117,8 +116,8 @@ export async function measureQuery<N extends string>(
         try {
           // The timed runs back to back, as a client issues them; the server's own timing of each
           // (an EXPLAIN ANALYZE per run) comes after, so it never sits between two timed runs.
-          const timed =
-            tx.timed?.bind(tx) ?? ((text: string, params: readonly unknown[]) => timeQuery(tx, text, params));
+          if (!tx.timed) throw new Error(`the ${db.driver} adapter cannot time statements`);
+          const timed = tx.timed.bind(tx);
           for (let i = 0; i < input.warmup + input.iterations; i++) {
             if (ctx.signal?.aborted) throw cancelled();
             const run = await timed(pattern.sql, values);

@@ -20,7 +20,9 @@ export async function startWsProxy(options: { port?: number; allowedHosts?: stri
     const address = new URL(request.url ?? '/', 'ws://proxy').searchParams.get('address') ?? '';
     const [, host = '', port = ''] = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address) ?? [];
     if (!allowed.has(host)) return ws.close(1008, 'address not allowed');
-    const tcp = connect(Number(port), host);
+    // Without Nagle's algorithm, as Neon's proxy connects to its compute: a driver that sends each
+    // protocol message as a WebSocket message of its own would otherwise wait out a delayed ACK (40 ms).
+    const tcp = connect({ port: Number(port), host, noDelay: true });
     sockets.add(tcp);
     tcp.on('data', (chunk) => ws.send(chunk));
     ws.on('message', (data: Buffer) => tcp.write(data));

@@ -29,7 +29,7 @@ describe('Neon driver inside workerd', () => {
     expect(rows[0]).toEqual({ servers: 20, tools: 60 });
   });
 
-  it('times a statement at the wire inside workerd, counting rows across many WebSocket messages', async () => {
+  it('times a statement inside workerd, counting rows across many WebSocket messages', async () => {
     const counted = await db.transaction(async (tx) => {
       const timing = await tx.timed!(`SELECT repeat('x', 100) AS filler FROM generate_series(1, $1::int)`, [10000]);
       expect(timing.ms).toBeGreaterThanOrEqual(0); // workerd's clock advances only across I/O; the round trip is I/O

@@ -1,6 +1,7 @@
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { databaseUnavailable, lockBusy } from '../../errors.js';
 import { translateDriverError } from './errors.js';
+import { timeQuery } from './timing.js';
 import { applyTransactionOptions } from './session.js';
 import type { Database, Queryable, Row, Session } from './types.js';
 
@@ -12,14 +13,17 @@ import type { Database, Queryable, Row, Session } from './types.js';
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function queryableOf(target: PGlite | Transaction): Queryable {
-  return {
+  const queryable: Queryable = {
     async query<R extends Row>(text: string, params: readonly unknown[] = []) {
       await yieldToEventLoop();
       if ('closed' in target && target.closed) throw databaseUnavailable();
       const result = await target.query<R>(text, [...params]).catch(translateDriverError);
       return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
     },
+    // PGlite has no wire: its statements are timed around its query().
+    timed: (text, params = []) => timeQuery(queryable, text, params),
   };
+  return queryable;
 }
 
 /**

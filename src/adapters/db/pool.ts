@@ -4,7 +4,7 @@ import { runTransaction } from './session.js';
 import { advisoryUnlockSql, tryAdvisoryLockSql } from '../../sql/session.js';
 import { execute, queryOne } from '../../sql/sql.js';
 import { type Database, type DriverName, type Queryable, type Row, type Session } from './types.js';
-import { timeAtWire, timeQuery, wireEncodable, wireStreamOf } from './wire.js';
+import { submittingTimer } from './timing.js';
 
 /** The part of node-postgres' Pool that pg and the Neon driver share. */
 export interface PgCompatiblePool {
@@ -32,13 +32,10 @@ function queryableOf(target: Pick<PgCompatibleClient, 'query'>): Queryable {
       }
     },
   };
-  // A checked-out client has a wire of its own to time statements on; the pool does not.
-  if (wireStreamOf(target)) {
-    queryable.timed = (text, params = []) =>
-      wireEncodable(params)
-        ? timeAtWire(wireStreamOf(target)!, text, params).catch(translateDriverError)
-        : timeQuery(queryable, text, params);
-  }
+  // A checked-out client takes the driver's Query subclassed to time a statement; the pool
+  // (a statement per connection it picks) has no connection of its own to time on.
+  const time = submittingTimer(target);
+  if (time) queryable.timed = (text, params = []) => time(text, params).catch(translateDriverError);
   return queryable;
 }
 

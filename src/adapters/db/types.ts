@@ -22,9 +22,10 @@ export interface Timing {
 export interface Queryable {
   query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
   /**
-   * Runs a statement and times it at the wire, its rows counted but never decoded, as pgbench
-   * does (adapters/db/wire.ts). Only on connections with a wire (pg, Neon); where absent, time
-   * query() instead.
+   * Runs a statement and times it as pgbench does, from sending it to ReadyForQuery, its rows
+   * counted but never turned into row objects (adapters/db/timing.ts: the driver's Query,
+   * subclassed, submitted to the client). Only on a checked-out pg or Neon connection; where
+   * absent (PGlite), time query() instead.
    */
   timed?(text: string, params?: readonly unknown[]): Promise<Timing>;
 }
