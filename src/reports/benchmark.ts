@@ -127,9 +127,10 @@ export const patternResultSchema = z
     indexes: z.array(z.string()).openapi({ description: 'Every index the plan uses, anywhere in the tree.' }),
     roundTripMs: distributionSchema.nullable().openapi({
       description: [
-        'Each run as a client sees it, timed at the wire as pgbench times it (from sending the statement to',
-        'ReadyForQuery, rows counted but not decoded; on PGlite around the driver call): the top-level *Ms',
-        'fields.',
+        'Each run as a client sees it, timed as pgbench times it: from sending the statement to the arrival',
+        'of ReadyForQuery, its rows counted. Through pg without TLS the rows are not decoded (as pgbench);',
+        'through the Neon driver, or pg over TLS, the driver decodes each field first (about 1 µs a row); on',
+        'PGlite, around its query(). The top-level *Ms fields.',
       ].join(' '),
     }),
     serverMs: distributionSchema.nullable().openapi({

@@ -1,4 +1,6 @@
+import { Socket } from 'node:net';
 import pg from 'pg';
+import { PgTransport } from './pg-transport.js';
 import { poolDatabase } from './pool.js';
 import type { Database } from './types.js';
 
@@ -8,6 +10,22 @@ export interface PgOptions {
   connectionTimeoutMillis?: number;
 }
 
+/**
+ * A node-postgres client whose connection runs over a PgTransport (given through pg's public
+ * `stream` option), so /benchmark can time a statement without the driver decoding its rows; a
+ * TLS connection keeps pg's own socket, which pg wraps in TLS itself.
+ */
+class TransportClient extends pg.Client {
+  readonly transport: PgTransport | undefined;
+
+  constructor(config?: pg.ClientConfig) {
+    let transport: PgTransport | undefined;
+    const stream = (connection: { ssl?: unknown }) => (connection.ssl ? new Socket() : (transport = new PgTransport()));
+    super({ ...config, stream: stream as unknown as () => Socket });
+    this.transport = transport;
+  }
+}
+
 /** PostgreSQL over TCP with node-postgres. */
 export function createPgDatabase(options: PgOptions): Database {
   const pool = new pg.Pool({
@@ -15,6 +33,7 @@ export function createPgDatabase(options: PgOptions): Database {
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
     application_name: 'sark-migrate',
+    Client: TransportClient,
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);

@@ -1,3 +1,4 @@
+import type { PgTransport, Watch } from './pg-transport.js';
 import type { Queryable, Timing } from './types.js';
 
 /**
@@ -16,6 +17,11 @@ import type { Queryable, Timing } from './types.js';
  * subclass of the driver's own Query, so the driver writes the messages and binds the values
  * exactly as its query() does (Dates, arrays, JSON objects); the subclass starts a clock in
  * submit() and counts DataRow messages instead of turning them into rows.
+ *
+ * On a pg connection with a PgTransport (pg without TLS, src/adapters/db/pg.ts), the transport
+ * does the counting: it holds the answer's DataRows back from the driver, notes when the request
+ * left and when ReadyForQuery arrived, and the driver decodes no row at all, as pgbench decodes
+ * none. Elsewhere (the Neon driver, pg over TLS), the clock runs from submit() and stops as follows.
  *
  * Where the clock stops: when the read that brought ReadyForQuery reached the driver, not when
  * the driver has finished with it. The driver's protocol parser turns each field of each DataRow
@@ -65,8 +71,18 @@ function timedQueryClass(Base: DriverQueryClass) {
     #readAt = 0;
     #inRead = false;
 
-    constructor(text: string, values: readonly unknown[], done: (error: Error | null, timing?: Timing) => void) {
+    /** Where the connection has a PgTransport (pg without TLS): it counts the rows, and notes ReadyForQuery. */
+    readonly #transport: PgTransport | undefined;
+    #watch: Watch | undefined;
+
+    constructor(
+      text: string,
+      values: readonly unknown[],
+      done: (error: Error | null, timing?: Timing) => void,
+      transport?: PgTransport,
+    ) {
       super({ text, values: [...values], callback: (error, timing) => done(error ?? null, timing as Timing) });
+      this.#transport = transport;
     }
 
     /** Always Parse/Bind/Describe/Execute/Sync, as pgbench -M extended sends, even without parameters (the drivers would send a simple Query). */
@@ -75,8 +91,15 @@ function timedQueryClass(Base: DriverQueryClass) {
     }
 
     override submit(connection: unknown): Error | null | void {
+      // The client submits a query when the answer to the one before has ended: what comes next is this one's.
+      this.#watch = this.#transport?.watch();
       this.#startedAt = performance.now();
       return super.submit(connection);
+    }
+
+    override handleError(error: Error, connection: unknown): void {
+      if (this.#watch) this.#transport!.unwatch(this.#watch);
+      super.handleError(error, connection);
     }
 
     /** Notes the first message of each read: the run of handler calls ends before any microtask runs. */
@@ -112,7 +135,10 @@ function timedQueryClass(Base: DriverQueryClass) {
 
     override handleReadyForQuery(): void {
       this.#arrived();
-      this.callback?.(null, { ms: this.#readAt - this.#startedAt, rows: this.#dataRows } satisfies Timing);
+      const timing: Timing = this.#watch?.readyAt
+        ? { ms: this.#watch.readyAt - (this.#watch.sentAt || this.#startedAt), rows: this.#watch.rows }
+        : { ms: this.#readAt - this.#startedAt, rows: this.#dataRows };
+      this.callback?.(null, timing);
     }
   };
 }
@@ -132,6 +158,7 @@ export function submittingTimer(
   client: unknown,
 ): ((text: string, values: readonly unknown[]) => Promise<Timing>) | undefined {
   const Query = (client as { constructor?: { Query?: unknown } } | null)?.constructor?.Query;
+  const transport = (client as { transport?: PgTransport } | null)?.transport;
   if (typeof Query !== 'function' || typeof (client as Partial<SubmittingClient>).query !== 'function') return;
   let Timed = timedClasses.get(Query as DriverQueryClass);
   if (!Timed) timedClasses.set(Query as DriverQueryClass, (Timed = timedQueryClass(Query as DriverQueryClass)));
@@ -139,7 +166,12 @@ export function submittingTimer(
   const submitting = client as SubmittingClient;
   return (text, values) =>
     new Promise<Timing>((resolve, reject) => {
-      const query = new TimedQuery(text, values, (error, timing) => (error ? reject(error) : resolve(timing!)));
+      const query = new TimedQuery(
+        text,
+        values,
+        (error, timing) => (error ? reject(error) : resolve(timing!)),
+        transport,
+      );
       // The Neon driver sends a client's writes in a setTimeout(0) (coalesceWrites), 1 ms and
       // more inside every run under Node. The client submits at once when idle, as it is between
       // awaited statements, so its writes go out at once for this submission only: one WebSocket
