@@ -1,16 +1,6 @@
 import { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-
-/**
- * What one timed statement's answer brought: its rows, counted, and when ReadyForQuery arrived.
- */
-export interface Watch {
-  rows: number;
-  /** performance.now() when the statement's messages went to the socket; 0 until then. */
-  sentAt: number;
-  /** performance.now() when the read holding ReadyForQuery reached the transport; 0 until then. */
-  readyAt: number;
-}
+import type { RowWatcher, Watch } from './timing.js';
 
 const DATA_ROW = 0x44; // 'D'
 const READY_FOR_QUERY = 0x5a; // 'Z'
@@ -28,7 +18,7 @@ const READY_FOR_QUERY = 0x5a; // 'Z'
  * A connection with TLS does not use it: node-postgres wraps its TLS socket around the stream it
  * was given, and only encrypted bytes would pass here.
  */
-export class PgTransport extends Duplex {
+export class PgTransport extends Duplex implements RowWatcher {
   readonly #socket = new Socket();
   #watching: Watch | null = null;
   /** Bytes still to come of the message at hand: a DataRow's, held back, or another's, passed on. */

@@ -1,5 +1,24 @@
-import type { PgTransport, Watch } from './pg-transport.js';
 import type { Queryable, Timing } from './types.js';
+
+/**
+ * What one timed statement's answer brought: its rows, counted, and when ReadyForQuery arrived.
+ */
+export interface Watch {
+  rows: number;
+  /** performance.now() when the statement's messages went to the socket; 0 until then. */
+  sentAt: number;
+  /** performance.now() when the read holding ReadyForQuery reached the transport; 0 until then. */
+  readyAt: number;
+}
+
+/**
+ * A connection's transport that can count a timed answer's rows itself (PgTransport, pg without
+ * TLS). Declared here, not imported, so that the Worker's program never sees node:net.
+ */
+export interface RowWatcher {
+  watch(): Watch;
+  unwatch(watch: Watch): void;
+}
 
 /**
  * A statement timed as pgbench times it: from sending it to the server being ready again, on
@@ -72,14 +91,14 @@ function timedQueryClass(Base: DriverQueryClass) {
     #inRead = false;
 
     /** Where the connection has a PgTransport (pg without TLS): it counts the rows, and notes ReadyForQuery. */
-    readonly #transport: PgTransport | undefined;
+    readonly #transport: RowWatcher | undefined;
     #watch: Watch | undefined;
 
     constructor(
       text: string,
       values: readonly unknown[],
       done: (error: Error | null, timing?: Timing) => void,
-      transport?: PgTransport,
+      transport?: RowWatcher,
     ) {
       super({ text, values: [...values], callback: (error, timing) => done(error ?? null, timing as Timing) });
       this.#transport = transport;
@@ -158,7 +177,7 @@ export function submittingTimer(
   client: unknown,
 ): ((text: string, values: readonly unknown[]) => Promise<Timing>) | undefined {
   const Query = (client as { constructor?: { Query?: unknown } } | null)?.constructor?.Query;
-  const transport = (client as { transport?: PgTransport } | null)?.transport;
+  const transport = (client as { transport?: RowWatcher } | null)?.transport;
   if (typeof Query !== 'function' || typeof (client as Partial<SubmittingClient>).query !== 'function') return;
   let Timed = timedClasses.get(Query as DriverQueryClass);
   if (!Timed) timedClasses.set(Query as DriverQueryClass, (Timed = timedQueryClass(Query as DriverQueryClass)));
