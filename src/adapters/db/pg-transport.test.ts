@@ -23,15 +23,37 @@ const answer = Buffer.concat([ROW_DESCRIPTION, ROW(1), ROW(2), ROW(3), COMPLETE,
 const withoutRows = Buffer.concat([ROW_DESCRIPTION, COMPLETE, READY]);
 
 let server: Server | undefined;
-afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+const open = new Set<PgTransport>();
+afterEach(async () => {
+  // A failed expectation leaves its transport open, and server.close() would wait for it.
+  for (const transport of open) transport.destroy();
+  open.clear();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+});
 
-/** A transport connected to a server that sends `reads` one after another, once the client has written. */
+/** Polls until `holds` (this machine is shared: no fixed sleep is long enough). */
+async function until(holds: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 10_000; !holds(); await new Promise((resolve) => setTimeout(resolve, 5))) {
+    if (Date.now() > deadline) throw new Error('timed out');
+  }
+}
+
+/**
+ * A transport connected to a server that sends `reads` one after another, once the client has
+ * written; `paced`: one read for each write of the client.
+ */
 async function connected(
   reads: Buffer[],
+  { paced = false } = {},
 ): Promise<{ transport: PgTransport; received: () => Buffer; serverSide: () => Socket }> {
   let serverSide!: Socket;
   server = createServer((socket) => {
     serverSide = socket;
+    if (paced) {
+      let next = 0;
+      socket.on('data', () => void (next < reads.length && socket.write(reads[next++]!)));
+      return;
+    }
     socket.once('data', async () => {
       for (const read of reads) {
         socket.write(read);
@@ -41,6 +63,7 @@ async function connected(
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   const transport = new PgTransport();
+  open.add(transport);
   const chunks: Buffer[] = [];
   transport.on('data', (chunk: Buffer) => chunks.push(chunk));
   await new Promise<void>((resolve) => {
@@ -56,7 +79,7 @@ describe('PgTransport', () => {
   it('passes everything on while no statement is watched', async () => {
     const { transport, received } = await connected([answer]);
     transport.write(Buffer.from('a statement'));
-    await settle();
+    await until(() => received().length >= answer.length);
     expect(received().equals(answer)).toBe(true);
     transport.destroy();
   });
@@ -67,8 +90,9 @@ describe('PgTransport', () => {
       const { transport, received } = await connected([whole.subarray(0, split), whole.subarray(split)]);
       const watch = transport.watch();
       transport.write(Buffer.from('a statement'));
-      await settle();
-      expect(received().equals(Buffer.concat([withoutRows, NOTICE_AFTER])), `split at ${split}`).toBe(true);
+      const expected = Buffer.concat([withoutRows, NOTICE_AFTER]);
+      await until(() => received().length >= expected.length);
+      expect(received().equals(expected), `split at ${split}`).toBe(true);
       expect(watch.rows).toBe(3);
       expect(watch.sentAt).toBeGreaterThan(0);
       expect(watch.readyAt).toBeGreaterThanOrEqual(watch.sentAt);
@@ -80,16 +104,18 @@ describe('PgTransport', () => {
 
   it('stops watching at an error: whatever comes after it reaches the driver whole', async () => {
     const error = message('E', 'SERROR\0C22012\0Mdivision by zero\0\0');
-    const { transport, received } = await connected([
-      Buffer.concat([ROW_DESCRIPTION, ROW(1), error]),
-      Buffer.concat([READY, ROW(2)]),
-    ]);
+    const { transport, received } = await connected(
+      [Buffer.concat([ROW_DESCRIPTION, ROW(1), error]), Buffer.concat([READY, ROW(2)])],
+      { paced: true },
+    );
     const watch = transport.watch();
     transport.write(Buffer.from('a statement'));
-    await new Promise((resolve) => setTimeout(resolve, 1));
-    transport.unwatch(watch);
-    await settle();
-    expect(received().equals(Buffer.concat([ROW_DESCRIPTION, error, READY, ROW(2)]))).toBe(true);
+    await until(() => received().length === ROW_DESCRIPTION.length + error.length);
+    transport.unwatch(watch); // as the timer does when the driver reports the error
+    transport.write(Buffer.from('the next statement'));
+    const expected = Buffer.concat([ROW_DESCRIPTION, error, READY, ROW(2)]);
+    await until(() => received().length >= expected.length);
+    expect(received().equals(expected)).toBe(true);
     expect(watch.rows).toBe(1);
     transport.destroy();
   });
