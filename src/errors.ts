@@ -7,6 +7,8 @@
 export const ERROR_KINDS = [
   /** Another changing operation holds the database. */
   'lock-busy',
+  /** A run's lease expired and another run took it over: the run stopped before writing again. */
+  'lease-lost',
   /** A rollback's planId no longer matches the database. */
   'stale-plan',
   /** A migration's tables are partly present. */
@@ -25,8 +27,10 @@ export const ERROR_KINDS = [
   'invalid-value',
   /** The database refused a row (SQLSTATE class 23: a unique, foreign or check constraint). */
   'constraint-violation',
-  /** The caller went away, and the operation stopped. */
+  /** The run was cancelled, or the caller went away, and the operation stopped. */
   'cancelled',
+  /** A cancel asked of a run that has already ended (or that no process runs any more). */
+  'run-ended',
   /** A setting or the service's own schema is missing. */
   'not-configured',
 ] as const;

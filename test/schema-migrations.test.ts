@@ -46,6 +46,7 @@ describeEachDatabase('schema migrations', (current, target) => {
       { tag: '0002_rollback_archive_unindexed', outcome: 'applied' },
       { tag: '0003_rollback_archive_packs', outcome: 'applied' },
       { tag: '0004_rollback_archive_views', outcome: 'applied' },
+      { tag: '0005_run_lease', outcome: 'applied' },
     ]);
     const second = await db.withAdvisoryLock((s) => applyMigrations(s));
     expect(second).toEqual([
@@ -54,6 +55,7 @@ describeEachDatabase('schema migrations', (current, target) => {
       { tag: '0002_rollback_archive_unindexed', outcome: 'already-applied' },
       { tag: '0003_rollback_archive_packs', outcome: 'already-applied' },
       { tag: '0004_rollback_archive_views', outcome: 'already-applied' },
+      { tag: '0005_run_lease', outcome: 'already-applied' },
     ]);
     const { rows } = await db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM unnest($1::text[]) t WHERE to_regclass(t) IS NOT NULL`,
@@ -90,6 +92,7 @@ describeEachDatabase('schema migrations', (current, target) => {
         { tag: '0002_rollback_archive_unindexed', outcome: 'applied' },
         { tag: '0003_rollback_archive_packs', outcome: 'applied' },
         { tag: '0004_rollback_archive_views', outcome: 'applied' },
+        { tag: '0005_run_lease', outcome: 'applied' },
       ]);
       expect(await describeSchema(sark.db)).toEqual(before);
       const { rows } = await sark.db.query<{ name: string }>('SELECT name FROM resources');
@@ -126,6 +129,7 @@ describeEachDatabase('schema migrations', (current, target) => {
       expect(outcomes.slice(3)).toEqual([
         { tag: '0003_rollback_archive_packs', outcome: 'applied' },
         { tag: '0004_rollback_archive_views', outcome: 'applied' },
+        { tag: '0005_run_lease', outcome: 'applied' },
       ]);
       expect(await read()).toEqual(before);
       const packs = await old.db.query(

@@ -18,6 +18,7 @@ const SERVICE_TAGS = [
   '0002_rollback_archive_unindexed',
   '0003_rollback_archive_packs',
   '0004_rollback_archive_views',
+  '0005_run_lease',
 ];
 
 describeEachDatabase("the service's own schema", (current) => {
@@ -46,7 +47,7 @@ describeEachDatabase("the service's own schema", (current) => {
     const health = await (await app.request('/health')).json();
     expect(health.schemas.service).toMatchObject({
       current: false,
-      pending: ['0003_rollback_archive_packs', '0004_rollback_archive_views'],
+      pending: ['0003_rollback_archive_packs', '0004_rollback_archive_views', '0005_run_lease'],
     });
     expect((await call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } })).status).toBe(200);
     // A changing run checks the schema itself, and answers why it cannot start.

@@ -88,5 +88,23 @@ export const MIGRATIONS: readonly BundledMigration[] = [
       "CREATE VIEW \"sark_migrate\".\"archived_capabilities\" AS (SELECT p.rollback_id, p.archived_at, r.id, r.resource_id, r.name, r.description, r.input_schema, r.output_schema, r.sensitivity_level, r.metadata FROM sark_migrate.archived_capability_packs p CROSS JOIN LATERAL unnest(p.rows) r);",
       "CREATE VIEW \"sark_migrate\".\"archived_resources\" AS (SELECT p.rollback_id, p.archived_at, r.id, r.name, r.protocol, r.endpoint, r.sensitivity_level, r.metadata, r.created_at, r.updated_at FROM sark_migrate.archived_resource_packs p CROSS JOIN LATERAL unnest(p.rows) r);"
     ]
+  },
+  {
+    "tag": "0005_run_lease",
+    "hash": "e1b6348865db33f155a077fe227e71349f894a2ea498546bf205377d76fdadb1",
+    "target": "service",
+    "createsTables": [
+      "sark_migrate.lease",
+      "sark_migrate.run_steps",
+      "sark_migrate.runs"
+    ],
+    "statements": [
+      "CREATE TABLE \"sark_migrate\".\"lease\" (\n\t\"id\" smallint PRIMARY KEY DEFAULT 1 NOT NULL,\n\t\"holder\" text,\n\t\"kind\" text,\n\t\"taken_at\" timestamp with time zone,\n\t\"expires_at\" timestamp with time zone,\n\t\"previous_holder\" text,\n\tCONSTRAINT \"lease_one_row\" CHECK (\"sark_migrate\".\"lease\".\"id\" = 1)\n);",
+      "CREATE TABLE \"sark_migrate\".\"run_steps\" (\n\t\"run_id\" text NOT NULL,\n\t\"step\" text NOT NULL,\n\t\"result\" jsonb NOT NULL,\n\t\"committed_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\tCONSTRAINT \"run_steps_run_id_step_pk\" PRIMARY KEY(\"run_id\",\"step\")\n);",
+      "CREATE TABLE \"sark_migrate\".\"runs\" (\n\t\"id\" text PRIMARY KEY NOT NULL,\n\t\"kind\" text NOT NULL,\n\t\"status\" text NOT NULL,\n\t\"changing\" boolean NOT NULL,\n\t\"started_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"heartbeat_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"cancel_requested_at\" timestamp with time zone\n);",
+      "ALTER TABLE \"sark_migrate\".\"run_steps\" ADD CONSTRAINT \"run_steps_run_id_runs_id_fk\" FOREIGN KEY (\"run_id\") REFERENCES \"sark_migrate\".\"runs\"(\"id\") ON DELETE cascade ON UPDATE no action;",
+      "CREATE UNIQUE INDEX \"lease_holder\" ON \"sark_migrate\".\"lease\" USING btree (\"holder\");",
+      "-- The lease is one row, free until a changing run takes it.\nINSERT INTO \"sark_migrate\".\"lease\" (\"id\") VALUES (1) ON CONFLICT DO NOTHING;"
+    ]
   }
 ];

@@ -65,8 +65,9 @@ export function withServiceSchema(db: Database, gate: ServiceSchemaGate, databas
     driver: db.driver,
     query: async (text, params) => (await beforeRead(), db.query(text, params)),
     transaction: async (fn, options) => (await beforeRead(), db.transaction(fn, options)),
-    async withAdvisoryLock(fn) {
-      await bringUpToDate().catch((error: unknown) => {
+    // A changing run checks the schema every time: it holds the lease and may write into the archive.
+    prepareChange: () =>
+      bringUpToDate().catch((error: unknown) => {
         if (isServiceError(error, 'lock-busy')) throw lockBusy();
         if (isServiceError(error)) throw error;
         throw new ServiceError(
@@ -74,9 +75,8 @@ export function withServiceSchema(db: Database, gate: ServiceSchemaGate, databas
           "The service's own schema (sark_migrate) could not be brought up to date, so no changing operation can run; the service log says why.",
           { cause: error },
         );
-      });
-      return db.withAdvisoryLock(fn);
-    },
+      }),
+    withAdvisoryLock: (fn) => db.withAdvisoryLock(fn),
     close: () => db.close(),
   };
 }

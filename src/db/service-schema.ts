@@ -1,5 +1,16 @@
 import { sql } from 'drizzle-orm';
-import { jsonb, pgSchema, text, timestamp, varchar } from 'drizzle-orm/pg-core';
+import {
+  boolean,
+  check,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+  varchar,
+} from 'drizzle-orm/pg-core';
 import { ARCHIVED_COLUMNS, ARCHIVED_PACKS, SERVICE_SCHEMA } from '../sql/catalog.js';
 
 /**
@@ -56,3 +67,58 @@ export const archivedCapabilities = sarkMigrate
     metadata: jsonb('metadata').notNull(),
   })
   .as(unpacked('capabilities'));
+
+/**
+ * The lease every changing run holds on the database: one row, taken by one statement, renewed
+ * while the run lives, released at its end (holder NULL). Its holder is the run's report id.
+ * `holder` is unique so that changing it (take, take over, release) is a key update: it waits
+ * for every batch that holds the row FOR KEY SHARE (the fence, src/sql/lease.ts), while a
+ * renewal, which changes only `expires_at`, does not.
+ */
+export const lease = sarkMigrate.table(
+  'lease',
+  {
+    id: smallint('id').primaryKey().default(1),
+    holder: text('holder'),
+    kind: text('kind'),
+    takenAt: timestamp('taken_at', { withTimezone: true }),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    /** The run the holder took the lease over from, its lease expired; NULL when it was free. */
+    previousHolder: text('previous_holder'),
+  },
+  (t) => [uniqueIndex('lease_holder').on(t.holder), check('lease_one_row', sql`${t.id} = 1`)],
+);
+
+/**
+ * Every run the service started on this database, whatever its door or runtime: what a cancel
+ * request marks (another isolate or process may be running it) and what a restarted process
+ * finds abandoned. Its report, in the report store, stays the record of what it did.
+ */
+export const runs = sarkMigrate.table('runs', {
+  id: text('id').primaryKey(),
+  kind: text('kind').notNull(),
+  /** running, then succeeded, failed, cancelled or abandoned. */
+  status: text('status').notNull(),
+  changing: boolean('changing').notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+  /** Renewed by every step and by the heartbeat of the process running it. */
+  heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }).notNull().defaultNow(),
+  cancelRequestedAt: timestamp('cancel_requested_at', { withTimezone: true }),
+});
+
+/**
+ * The steps of a run that committed, each written in the transaction of its own work: a step
+ * tried again (a lost connection, an evicted isolate) finds its result here and does nothing twice.
+ */
+export const runSteps = sarkMigrate.table(
+  'run_steps',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    step: text('step').notNull(),
+    result: jsonb('result').notNull(),
+    committedAt: timestamp('committed_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.step] })],
+);

@@ -56,6 +56,7 @@ interface ProblemType {
 
 const PROBLEM_TYPES: Record<ErrorKind | HttpKind, ProblemType> = {
   'lock-busy': { status: 409, slug: 'operation-in-progress', title: 'Another operation is running' },
+  'lease-lost': { status: 409, slug: 'lease-lost', title: 'The run lost its lease' },
   'stale-plan': { status: 409, slug: 'stale-plan', title: 'The plan is stale' },
   'schema-conflict': { status: 409, slug: 'schema-conflict', title: 'Schema partly present' },
   'unsupported-v1-schema': { status: 422, slug: 'unsupported-v1-schema', title: 'Unsupported v1 schema' },
@@ -66,6 +67,7 @@ const PROBLEM_TYPES: Record<ErrorKind | HttpKind, ProblemType> = {
   // A value or row the database refused mid-operation is not the client's to fix: answered as a bug.
   'invalid-value': { status: 500, slug: 'internal-error', title: 'Internal error' },
   'constraint-violation': { status: 500, slug: 'internal-error', title: 'Internal error' },
+  'run-ended': { status: 409, slug: 'run-ended', title: 'The run has ended' },
   cancelled: { status: 499 as ContentfulStatusCode, slug: 'cancelled', title: 'Cancelled' },
   'not-configured': { status: 503, slug: 'not-configured', title: 'Service not configured' },
   'bad-request': { status: 400, slug: 'bad-request', title: 'Bad request' },
@@ -153,14 +155,15 @@ export function problemResponse(c: Context, error: unknown): Response {
   } else if (problem.type.status >= 500) {
     console.error(`[${requestId}] ${problem.type.title}:`, (error as Error).cause ?? (error as Error).message);
   }
+  // Facts go first: RFC 9457's own members (and the request id) are never overwritten by one.
   const body: Problem = {
+    ...problem.facts,
     type: `urn:sark-migrate:problem:${problem.type.slug}`,
     title: problem.type.title,
     status: problem.type.status,
     detail: problem.detail,
     ...(requestId ? { requestId } : {}),
     ...(problem.errors ? { errors: problem.errors } : {}),
-    ...problem.facts,
   };
   return c.body(JSON.stringify(body), problem.type.status, {
     'Content-Type': PROBLEM_CONTENT_TYPE,

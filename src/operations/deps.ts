@@ -12,4 +12,8 @@ export interface AppDeps {
   defer(task: Promise<unknown>): void;
   /** How often a running report is rewritten with its progress (default 1000 ms). */
   progressIntervalMs?: number;
+  /** How often a running run tells the run ledger it is alive, and learns of a cancel (default 2000 ms). */
+  heartbeatMs?: number;
+  /** How long a changing run's lease outlives its last renewal (default LEASE_TTL_MS, 60 s). */
+  leaseTtlMs?: number;
 }

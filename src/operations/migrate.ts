@@ -1,4 +1,4 @@
-import type { Database, Queryable, Session } from '../adapters/db/types.js';
+import type { Database, Queryable } from '../adapters/db/types.js';
 import { applyMigrations, planMigrations, V2_MIGRATIONS, type MigrationOutcome } from '../db/migrate.js';
 import { mappingFor, type Mapping } from '../mapping/mapping.js';
 import { detectV1Shape, type V1Shape } from '../mapping/shape.js';
@@ -17,6 +17,7 @@ import {
 } from '../sql/migrate.js';
 import { execute, queryOne, queryRows } from '../sql/sql.js';
 import { BATCH_LIMITS, inStreams, streamsFor, withRetry } from './batches.js';
+import { withLease, type Lease } from './lease.js';
 import type { OperationContext } from './runner.js';
 import { count } from './text.js';
 
@@ -82,7 +83,7 @@ async function plan(db: Queryable, m: Mapping, subset: Subset, countPresent: boo
  */
 async function copyInBatches(
   db: Database,
-  session: Session,
+  lease: Lease,
   m: Mapping,
   subset: Subset,
   input: MigrateInput,
@@ -98,7 +99,7 @@ async function copyInBatches(
   const nextRange = () => {
     const range = handing.then(async (): Promise<{ lo: string | null; hi: string | null } | null> => {
       if (exhausted) return null;
-      const { hi, more } = await queryOne(session, nextBatchSql(m, { subset, after: cursor, size: input.batchSize }));
+      const { hi, more } = await queryOne(db, nextBatchSql(m, { subset, after: cursor, size: input.batchSize }));
       if (!more) return null;
       const lo = cursor;
       if (hi === null)
@@ -111,9 +112,10 @@ async function copyInBatches(
   };
 
   await inStreams(streamsFor(db, input.parallelism), nextRange, async (range) => {
+    ctx.throwIfCancelled(); // a step boundary: what committed stays, and the report says so
     const result = await withRetry(
       () =>
-        db.transaction((tx) => queryOne(tx, copyBatchSql(m, { subset, ...range })), {
+        lease.fenced((tx) => queryOne(tx, copyBatchSql(m, { subset, ...range })), {
           ...BATCH_LIMITS,
           timeZone: 'UTC',
         }),
@@ -244,24 +246,24 @@ function planMigration(
   );
 }
 
-/** A run: under the advisory lock, the schema phase, then the data phase in batches. */
+/** A run: holding the lease, the schema phase, then the data phase in batches, each fenced. */
 function runMigration(
   db: Database,
   input: MigrateInput,
   ctx: OperationContext<MigrationReport>,
 ): Promise<Outcome<MigrationReport>> {
-  return db.withAdvisoryLock(async (session) => {
+  return withLease(db, ctx, 'migration', async (lease) => {
     const { timings, time } = stopwatch();
-    const { shape, m, subset, unknownServerIds } = await understand(session, input);
-    const schema = await time('schema', () => applyMigrations(session, V2_MIGRATIONS));
+    const { shape, m, subset, unknownServerIds } = await understand(db, input);
+    const schema = await time('schema', () => applyMigrations(lease.session, V2_MIGRATIONS));
     ctx.started();
-    const { counts, skipped } = await time('plan', () => plan(session, m, subset, false));
+    const { counts, skipped } = await time('plan', () => plan(db, m, subset, false));
     const totalBatches = Math.ceil(counts.servers_planned / input.batchSize);
     const copied: Copied = { batches: 0, retries: 0, resources: 0, capabilities: 0 };
     const parts = { input, db, shape, unknownServerIds, schema, counts, skipped, copied, totalBatches, timings };
     ctx.progress({ done: 0, total: totalBatches });
     try {
-      await time('data', () => copyInBatches(db, session, m, subset, input, totalBatches, ctx, copied));
+      await time('data', () => copyInBatches(db, lease, m, subset, input, totalBatches, ctx, copied));
       // Fresh statistics for what was copied: the planner would otherwise plan on empty tables until autovacuum comes.
       // Both at once, on connections of the pool (PGlite's one backend takes them in turn).
       if (copied.resources + copied.capabilities > 0)
@@ -277,7 +279,7 @@ function runMigration(
 
 /**
  * POST /migrate: SARK v1 → v2 through the mapping. A dry run reads only; a run holds the
- * advisory lock throughout, creates the v2 tables from drizzle/ (adopting SARK-made ones)
+ * lease throughout, creates the v2 tables from drizzle/ (adopting SARK-made ones)
  * and copies the rows in keyset batches.
  */
 export function migrate(

@@ -1,7 +1,10 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import { describe, expect, it } from 'vitest';
+import { pgliteDatabase } from '../adapters/db/pglite.js';
+import { applyServiceMigrations } from '../db/service-migrations.js';
 import { fsObjectStore } from '../adapters/storage/fs.js';
 import { databaseUnavailable, lockBusy } from '../errors.js';
 import { reportErrorOf } from '../http/problems.js';
@@ -10,11 +13,13 @@ import type { ReportId } from '../reports/ids.js';
 import { createReportStore } from '../reports/store.js';
 import { prefersAsync, runOperation, type OperationContext } from './runner.js';
 
-// The runner with a real file store and operations written inline: its own behaviour is under test.
+// The runner with a real file store, a PGlite for its run ledger, and operations written inline.
 async function deps(): Promise<AppDeps & { background: Promise<unknown>[] }> {
   const background: Promise<unknown>[] = [];
+  const db = pgliteDatabase(await PGlite.create());
+  await applyServiceMigrations(db);
   return {
-    db: undefined as never, // these operations never touch a database
+    db,
     store: createReportStore(fsObjectStore(await mkdtemp(join(tmpdir(), 'sark-runner-')))),
     progressIntervalMs: 0,
     defer: (task) => void background.push(task),
@@ -27,6 +32,7 @@ const run = (respondAsync: boolean) => ({
   actor: 'ops',
   request: { dryRun: false },
   respondAsync,
+  changing: true,
   describeFailure: reportErrorOf,
 });
 

@@ -1,6 +1,8 @@
+import { isServiceError } from '../errors.js';
 import { newReportId } from '../reports/ids.js';
 import type { Outcome, Report, ReportKind, RunnerField } from '../reports/schemas.js';
 import type { AppDeps } from './deps.js';
+import { cancelledError, HEARTBEAT_MS, RunLedger } from './runs.js';
 
 export interface Progress {
   done: number;
@@ -12,6 +14,8 @@ export type Checkpoint<R> = Partial<Omit<Outcome<R>, 'status' | 'summary'>>;
 
 /** What the runner hands an operation that builds a report R. */
 export interface OperationContext<R = unknown> {
+  /** The run's report id: the lease's holder, the run ledger's key. */
+  runId: string;
   /**
    * The operation's preconditions hold (lock taken, schema understood) and it begins its
    * work: a respond-async request is answered 202 now. A failure before this is the
@@ -21,8 +25,17 @@ export interface OperationContext<R = unknown> {
   progress(progress: Progress): void;
   /** The report's fields so far, kept in the report if the operation fails later. */
   checkpoint(fields: Checkpoint<R>): void;
-  /** Aborted when the client that waits for the answer goes away (never for respond-async runs). */
+  /**
+   * Aborted when the run is cancelled (POST /reports/{id}/cancel), or when the client that waits
+   * for the answer of a synchronous run goes away: for work that can stop mid-statement.
+   */
   signal?: AbortSignal | undefined;
+  /** At a step boundary: throws `cancelled` when someone cancelled the run (never for a client gone). */
+  throwIfCancelled(): void;
+  /** How long the lease outlives its last renewal (default LEASE_TTL_MS; tests shorten it). */
+  leaseTtlMs?: number | undefined;
+  /** The run took the lease over from `from`, whose lease had expired: the report says so. */
+  tookOver(from: string): void;
 }
 
 /**
@@ -30,7 +43,14 @@ export interface OperationContext<R = unknown> {
  * onProgress, which the operation does not wait for, so whatever it starts, its caller awaits.
  */
 export function detachedContext<R>(onProgress: (progress: Progress) => void = () => undefined): OperationContext<R> {
-  return { started: () => undefined, progress: onProgress, checkpoint: () => undefined };
+  return {
+    runId: newReportId(Date.now()),
+    started: () => undefined,
+    progress: onProgress,
+    checkpoint: () => undefined,
+    throwIfCancelled: () => undefined,
+    tookOver: () => undefined,
+  };
 }
 
 export interface RunRequest<K extends ReportKind = ReportKind> {
@@ -38,6 +58,8 @@ export interface RunRequest<K extends ReportKind = ReportKind> {
   actor: string;
   request: Record<string, unknown>;
   respondAsync: boolean;
+  /** Whether the run changes the database (src/operations/runs.ts isChanging). */
+  changing: boolean;
   /** The request's own signal: an operation that can stop early watches it. */
   signal?: AbortSignal | undefined;
   /** How the report records the failure that ends an operation; the door that started it knows. */
@@ -81,6 +103,24 @@ export async function runOperation<R extends Report>(
   const createdAt = new Date(startedAt).toISOString();
   const interval = deps.progressIntervalMs ?? 1000;
 
+  // The run ledger: a changing run cannot start without its row (a cancel must reach it); a read
+  // goes on without one (a read-only role cannot write it), cancellable from this process only.
+  const ledger = new RunLedger(deps.db);
+  let cancel: AbortController;
+  let recorded = true;
+  try {
+    if (run.changing) await deps.db.prepareChange?.();
+    cancel = await ledger.start(id, run.kind, run.changing);
+  } catch (error) {
+    if (run.changing) throw error;
+    recorded = false;
+    cancel = RunLedger.local(id);
+    console.warn(
+      `report ${id}: not recorded in sark_migrate.runs, so only this process can cancel it: ${String(error)}`,
+    );
+  }
+  let takenOverFrom: string | undefined;
+
   let began = false;
   let signalStarted!: () => void;
   const startedSignal = new Promise<void>((resolve) => (signalStarted = resolve));
@@ -104,6 +144,7 @@ export async function runOperation<R extends Report>(
     actor: run.actor,
     request: run.request,
     progress,
+    ...(takenOverFrom ? { takenOverFrom } : {}),
   });
   const running = (): Report => ({
     ...runnerFields(null),
@@ -132,8 +173,25 @@ export async function runOperation<R extends Report>(
       const { status: _status, summary: _summary, ...rest } = fields as Record<string, unknown>;
       settled = rest;
     },
+    runId: id,
+    leaseTtlMs: deps.leaseTtlMs,
     // A respond-async run outlives its request on purpose.
-    signal: run.respondAsync ? undefined : run.signal,
+    signal: run.respondAsync || !run.signal ? cancel.signal : AbortSignal.any([cancel.signal, run.signal]),
+    throwIfCancelled() {
+      if (cancel.signal.aborted) throw cancelledError(id);
+    },
+    tookOver(from) {
+      takenOverFrom = from;
+    },
+  };
+  const heartbeat = recorded
+    ? setInterval(() => void ledger.heartbeat(id).catch(() => undefined), deps.heartbeatMs ?? HEARTBEAT_MS)
+    : undefined;
+  const finish = async (status: Report['status']) => {
+    if (heartbeat !== undefined) clearInterval(heartbeat);
+    await ledger
+      .finish(id, status, recorded)
+      .catch((e: unknown) => console.error(`report ${id}: run not marked ${status}`, e));
   };
 
   const job = (async (): Promise<R> => {
@@ -141,6 +199,8 @@ export async function runOperation<R extends Report>(
     try {
       outcome = await execute(ctx);
     } catch (error) {
+      const cancelled = cancel.signal.aborted && isServiceError(error, 'cancelled');
+      await finish(cancelled ? 'cancelled' : 'failed');
       if (!began) throw error; // nothing happened and nothing was stored: the problem is the answer
       const failure = run.describeFailure(error);
       // A failure the service cannot explain (500) or the database's (503) is logged here: a
@@ -149,14 +209,15 @@ export async function runOperation<R extends Report>(
       await persist({
         ...runnerFields(Date.now()),
         ...settled,
-        status: 'failed',
-        summary: { message: `Failed: ${failure.detail}` },
+        status: cancelled ? 'cancelled' : 'failed',
+        summary: { message: `${cancelled ? 'Cancelled' : 'Failed'}: ${failure.detail}` },
         error: failure,
       });
       throw new OperationFailedError(error, id);
     }
     const report = reportOf<R>(runnerFields(Date.now()), outcome);
     await persist(report);
+    await finish(report.status);
     return report;
   })();
 

@@ -459,6 +459,8 @@ export function validate(
       const chosen = CHECKS.filter((c) => GROUPS[input.mode].includes(c.group));
       const checks: CheckResult[] = [];
       for (const check of chosen) {
+        ctx.throwIfCancelled(); // a step boundary: the checks so far are in the cancelled report
+        ctx.checkpoint({ checks: [...checks] });
         checks.push(await runCheck(check, inspection));
         ctx.progress({ done: checks.length, total: chosen.length });
       }

@@ -18,7 +18,8 @@ export const reportSchema = z
     status: z.string().openapi({
       description: [
         '`running` while an operation goes on; then the outcome of its kind (e.g. `passed`, `failed`,',
-        '`critical`, `succeeded`).',
+        '`critical`, `succeeded`), `cancelled` when it was cancelled (POST /reports/{id}/cancel), or',
+        '`abandoned` when the process running it stopped (its lease expired; a new run finishes the job).',
       ].join(' '),
     }),
     createdAt: z.iso.datetime(),
@@ -33,6 +34,10 @@ export const reportSchema = z
       .openapi({
         description: 'Steps done of total (batches, checks, ...); updatedAt shows a running report is alive.',
       }),
+    takenOverFrom: reportIdSchema.optional().openapi({
+      description:
+        "The run whose lease this run took over: that run stopped renewing it (its process died) and it expired. That run's report says what it did.",
+    }),
     error: z
       .object({ status: z.number().int(), title: z.string(), detail: z.string() })
       .optional()
@@ -63,5 +68,14 @@ type KnownKeys<T> = { [K in keyof T as string extends K ? never : number extends
 
 /** The fields the runner fills in (src/operations/runner.ts); an operation returns the rest. */
 export type RunnerField =
-  'id' | 'kind' | 'createdAt' | 'finishedAt' | 'durationMs' | 'actor' | 'request' | 'progress' | 'error';
+  | 'id'
+  | 'kind'
+  | 'createdAt'
+  | 'finishedAt'
+  | 'durationMs'
+  | 'actor'
+  | 'request'
+  | 'progress'
+  | 'takenOverFrom'
+  | 'error';
 export type Outcome<R> = Omit<R, RunnerField>;

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../http/create-router.js';
 import { reportErrorOf } from '../http/problems.js';
 import { prefersAsync, runOperation, type OperationContext, type RunResult } from '../operations/runner.js';
+import { isChanging } from '../operations/runs.js';
 import type { Outcome, Report } from '../reports/schemas.js';
 
 /** Runs an operation for a request: the token's name as actor, the validated body as request. */
@@ -18,6 +19,7 @@ export function startRun<R extends Report>(
       actor: c.var.principal.name,
       request: { ...request },
       respondAsync: prefersAsync(c.req.header('Prefer')),
+      changing: isChanging(kind, { ...request }),
       signal: c.req.raw.signal,
       describeFailure: reportErrorOf,
     },

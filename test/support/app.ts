@@ -42,7 +42,10 @@ export interface TestApp {
   ): Promise<Response>;
 }
 
-export async function makeTestApp(db: Database, options: { tokens?: 'none' } = {}): Promise<TestApp> {
+export async function makeTestApp(
+  db: Database,
+  options: { tokens?: 'none'; deps?: Pick<AppDeps, 'heartbeatMs' | 'leaseTtlMs' | 'progressIntervalMs'> } = {},
+): Promise<TestApp> {
   const tokens = {} as Record<TokenName, string>;
   const entries: TokenEntry[] = [];
   for (const [name, scopes] of Object.entries(TOKEN_SCOPES) as [TokenName, readonly Scope[]][]) {
@@ -57,6 +60,7 @@ export async function makeTestApp(db: Database, options: { tokens?: 'none' } = {
     db: withServiceSchema(db, serviceSchema, 'test'),
     store,
     defer: (task) => void background.push(task),
+    ...options.deps,
   };
   const configured = options.tokens === 'none' ? undefined : entries;
   const app = createApp({ acquire: () => ({ deps, tokens: configured, runtime: 'node' }) });

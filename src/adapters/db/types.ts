@@ -56,6 +56,11 @@ export interface Database extends Session {
    * lock for fn's whole duration. Throws LockBusyError at once when another session holds it.
    */
   withAdvisoryLock<T>(fn: (session: Session) => Promise<T>): Promise<T>;
+  /**
+   * Before a changing run: puts in place what one needs (the service's own schema, where the
+   * database is wrapped by src/db/service-migrations.ts), or throws why it cannot.
+   */
+  prepareChange?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -19,6 +19,7 @@ import {
 } from '../../sql/optimize.js';
 import { execute, queryOne, queryRows } from '../../sql/sql.js';
 import { measureQuery, type Measurement } from '../benchmark.js';
+import { withLease } from '../lease.js';
 import type { OperationContext } from '../runner.js';
 import type { OptimizeInput } from './input.js';
 import { QUERIES } from './plan.js';
@@ -129,7 +130,7 @@ const figures = (r: Measurement): Measured => ({
 });
 
 /**
- * Under the advisory lock: first drops catalogue indexes an interrupted build left INVALID;
+ * Holding the lease: first drops catalogue indexes an interrupted build left INVALID;
  * then, per chosen index, times the queries it serves, builds it, and times them again; last,
  * times every pattern with a runbook target and says from its plan why one still misses.
  */
@@ -150,78 +151,85 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
       },
       ctx,
     );
-  return db.withAdvisoryLock(async (session) => {
-    const present = await existingTables(session, [...V2_TABLES]);
-    const leftovers = (await queryRows(session, invalidCandidatesSql())).map((r) => r.name);
-    ctx.started();
-    const cleaned: string[] = [];
-    for (const name of leftovers) if (!(await dropInvalid(db, session, name, input))) cleaned.push(name);
+  // The lease excludes other changing runs; the dedicated session carries the build's session timeouts.
+  return withLease(db, ctx, 'optimization', (lease) =>
+    db.withAdvisoryLock(async (session) => {
+      const present = await existingTables(session, [...V2_TABLES]);
+      const leftovers = (await queryRows(session, invalidCandidatesSql())).map((r) => r.name);
+      ctx.started();
+      const cleaned: string[] = [];
+      for (const name of leftovers) if (!(await dropInvalid(db, session, name, input))) cleaned.push(name);
 
-    const applied: Applied[] = [];
-    const total = chosen.length + (input.verifyTargets ? 1 : 0);
-    for (const name of chosen) {
-      const c = CANDIDATES[name];
-      const sql = indexDefinition(name, { concurrently: true });
-      if (!present.has(c.table)) {
-        applied.push({ name, sql, status: 'skipped', reason: `table ${c.table} missing`, notes: [], patterns: [] });
-        continue;
-      }
-      const serves = c.serves.filter((q) => QUERIES[q]!.tables.every((t) => present.has(t)));
-      const before: Measurement[] = [];
-      for (const q of serves) before.push(await measure(q));
-      const outcome = await build(db, session, name, input);
-      const after: Measurement[] = [];
-      if (outcome.status === 'built') for (const q of serves) after.push(await measure(q));
-      const patterns = serves.map((q, i): AppliedQuery => {
-        const a = after[i];
-        return {
-          query: q,
-          before: figures(before[i]!),
-          ...(a ? { after: figures(a), usesIndex: a.indexes.includes(name), verdict: verdict(before[i]!, a) } : {}),
-        };
-      });
-      const helped = patterns.some((p) => p.verdict === 'faster' && p.usesIndex);
-      applied.push({
-        name,
-        sql,
-        ...outcome,
-        notes: cleaned.includes(name)
-          ? [`An INVALID ${name} from an earlier build was dropped first.`, ...outcome.notes]
-          : outcome.notes,
-        patterns,
-        ...(outcome.status === 'built'
-          ? {
-              helped,
-              conclusion: helped
-                ? 'faster where it is used'
-                : 'did not measurably help any query it was meant for: consider dropping it',
-            }
-          : {}),
-      });
-      ctx.checkpoint({ applied });
-      ctx.progress({ done: applied.length, total });
-    }
-
-    const targets = [];
-    if (input.verifyTargets) {
-      for (const name of PATTERN_NAMES) {
-        const p = PATTERNS[name];
-        if (p.targetMs === null || !p.tables.every((t) => present.has(t))) continue;
-        const r = await measure(name);
-        const why =
-          r.withinTarget === false ? whyNoIndex(await explain(db, explainCostSql(p, BENCHMARK_DEFAULTS))) : undefined;
-        targets.push({
-          pattern: name,
-          targetMs: p.targetMs,
-          p50Ms: r.p50Ms,
-          p95Ms: r.p95Ms,
-          withinTarget: r.withinTarget,
-          indexes: r.indexes,
-          ...(why !== undefined ? { whyNoIndex: why } : {}),
+      const applied: Applied[] = [];
+      const total = chosen.length + (input.verifyTargets ? 1 : 0);
+      for (const name of chosen) {
+        const c = CANDIDATES[name];
+        const sql = indexDefinition(name, { concurrently: true });
+        if (!present.has(c.table)) {
+          applied.push({ name, sql, status: 'skipped', reason: `table ${c.table} missing`, notes: [], patterns: [] });
+          continue;
+        }
+        // CREATE INDEX CONCURRENTLY runs outside any transaction, so no fence can hold the lease
+        // through it: it is renewed (a run that lost it stops here) right before, and at every step.
+        ctx.throwIfCancelled();
+        await lease.renew();
+        const serves = c.serves.filter((q) => QUERIES[q]!.tables.every((t) => present.has(t)));
+        const before: Measurement[] = [];
+        for (const q of serves) before.push(await measure(q));
+        const outcome = await build(db, session, name, input);
+        const after: Measurement[] = [];
+        if (outcome.status === 'built') for (const q of serves) after.push(await measure(q));
+        const patterns = serves.map((q, i): AppliedQuery => {
+          const a = after[i];
+          return {
+            query: q,
+            before: figures(before[i]!),
+            ...(a ? { after: figures(a), usesIndex: a.indexes.includes(name), verdict: verdict(before[i]!, a) } : {}),
+          };
         });
+        const helped = patterns.some((p) => p.verdict === 'faster' && p.usesIndex);
+        applied.push({
+          name,
+          sql,
+          ...outcome,
+          notes: cleaned.includes(name)
+            ? [`An INVALID ${name} from an earlier build was dropped first.`, ...outcome.notes]
+            : outcome.notes,
+          patterns,
+          ...(outcome.status === 'built'
+            ? {
+                helped,
+                conclusion: helped
+                  ? 'faster where it is used'
+                  : 'did not measurably help any query it was meant for: consider dropping it',
+              }
+            : {}),
+        });
+        ctx.checkpoint({ applied });
+        ctx.progress({ done: applied.length, total });
       }
-      ctx.progress({ done: total, total });
-    }
-    return { applied, targets, cleaned };
-  });
+
+      const targets = [];
+      if (input.verifyTargets) {
+        for (const name of PATTERN_NAMES) {
+          const p = PATTERNS[name];
+          if (p.targetMs === null || !p.tables.every((t) => present.has(t))) continue;
+          const r = await measure(name);
+          const why =
+            r.withinTarget === false ? whyNoIndex(await explain(db, explainCostSql(p, BENCHMARK_DEFAULTS))) : undefined;
+          targets.push({
+            pattern: name,
+            targetMs: p.targetMs,
+            p50Ms: r.p50Ms,
+            p95Ms: r.p95Ms,
+            withinTarget: r.withinTarget,
+            indexes: r.indexes,
+            ...(why !== undefined ? { whyNoIndex: why } : {}),
+          });
+        }
+        ctx.progress({ done: total, total });
+      }
+      return { applied, targets, cleaned };
+    }),
+  );
 }

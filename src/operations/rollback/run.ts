@@ -6,6 +6,7 @@ import type { PageRange } from '../../sql/rollback/batch.js';
 import { extentSql, foreignKeySql, remainingSql, settingsSql } from '../../sql/rollback/run.js';
 import { execute, queryOne } from '../../sql/sql.js';
 import { BATCH_LIMITS, inStreams, listed, streamsFor, withRetry } from '../batches.js';
+import { withLease } from '../lease.js';
 import type { OperationContext } from '../runner.js';
 import { FastPath, rollbackBatch, type BatchOutcome, type BatchRun, type LastBatch } from './batch.js';
 import { LIMITS, understand, type RollbackInput } from './context.js';
@@ -13,7 +14,7 @@ import { fingerprint } from './plan.js';
 import { LISTED, nothingDone, nothingToRollBack, runReport, type Done, type RunState } from './report.js';
 
 /**
- * A run, under the advisory lock: batches that each commit with their archive, several at
+ * A run, holding the lease: batches that each commit with their archive, several at
  * once on their own connections, then a last transaction for what no page range held (a
  * subset, rows moved or added meanwhile) and for orphans. A failure leaves whole batches
  * only; a re-run starts from what is left (rows written back are then of v1 origin).
@@ -23,11 +24,11 @@ export function runRollback(
   input: RollbackInput,
   ctx: OperationContext<RollbackReport>,
 ): Promise<Outcome<RollbackReport>> {
-  return db.withAdvisoryLock(async (session) => {
-    const m = await understand(session);
+  return withLease(db, ctx, 'rollback', async (lease) => {
+    const m = await understand(db);
     if (!m) return nothingToRollBack(input);
     const resourceIds = input.resourceIds ?? null;
-    const { planId, extent, foreignKey } = await session.transaction(
+    const { planId, extent, foreignKey } = await db.transaction(
       async (tx) => {
         await execute(tx, settingsSql());
         return {
@@ -63,7 +64,7 @@ export function runRollback(
     // Read committed: with the batch's resources locked, each statement sees their capabilities as they are then.
     const inTransaction = (range: PageRange, limits: typeof LIMITS | typeof BATCH_LIMITS, last?: LastBatch) =>
       withRetry(
-        () => db.transaction((tx) => rollbackBatch(tx, run, range, last), { ...limits, timeZone: 'UTC' }),
+        () => lease.fenced((tx) => rollbackBatch(tx, run, range, last), { ...limits, timeZone: 'UTC' }),
         () => state.batches.retries++,
       );
     const committed = (batch: BatchOutcome) => {
@@ -73,12 +74,14 @@ export function runRollback(
 
     ctx.progress({ done: 0, total: state.batches.planned });
     try {
-      await inStreams(state.batches.parallelism, listed(ranges), async (range) =>
-        committed(await inTransaction(range, BATCH_LIMITS)),
-      );
+      await inStreams(state.batches.parallelism, listed(ranges), async (range) => {
+        ctx.throwIfCancelled(); // a step boundary: what committed stays, and the report says so
+        committed(await inTransaction(range, BATCH_LIMITS));
+      });
+      ctx.throwIfCancelled();
       const last: LastBatch = { orphans: !foreignKey && !resourceIds, onlyWrittenBack: ranges.length > 0 };
       committed(await inTransaction({ lo: null, hi: null }, LIMITS, last));
-      state.remaining = (await queryOne(session, remainingSql(m, { resourceIds }))).remaining;
+      state.remaining = (await queryOne(db, remainingSql(m, { resourceIds }))).remaining;
     } finally {
       ctx.checkpoint(runReport(input, state)); // what committed, should a batch have failed
     }

@@ -5,7 +5,10 @@ import { databaseTargets, type DatabaseTarget, type TestDatabase } from '../../.
 import { checkFidelity, resourcesMissingTools } from '../../../test/support/fidelity.js';
 import { runSarkDdl } from '../../../test/support/sark-fixtures.js';
 import { seedV1 } from '../../../test/support/seed.js';
+import { applyServiceMigrations } from '../../db/service-migrations.js';
+import { Lease } from '../../operations/lease.js';
 import { migrate } from '../../operations/migrate.js';
+import { newReportId } from '../../reports/ids.js';
 import { detachedContext } from '../../operations/runner.js';
 
 async function fresh<T>(target: DatabaseTarget, work: (t: TestDatabase) => Promise<T>): Promise<T> {
@@ -191,23 +194,18 @@ for (const target of databaseTargets()) {
         expect(rows[0]!.present).toBe(false);
       }));
 
-    it('answers 409 to a migration while another changing operation holds the lock, also when asked async; a dry run still plans', () =>
+    it('answers 409 naming the run that holds the lease, also when asked async; a dry run still plans', () =>
       fresh(target, async (t) => {
         await seedV1(t.db, { servers: 4, toolsPerServer: 1 });
         const { call } = await makeTestApp(t.db);
-        let release!: () => void;
-        const gate = new Promise<void>((resolve) => (release = resolve));
-        let held!: () => void;
-        const holding = new Promise<void>((resolve) => (held = resolve));
-        const holder = t.db.withAdvisoryLock(async () => {
-          held();
-          await gate;
-        });
-        await holding;
+        await applyServiceMigrations(t.db);
+        const other = newReportId(Date.now());
+        const lease = await Lease.take(t.db, other, 'rollback');
         try {
           const sync = await call('POST', '/migrate', { body: { dryRun: false } });
           expect(sync.status).toBe(409);
           expect(sync.headers.get('content-type')).toBe('application/problem+json');
+          expect(await sync.json()).toMatchObject({ holder: other, holderKind: 'rollback' });
           const async = await call('POST', '/migrate', {
             body: { dryRun: false },
             headers: { Prefer: 'respond-async' },
@@ -215,12 +213,12 @@ for (const target of databaseTargets()) {
           expect(async.status).toBe(409);
           expect((await call('POST', '/migrate', { as: 'runner' })).status).toBe(200);
         } finally {
-          release();
-          await holder;
+          await lease.release();
         }
         expect(await v2Counts(t)).toEqual({ r: 0, c: 0 });
         const { items } = await (await call('GET', '/reports', { as: 'reader' })).json();
         expect(items.map((i: { status: string }) => i.status)).toEqual(['succeeded']); // the dry run's; the refused runs left none
+        expect((await call('POST', '/migrate', { body: { dryRun: false } })).status).toBe(200); // released: free again
       }));
 
     it('runs one of two concurrent migrations and answers 409 to the other, never duplicating', () =>

@@ -1,7 +1,8 @@
 import { createRouter } from '../../http/create-router.js';
-import { getReportHandler, listReportsHandler } from './reports.handlers.js';
-import { getReport, listReports } from './reports.routes.js';
+import { cancelReportHandler, getReportHandler, listReportsHandler } from './reports.handlers.js';
+import { cancelReport, getReport, listReports } from './reports.routes.js';
 
 export const reportsRouter = createRouter()
   .openapi(listReports, listReportsHandler)
-  .openapi(getReport, getReportHandler);
+  .openapi(getReport, getReportHandler)
+  .openapi(cancelReport, cancelReportHandler);

@@ -46,3 +46,28 @@ export const getReport = createRoute({
     ...problemResponses(400, 401, 403, 404, 503),
   },
 });
+
+export const cancelReport = createRoute({
+  method: 'post',
+  path: '/reports/{id}/cancel',
+  operationId: 'cancelRun',
+  tags: ['Reports'],
+  summary: 'Cancel a running operation',
+  description: [
+    'Asks the run to stop at its next step boundary (a batch, a check group, a pattern, an index build), from any',
+    'door and whichever process or Workflow runs it. What committed stays; the report ends `cancelled` with what',
+    'was done, and a changing run releases its lease. Needs `run`, and `apply` for a changing run (a migration or',
+    'rollback that is not a dry run, an optimize `apply`).',
+  ].join(' '),
+  security,
+  middleware: [requireScope('run')] as const,
+  request: { params: z.object({ id: reportIdSchema.openapi({ param: { name: 'id', in: 'path' } }) }) },
+  responses: {
+    202: {
+      description: 'The cancel is asked for: the report as it is now, still `running`; poll `Location` until it ends.',
+      headers: z.object({ Location: z.string().openapi({ description: '/reports/{id}' }) }),
+      content: { 'application/json': { schema: reportSchema } },
+    },
+    ...problemResponses(400, 401, 403, 404, 409, 503),
+  },
+});
