@@ -1,5 +1,6 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
+import './test/workers/context.js';
 
 // The suite runs offline: no usage metrics, no request.cf lookup at Miniflare start.
 process.env.WRANGLER_SEND_METRICS ??= 'false';
@@ -11,7 +12,23 @@ process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
  * WebSocket proxy; tests get their addresses with inject('sarkWorkers').
  */
 export default defineConfig({
-  plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
+  plugins: [
+    // The Workflow (RunWorkflow) reads its database from its own bindings, not a request's: the
+    // ones the global setup made, as `wrangler secret put` would set them.
+    cloudflareTest(({ inject }) => {
+      const provided = inject('sarkWorkers');
+      return {
+        wrangler: { configPath: './wrangler.toml' },
+        miniflare: {
+          bindings: {
+            DATABASE_URL: provided.databaseUrl,
+            WS_PROXY: provided.wsProxy,
+            API_TOKENS: provided.apiTokens,
+          },
+        },
+      };
+    }),
+  ],
   test: {
     name: 'workers',
     include: ['test/workers/**/*.test.ts'],

@@ -4,7 +4,12 @@ import { r2ObjectStore, type R2BucketLike } from './adapters/storage/r2.js';
 import { createApp } from './app.js';
 import { readWorkerConfig, type WorkerConfig } from './env.js';
 import { ServiceSchemaGate, withServiceSchema } from './db/service-migrations.js';
-import { ConfigError, ServiceError } from './errors.js';
+import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep, type WorkflowStepConfig } from 'cloudflare:workers';
+import { ConfigError, isServiceError, ServiceError, type ErrorKind } from './errors.js';
+import { reportErrorOf } from './http/problems.js';
+import type { LaunchParams, Launcher } from './operations/deps.js';
+import { operationFor } from './operations/registry.js';
+import { runOperation } from './operations/runner.js';
 import type { RequestScope, WaitUntil } from './http/context.js';
 import type { AppDeps } from './operations/deps.js';
 import { createReportStore } from './reports/store.js';
@@ -14,6 +19,10 @@ export interface WorkerBindings {
   API_TOKENS?: string;
   WS_PROXY?: string;
   REPORTS: R2BucketLike;
+  /** The Workflow that carries every operation (wrangler.toml [[workflows]]); without it, waitUntil does. */
+  RUNS?: Workflow<LaunchParams>;
+  /** Optional: how long a synchronous request waits for its run before answering 202 (ms). */
+  SYNC_BUDGET_MS?: string;
 }
 
 /** A Database that opens its Neon pool on first use, so requests that never query open nothing. */
@@ -62,6 +71,8 @@ const app = createApp<WorkerBindings>({
     const deps: AppDeps = {
       db: withServiceSchema(db, serviceSchema, config.databaseUrl ?? ''),
       store: createReportStore(r2ObjectStore(env.REPORTS)),
+      launcher: env.RUNS ? workflowLauncher(env.RUNS) : undefined,
+      ...(env.SYNC_BUDGET_MS ? { syncBudgetMs: Number(env.SYNC_BUDGET_MS) } : {}),
       // waitUntil at once, not at release: a client that disconnects mid-request must not cancel the work.
       defer: (task) => {
         background.push(task);
@@ -77,6 +88,81 @@ const app = createApp<WorkerBindings>({
     executionContext?.waitUntil(Promise.allSettled(background).then(() => deps.db.close()));
   },
 });
+
+/** Runs as Workflow instances whose id is the report id; what the Workflow returns tells a run that never started. */
+function workflowLauncher(runs: Workflow<LaunchParams>): Launcher {
+  return {
+    async launch(params) {
+      await runs.create({ id: params.id, params });
+    },
+    async state(id) {
+      const status = await (await runs.get(id)).status();
+      const output = status.output as WorkflowOutput | undefined;
+      if (status.status === 'complete')
+        return output?.refused ? { state: 'refused', ...output.refused } : { state: 'ended' };
+      if (status.status === 'errored' || status.status === 'terminated')
+        return { state: 'errored', message: status.error?.message ?? status.status };
+      return { state: 'running' };
+    },
+  };
+}
+
+type WorkflowOutput = { refused?: { kind: ErrorKind; detail: string; facts: Record<string, unknown> } };
+
+/** Each step (a batch, a batch's bounds) is retried after a lost connection or an evicted isolate. */
+const STEP_CONFIG: WorkflowStepConfig = {
+  retries: { limit: 4, delay: '2 seconds', backoff: 'exponential' },
+  timeout: '10 minutes',
+};
+
+/**
+ * One operation, durably: the same runner and operation as on Node, its batches as steps. A
+ * replay after an evicted isolate runs the operation again from the start; every step that
+ * completed gives back its recorded result, and a batch that committed but whose step did not
+ * complete finds its result in sark_migrate.run_steps. The lease is taken again by the same run.
+ */
+export class RunWorkflow extends WorkflowEntrypoint<WorkerBindings, LaunchParams> {
+  override async run(event: Readonly<WorkflowEvent<LaunchParams>>, step: WorkflowStep): Promise<WorkflowOutput> {
+    const p = event.payload;
+    const config = configOf(this.env);
+    const db = withServiceSchema(lazyDatabase(config), serviceSchema, config.databaseUrl ?? '');
+    const background: Promise<unknown>[] = [];
+    const deps: AppDeps = {
+      db,
+      store: createReportStore(r2ObjectStore(this.env.REPORTS)),
+      defer: (task) => void background.push(task),
+    };
+    const run = {
+      kind: p.kind,
+      actor: p.actor,
+      request: p.request,
+      respondAsync: true, // the running report is stored at once: the request waiting on it reads it
+      changing: p.changing,
+      describeFailure: reportErrorOf,
+    };
+    // Step results are plain JSON (counts, batch bounds), which the Workflow keeps; the types cannot see it.
+    const plain = step as unknown as {
+      do(name: string, config: WorkflowStepConfig, work: () => Promise<unknown>): Promise<unknown>;
+    };
+    const steps = <T>(name: string, work: () => Promise<T>): Promise<T> =>
+      plain.do(name, STEP_CONFIG, work) as Promise<T>;
+    try {
+      await runOperation(deps, run, operationFor(p.kind, p.request, deps), {
+        id: p.id,
+        startedAt: p.startedAt,
+        step: steps,
+      });
+      await Promise.all(background);
+      return {};
+    } catch (error) {
+      await Promise.allSettled(background);
+      if (isServiceError(error)) return { refused: { kind: error.kind, detail: error.message, facts: error.facts } };
+      throw error; // a bug: the instance errors, and the waiting request answers 500
+    } finally {
+      await db.close();
+    }
+  }
+}
 
 export default {
   fetch(request: Request, env: WorkerBindings, ctx: WaitUntil): Response | Promise<Response> {

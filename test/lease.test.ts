@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { applyServiceMigrations } from '../src/db/service-migrations.js';
 import { Lease } from '../src/operations/lease.js';
+import { onceInRun } from '../src/operations/runs.js';
 import { newReportId } from '../src/reports/ids.js';
 import { describeEachDatabase } from './support/databases.js';
 
@@ -86,5 +87,41 @@ describeEachDatabase('the lease', (current) => {
     expect(rows[0]!.n).toBe(2); // the transaction that began under the lease ended whole
     await expect(lease.fenced((tx) => tx.query('SELECT 1'))).rejects.toMatchObject({ kind: 'lease-lost' });
     await taker.release();
+  });
+
+  it('gives a step that committed its recorded result when it is tried again (a Workflow retry), doing nothing twice', async () => {
+    const db = await setUp();
+    const run = { runId: runId(), recordsSteps: true };
+    await db.query(
+      `INSERT INTO sark_migrate.runs (id, kind, status, changing) VALUES ($1, 'migration', 'running', true)`,
+      [run.runId],
+    );
+    const lease = await Lease.take(db, run.runId, 'migration');
+    let worked = 0;
+    const step = () =>
+      lease.fenced((tx) =>
+        onceInRun(tx, run, 'batch 1', async () => {
+          worked++;
+          await tx.query('INSERT INTO fenced_writes VALUES ($1)', [run.runId]);
+          return { copied: 1 };
+        }),
+      );
+    expect(await step()).toEqual({ copied: 1 });
+    expect(await step()).toEqual({ copied: 1 }); // the attempt whose answer was lost, tried again
+    expect(worked).toBe(1);
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM fenced_writes');
+    expect(rows[0]!.n).toBe(1);
+    // A step whose transaction failed left no record: it runs again.
+    const failing = lease.fenced((tx) =>
+      onceInRun(tx, run, 'batch 2', async () => {
+        await tx.query('INSERT INTO fenced_writes VALUES ($1)', [run.runId]);
+        throw new Error('the connection was lost');
+      }),
+    );
+    await expect(failing).rejects.toThrow('the connection was lost');
+    expect(await lease.fenced((tx) => onceInRun(tx, run, 'batch 2', async () => ({ copied: 2 })))).toEqual({
+      copied: 2,
+    });
+    await lease.release();
   });
 });

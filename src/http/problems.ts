@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isServiceError, type ErrorKind } from '../errors.js';
+import { LaunchedRunFailed } from '../operations/launch.js';
 import { OperationFailedError } from '../operations/runner.js';
 
 /**
@@ -106,6 +107,14 @@ const INTERNAL_DETAIL = 'The operation failed unexpectedly; the service log has 
 
 /** What an error means for the client; anything unknown is a bug, answered without internals. */
 function resolve(error: unknown): Resolved {
+  if (error instanceof LaunchedRunFailed) {
+    // A run that ended elsewhere (a Workflow) left only its report: the problem it recorded.
+    const recorded = error.report.error!;
+    const type =
+      Object.values(PROBLEM_TYPES).find((t) => t.status === recorded.status && t.title === recorded.title) ??
+      PROBLEM_TYPES['internal-error'];
+    return { type, detail: recorded.detail, facts: { reportId: error.report.id }, headers: {}, bug: false };
+  }
   if (error instanceof OperationFailedError) {
     // The runner logged an unexpected failure with its report id already.
     const inner = resolve(error.cause);

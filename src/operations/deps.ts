@@ -1,5 +1,7 @@
 import type { Database } from '../adapters/db/types.js';
 import type { ReportStore } from '../reports/store.js';
+import type { ErrorKind } from '../errors.js';
+import type { ReportKind } from '../reports/schemas.js';
 
 /** What every operation needs from the outside world, built by the runtime's entry point. */
 export interface AppDeps {
@@ -16,4 +18,38 @@ export interface AppDeps {
   heartbeatMs?: number;
   /** How long a changing run's lease outlives its last renewal (default LEASE_TTL_MS, 60 s). */
   leaseTtlMs?: number;
+  /**
+   * Where operations run durably outside the request (Workers: Cloudflare Workflows). Without
+   * one, they run in this process (Node).
+   */
+  launcher?: Launcher | undefined;
+  /** With a launcher: how long a synchronous request waits for the run to end (default SYNC_BUDGET_MS). */
+  syncBudgetMs?: number;
+}
+
+/** What a launched run is given: everything it needs to run again from nothing (a Workflow's params). */
+export interface LaunchParams {
+  id: string;
+  startedAt: number;
+  kind: ReportKind;
+  actor: string;
+  request: Record<string, unknown>;
+  changing: boolean;
+}
+
+/** How a launched run ended, where its own report does not say (it never started, or crashed). */
+export type LaunchState =
+  | { state: 'running' }
+  | { state: 'ended' }
+  /** It did not start: the error that is the request's answer (lease busy, stale plan, ...). */
+  | { state: 'refused'; kind: ErrorKind; detail: string; facts: Record<string, unknown> }
+  | { state: 'errored'; message: string };
+
+/**
+ * Where a runtime runs operations durably, outside the request (Workers: a Cloudflare Workflow
+ * per run, whose instance id is the report id). The run stores its report as it goes.
+ */
+export interface Launcher {
+  launch(params: LaunchParams): Promise<void>;
+  state(id: string): Promise<LaunchState>;
 }

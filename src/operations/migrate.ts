@@ -18,6 +18,7 @@ import {
 import { execute, queryOne, queryRows } from '../sql/sql.js';
 import { BATCH_LIMITS, inStreams, streamsFor, withRetry } from './batches.js';
 import { withLease, type Lease } from './lease.js';
+import { onceInRun } from './runs.js';
 import type { OperationContext } from './runner.js';
 import { count } from './text.js';
 
@@ -94,34 +95,44 @@ async function copyInBatches(
   let cursor: string | null = null;
   let exhausted = false;
   let handing: Promise<unknown> = Promise.resolve();
+  let numbered = 0;
 
-  // Batch bounds come one at a time from the locked session; streams take them in turn.
+  // Batch bounds come one at a time; streams take them in turn. Each is a step of its own, so a
+  // replayed Workflow hands out the same batches under the same names.
   const nextRange = () => {
-    const range = handing.then(async (): Promise<{ lo: string | null; hi: string | null } | null> => {
+    const range = handing.then(async () => {
       if (exhausted) return null;
-      const { hi, more } = await queryOne(db, nextBatchSql(m, { subset, after: cursor, size: input.batchSize }));
+      const n = ++numbered;
+      const { hi, more } = await ctx.step(`range ${n}`, () =>
+        queryOne(db, nextBatchSql(m, { subset, after: cursor, size: input.batchSize })),
+      );
       if (!more) return null;
       const lo = cursor;
       if (hi === null)
         exhausted = true; // the last, partial batch
       else cursor = hi;
-      return { lo, hi };
+      return { n, lo, hi };
     });
     handing = range.catch(() => undefined);
     return range;
   };
 
-  await inStreams(streamsFor(db, input.parallelism), nextRange, async (range) => {
+  await inStreams(streamsFor(db, input.parallelism), nextRange, async ({ n, lo, hi }) => {
     ctx.throwIfCancelled(); // a step boundary: what committed stays, and the report says so
-    const result = await withRetry(
-      () =>
-        lease.fenced((tx) => queryOne(tx, copyBatchSql(m, { subset, ...range })), {
-          ...BATCH_LIMITS,
-          timeZone: 'UTC',
-        }),
-      () => copied.retries++,
-    );
+    const result = await ctx.step(`batch ${n}`, async () => {
+      let retries = 0;
+      const copiedNow = await withRetry(
+        () =>
+          lease.fenced(
+            (tx) => onceInRun(tx, ctx, `batch ${n}`, () => queryOne(tx, copyBatchSql(m, { subset, lo, hi }))),
+            { ...BATCH_LIMITS, timeZone: 'UTC' },
+          ),
+        () => retries++,
+      );
+      return { ...copiedNow, retries };
+    });
     copied.batches++;
+    copied.retries += result.retries;
     copied.resources += result.resources_copied;
     copied.capabilities += result.capabilities_copied;
     ctx.progress({ done: copied.batches, total: Math.max(totalBatches, copied.batches) });

@@ -4,6 +4,22 @@ import type { Outcome, Report, ReportKind, RunnerField } from '../reports/schema
 import type { AppDeps } from './deps.js';
 import { cancelledError, HEARTBEAT_MS, RunLedger } from './runs.js';
 
+/**
+ * A unit of work a durable runtime records (a Workflow's step.do): run once, its result kept, so
+ * a run replayed after an evicted isolate skips it. Its result must be plain JSON.
+ */
+export type Step = <T>(name: string, work: () => Promise<T>) => Promise<T>;
+
+/** In process (Node, tests): a step is its work. */
+export const inProcess: Step = (_name, work) => work();
+
+/** A run a door launched elsewhere (a Workflow), run here under the id and start it was given. */
+export interface Launched {
+  id: string;
+  startedAt: number;
+  step: Step;
+}
+
 export interface Progress {
   done: number;
   total: number | null;
@@ -16,6 +32,10 @@ export type Checkpoint<R> = Partial<Omit<Outcome<R>, 'status' | 'summary'>>;
 export interface OperationContext<R = unknown> {
   /** The run's report id: the lease's holder, the run ledger's key. */
   runId: string;
+  /** Runs one step of the operation (a batch): durably on Workflows, in place elsewhere. */
+  step: Step;
+  /** Whether the run records its committed steps in the database (a launched run: onceInRun, runs.ts). */
+  recordsSteps?: boolean;
   /**
    * The operation's preconditions hold (lock taken, schema understood) and it begins its
    * work: a respond-async request is answered 202 now. A failure before this is the
@@ -45,6 +65,7 @@ export interface OperationContext<R = unknown> {
 export function detachedContext<R>(onProgress: (progress: Progress) => void = () => undefined): OperationContext<R> {
   return {
     runId: newReportId(Date.now()),
+    step: inProcess,
     started: () => undefined,
     progress: onProgress,
     checkpoint: () => undefined,
@@ -97,9 +118,10 @@ export async function runOperation<R extends Report>(
   deps: AppDeps,
   run: RunRequest<R['kind']>,
   execute: (ctx: OperationContext<R>) => Promise<Outcome<R>>,
+  launched?: Launched,
 ): Promise<RunResult<R>> {
-  const startedAt = Date.now();
-  const id = newReportId(startedAt);
+  const startedAt = launched?.startedAt ?? Date.now();
+  const id = launched?.id ?? newReportId(startedAt);
   const createdAt = new Date(startedAt).toISOString();
   const interval = deps.progressIntervalMs ?? 1000;
 
@@ -174,6 +196,8 @@ export async function runOperation<R extends Report>(
       settled = rest;
     },
     runId: id,
+    step: launched?.step ?? inProcess,
+    recordsSteps: launched !== undefined,
     leaseTtlMs: deps.leaseTtlMs,
     // A respond-async run outlives its request on purpose.
     signal: run.respondAsync || !run.signal ? cancel.signal : AbortSignal.any([cancel.signal, run.signal]),

@@ -1,4 +1,4 @@
-import type { Database } from '../adapters/db/types.js';
+import type { Database, Queryable } from '../adapters/db/types.js';
 import { ServiceError } from '../errors.js';
 import type { Report, ReportKind } from '../reports/schemas.js';
 import {
@@ -6,7 +6,9 @@ import {
   finishRunSql,
   heartbeatSql,
   insertRunSql,
+  recordStepSql,
   requestCancelSql,
+  stepResultSql,
   type RunRow,
 } from '../sql/runs.js';
 import { execute, queryRows } from '../sql/sql.js';
@@ -41,6 +43,26 @@ export function cancelLocal(id: string): boolean {
   const controller = local.get(id);
   controller?.abort(cancelledError(id));
   return controller !== undefined;
+}
+
+/**
+ * A step's work in the caller's transaction, at most once per run: where the run records its
+ * steps (a launched run, which a Workflow may retry or replay), a step that committed before is
+ * found in sark_migrate.run_steps and its result given back; else its result is recorded in the
+ * same transaction as its work. Whether it committed is the database's to say, not memory's.
+ */
+export async function onceInRun<T>(
+  tx: Queryable,
+  run: { runId: string; recordsSteps?: boolean | undefined },
+  step: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (!run.recordsSteps) return work();
+  const [done] = await queryRows(tx, stepResultSql(run.runId, step));
+  if (done) return done.result as T;
+  const result = await work();
+  await execute(tx, recordStepSql(run.runId, step, result));
+  return result;
 }
 
 export class RunLedger {

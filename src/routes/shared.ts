@@ -14,10 +14,14 @@ export const preferHeaders = z.object({
 });
 
 export const acceptedResponse = {
-  description: 'Accepted (Prefer: respond-async): the report, stored with `status: "running"`; poll `Location`.',
+  description: [
+    'Accepted: the report, stored with `status: "running"`; poll `Location`. Always with `Prefer: respond-async`',
+    '(`Preference-Applied` says so). On Workers, where every run is a Workflow, also without it when the run has',
+    'not ended within the synchronous budget (20 s, `SYNC_BUDGET_MS`); Node answers synchronously unless asked.',
+  ].join(' '),
   headers: z.object({
     Location: z.string().openapi({ description: '/reports/{id}' }),
-    'Preference-Applied': z.literal('respond-async'),
+    'Preference-Applied': z.literal('respond-async').optional(),
   }),
   content: { 'application/json': { schema: reportSchema } },
 };

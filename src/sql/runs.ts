@@ -20,15 +20,17 @@ export type LeaseRow = {
 };
 
 /**
- * Takes the lease when it is free or its holder let it expire, in one statement. Changing the
+ * Takes the lease when it is free, its holder let it expire, or the run holds it already (a
+ * Workflow replayed after its isolate was evicted), in one statement. Changing the
  * holder is a key update (the holder is unique), so it waits for any batch still fenced by the
  * old holder to end. `previous_holder` is the run taken over, NULL when the lease was free.
  */
 export const takeLeaseSql = (holder: string, kind: string, ttlMs: number) =>
   sql<{ previous_holder: string | null }>(
     `UPDATE ${LEASE}
-        SET previous_holder = holder, holder = $1, kind = $2, taken_at = clock_timestamp(), expires_at = ${expiry('$3')}
-      WHERE id = 1 AND (holder IS NULL OR expires_at <= clock_timestamp())
+        SET previous_holder = CASE WHEN holder = $1 THEN previous_holder ELSE holder END,
+            holder = $1, kind = $2, taken_at = clock_timestamp(), expires_at = ${expiry('$3')}
+      WHERE id = 1 AND (holder IS NULL OR holder = $1 OR expires_at <= clock_timestamp())
   RETURNING previous_holder`,
     [holder, kind, ttlMs],
   );
@@ -70,11 +72,13 @@ export const heartbeatSql = (id: string) =>
     [id],
   );
 
+/** The run ended: its status, and its steps forgotten (its report keeps what they did). */
 export const finishRunSql = (id: string, status: string) =>
-  sql(`UPDATE ${RUNS} SET status = $2, heartbeat_at = clock_timestamp() WHERE id = $1 AND status = 'running'`, [
-    id,
-    status,
-  ]);
+  sql(
+    `WITH forgotten AS (DELETE FROM ${STEPS} WHERE run_id = $1)
+     UPDATE ${RUNS} SET status = $2, heartbeat_at = clock_timestamp() WHERE id = $1 AND status = 'running'`,
+    [id, status],
+  );
 
 export type RunRow = {
   id: string;

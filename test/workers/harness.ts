@@ -51,3 +51,12 @@ export async function problemOf(response: Response, status: number): Promise<Rec
   });
   return problem;
 }
+
+/** Polls a report (Location) until its run has ended; the Workflow runs on after the request. */
+export async function untilEnded(location: string, readToken: string): Promise<Record<string, unknown>> {
+  for (const deadline = Date.now() + 20_000; ; await new Promise((resolve) => setTimeout(resolve, 50))) {
+    const report = (await (await fetchWorker(location, bearer(readToken))).json()) as Record<string, unknown>;
+    if (report.status !== 'running') return report;
+    if (Date.now() > deadline) throw new Error(`${location} still running: ${JSON.stringify(report.progress)}`);
+  }
+}

@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { fetchWorker, problemOf } from './harness.js';
+import { fetchWorker, problemOf, untilEnded } from './harness.js';
 
 const { runToken, adminToken, readToken, realPostgres } = inject('sarkWorkers');
 
@@ -34,7 +34,7 @@ describe('POST /migrate on the Worker', () => {
     await problemOf(await post(runToken, { dryRun: false }), 403);
   });
 
-  it('migrates in the background after 202 (waitUntil), then the stored report is final', async () => {
+  it('migrates in a Workflow after 202, then the stored report is final', async () => {
     // One stream on PGlite: pglite-socket multiplexes every connection onto one backend.
     const accepted = await post(
       adminToken,
@@ -43,10 +43,7 @@ describe('POST /migrate on the Worker', () => {
     );
     expect(accepted.status).toBe(202);
     const location = accepted.headers.get('Location')!;
-    // fetchWorker has waited for everything the request left to waitUntil: the job is done.
-    const final = (await (
-      await fetchWorker(location, { headers: { Authorization: `Bearer ${readToken}` } })
-    ).json()) as Record<string, unknown>;
+    const final = await untilEnded(location, readToken);
     expect(final).toMatchObject({ status: 'succeeded', dryRun: false, progress: { done: 4, total: 4 } });
     const tables = final.tables as Record<string, { copied: number; alreadyPresent: number }>;
     expect(tables.resources!.copied + tables.resources!.alreadyPresent).toBe(20);

@@ -7,6 +7,7 @@ import { extentSql, foreignKeySql, remainingSql, settingsSql } from '../../sql/r
 import { execute, queryOne } from '../../sql/sql.js';
 import { BATCH_LIMITS, inStreams, listed, streamsFor, withRetry } from '../batches.js';
 import { withLease } from '../lease.js';
+import { onceInRun } from '../runs.js';
 import type { OperationContext } from '../runner.js';
 import { FastPath, rollbackBatch, type BatchOutcome, type BatchRun, type LastBatch } from './batch.js';
 import { LIMITS, understand, type RollbackInput } from './context.js';
@@ -44,7 +45,8 @@ export function runRollback(
 
     const ranges = pageRanges(extent, input);
     const state: RunState = {
-      rollbackId: crypto.randomUUID(),
+      // The run's own id: the same when a Workflow replays the run, so its archive stays under one id.
+      rollbackId: ctx.runId,
       planId,
       done: nothingDone(),
       listed: { born: [], divergent: input.backportChanges ? [] : null },
@@ -62,11 +64,28 @@ export function runRollback(
     };
     const run: BatchRun = { m, input, rollbackId: state.rollbackId, foreignKey, fastPath: new FastPath() };
     // Read committed: with the batch's resources locked, each statement sees their capabilities as they are then.
-    const inTransaction = (range: PageRange, limits: typeof LIMITS | typeof BATCH_LIMITS, last?: LastBatch) =>
-      withRetry(
-        () => lease.fenced((tx) => rollbackBatch(tx, run, range, last), { ...limits, timeZone: 'UTC' }),
-        () => state.batches.retries++,
-      );
+    // Each batch is a step: on a Workflow, one step.do, recorded in the batch's own transaction.
+    const inTransaction = async (
+      name: string,
+      range: PageRange,
+      limits: typeof LIMITS | typeof BATCH_LIMITS,
+      last?: LastBatch,
+    ) => {
+      const { retries, ...batch } = await ctx.step(name, async () => {
+        let retries = 0;
+        const outcome = await withRetry(
+          () =>
+            lease.fenced((tx) => onceInRun(tx, ctx, name, () => rollbackBatch(tx, run, range, last)), {
+              ...limits,
+              timeZone: 'UTC',
+            }),
+          () => retries++,
+        );
+        return { ...outcome, retries };
+      });
+      state.batches.retries += retries;
+      return batch;
+    };
     const committed = (batch: BatchOutcome) => {
       record(state, batch);
       ctx.progress({ done: state.batches.committed, total: state.batches.planned });
@@ -74,13 +93,14 @@ export function runRollback(
 
     ctx.progress({ done: 0, total: state.batches.planned });
     try {
-      await inStreams(state.batches.parallelism, listed(ranges), async (range) => {
+      const numbered = ranges.map((range, i) => ({ name: `batch ${i + 1}`, range }));
+      await inStreams(state.batches.parallelism, listed(numbered), async ({ name, range }) => {
         ctx.throwIfCancelled(); // a step boundary: what committed stays, and the report says so
-        committed(await inTransaction(range, BATCH_LIMITS));
+        committed(await inTransaction(name, range, BATCH_LIMITS));
       });
       ctx.throwIfCancelled();
       const last: LastBatch = { orphans: !foreignKey && !resourceIds, onlyWrittenBack: ranges.length > 0 };
-      committed(await inTransaction({ lo: null, hi: null }, LIMITS, last));
+      committed(await inTransaction('last batch', { lo: null, hi: null }, LIMITS, last));
       state.remaining = (await queryOne(db, remainingSql(m, { resourceIds }))).remaining;
     } finally {
       ctx.checkpoint(runReport(input, state)); // what committed, should a batch have failed

@@ -1,7 +1,6 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import type { AppEnv } from '../../http/create-router.js';
 import { HttpProblem } from '../../http/problems.js';
-import { benchmark } from '../../operations/benchmark.js';
 import type { BenchmarkReport } from '../../reports/benchmark.js';
 import type { ReportId } from '../../reports/ids.js';
 import { answerRun, startRun } from '../operation.js';
@@ -18,8 +17,6 @@ export const postBenchmarkHandler: RouteHandler<typeof postBenchmark, AppEnv> = 
       errors: [{ field: 'baselineReportId', in: 'body', message: `is a ${baseline.kind} report, not a benchmark` }],
     });
   }
-  const result = await startRun<BenchmarkReport>(c, 'benchmark', input, (ctx) =>
-    benchmark(c.var.deps.db, input, baseline, ctx),
-  );
+  const result = await startRun<BenchmarkReport>(c, 'benchmark', input);
   return answerRun(c, result);
 };

@@ -1,12 +1,11 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import type { AppEnv } from '../../http/create-router.js';
-import { validate } from '../../operations/validate.js';
 import type { ValidationReport } from '../../reports/validation.js';
 import { answerRun, startRun } from '../operation.js';
 import { validateBodySchema, type postValidate } from './validate.routes.js';
 
 export const postValidateHandler: RouteHandler<typeof postValidate, AppEnv> = async (c) => {
   const input = validateBodySchema.parse(c.req.valid('json')); // applies the defaults to an empty body too
-  const result = await startRun<ValidationReport>(c, 'validation', input, (ctx) => validate(c.var.deps.db, input, ctx));
+  const result = await startRun<ValidationReport>(c, 'validation', input);
   return answerRun(c, result);
 };

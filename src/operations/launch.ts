@@ -1,0 +1,55 @@
+import { ServiceError } from '../errors.js';
+import { newReportId, type ReportId } from '../reports/ids.js';
+import type { Report } from '../reports/schemas.js';
+import type { AppDeps, Launcher } from './deps.js';
+import type { RunRequest, RunResult } from './runner.js';
+
+/** The run ended after it started and its report says `failed`: the request's answer is that failure. */
+export class LaunchedRunFailed extends Error {
+  constructor(readonly report: Report) {
+    super(report.error?.detail ?? `Run ${report.id} failed.`);
+    this.name = 'LaunchedRunFailed';
+  }
+}
+
+/** A synchronous request waits this long for a launched run to end before it answers 202. */
+export const SYNC_BUDGET_MS = 20_000;
+/** However long it waits, a request gives up on a run that has not even started after this. */
+const START_LIMIT_MS = 60_000;
+const POLL_MS = 100;
+
+/**
+ * Starts a run through the launcher and answers as runOperation does: with respond-async, 202
+ * once the run has started (its running report stored); otherwise the final report when the
+ * run ends within the budget, else 202 too. A run that did not start answers its error.
+ */
+export async function launchOperation<R extends Report>(
+  deps: AppDeps & { launcher: Launcher },
+  run: RunRequest<R['kind']>,
+): Promise<RunResult<R>> {
+  const startedAt = Date.now();
+  const id = newReportId(startedAt);
+  await deps.launcher.launch({
+    id,
+    startedAt,
+    kind: run.kind,
+    actor: run.actor,
+    request: run.request,
+    changing: run.changing,
+  });
+  const budget = run.respondAsync ? 0 : (deps.syncBudgetMs ?? SYNC_BUDGET_MS);
+  for (;;) {
+    const report = await deps.store.get(id as ReportId);
+    if (report && report.status !== 'running') {
+      if (report.status === 'failed' && report.error && !run.respondAsync) throw new LaunchedRunFailed(report);
+      return { mode: 'finished', report: report as R };
+    }
+    const waited = Date.now() - startedAt;
+    if (report && waited >= budget) return { mode: 'accepted', report };
+    const state = await deps.launcher.state(id);
+    if (state.state === 'refused') throw new ServiceError(state.kind, state.detail, { facts: state.facts });
+    if (state.state === 'errored') throw new Error(`Run ${id} ended before its report did: ${state.message}`);
+    if (!report && waited >= START_LIMIT_MS) throw new Error(`Run ${id} has not started after ${waited} ms.`);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}

@@ -1,0 +1,39 @@
+import type { ReportId } from '../reports/ids.js';
+import type { Outcome, Report, ReportKind } from '../reports/schemas.js';
+import { benchmark, type BenchmarkInput } from './benchmark.js';
+import type { AppDeps } from './deps.js';
+import { migrate, type MigrateInput } from './migrate.js';
+import { optimize, type OptimizeInput } from './optimize/index.js';
+import { rollback, type RollbackInput } from './rollback/index.js';
+import type { OperationContext } from './runner.js';
+import { validate, type ValidateInput } from './validate.js';
+
+/**
+ * Each operation by its report kind, from its validated request (the report's `request`): what
+ * a door starts and what a Workflow, given only the kind and the request, runs again.
+ */
+export function operationFor(
+  kind: ReportKind,
+  request: Record<string, unknown>,
+  deps: AppDeps,
+): (ctx: OperationContext<Report>) => Promise<Outcome<Report>> {
+  const db = deps.db;
+  const as = <I>() => request as unknown as I;
+  switch (kind) {
+    case 'migration':
+      return (ctx) => migrate(db, as<MigrateInput>(), ctx as never);
+    case 'rollback':
+      return (ctx) => rollback(db, as<RollbackInput>(), ctx as never);
+    case 'validation':
+      return (ctx) => validate(db, as<ValidateInput>(), ctx as never);
+    case 'optimization':
+      return (ctx) => optimize(db, as<OptimizeInput>(), ctx as never);
+    case 'benchmark':
+      return async (ctx) => {
+        const input = as<BenchmarkInput>();
+        // The door checked the baseline before the run started; a Workflow reads it again.
+        const baseline = input.baselineReportId ? await deps.store.get(input.baselineReportId as ReportId) : null;
+        return benchmark(db, input, baseline, ctx as never);
+      };
+  }
+}

@@ -1,0 +1,88 @@
+import { env, introspectWorkflow } from 'cloudflare:test';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createNeonDatabase } from '../../src/adapters/db/neon.js';
+import type { Database } from '../../src/adapters/db/types.js';
+import { fetchWorker, untilEnded } from './harness.js';
+
+const provided = inject('sarkWorkers');
+const { adminToken, readToken } = provided;
+
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetchWorker(path, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json', ...headers },
+  });
+
+// Every operation on the Worker runs as a RunWorkflow instance whose id is the report id, each
+// batch a step; a step that fails is retried by the Workflow, and the data stay exact.
+describe('operations as Workflows on the Worker', () => {
+  let db: Database;
+  beforeAll(() => {
+    db = createNeonDatabase({ connectionString: provided.databaseUrl, wsProxy: provided.wsProxy });
+  });
+  afterAll(() => db.close());
+
+  const counts = async () =>
+    (
+      await db.query<{ r: number; c: number }>(
+        'SELECT (SELECT count(*)::int FROM resources) AS r, (SELECT count(*)::int FROM capabilities) AS c',
+      )
+    ).rows[0]!;
+
+  /** Runs an operation with respond-async through the Workflow, `failing` steps failing once first. */
+  async function throughWorkflow(path: string, body: unknown, failing: string[]) {
+    await using workflows = await introspectWorkflow(env.RUNS);
+    await workflows.modifyAll(async (m) => {
+      await m.disableRetryDelays();
+      for (const name of failing) await m.mockStepError({ name }, new Error('the connection was lost'), 1);
+    });
+    const accepted = await post(path, body, { Prefer: 'respond-async' });
+    expect(accepted.status).toBe(202);
+    const { id } = (await accepted.json()) as { id: string };
+    const [instance] = workflows.get();
+    await instance!.waitForStatus('complete');
+    expect((await (await env.RUNS.get(id)).status()).status).toBe('complete'); // the instance is the report's
+    return untilEnded(`/reports/${id}`, readToken);
+  }
+
+  it('rolls back and migrates in several batches, each a step, exact after a step failed once and was retried', async () => {
+    const rolledBack = await throughWorkflow('/rollback', { dryRun: false, batchSize: 5 }, ['batch 1']);
+    expect(rolledBack).toMatchObject({ status: 'succeeded', dryRun: false });
+    expect(await counts()).toEqual({ r: 0, c: 0 });
+
+    const migrated = await throughWorkflow('/migrate', { dryRun: false, batchSize: 3, parallelism: 1 }, [
+      'batch 2',
+      'range 4',
+    ]);
+    expect(migrated).toMatchObject({
+      status: 'succeeded',
+      batches: { committed: 7, planned: 7 },
+      tables: { resources: { copied: 20 }, capabilities: { copied: 60 } },
+      progress: { done: 7, total: 7 },
+    });
+    expect(await counts()).toEqual({ r: 20, c: 60 });
+    // The lease was released and the run recorded as ended, its steps forgotten.
+    const { rows } = await db.query<{ holder: string | null; status: string; steps: number }>(
+      `SELECT (SELECT holder FROM sark_migrate.lease) AS holder,
+              (SELECT status FROM sark_migrate.runs WHERE id = $1) AS status,
+              (SELECT count(*)::int FROM sark_migrate.run_steps WHERE run_id = $1) AS steps`,
+      [migrated.id],
+    );
+    expect(rows[0]).toEqual({ holder: null, status: 'succeeded', steps: 0 });
+  });
+
+  it('answers a synchronous request with the final report when the Workflow ends within the budget', async () => {
+    const response = await post('/validate', { mode: 'schema' });
+    expect(response.status).toBe(200);
+    const report = (await response.json()) as { id: string; status: string };
+    expect(report.status).toBe('passed');
+    expect((await (await env.RUNS.get(report.id)).status()).status).toBe('complete');
+  });
+
+  it('answers a refusal before the run started (a stale plan) as the request’s own problem, leaving no report', async () => {
+    const response = await post('/rollback', { dryRun: false, planId: 'a'.repeat(32) });
+    expect(response.status).toBe(409);
+    expect(await response.json()).toMatchObject({ type: 'urn:sark-migrate:problem:stale-plan' });
+  });
+});
