@@ -101,8 +101,11 @@ describeEachDatabase('runs: cancel, takeover, abandoned', (current) => {
     expect(rows[0]!.status).toBe('cancelled');
   });
 
-  it('answers cancel with 404 for an unknown id, 409 for an ended run, and 403 without apply for a changing run', async () => {
+  it('answers cancel with 400 for a malformed id, 404 for an unknown one, 409 for an ended run, and 403 without apply for a changing run', async () => {
     const { app } = await fresh();
+    const malformed = await app.call('POST', '/reports/not-a-report-id/cancel');
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ errors: [{ field: 'id', in: 'path' }] });
     const unknown = await app.call('POST', `/reports/${newReportId(Date.now())}/cancel`);
     expect(unknown.status).toBe(404);
     expect(unknown.headers.get('content-type')).toBe('application/problem+json');
