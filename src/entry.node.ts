@@ -15,7 +15,6 @@ import { generateToken, sha256Hex } from './http/auth.js';
 import { ConfigError } from './errors.js';
 import { markAbandonedRuns } from './operations/abandon.js';
 import type { AppDeps } from './operations/deps.js';
-import { LEASE_TTL_MS } from './operations/lease.js';
 import { SCOPES, type TokenEntry } from './http/scopes.js';
 import { createReportStore } from './reports/store.js';
 
@@ -85,6 +84,7 @@ async function main(): Promise<void> {
   const deps: AppDeps = {
     db: withServiceSchema(db, serviceSchema, 'database'),
     store: createReportStore(fsObjectStore(config.reportsDir)),
+    leaseTtlMs: config.leaseTtlMs,
     // The process outlives the response: background work runs on, and shutdown waits for it.
     defer: (task) => {
       background.add(task);
@@ -96,12 +96,12 @@ async function main(): Promise<void> {
   // Runs a stopped process left `running` (a SIGKILL mid-migration) end `abandoned` once their
   // lease expires: looked for at start and then every half lease, by every process on the database.
   const sweep = () =>
-    markAbandonedRuns(deps).then(
+    markAbandonedRuns(deps, config.leaseTtlMs).then(
       (ended) => ended.forEach((r) => console.log(`report ${r.id}: ${r.kind} abandoned by a process that stopped`)),
       (error: unknown) => console.warn(`Could not look for abandoned runs: ${String(error)}`),
     );
   await sweep();
-  setInterval(() => void sweep(), LEASE_TTL_MS / 2).unref();
+  setInterval(() => void sweep(), config.leaseTtlMs / 2).unref();
 
   const app = createApp({ acquire: () => ({ deps, tokens, runtime: 'node' }) });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {

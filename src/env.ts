@@ -59,6 +59,8 @@ const nodeSchema = z.object({
   PGLITE_DIR: z.string().trim().min(1).default('.sark-migrate/pglite'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
+  // How long a dead process's lease keeps other changing runs out (and when its run is abandoned).
+  LEASE_TTL_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
 });
 
 const workerSchema = z.object({
@@ -75,6 +77,7 @@ export interface NodeConfig {
   pgliteDir: string;
   port: number;
   host: string;
+  leaseTtlMs: number;
 }
 
 export interface WorkerConfig {
@@ -103,6 +106,7 @@ export function readNodeConfig(env: Record<string, string | undefined>): NodeCon
     pgliteDir: c.PGLITE_DIR,
     port: c.PORT,
     host: c.HOST,
+    leaseTtlMs: c.LEASE_TTL_MS,
   };
 }
 
