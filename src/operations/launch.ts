@@ -40,8 +40,10 @@ export async function launchOperation<R extends Report>(
   const budget = run.respondAsync ? 0 : (deps.syncBudgetMs ?? SYNC_BUDGET_MS);
   for (;;) {
     const report = await deps.store.get(id as ReportId);
+    // Prefer: respond-async always gets 202, even for a run that has already ended.
+    if (report && run.respondAsync) return { mode: 'accepted', report };
     if (report && report.status !== 'running') {
-      if (report.status === 'failed' && report.error && !run.respondAsync) throw new LaunchedRunFailed(report);
+      if (report.status === 'failed' && report.error) throw new LaunchedRunFailed(report);
       return { mode: 'finished', report: report as R };
     }
     const waited = Date.now() - startedAt;

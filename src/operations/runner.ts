@@ -2,7 +2,7 @@ import { isServiceError } from '../errors.js';
 import { newReportId } from '../reports/ids.js';
 import type { Outcome, Report, ReportKind, RunnerField } from '../reports/schemas.js';
 import type { AppDeps } from './deps.js';
-import { cancelledError, HEARTBEAT_MS, RunLedger } from './runs.js';
+import { cancelledError, HEARTBEAT_MS, RunLedger, type RunSwitch } from './runs.js';
 
 /**
  * A unit of work a durable runtime records (a Workflow's step.do): run once, its result kept, so
@@ -128,7 +128,7 @@ export async function runOperation<R extends Report>(
   // The run ledger: a changing run cannot start without its row (a cancel must reach it); a read
   // goes on without one (a read-only role cannot write it), cancellable from this process only.
   const ledger = new RunLedger(deps.db);
-  let cancel: AbortController;
+  let cancel: RunSwitch;
   let recorded = true;
   try {
     if (run.changing) await deps.db.prepareChange?.();
@@ -200,19 +200,26 @@ export async function runOperation<R extends Report>(
     recordsSteps: launched !== undefined,
     leaseTtlMs: deps.leaseTtlMs,
     // A respond-async run outlives its request on purpose.
-    signal: run.respondAsync || !run.signal ? cancel.signal : AbortSignal.any([cancel.signal, run.signal]),
+    signal:
+      run.respondAsync || !run.signal
+        ? cancel.controller.signal
+        : AbortSignal.any([cancel.controller.signal, run.signal]),
     throwIfCancelled() {
-      if (cancel.signal.aborted) throw cancelledError(id);
+      if (cancel.settle()) throw cancelledError(id);
     },
     tookOver(from) {
       takenOverFrom = from;
     },
   };
-  const heartbeat = recorded
-    ? setInterval(() => void ledger.heartbeat(id).catch(() => undefined), deps.heartbeatMs ?? HEARTBEAT_MS)
-    : undefined;
+  // The heartbeat also settles the switch in the run's own context, so a statement in flight (a
+  // benchmark's) is cancelled too, not only the next step.
+  const beat = async () => {
+    if (recorded) await ledger.heartbeat(id).catch(() => undefined);
+    cancel.settle();
+  };
+  const heartbeat = setInterval(() => void beat(), deps.heartbeatMs ?? HEARTBEAT_MS);
   const finish = async (status: Report['status']) => {
-    if (heartbeat !== undefined) clearInterval(heartbeat);
+    clearInterval(heartbeat);
     await ledger
       .finish(id, status, recorded)
       .catch((e: unknown) => console.error(`report ${id}: run not marked ${status}`, e));
@@ -223,7 +230,7 @@ export async function runOperation<R extends Report>(
     try {
       outcome = await execute(ctx);
     } catch (error) {
-      const cancelled = cancel.signal.aborted && isServiceError(error, 'cancelled');
+      const cancelled = cancel.settle() && isServiceError(error, 'cancelled');
       await finish(cancelled ? 'cancelled' : 'failed');
       if (!began) throw error; // nothing happened and nothing was stored: the problem is the answer
       const failure = run.describeFailure(error);

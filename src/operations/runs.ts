@@ -33,16 +33,34 @@ export const cancelledError = (id: string) =>
   new ServiceError('cancelled', `Run ${id} was cancelled; it stopped at a step boundary.`, { facts: { runId: id } });
 
 /**
- * Processes' cancel switches for the runs they run: a cancel request answered by the same
- * process (Node; a Worker isolate) reaches its run at once, without waiting for a heartbeat.
+ * A run's cancel switch. Anyone may ask (`requested`); only the run's own context aborts its
+ * signal (settle), since on Workers a signal belongs to the request or Workflow that made it,
+ * and aborting it from another one's I/O is refused.
  */
-const local = new Map<string, AbortController>();
+export class RunSwitch {
+  readonly controller = new AbortController();
+  requested = false;
 
-/** Cancels a run of this process that the ledger does not know; whether there was one. */
+  constructor(private readonly id: string) {}
+
+  /** In the run's own context: aborts its signal when a cancel was asked for; whether it is cancelled. */
+  settle(): boolean {
+    if (this.requested && !this.controller.signal.aborted) this.controller.abort(cancelledError(this.id));
+    return this.controller.signal.aborted;
+  }
+}
+
+/**
+ * The switches of the runs this process (Node; a Worker isolate) runs: a cancel request it
+ * answers reaches its run at the next step boundary, without waiting for a heartbeat.
+ */
+const local = new Map<string, RunSwitch>();
+
+/** Asks a run of this process to stop; whether there was one. */
 export function cancelLocal(id: string): boolean {
-  const controller = local.get(id);
-  controller?.abort(cancelledError(id));
-  return controller !== undefined;
+  const run = local.get(id);
+  if (run) run.requested = true;
+  return run !== undefined;
 }
 
 /**
@@ -68,23 +86,23 @@ export async function onceInRun<T>(
 export class RunLedger {
   constructor(private readonly db: Database) {}
 
-  /** Records the run; the returned controller aborts when someone asks to cancel it. */
-  async start(id: string, kind: ReportKind, changing: boolean): Promise<AbortController> {
+  /** Records the run; its switch is asked to stop when someone cancels it. */
+  async start(id: string, kind: ReportKind, changing: boolean): Promise<RunSwitch> {
     await execute(this.db, insertRunSql(id, kind, changing));
     return RunLedger.local(id);
   }
 
   /** The cancel switch of a run the ledger does not record (it could not be written). */
-  static local(id: string): AbortController {
-    const controller = new AbortController();
-    local.set(id, controller);
-    return controller;
+  static local(id: string): RunSwitch {
+    const run = new RunSwitch(id);
+    local.set(id, run);
+    return run;
   }
 
-  /** The run is alive; aborts its controller when a cancel was asked for (maybe elsewhere). */
+  /** The run is alive; asks its switch to stop when a cancel was asked for (maybe elsewhere). */
   async heartbeat(id: string): Promise<void> {
     const [row] = await queryRows(this.db, heartbeatSql(id));
-    if (row?.cancel_requested) local.get(id)?.abort(cancelledError(id));
+    if (row?.cancel_requested) cancelLocal(id);
   }
 
   async finish(id: string, status: Report['status'], recorded = true): Promise<void> {
@@ -95,7 +113,7 @@ export class RunLedger {
   /** Asks a run to stop at its next step boundary: its row after the request, null when unknown here. */
   async requestCancel(id: string): Promise<RunRow | null> {
     const [row] = await queryRows(this.db, requestCancelSql(id));
-    if (row?.cancel_requested) local.get(id)?.abort(cancelledError(id));
+    if (row?.cancel_requested) cancelLocal(id);
     return row ?? null;
   }
 

@@ -2,7 +2,9 @@ import { env, introspectWorkflow } from 'cloudflare:test';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createNeonDatabase } from '../../src/adapters/db/neon.js';
 import type { Database } from '../../src/adapters/db/types.js';
-import { fetchWorker, untilEnded } from './harness.js';
+import { Lease } from '../../src/operations/lease.js';
+import { newReportId } from '../../src/reports/ids.js';
+import { bearer, fetchWorker, untilEnded } from './harness.js';
 
 const provided = inject('sarkWorkers');
 const { adminToken, readToken } = provided;
@@ -84,5 +86,61 @@ describe('operations as Workflows on the Worker', () => {
     const response = await post('/rollback', { dryRun: false, planId: 'a'.repeat(32) });
     expect(response.status).toBe(409);
     expect(await response.json()).toMatchObject({ type: 'urn:sark-migrate:problem:stale-plan' });
+  });
+
+  it('answers 409 naming the run that holds the lease, refused before the Workflow started any work', async () => {
+    const holder = newReportId(Date.now());
+    const lease = await Lease.take(db, holder, 'rollback');
+    try {
+      const refused = await post('/migrate', { dryRun: false });
+      expect(refused.status).toBe(409);
+      expect(await refused.json()).toMatchObject({
+        type: 'urn:sark-migrate:problem:operation-in-progress',
+        holder,
+        holderKind: 'rollback',
+      });
+    } finally {
+      await lease.release();
+    }
+  });
+
+  it('cancels a running Workflow at a batch boundary: the report ends cancelled with exactly what committed', async () => {
+    await throughWorkflow('/rollback', { dryRun: false }, []);
+    // Every insert into resources takes 200 ms more: twenty one-server batches take seconds.
+    await db.query(
+      `CREATE OR REPLACE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN NULL; END $$`,
+    );
+    await db.query(
+      'CREATE TRIGGER slow_batch AFTER INSERT ON resources FOR EACH STATEMENT EXECUTE FUNCTION slow_batch()',
+    );
+    try {
+      const accepted = await post(
+        '/migrate',
+        { dryRun: false, batchSize: 1, parallelism: 1 },
+        { Prefer: 'respond-async' },
+      );
+      expect(accepted.status).toBe(202);
+      const { id } = (await accepted.json()) as { id: string };
+      for (let done = 0; done < 2; await new Promise((resolve) => setTimeout(resolve, 50))) {
+        const report = (await (await fetchWorker(`/reports/${id}`, bearer(readToken))).json()) as {
+          progress?: { done: number };
+        };
+        done = report.progress?.done ?? 0;
+      }
+      expect((await post(`/reports/${id}/cancel`, undefined)).status).toBe(202);
+      const report = (await untilEnded(`/reports/${id}`, readToken)) as {
+        status: string;
+        batches: { committed: number };
+      };
+      expect(report.status).toBe('cancelled');
+      expect(report.batches.committed).toBeLessThan(20);
+      expect(await counts()).toEqual({ r: report.batches.committed, c: report.batches.committed * 3 });
+    } finally {
+      await db.query('DROP TRIGGER slow_batch ON resources');
+    }
+    // The lease was released: a new run finishes the job.
+    const again = await post('/migrate', { dryRun: false });
+    expect(again.status).toBe(200);
+    expect(await counts()).toEqual({ r: 20, c: 60 });
   });
 });
