@@ -66,7 +66,11 @@ describeEachDatabase('runs: cancel, takeover, abandoned', (current) => {
   it('cancels a running migration at a batch boundary: the report ends cancelled with exactly what committed, the lease is free, and a new run finishes the job', async () => {
     const { t, app } = await fresh();
     const id = await startMigration(app);
-    await until(app, id, (r) => (r.progress?.done ?? 0) >= 2);
+    const midway = await until(app, id, (r) => (r.progress?.done ?? 0) >= 2);
+    // The running report shows its pace and how long the rest should take at it.
+    expect(midway.progress).toMatchObject({ total: SERVERS, stepsPerSecond: expect.any(Number) });
+    expect(midway.progress.stepsPerSecond).toBeGreaterThan(0);
+    expect(midway.progress.etaSeconds).toBeGreaterThan(0);
     const cancelled = await app.call('POST', `/reports/${id}/cancel`, { as: 'applier' });
     expect(cancelled.status).toBe(202);
     expect(cancelled.headers.get('location')).toBe(`/reports/${id}`);

@@ -147,6 +147,18 @@ export async function runOperation<R extends Report>(
   let signalStarted!: () => void;
   const startedSignal = new Promise<void>((resolve) => (signalStarted = resolve));
   let progress: NonNullable<Report['progress']> = { done: 0, total: null, updatedAt: createdAt };
+  // Steps per second since the first progress, and when the run should end at that pace.
+  let paceFrom: number | undefined;
+  const pace = (done: number, total: number | null, now: number) => {
+    paceFrom ??= now;
+    const seconds = (now - paceFrom) / 1000;
+    if (done === 0 || seconds <= 0) return {};
+    const perSecond = done / seconds;
+    return {
+      stepsPerSecond: Math.round(perSecond * 100) / 100,
+      ...(total !== null && total >= done ? { etaSeconds: Math.ceil((total - done) / perSecond) } : {}),
+    };
+  };
   let settled: Record<string, unknown> = {};
   let lastWrite = 0;
   let writing: Promise<void> = Promise.resolve();
@@ -184,7 +196,8 @@ export async function runOperation<R extends Report>(
       signalStarted();
     },
     progress({ done, total }) {
-      progress = { done, total, updatedAt: new Date().toISOString() };
+      const now = Date.now();
+      progress = { done, total, updatedAt: new Date(now).toISOString(), ...pace(done, total, now) };
       if (run.respondAsync && began && Date.now() - lastWrite >= interval) {
         lastWrite = Date.now();
         void persist(running());

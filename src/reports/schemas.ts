@@ -29,7 +29,22 @@ export const reportSchema = z
     request: z.record(z.string(), z.unknown()).openapi({ description: 'The validated request body.' }),
     summary: z.record(z.string(), z.unknown()).openapi({ description: 'The headline figures of the outcome.' }),
     progress: z
-      .object({ done: z.number().int(), total: z.number().int().nullable(), updatedAt: z.iso.datetime() })
+      .object({
+        done: z.number().int(),
+        total: z.number().int().nullable(),
+        updatedAt: z.iso.datetime(),
+        stepsPerSecond: z
+          .number()
+          .nonnegative()
+          .optional()
+          .openapi({ description: 'Steps done per second since the first step began.' }),
+        etaSeconds: z
+          .number()
+          .int()
+          .nonnegative()
+          .optional()
+          .openapi({ description: 'Seconds left at that pace, where the total is known.' }),
+      })
       .optional()
       .openapi({
         description: 'Steps done of total (batches, checks, ...); updatedAt shows a running report is alive.',
