@@ -5,11 +5,11 @@ import { createApp } from './app.js';
 import { readWorkerConfig, type WorkerConfig } from './env.js';
 import { ServiceSchemaGate, withServiceSchema } from './db/service-migrations.js';
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep, type WorkflowStepConfig } from 'cloudflare:workers';
-import { ConfigError, isServiceError, ServiceError, type ErrorKind } from './errors.js';
+import { ConfigError, isServiceError, isTransient, ServiceError, type ErrorKind } from './errors.js';
 import { reportErrorOf } from './http/problems.js';
 import type { LaunchParams, Launcher } from './operations/deps.js';
 import { operationFor } from './operations/registry.js';
-import { runOperation } from './operations/runner.js';
+import { runOperation, type Step, type StepOptions } from './operations/runner.js';
 import type { RequestScope, WaitUntil } from './http/context.js';
 import type { AppDeps } from './operations/deps.js';
 import { createReportStore } from './reports/store.js';
@@ -109,11 +109,17 @@ function workflowLauncher(runs: Workflow<LaunchParams>): Launcher {
 
 type WorkflowOutput = { refused?: { kind: ErrorKind; detail: string; facts: Record<string, unknown> } };
 
-/** Each step (a batch, a batch's bounds) is retried after a lost connection or an evicted isolate. */
-const STEP_CONFIG: WorkflowStepConfig = {
-  retries: { limit: 4, delay: '2 seconds', backoff: 'exponential' },
-  timeout: '10 minutes',
+/** What a step records: its result, or the ServiceError that ended it (not retried). */
+type StepOutcome<T> = {
+  value?: T;
+  stopped?: { kind: ErrorKind; detail: string; facts: Record<string, unknown>; said: string | undefined };
 };
+
+/**
+ * Each step (a batch, a batch's bounds, a group of checks, a pattern, an index) is retried after a
+ * lost connection or an evicted isolate; its timeout is the one its statements are sized to.
+ */
+const STEP_RETRIES: WorkflowStepConfig = { retries: { limit: 4, delay: '2 seconds', backoff: 'exponential' } };
 
 /**
  * One operation, durably: the same runner and operation as on Node, its batches as steps. A
@@ -144,8 +150,23 @@ export class RunWorkflow extends WorkflowEntrypoint<WorkerBindings, LaunchParams
     const plain = step as unknown as {
       do(name: string, config: WorkflowStepConfig, work: () => Promise<unknown>): Promise<unknown>;
     };
-    const steps = <T>(name: string, work: () => Promise<T>): Promise<T> =>
-      plain.do(name, STEP_CONFIG, work) as Promise<T>;
+    // A step that ends in an answer (cancelled, lease-lost, stale-plan) is not retried: it is
+    // recorded as such and thrown again outside the step, as the runner expects.
+    const steps: Step = async <T>(name: string, work: () => Promise<T>, options: StepOptions): Promise<T> => {
+      const outcome = (await plain.do(name, { ...STEP_RETRIES, timeout: options.timeoutMs }, async () => {
+        try {
+          return { value: await work() };
+        } catch (error) {
+          if (!isServiceError(error) || isTransient(error)) throw error;
+          return { stopped: { kind: error.kind, detail: error.message, facts: error.facts, said: error.said } };
+        }
+      })) as StepOutcome<T>;
+      if (outcome.stopped) {
+        const { kind, detail, facts, said } = outcome.stopped;
+        throw new ServiceError(kind, detail, { facts, ...(said === undefined ? {} : { said }) });
+      }
+      return outcome.value as T;
+    };
     try {
       await runOperation(deps, run, operationFor(p.kind, p.request, deps), {
         id: p.id,

@@ -64,6 +64,14 @@ export function isServiceError(error: unknown, ...kinds: ErrorKind[]): error is 
   return error instanceof ServiceError && (kinds.length === 0 || kinds.includes(error.kind));
 }
 
+/**
+ * Whether trying again may cure it: a lost connection, a lost race for a lock, or an error that
+ * is not the service's own. A ServiceError of any other kind (cancelled, lease-lost, stale-plan)
+ * is an answer, the same on every try.
+ */
+export const isTransient = (error: unknown): boolean =>
+  !isServiceError(error) || isServiceError(error, 'database-unavailable', 'lock-timeout', 'write-conflict');
+
 export const lockBusy = () =>
   new ServiceError('lock-busy', 'Another changing operation holds the database; retry when it has finished.');
 

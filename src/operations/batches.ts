@@ -14,6 +14,11 @@ import { isServiceError } from '../errors.js';
 const retryable = (error: unknown) => isServiceError(error, 'lock-timeout', 'write-conflict');
 const MAX_ATTEMPTS = 4;
 
+/** How long a batch's step may take: every attempt of withRetry, each waiting for its lock and running to its timeout. */
+export const batchStep = (limits: { statementTimeoutMs: number; lockTimeoutMs: number }) => ({
+  timeoutMs: MAX_ATTEMPTS * (limits.statementTimeoutMs + limits.lockTimeoutMs),
+});
+
 /** Batches at once: PGlite is one backend, so one stream there. */
 export const streamsFor = (db: Database, parallelism: number) => (db.driver === 'pglite' ? 1 : parallelism);
 

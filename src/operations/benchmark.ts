@@ -17,7 +17,7 @@ import {
 } from '../sql/benchmark.js';
 import { existingTables } from '../sql/introspection.js';
 import { execute, queryOne } from '../sql/sql.js';
-import type { OperationContext } from './runner.js';
+import { statementsTaking, type OperationContext } from './runner.js';
 import { count } from './text.js';
 
 export interface BenchmarkInput {
@@ -220,7 +220,7 @@ export function compareWithBaseline(
 }
 
 /**
- * POST /benchmark: each pattern in its own read-only transaction with a statement timeout:
+ * POST /benchmark: each pattern a step, in its own read-only transaction with a statement timeout:
  * warm-up runs, timed runs (round trip, and the server's execution time of each), then one
  * analysed plan walked as a tree. A missing table skips its pattern; a timeout fails only its own.
  */
@@ -238,6 +238,7 @@ export async function benchmark(
 
   const results: PatternResult[] = [];
   for (const [i, name] of input.patterns.entries()) {
+    ctx.throwIfCancelled(); // a step boundary: the patterns measured so far are in the cancelled report
     const missing = PATTERNS[name].tables.filter((t) => !present.has(t));
     const result =
       missing.length > 0
@@ -245,7 +246,11 @@ export async function benchmark(
             skipped: true,
             reason: `${missing.length > 1 ? 'tables' : 'table'} ${missing.join(', ')} missing`,
           })
-        : await measureQuery(db, name, PATTERNS[name], input, ctx, tick);
+        : await ctx.step(
+            `pattern ${name}`,
+            () => measureQuery(db, name, PATTERNS[name], input, ctx, tick),
+            statementsTaking(runsOf(input), input.statementTimeoutMs),
+          );
     results.push(result);
     done = (i + 1) * runsOf(input); // a skipped or failed pattern still counts as done
     ctx.progress({ done, total });

@@ -16,7 +16,7 @@ import {
   type Subset,
 } from '../sql/migrate.js';
 import { execute, queryOne, queryRows } from '../sql/sql.js';
-import { BATCH_LIMITS, inStreams, streamsFor, withRetry } from './batches.js';
+import { BATCH_LIMITS, batchStep, inStreams, streamsFor, withRetry } from './batches.js';
 import { withLease, type Lease } from './lease.js';
 import { onceInRun } from './runs.js';
 import type { OperationContext } from './runner.js';
@@ -103,8 +103,10 @@ async function copyInBatches(
     const range = handing.then(async () => {
       if (exhausted) return null;
       const n = ++numbered;
-      const { hi, more } = await ctx.step(`range ${n}`, () =>
-        queryOne(db, nextBatchSql(m, { subset, after: cursor, size: input.batchSize })),
+      const { hi, more } = await ctx.step(
+        `range ${n}`,
+        () => queryOne(db, nextBatchSql(m, { subset, after: cursor, size: input.batchSize })),
+        { timeoutMs: BATCH_LIMITS.statementTimeoutMs },
       );
       if (!more) return null;
       const lo = cursor;
@@ -119,18 +121,22 @@ async function copyInBatches(
 
   await inStreams(streamsFor(db, input.parallelism), nextRange, async ({ n, lo, hi }) => {
     ctx.throwIfCancelled(); // a step boundary: what committed stays, and the report says so
-    const result = await ctx.step(`batch ${n}`, async () => {
-      let retries = 0;
-      const copiedNow = await withRetry(
-        () =>
-          lease.fenced(
-            (tx) => onceInRun(tx, ctx, `batch ${n}`, () => queryOne(tx, copyBatchSql(m, { subset, lo, hi }))),
-            { ...BATCH_LIMITS, timeZone: 'UTC' },
-          ),
-        () => retries++,
-      );
-      return { ...copiedNow, retries };
-    });
+    const result = await ctx.step(
+      `batch ${n}`,
+      async () => {
+        let retries = 0;
+        const copiedNow = await withRetry(
+          () =>
+            lease.fenced(
+              (tx) => onceInRun(tx, ctx, `batch ${n}`, () => queryOne(tx, copyBatchSql(m, { subset, lo, hi }))),
+              { ...BATCH_LIMITS, timeZone: 'UTC' },
+            ),
+          () => retries++,
+        );
+        return { ...copiedNow, retries };
+      },
+      batchStep(BATCH_LIMITS),
+    );
     copied.batches++;
     copied.retries += result.retries;
     copied.resources += result.resources_copied;

@@ -8,7 +8,17 @@ import { cancelledError, HEARTBEAT_MS, RunLedger, type RunSwitch } from './runs.
  * A unit of work a durable runtime records (a Workflow's step.do): run once, its result kept, so
  * a run replayed after an evicted isolate skips it. Its result must be plain JSON.
  */
-export type Step = <T>(name: string, work: () => Promise<T>) => Promise<T>;
+export type Step = <T>(name: string, work: () => Promise<T>, options: StepOptions) => Promise<T>;
+
+export interface StepOptions {
+  /** The longest its statements may take, every try included: a durable runtime gives the step up after it. */
+  timeoutMs: number;
+}
+
+/** The bound of a step that runs `statements` statements, each under `statementTimeoutMs`. */
+export const statementsTaking = (statements: number, statementTimeoutMs: number): StepOptions => ({
+  timeoutMs: statements * statementTimeoutMs,
+});
 
 /** In process (Node, tests): a step is its work. */
 export const inProcess: Step = (_name, work) => work();

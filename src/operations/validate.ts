@@ -19,7 +19,7 @@ import {
 } from '../sql/validate.js';
 import type { Outcome } from '../reports/schemas.js';
 import type { CheckResult, Severity, ValidationMode, ValidationReport } from '../reports/validation.js';
-import type { OperationContext } from './runner.js';
+import { statementsTaking, type OperationContext } from './runner.js';
 import { be, count } from './text.js';
 
 const capabilities = (n: number) => count(n, 'capability', 'capabilities');
@@ -432,58 +432,100 @@ export function verdict(checks: CheckResult[]): { status: 'passed' | 'failed' | 
   return { status: 'passed', exitCode: 0 };
 }
 
+const SNAPSHOT = { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: VALIDATE_TIMEOUT_MS } as const;
+
+/** What the checks look at: the tables present and the v1 shape, or why v1 cannot be compared. */
+async function inspect(tx: Queryable, sampleSize: number): Promise<Inspection> {
+  const present = await existingTables(tx, [...V1_TABLES, ...V2_TABLES]);
+  let mapping: Mapping | null = null;
+  let v1Problem: string | null = null;
+  try {
+    mapping = mappingFor(await detectV1Shape(tx));
+  } catch (error) {
+    if (!isServiceError(error, 'unsupported-v1-schema')) throw error;
+    v1Problem = V1_TABLES.every((t) => !present.has(t))
+      ? 'the v1 tables are gone (a fully cut-over database): nothing to compare with.'
+      : error.message;
+  }
+  return new Inspection(tx, sampleSize, present, mapping, v1Problem);
+}
+
+/** The checks of one group, one after another, each counted as it ends. */
+async function checkGroup(group: Group, i: Inspection, onCheck: () => void): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  for (const check of CHECKS.filter((c) => c.group === group)) {
+    results.push(await runCheck(check, i));
+    onCheck();
+  }
+  return results;
+}
+
 /**
- * POST /validate: every check of the mode over one read-only snapshot, with a statement
- * timeout. Failed checks are findings in the report, never errors of the request.
+ * POST /validate: the checks of the mode, group by group, with a statement timeout; failed
+ * checks are findings in the report, never errors of the request. In process, every group
+ * reads one read-only snapshot. A launched run (a Workflow) makes each group a step of its
+ * own, which may run in another isolate, so each group reads a snapshot of its own
+ * (`snapshots` in the report).
  */
-export function validate(
+export async function validate(
   db: Database,
   input: ValidateInput,
   ctx: OperationContext<ValidationReport>,
 ): Promise<Outcome<ValidationReport>> {
-  return db.transaction(
-    async (tx) => {
-      const present = await existingTables(tx, [...V1_TABLES, ...V2_TABLES]);
-      let mapping: Mapping | null = null;
-      let v1Problem: string | null = null;
-      try {
-        mapping = mappingFor(await detectV1Shape(tx));
-      } catch (error) {
-        if (!isServiceError(error, 'unsupported-v1-schema')) throw error;
-        v1Problem = V1_TABLES.every((t) => !present.has(t))
-          ? 'the v1 tables are gone (a fully cut-over database): nothing to compare with.'
-          : error.message;
-      }
-      ctx.started();
-      const inspection = new Inspection(tx, input.sampleSize, present, mapping, v1Problem);
-      const chosen = CHECKS.filter((c) => GROUPS[input.mode].includes(c.group));
-      const checks: CheckResult[] = [];
-      for (const check of chosen) {
-        ctx.throwIfCancelled(); // a step boundary: the checks so far are in the cancelled report
-        ctx.checkpoint({ checks: [...checks] });
-        checks.push(await runCheck(check, inspection));
-        ctx.progress({ done: checks.length, total: chosen.length });
-      }
-      const { status, exitCode } = verdict(checks);
-      const failed = checks.filter((c) => !c.passed && !c.skipped);
-      return {
-        status,
-        summary: {
-          message:
-            failed.length === 0
-              ? `${count(checks.filter((c) => c.passed).length, 'check')} passed${checks.some((c) => c.skipped) ? `, ${checks.filter((c) => c.skipped).length} skipped` : ''}.`
-              : `${failed.length} of ${count(checks.length, 'check')} failed: ${failed.map((c) => `${c.name} (${c.severity})`).join(', ')}.`,
-          passed: checks.filter((c) => c.passed).length,
-          failed: failed.length,
-          skipped: checks.filter((c) => c.skipped).length,
-          exitCode,
-        },
-        mode: input.mode,
-        exitCode,
-        v1Shape: mapping?.shape.name ?? null,
-        checks,
-      };
-    },
-    { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: VALIDATE_TIMEOUT_MS },
+  if (!ctx.recordsSteps)
+    return db.transaction(async (tx) => {
+      const i = await inspect(tx, input.sampleSize);
+      return checkGroups(input, ctx, i.mapping, 'one', (group, onCheck) => checkGroup(group, i, onCheck));
+    }, SNAPSHOT);
+  const { mapping } = await db.transaction((tx) => inspect(tx, input.sampleSize), SNAPSHOT);
+  return checkGroups(input, ctx, mapping, 'per-group', (group, onCheck) =>
+    db.transaction(async (tx) => checkGroup(group, await inspect(tx, input.sampleSize), onCheck), SNAPSHOT),
   );
+}
+
+async function checkGroups(
+  input: ValidateInput,
+  ctx: OperationContext<ValidationReport>,
+  mapping: Mapping | null,
+  snapshots: ValidationReport['snapshots'],
+  check: (group: Group, onCheck: () => void) => Promise<CheckResult[]>,
+): Promise<Outcome<ValidationReport>> {
+  ctx.started();
+  const groups = GROUPS[input.mode];
+  const total = CHECKS.filter((c) => groups.includes(c.group)).length;
+  const checks: CheckResult[] = [];
+  let done = 0;
+  for (const group of groups) {
+    ctx.throwIfCancelled(); // a step boundary: the checks so far are in the cancelled report
+    ctx.checkpoint({ checks: [...checks], snapshots });
+    // Each check runs a statement or two (or reads one another check of its group ran), after the inspection's few.
+    const statements = 2 * CHECKS.filter((c) => c.group === group).length + 3;
+    const results = await ctx.step(
+      `checks ${group}`,
+      () => check(group, () => ctx.progress({ done: ++done, total })),
+      statementsTaking(statements, VALIDATE_TIMEOUT_MS),
+    );
+    checks.push(...results);
+    ctx.progress({ done: (done = checks.length), total });
+  }
+  const { status, exitCode } = verdict(checks);
+  const failed = checks.filter((c) => !c.passed && !c.skipped);
+  return {
+    status,
+    summary: {
+      message:
+        failed.length === 0
+          ? `${count(checks.filter((c) => c.passed).length, 'check')} passed${checks.some((c) => c.skipped) ? `, ${checks.filter((c) => c.skipped).length} skipped` : ''}.`
+          : `${failed.length} of ${count(checks.length, 'check')} failed: ${failed.map((c) => `${c.name} (${c.severity})`).join(', ')}.`,
+      passed: checks.filter((c) => c.passed).length,
+      failed: failed.length,
+      skipped: checks.filter((c) => c.skipped).length,
+      exitCode,
+    },
+    mode: input.mode,
+    exitCode,
+    v1Shape: mapping?.shape.name ?? null,
+    snapshots,
+    checks,
+  };
 }

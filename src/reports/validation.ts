@@ -38,6 +38,10 @@ export const validationReportSchema = reportSchema
       .openapi({ description: '2: a critical check failed; 1: an error check failed; 0: otherwise.' }),
     mode: z.enum(VALIDATION_MODES),
     v1Shape: z.enum(['orm', 'migration']).nullable(),
+    snapshots: z.enum(['one', 'per-group']).optional().openapi({
+      description:
+        '`one`: every check read one read-only snapshot (a run in process, on Node). `per-group`: each group of checks (schema, data, relationships, business) read a snapshot of its own, as a step of a Workflow on Workers; a write between two groups can show in the later one only.',
+    }),
     checks: z.array(checkSchema),
   })
   .openapi('ValidationReport');

@@ -143,4 +143,88 @@ describe('operations as Workflows on the Worker', () => {
     expect(again.status).toBe(200);
     expect(await counts()).toEqual({ r: 20, c: 60 });
   });
+  it('validates group by group, each group a step with a snapshot of its own, exact after a step failed once', async () => {
+    const report = (await throughWorkflow('/validate', { mode: 'full' }, ['checks data'])) as {
+      status: string;
+      snapshots: string;
+      checks: { name: string; passed: boolean }[];
+      summary: { passed: number; failed: number; skipped: number };
+      progress: { done: number; total: number };
+    };
+    expect(report).toMatchObject({ status: 'passed', snapshots: 'per-group', summary: { failed: 0 } });
+    const groups = report.checks.map((c) => c.name.split('.')[0]);
+    // Each group's checks once, in order: a retried step does not add its checks twice.
+    expect([...new Set(groups)]).toEqual(['schema', 'data', 'relationships', 'business']);
+    expect(new Set(report.checks.map((c) => c.name)).size).toBe(report.checks.length);
+    expect(report.progress).toMatchObject({ done: report.checks.length, total: report.checks.length });
+  });
+
+  it('benchmarks pattern by pattern, each a step, measured after a step failed once', async () => {
+    const patterns = ['list_resources_by_protocol', 'high_sensitivity_capabilities'];
+    const report = (await throughWorkflow('/benchmark', { patterns, iterations: 3, warmup: 1 }, [
+      `pattern ${patterns[0]}`,
+    ])) as { status: string; results: { pattern: string; p50Ms: number | null; iterations: number }[] };
+    expect(report.status).toBe('succeeded');
+    expect(report.results.map((r) => r.pattern)).toEqual(patterns);
+    for (const r of report.results) expect(r.p50Ms).toEqual(expect.any(Number));
+  });
+
+  it('takes over a lease whose holder stopped renewing it, and the report says whose', async () => {
+    const dead = newReportId(Date.now());
+    await Lease.take(db, dead, 'migration', 1); // its holder died: the lease expires at once
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const report = await throughWorkflow('/rollback', { dryRun: false }, []);
+    expect(report).toMatchObject({ status: 'succeeded', takenOverFrom: dead });
+    expect(await counts()).toEqual({ r: 0, c: 0 });
+  });
+
+  it('fences a run whose lease was taken over: its next batch is refused, not retried, and nothing more is written', async () => {
+    await db.query(
+      `CREATE OR REPLACE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN NULL; END $$`,
+    );
+    await db.query(
+      'CREATE TRIGGER slow_batch AFTER INSERT ON resources FOR EACH STATEMENT EXECUTE FUNCTION slow_batch()',
+    );
+    const thief = newReportId(Date.now() + 1);
+    try {
+      const accepted = await post(
+        '/migrate',
+        { dryRun: false, batchSize: 1, parallelism: 1 },
+        { Prefer: 'respond-async' },
+      );
+      const { id } = (await accepted.json()) as { id: string };
+      for (let done = 0; done < 2; await new Promise((resolve) => setTimeout(resolve, 50))) {
+        const running = (await (await fetchWorker(`/reports/${id}`, bearer(readToken))).json()) as {
+          progress?: { done: number };
+        };
+        done = running.progress?.done ?? 0;
+      }
+      // Another run takes the lease (as after an expiry): the update waits for the batch being written.
+      await db.query(
+        `UPDATE sark_migrate.lease SET holder = $1, kind = 'migration', expires_at = clock_timestamp() + interval '1 hour' WHERE id = 1`,
+        [thief],
+      );
+      const written = await counts();
+      // Ends within untilEnded's 20 s: a refused step is an answer, not retried with backoff.
+      const report = (await untilEnded(`/reports/${id}`, readToken)) as {
+        status: string;
+        error: { title: string; detail: string };
+        batches: { committed: number };
+      };
+      expect(report.status).toBe('failed');
+      expect(report.error.detail).toContain('no longer holds the database');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await counts()).toEqual(written);
+      expect(written.r).toBe(report.batches.committed);
+      const [lease] = (await db.query<{ holder: string }>('SELECT holder FROM sark_migrate.lease')).rows;
+      expect(lease!.holder).toBe(thief); // the fenced run did not release what it no longer held
+    } finally {
+      await db.query('UPDATE sark_migrate.lease SET holder = NULL, kind = NULL, expires_at = NULL WHERE holder = $1', [
+        thief,
+      ]);
+      await db.query('DROP TRIGGER slow_batch ON resources');
+    }
+    expect((await post('/migrate', { dryRun: false })).status).toBe(200);
+    expect(await counts()).toEqual({ r: 20, c: 60 });
+  });
 });

@@ -1,7 +1,7 @@
 import type { Database, Queryable, Session } from '../../adapters/db/types.js';
 import { saidOf } from '../../errors.js';
 import { explain, whyNoIndex } from '../../measure/plan.js';
-import type { Applied, AppliedQuery, Measured, Verdict } from '../../reports/optimization.js';
+import type { Applied, AppliedQuery, Measured, TargetCheck, Verdict } from '../../reports/optimization.js';
 import { BENCHMARK_DEFAULTS, explainCostSql, PATTERN_NAMES, PATTERNS } from '../../sql/benchmark.js';
 import { analyzeSql, V2_TABLES } from '../../sql/catalog.js';
 import { existingTables } from '../../sql/introspection.js';
@@ -20,7 +20,8 @@ import {
 import { execute, queryOne, queryRows } from '../../sql/sql.js';
 import { measureQuery, type Measurement } from '../benchmark.js';
 import { withLease } from '../lease.js';
-import type { OperationContext } from '../runner.js';
+import { onceInRun } from '../runs.js';
+import { statementsTaking, type OperationContext, type StepOptions } from '../runner.js';
 import type { OptimizeInput } from './input.js';
 import { QUERIES } from './plan.js';
 
@@ -129,15 +130,24 @@ const figures = (r: Measurement): Measured => ({
   ...(r.error ? { error: r.error } : {}),
 });
 
+/** A dedicated session for fn: one for the whole run in process, one per step where steps may run apart. */
+type WithSession = <T>(fn: (session: Session) => Promise<T>) => Promise<T>;
+
 /**
  * Holding the lease: first drops catalogue indexes an interrupted build left INVALID;
  * then, per chosen index, times the queries it serves, builds it, and times them again; last,
- * times every pattern with a runbook target and says from its plan why one still misses.
+ * times every pattern with a runbook target and says from its plan why one still misses. The
+ * clean-up, each index and the targets are steps: where they may run apart (a Workflow), each
+ * takes a session of its own, and an index's outcome is recorded in the database as soon as it
+ * is known, so a step retried after its build gives back that outcome instead of building again.
  */
 export async function apply(db: Database, input: OptimizeInput, requestCtx: OperationContext) {
   const chosen = input.indexes!;
   // A change runs to its end once begun: a client going away must not stop it between a build and its measurement.
   const ctx: OperationContext = { ...requestCtx, signal: undefined };
+  /** How long timing `queries` queries may take: every run of each under its statement timeout. */
+  const measuring = (queries: number): StepOptions =>
+    statementsTaking(queries * (input.warmup + 2 * input.iterations + 2), MEASURE_TIMEOUT_MS);
   const measure = (name: string) =>
     measureQuery(
       db,
@@ -151,85 +161,137 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
       },
       ctx,
     );
-  // The lease excludes other changing runs; the dedicated session carries the build's session timeouts.
-  return withLease(db, ctx, 'optimization', (lease) =>
-    db.withAdvisoryLock(async (session) => {
-      const present = await existingTables(session, [...V2_TABLES]);
-      const leftovers = (await queryRows(session, invalidCandidatesSql())).map((r) => r.name);
+  // The lease excludes other changing runs; a dedicated session carries a build's session timeouts.
+  return withLease(db, ctx, 'optimization', async (lease) => {
+    const run = async (withSession: WithSession) => {
+      const { present, cleaned } = await ctx.step(
+        'clean-up',
+        () =>
+          withSession(async (session) => {
+            const tables = [...(await existingTables(session, [...V2_TABLES]))];
+            const leftovers = (await queryRows(session, invalidCandidatesSql())).map((r) => r.name);
+            const dropped: CandidateName[] = [];
+            for (const name of leftovers) if (!(await dropInvalid(db, session, name, input))) dropped.push(name);
+            return { present: tables, cleaned: dropped };
+          }),
+        // Each leftover's drop waits for its lock, once more on another connection.
+        { timeoutMs: 2 * Object.keys(CANDIDATES).length * (CLEANUP_LOCK_TIMEOUT_MS + input.buildTimeoutMs) },
+      );
       ctx.started();
-      const cleaned: string[] = [];
-      for (const name of leftovers) if (!(await dropInvalid(db, session, name, input))) cleaned.push(name);
+      const tables = new Set(present);
 
       const applied: Applied[] = [];
       const total = chosen.length + (input.verifyTargets ? 1 : 0);
       for (const name of chosen) {
-        const c = CANDIDATES[name];
-        const sql = indexDefinition(name, { concurrently: true });
-        if (!present.has(c.table)) {
-          applied.push({ name, sql, status: 'skipped', reason: `table ${c.table} missing`, notes: [], patterns: [] });
-          continue;
-        }
-        // CREATE INDEX CONCURRENTLY runs outside any transaction, so no fence can hold the lease
-        // through it: it is renewed (a run that lost it stops here) right before, and at every step.
         ctx.throwIfCancelled();
-        await lease.renew();
-        const serves = c.serves.filter((q) => QUERIES[q]!.tables.every((t) => present.has(t)));
-        const before: Measurement[] = [];
-        for (const q of serves) before.push(await measure(q));
-        const outcome = await build(db, session, name, input);
-        const after: Measurement[] = [];
-        if (outcome.status === 'built') for (const q of serves) after.push(await measure(q));
-        const patterns = serves.map((q, i): AppliedQuery => {
-          const a = after[i];
-          return {
-            query: q,
-            before: figures(before[i]!),
-            ...(a ? { after: figures(a), usesIndex: a.indexes.includes(name), verdict: verdict(before[i]!, a) } : {}),
-          };
-        });
-        const helped = patterns.some((p) => p.verdict === 'faster' && p.usesIndex);
-        applied.push({
-          name,
-          sql,
-          ...outcome,
-          notes: cleaned.includes(name)
-            ? [`An INVALID ${name} from an earlier build was dropped first.`, ...outcome.notes]
-            : outcome.notes,
-          patterns,
-          ...(outcome.status === 'built'
-            ? {
-                helped,
-                conclusion: helped
-                  ? 'faster where it is used'
-                  : 'did not measurably help any query it was meant for: consider dropping it',
-              }
-            : {}),
-        });
+        const c = CANDIDATES[name];
+        const outcome = !tables.has(c.table)
+          ? skipped(name, c.table)
+          : await ctx.step(
+              `index ${name}`,
+              () =>
+                onceInRun(db, ctx, `index ${name}`, () =>
+                  withSession(async (session) => {
+                    // CREATE INDEX CONCURRENTLY runs outside any transaction, so no fence can hold the
+                    // lease through it: it is renewed (a run that lost it stops here) right before.
+                    await lease.renew();
+                    return buildAndMeasure(db, session, name, tables, input, measure);
+                  }),
+                ),
+              { timeoutMs: input.lockTimeoutMs + input.buildTimeoutMs + measuring(2 * c.serves.length).timeoutMs },
+            );
+        applied.push(
+          cleaned.includes(name)
+            ? { ...outcome, notes: [`An INVALID ${name} from an earlier build was dropped first.`, ...outcome.notes] }
+            : outcome,
+        );
         ctx.checkpoint({ applied });
         ctx.progress({ done: applied.length, total });
       }
 
-      const targets = [];
+      let targets: TargetCheck[] = [];
       if (input.verifyTargets) {
-        for (const name of PATTERN_NAMES) {
-          const p = PATTERNS[name];
-          if (p.targetMs === null || !p.tables.every((t) => present.has(t))) continue;
-          const r = await measure(name);
-          const why =
-            r.withinTarget === false ? whyNoIndex(await explain(db, explainCostSql(p, BENCHMARK_DEFAULTS))) : undefined;
-          targets.push({
-            pattern: name,
-            targetMs: p.targetMs,
-            p50Ms: r.p50Ms,
-            p95Ms: r.p95Ms,
-            withinTarget: r.withinTarget,
-            indexes: r.indexes,
-            ...(why !== undefined ? { whyNoIndex: why } : {}),
-          });
-        }
+        ctx.throwIfCancelled();
+        targets = await ctx.step('targets', () => verifyTargets(db, tables, measure), measuring(PATTERN_NAMES.length));
         ctx.progress({ done: total, total });
       }
       return { applied, targets, cleaned };
-    }),
-  );
+    };
+    return ctx.recordsSteps ? run((fn) => db.withAdvisoryLock(fn)) : db.withAdvisoryLock((s) => run((fn) => fn(s)));
+  });
+}
+
+const skipped = (name: CandidateName, table: string): Applied => ({
+  name,
+  sql: indexDefinition(name, { concurrently: true }),
+  status: 'skipped',
+  reason: `table ${table} missing`,
+  notes: [],
+  patterns: [],
+});
+
+/** One index: the queries it serves timed, the index built, the queries timed again. */
+async function buildAndMeasure(
+  db: Database,
+  session: Session,
+  name: CandidateName,
+  tables: Set<string>,
+  input: OptimizeInput,
+  measure: (query: string) => Promise<Measurement>,
+): Promise<Applied> {
+  const serves = CANDIDATES[name].serves.filter((q) => QUERIES[q]!.tables.every((t) => tables.has(t)));
+  const before: Measurement[] = [];
+  for (const q of serves) before.push(await measure(q));
+  const outcome = await build(db, session, name, input);
+  const after: Measurement[] = [];
+  if (outcome.status === 'built') for (const q of serves) after.push(await measure(q));
+  const patterns = serves.map((q, i): AppliedQuery => {
+    const a = after[i];
+    return {
+      query: q,
+      before: figures(before[i]!),
+      ...(a ? { after: figures(a), usesIndex: a.indexes.includes(name), verdict: verdict(before[i]!, a) } : {}),
+    };
+  });
+  const helped = patterns.some((p) => p.verdict === 'faster' && p.usesIndex);
+  return {
+    name,
+    sql: indexDefinition(name, { concurrently: true }),
+    ...outcome,
+    patterns,
+    ...(outcome.status === 'built'
+      ? {
+          helped,
+          conclusion: helped
+            ? 'faster where it is used'
+            : 'did not measurably help any query it was meant for: consider dropping it',
+        }
+      : {}),
+  };
+}
+
+/** Every pattern with a runbook target, timed, with the plan's reason where one misses it. */
+async function verifyTargets(
+  db: Database,
+  tables: Set<string>,
+  measure: (query: string) => Promise<Measurement>,
+): Promise<TargetCheck[]> {
+  const targets: TargetCheck[] = [];
+  for (const name of PATTERN_NAMES) {
+    const p = PATTERNS[name];
+    if (p.targetMs === null || !p.tables.every((t) => tables.has(t))) continue;
+    const r = await measure(name);
+    const why =
+      r.withinTarget === false ? whyNoIndex(await explain(db, explainCostSql(p, BENCHMARK_DEFAULTS))) : undefined;
+    targets.push({
+      pattern: name,
+      targetMs: p.targetMs,
+      p50Ms: r.p50Ms,
+      p95Ms: r.p95Ms,
+      withinTarget: r.withinTarget,
+      indexes: r.indexes,
+      ...(why !== undefined ? { whyNoIndex: why } : {}),
+    });
+  }
+  return targets;
 }

@@ -5,7 +5,7 @@ import type { Outcome } from '../../reports/schemas.js';
 import type { PageRange } from '../../sql/rollback/batch.js';
 import { extentSql, foreignKeySql, remainingSql, settingsSql } from '../../sql/rollback/run.js';
 import { execute, queryOne } from '../../sql/sql.js';
-import { BATCH_LIMITS, inStreams, listed, streamsFor, withRetry } from '../batches.js';
+import { BATCH_LIMITS, batchStep, inStreams, listed, streamsFor, withRetry } from '../batches.js';
 import { withLease } from '../lease.js';
 import { onceInRun } from '../runs.js';
 import type { OperationContext } from '../runner.js';
@@ -71,18 +71,22 @@ export function runRollback(
       limits: typeof LIMITS | typeof BATCH_LIMITS,
       last?: LastBatch,
     ) => {
-      const { retries, ...batch } = await ctx.step(name, async () => {
-        let retries = 0;
-        const outcome = await withRetry(
-          () =>
-            lease.fenced((tx) => onceInRun(tx, ctx, name, () => rollbackBatch(tx, run, range, last)), {
-              ...limits,
-              timeZone: 'UTC',
-            }),
-          () => retries++,
-        );
-        return { ...outcome, retries };
-      });
+      const { retries, ...batch } = await ctx.step(
+        name,
+        async () => {
+          let retries = 0;
+          const outcome = await withRetry(
+            () =>
+              lease.fenced((tx) => onceInRun(tx, ctx, name, () => rollbackBatch(tx, run, range, last)), {
+                ...limits,
+                timeZone: 'UTC',
+              }),
+            () => retries++,
+          );
+          return { ...outcome, retries };
+        },
+        batchStep(limits),
+      );
       state.batches.retries += retries;
       return batch;
     };
