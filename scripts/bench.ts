@@ -183,12 +183,14 @@ async function migrateFloor(db: Database): Promise<number> {
   });
 }
 
-async function migrateService(db: Database, batchSize: number, parallelism: number): Promise<number> {
+/** The service's migration; without a batch size, adaptive (the default), its sizes logged. */
+async function migrateService(db: Database, batchSize: number | undefined, parallelism: number): Promise<number> {
   return timed(async () => {
     const outcome = await migrate(db, { dryRun: false, batchSize, parallelism }, detachedContext());
     const summary = outcome.summary as { copied: number };
     if (summary.copied !== SERVERS * (TOOLS + 1))
       throw new Error(`copied ${summary.copied} rows, expected ${SERVERS * (TOOLS + 1)}`);
+    if (batchSize === undefined) console.log(`  batches: ${JSON.stringify(outcome.batches)}`);
   });
 }
 
@@ -241,7 +243,7 @@ async function main(): Promise<void> {
   const floors: number[] = [];
   const services: number[] = [];
   const rss: number[] = [];
-  const { batchSize, parallelism } = MIGRATE_DEFAULTS;
+  const { parallelism } = MIGRATE_DEFAULTS;
   const ops = opts.ops.split(',');
   for (let round = 1; ops.includes('migrate') && round <= ROUNDS; round++) {
     floors.push(await withCopy('floor', (db) => migrateFloor(db)));
@@ -249,14 +251,14 @@ async function main(): Promise<void> {
     const before = process.memoryUsage().rss;
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-    services.push(await withCopy('svc', (db) => migrateService(db, batchSize, parallelism)));
+    services.push(await withCopy('svc', (db) => migrateService(db, undefined, parallelism)));
     clearInterval(sampler);
     rss.push(peak - before);
     console.log(`round ${round}: floor ${fmt(floors.at(-1)!)}, service ${fmt(services.at(-1)!)}`);
   }
   if (ops.includes('migrate'))
     console.log(
-      `\n/migrate, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (medians; batch ${batchSize}, parallelism ${parallelism})`,
+      `\n/migrate, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (medians; adaptive batches, parallelism ${parallelism})`,
     );
   if (ops.includes('migrate'))
     console.log(`service process peak RSS growth during a run: median ${(median(rss) / 1024 / 1024).toFixed(1)} MB`);
@@ -314,7 +316,7 @@ async function main(): Promise<void> {
     }
     const ratio = medianInterval(rollbackServices.map((s, i) => s / rollbackFloors[i]!));
     console.log(
-      `\n/rollback, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (batch ${ROLLBACK_DEFAULTS.batchSize}, parallelism ${ROLLBACK_DEFAULTS.parallelism}): median of the rounds' ratios ${ratio.median.toFixed(2)}× (95% interval ${ratio.low.toFixed(2)}–${ratio.high.toFixed(2)})`,
+      `\n/rollback, ${SERVERS.toLocaleString('en')} servers × ${TOOLS} tools, ${ROUNDS} rounds (adaptive batches, parallelism ${ROLLBACK_DEFAULTS.parallelism}): median of the rounds' ratios ${ratio.median.toFixed(2)}× (95% interval ${ratio.low.toFixed(2)}–${ratio.high.toFixed(2)})`,
     );
   }
   const patterns = opts.patterns?.split(',').map((name) => {

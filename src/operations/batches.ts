@@ -57,8 +57,16 @@ export async function inStreams<T>(
   if (failure) throw failure.error;
 }
 
-/** next() over a fixed list. */
-export const listed = <T>(items: readonly T[]) => {
-  let i = 0;
-  return () => Promise.resolve(i < items.length ? items[i++]! : null);
-};
+/**
+ * next() for streams that take batches in turn: each call waits for the one before it, so
+ * batches are handed out in order even when choosing one is itself a step (bounds read from
+ * the database, or a size chosen from the batches so far).
+ */
+export function oneAtATime<T>(next: () => Promise<T | null>): () => Promise<T | null> {
+  let handing: Promise<unknown> = Promise.resolve();
+  return () => {
+    const batch = handing.then(next);
+    handing = batch.catch(() => undefined);
+    return batch;
+  };
+}

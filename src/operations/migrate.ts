@@ -16,21 +16,28 @@ import {
   type Subset,
 } from '../sql/migrate.js';
 import { execute, queryOne, queryRows } from '../sql/sql.js';
-import { BATCH_LIMITS, batchStep, inStreams, streamsFor, withRetry } from './batches.js';
+import { BATCH_LIMITS, batchStep, inStreams, oneAtATime, streamsFor, withRetry } from './batches.js';
 import { withLease, type Lease } from './lease.js';
 import { onceInRun } from './runs.js';
+import { BatchSizer, type SizingPolicy } from './sizing.js';
 import type { OperationContext } from './runner.js';
 import { count } from './text.js';
 
 export interface MigrateInput {
   dryRun: boolean;
-  batchSize: number;
+  /** Servers per batch; left out, chosen from the measured time of the batches (MIGRATE_SIZING). */
+  batchSize?: number | undefined;
+  /** The adaptive policy (default MIGRATE_SIZING): for tests and `npm run bench`; requests cannot set it. */
+  sizing?: SizingPolicy | undefined;
   parallelism: number;
   serverIds?: string[] | undefined;
 }
 
 /** Measured with `npm run bench` at 100k servers × 10 tools (README). */
-export const MIGRATE_DEFAULTS = { batchSize: 2_000, parallelism: 2 } as const;
+export const MIGRATE_DEFAULTS = { parallelism: 2 } as const;
+
+/** Adaptive batches start at the size `npm run bench -- --sweep` found best on Node, and aim at a second each. */
+export const MIGRATE_SIZING: SizingPolicy = { first: 2_000, targetMs: 1_000, min: 200, max: 20_000 };
 
 /** A dry run reads every row once; it may take this long. */
 const PLAN_TIMEOUT_MS = 300_000;
@@ -88,42 +95,48 @@ async function copyInBatches(
   m: Mapping,
   subset: Subset,
   input: MigrateInput,
-  totalBatches: number,
   ctx: OperationContext<MigrationReport>,
   copied: Copied,
+  plan: BatchPlan,
 ) {
   let cursor: string | null = null;
   let exhausted = false;
-  let handing: Promise<unknown> = Promise.resolve();
   let numbered = 0;
+  let handedServers = 0;
+  // Batches to go at the size the next batch would get: the total a progress shows.
+  const estimate = () =>
+    exhausted ? numbered : numbered + Math.ceil(Math.max(0, plan.servers - handedServers) / plan.sizer.next);
 
   // Batch bounds come one at a time; streams take them in turn. Each is a step of its own, so a
-  // replayed Workflow hands out the same batches under the same names.
-  const nextRange = () => {
-    const range = handing.then(async () => {
-      if (exhausted) return null;
-      const n = ++numbered;
-      const { hi, more } = await ctx.step(
-        `range ${n}`,
-        () => queryOne(db, nextBatchSql(m, { subset, after: cursor, size: input.batchSize })),
-        { timeoutMs: BATCH_LIMITS.statementTimeoutMs },
-      );
-      if (!more) return null;
-      const lo = cursor;
-      if (hi === null)
-        exhausted = true; // the last, partial batch
-      else cursor = hi;
-      return { n, lo, hi };
-    });
-    handing = range.catch(() => undefined);
-    return range;
-  };
+  // replayed Workflow hands out the same batches under the same names, whatever sizes it would choose now.
+  const nextRange = oneAtATime(async () => {
+    if (exhausted) return null;
+    const n = numbered + 1;
+    const size = plan.sizer.take();
+    const { hi, more } = await ctx.step(
+      `range ${n}`,
+      () => queryOne(db, nextBatchSql(m, { subset, after: cursor, size })),
+      { timeoutMs: BATCH_LIMITS.statementTimeoutMs },
+    );
+    if (!more) {
+      exhausted = true;
+      return null;
+    }
+    numbered = n;
+    handedServers += size;
+    const lo = cursor;
+    if (hi === null)
+      exhausted = true; // the last, partial batch
+    else cursor = hi;
+    return { n, lo, hi, size };
+  });
 
-  await inStreams(streamsFor(db, input.parallelism), nextRange, async ({ n, lo, hi }) => {
+  await inStreams(streamsFor(db, input.parallelism), nextRange, async ({ n, lo, hi, size }) => {
     ctx.throwIfCancelled(); // a step boundary: what committed stays, and the report says so
     const result = await ctx.step(
       `batch ${n}`,
       async () => {
+        const started = performance.now();
         let retries = 0;
         const copiedNow = await withRetry(
           () =>
@@ -133,7 +146,7 @@ async function copyInBatches(
             ),
           () => retries++,
         );
-        return { ...copiedNow, retries };
+        return { ...copiedNow, retries, ms: Math.round(performance.now() - started) };
       },
       batchStep(BATCH_LIMITS),
     );
@@ -141,8 +154,23 @@ async function copyInBatches(
     copied.retries += result.retries;
     copied.resources += result.resources_copied;
     copied.capabilities += result.capabilities_copied;
-    ctx.progress({ done: copied.batches, total: Math.max(totalBatches, copied.batches) });
+    plan.sizer.observe(size, result.ms);
+    plan.batches = Math.max(estimate(), copied.batches);
+    ctx.progress({ done: copied.batches, total: plan.batches });
   });
+  plan.batches = copied.batches;
+}
+
+/** How the servers in scope go into batches: their number, the sizer, the batches it makes (an estimate until the end). */
+interface BatchPlan {
+  servers: number;
+  sizer: BatchSizer;
+  batches: number;
+}
+
+function batchPlan(input: MigrateInput, servers: number): BatchPlan {
+  const sizer = new BatchSizer(input.batchSize, input.sizing ?? MIGRATE_SIZING);
+  return { servers, sizer, batches: Math.ceil(servers / sizer.next) };
 }
 
 interface ReportParts {
@@ -154,7 +182,7 @@ interface ReportParts {
   counts: PlanCounts;
   skipped: { resources: SkippedRows; capabilities: SkippedRows };
   copied: Copied;
-  totalBatches: number;
+  plan: BatchPlan;
   timings: Record<string, number>;
 }
 
@@ -168,7 +196,7 @@ function migrationReport({
   counts,
   skipped,
   copied,
-  totalBatches,
+  plan: batchPlan,
   timings,
 }: ReportParts): Outcome<MigrationReport> {
   const table = (planned: number, present: number, skippedRows: SkippedRows, copiedRows: number): TableCounts => ({
@@ -208,9 +236,10 @@ function migrationReport({
     tables,
     unknownServerIds,
     batches: {
-      size: input.batchSize,
+      size: batchPlan.sizer.sizing.first,
+      sizing: batchPlan.sizer.sizing,
       parallelism: input.dryRun ? 0 : streamsFor(db, input.parallelism),
-      planned: totalBatches,
+      planned: batchPlan.batches,
       committed: copied.batches,
       retries: copied.retries,
     },
@@ -244,7 +273,6 @@ function planMigration(
       ctx.started();
       const schema = await time('schema', () => planMigrations(tx, V2_MIGRATIONS));
       const { counts, skipped } = await time('plan', () => plan(tx, m, subset, true));
-      const totalBatches = Math.ceil(counts.servers_planned / input.batchSize);
       const copied = { batches: 0, retries: 0, resources: 0, capabilities: 0 };
       return migrationReport({
         input,
@@ -255,7 +283,7 @@ function planMigration(
         counts,
         skipped,
         copied,
-        totalBatches,
+        plan: batchPlan(input, counts.servers_planned),
         timings,
       });
     },
@@ -275,12 +303,12 @@ function runMigration(
     const schema = await time('schema', () => applyMigrations(lease.session, V2_MIGRATIONS));
     ctx.started();
     const { counts, skipped } = await time('plan', () => plan(db, m, subset, false));
-    const totalBatches = Math.ceil(counts.servers_planned / input.batchSize);
     const copied: Copied = { batches: 0, retries: 0, resources: 0, capabilities: 0 };
-    const parts = { input, db, shape, unknownServerIds, schema, counts, skipped, copied, totalBatches, timings };
-    ctx.progress({ done: 0, total: totalBatches });
+    const batches = batchPlan(input, counts.servers_planned);
+    const parts = { input, db, shape, unknownServerIds, schema, counts, skipped, copied, plan: batches, timings };
+    ctx.progress({ done: 0, total: batches.batches });
     try {
-      await time('data', () => copyInBatches(db, lease, m, subset, input, totalBatches, ctx, copied));
+      await time('data', () => copyInBatches(db, lease, m, subset, input, ctx, copied, batches));
       // Fresh statistics for what was copied: the planner would otherwise plan on empty tables until autovacuum comes.
       // Both at once, on connections of the pool (PGlite's one backend takes them in turn).
       if (copied.resources + copied.capabilities > 0)

@@ -1,4 +1,5 @@
 import { reportSchema, type ReportOf } from './schemas.js';
+import { batchSizingSchema } from './batches.js';
 import { z } from './zod.js';
 
 const skippedSchema = z.object({
@@ -54,7 +55,11 @@ export const migrationReportSchema = reportSchema
     tables: z.object({ resources: tableCountsSchema, capabilities: tableCountsSchema }),
     unknownServerIds: z.array(z.string()).openapi({ description: 'Requested serverIds that are not v1 servers.' }),
     batches: z.object({
-      size: z.number().int(),
+      size: z
+        .number()
+        .int()
+        .openapi({ description: 'Servers in the first batch (sizing tells how the rest were chosen).' }),
+      sizing: batchSizingSchema.optional(),
       parallelism: z.number().int(),
       planned: z.number().int(),
       committed: z.number().int(),

@@ -1,4 +1,5 @@
 import { reportSchema, type ReportOf } from './schemas.js';
+import { batchSizingSchema } from './batches.js';
 import { z } from './zod.js';
 
 const count = () => z.number().int();
@@ -77,7 +78,11 @@ export const rollbackReportSchema = reportSchema
       .openapi({ description: 'Rows of v1 origin changed after cutover, with the fields that differ.' }),
     batches: z
       .object({
-        size: z.number().int(),
+        size: z
+          .number()
+          .int()
+          .openapi({ description: 'Resources in the first batch (sizing tells how the rest were chosen).' }),
+        sizing: batchSizingSchema.optional(),
         parallelism: z.number().int(),
         planned: z.number().int(),
         committed: z.number().int(),

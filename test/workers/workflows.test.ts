@@ -49,7 +49,7 @@ describe('operations as Workflows on the Worker', () => {
   }
 
   it('rolls back and migrates in several batches, each a step, exact after a step failed once and was retried', async () => {
-    const rolledBack = await throughWorkflow('/rollback', { dryRun: false, batchSize: 5 }, ['batch 1']);
+    const rolledBack = await throughWorkflow('/rollback', { dryRun: false, batchSize: 5 }, ['range 1', 'batch 1']);
     expect(rolledBack).toMatchObject({ status: 'succeeded', dryRun: false });
     expect(await counts()).toEqual({ r: 0, c: 0 });
 
@@ -59,7 +59,7 @@ describe('operations as Workflows on the Worker', () => {
     ]);
     expect(migrated).toMatchObject({
       status: 'succeeded',
-      batches: { committed: 7, planned: 7 },
+      batches: { committed: 7, planned: 7, sizing: { mode: 'fixed', first: 3, last: 3 } },
       tables: { resources: { copied: 20 }, capabilities: { copied: 60 } },
       progress: { done: 7, total: 7 },
     });
@@ -141,6 +141,7 @@ describe('operations as Workflows on the Worker', () => {
     // The lease was released: a new run finishes the job.
     const again = await post('/migrate', { dryRun: false });
     expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ batches: { sizing: { mode: 'adaptive', targetMs: 1_000 } } });
     expect(await counts()).toEqual({ r: 20, c: 60 });
   });
   it('validates group by group, each group a step with a snapshot of its own, exact after a step failed once', async () => {

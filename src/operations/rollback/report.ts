@@ -2,7 +2,7 @@ import type { PlannedCounts, RollbackReport, RunCounts } from '../../reports/rol
 import type { Outcome } from '../../reports/schemas.js';
 import type { BornRow, DivergentRow, PlanCounts } from '../../sql/rollback/plan.js';
 import { be, count } from '../text.js';
-import type { RollbackInput } from './context.js';
+import { ROLLBACK_SIZING, type RollbackInput } from './context.js';
 
 /** Rows listed per kind (born in v2, divergent); counts are always complete. */
 export const LISTED = 1000;
@@ -199,7 +199,7 @@ export function nothingToRollBack(input: RollbackInput): Outcome<RollbackReport>
         totals: { born: 0, staying: 0, divergent: 0 },
         remaining: 0,
         batches: {
-          size: input.batchSize,
+          size: input.batchSize ?? ROLLBACK_SIZING.first,
           parallelism: 0,
           planned: 0,
           committed: 0,

@@ -5,12 +5,13 @@ import type { Outcome } from '../../reports/schemas.js';
 import type { PageRange } from '../../sql/rollback/batch.js';
 import { extentSql, foreignKeySql, remainingSql, settingsSql } from '../../sql/rollback/run.js';
 import { execute, queryOne } from '../../sql/sql.js';
-import { BATCH_LIMITS, batchStep, inStreams, listed, streamsFor, withRetry } from '../batches.js';
+import { BATCH_LIMITS, batchStep, inStreams, oneAtATime, streamsFor, withRetry } from '../batches.js';
+import { BatchSizer } from '../sizing.js';
 import { withLease } from '../lease.js';
 import { onceInRun } from '../runs.js';
 import type { OperationContext } from '../runner.js';
 import { FastPath, rollbackBatch, type BatchOutcome, type BatchRun, type LastBatch } from './batch.js';
-import { LIMITS, understand, type RollbackInput } from './context.js';
+import { LIMITS, ROLLBACK_SIZING, understand, type RollbackInput } from './context.js';
 import { fingerprint } from './plan.js';
 import { LISTED, nothingDone, nothingToRollBack, runReport, type Done, type RunState } from './report.js';
 
@@ -43,7 +44,8 @@ export function runRollback(
     if (input.planId && input.planId !== planId) throw stalePlan(input.planId, planId ?? '');
     ctx.started();
 
-    const ranges = pageRanges(extent, input);
+    const sizer = new BatchSizer(input.batchSize, input.sizing ?? ROLLBACK_SIZING);
+    const ranges = pageRanges(extent, input, sizer, ctx);
     const state: RunState = {
       // The run's own id: the same when a Workflow replays the run, so its archive stays under one id.
       rollbackId: ctx.runId,
@@ -53,9 +55,10 @@ export function runRollback(
       totals: { born: 0, staying: 0, divergent: input.backportChanges ? 0 : null },
       remaining: null,
       batches: {
-        size: input.batchSize,
+        size: sizer.sizing.first,
+        sizing: sizer.sizing,
         parallelism: streamsFor(db, input.parallelism),
-        planned: ranges.length + 1,
+        planned: ranges.estimate(),
         committed: 0,
         retries: 0,
         archivedWhole: 0,
@@ -71,9 +74,10 @@ export function runRollback(
       limits: typeof LIMITS | typeof BATCH_LIMITS,
       last?: LastBatch,
     ) => {
-      const { retries, ...batch } = await ctx.step(
+      const { retries, ms, ...batch } = await ctx.step(
         name,
         async () => {
+          const started = performance.now();
           let retries = 0;
           const outcome = await withRetry(
             () =>
@@ -83,28 +87,31 @@ export function runRollback(
               }),
             () => retries++,
           );
-          return { ...outcome, retries };
+          return { ...outcome, retries, ms: Math.round(performance.now() - started) };
         },
         batchStep(limits),
       );
       state.batches.retries += retries;
-      return batch;
+      return { batch, ms };
     };
     const committed = (batch: BatchOutcome) => {
       record(state, batch);
+      state.batches.planned = Math.max(ranges.estimate(), state.batches.committed);
+      state.batches.sizing = sizer.sizing;
       ctx.progress({ done: state.batches.committed, total: state.batches.planned });
     };
 
     ctx.progress({ done: 0, total: state.batches.planned });
     try {
-      const numbered = ranges.map((range, i) => ({ name: `batch ${i + 1}`, range }));
-      await inStreams(state.batches.parallelism, listed(numbered), async ({ name, range }) => {
+      await inStreams(state.batches.parallelism, ranges.next, async ({ name, size, range }) => {
         ctx.throwIfCancelled(); // a step boundary: what committed stays, and the report says so
-        committed(await inTransaction(name, range, BATCH_LIMITS));
+        const { batch, ms } = await inTransaction(name, range, BATCH_LIMITS);
+        sizer.observe(size, ms);
+        committed(batch);
       });
       ctx.throwIfCancelled();
-      const last: LastBatch = { orphans: !foreignKey && !resourceIds, onlyWrittenBack: ranges.length > 0 };
-      committed(await inTransaction('last batch', { lo: null, hi: null }, LIMITS, last));
+      const last: LastBatch = { orphans: !foreignKey && !resourceIds, onlyWrittenBack: ranges.handed() > 0 };
+      committed((await inTransaction('last batch', { lo: null, hi: null }, LIMITS, last)).batch);
       state.remaining = (await queryOne(db, remainingSql(m, { resourceIds }))).remaining;
     } finally {
       ctx.checkpoint(runReport(input, state)); // what committed, should a batch have failed
@@ -129,19 +136,41 @@ function record(state: RunState, { done, listed, totals, path }: BatchOutcome): 
 }
 
 /**
- * The run's batches: ranges of the resources' pages holding about batchSize resources in
- * scope each, so every batch deletes rows that lie together in both tables, as one
+ * The run's batches: ranges of the resources' pages holding about as many resources in scope
+ * as the sizer says each, so every batch deletes rows that lie together in both tables, as one
  * sequential DELETE would (in id order each batch would touch most pages of capabilities).
- * A subset has no ranges: the last batch, over every resource in scope, takes it whole.
+ * A subset has no ranges: the last batch, over every resource in scope, takes it whole. Each
+ * range is a step, so a replayed Workflow gets the same ranges under the same names.
  */
-function pageRanges(extent: { pages: number; in_scope: number }, input: RollbackInput): PageRange[] {
-  if (input.resourceIds || extent.in_scope === 0) return [];
-  const pagesPerBatch = Math.max(1, Math.ceil((input.batchSize * extent.pages) / extent.in_scope));
-  const ranges: PageRange[] = [];
-  for (let page = 0; page < extent.pages; page += pagesPerBatch) {
-    ranges.push({ lo: `(${page},0)`, hi: `(${page + pagesPerBatch},0)` });
-  }
-  return ranges;
+function pageRanges(
+  extent: { pages: number; in_scope: number },
+  input: RollbackInput,
+  sizer: BatchSizer,
+  ctx: Pick<OperationContext, 'step'>,
+) {
+  const ranged = !input.resourceIds && extent.in_scope > 0;
+  const pagesFor = (size: number) => Math.max(1, Math.ceil((size * extent.pages) / extent.in_scope));
+  let page = 0;
+  let handed = 0;
+  return {
+    next: oneAtATime(async () => {
+      if (!ranged || page >= extent.pages) return null;
+      const n = handed + 1;
+      const from = page;
+      const chosen = sizer.take();
+      // No statement: the step only records the range, which depends on the batches timed so far.
+      const { to, size } = await ctx.step(`range ${n}`, async () => ({ to: from + pagesFor(chosen), size: chosen }), {
+        timeoutMs: 10_000,
+      });
+      handed = n;
+      page = to;
+      const range: PageRange = { lo: `(${from},0)`, hi: `(${to},0)` };
+      return { name: `batch ${n}`, size, range };
+    }),
+    handed: () => handed,
+    /** The batches in all, the last batch included, at the size the next range would get. */
+    estimate: () => handed + (ranged ? Math.ceil(Math.max(0, extent.pages - page) / pagesFor(sizer.next)) : 0) + 1,
+  };
 }
 
 const stalePlan = (planId: string, current: string) =>

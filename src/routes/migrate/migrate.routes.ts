@@ -10,13 +10,10 @@ export const migrateBodySchema = z
       .boolean()
       .default(true)
       .openapi({ description: 'Plan only, changing nothing (scope `run`). `false` migrates (scope `apply`).' }),
-    batchSize: z
-      .number()
-      .int()
-      .min(1)
-      .max(50_000)
-      .default(MIGRATE_DEFAULTS.batchSize)
-      .openapi({ description: 'Servers per batch; each batch, with all its tools, is one transaction.' }),
+    batchSize: z.number().int().min(1).max(50_000).optional().openapi({
+      description:
+        "Servers per batch; each batch, with all its tools, is one transaction. Left out (the default), the size starts at 2,000 and follows the measured time of each batch towards one second (the report's `batches.sizing`).",
+    }),
     parallelism: z
       .number()
       .int()

@@ -29,6 +29,45 @@ const v2Counts = async (t: TestDatabase) =>
 
 for (const target of databaseTargets()) {
   describe(`POST /migrate [${target.driver}]`, () => {
+    it('fits its batch size to the measured time of each batch when the request names none, exact', () =>
+      fresh(target, async (t) => {
+        await seedV1(t.db, { servers: 40, toolsPerServer: 3, withV2: false });
+        await applyServiceMigrations(t.db);
+        // Batches of two servers take milliseconds, far under a target of 5 s: each next one doubles.
+        const grown = await migrate(
+          t.db,
+          { dryRun: false, parallelism: 1, sizing: { first: 2, targetMs: 5_000, min: 1, max: 64 } },
+          detachedContext(),
+        );
+        expect(grown.batches).toMatchObject({
+          size: 2,
+          sizing: { mode: 'adaptive', targetMs: 5_000, first: 2, smallest: 2, largest: 32 },
+          planned: 5, // 2 + 4 + 8 + 16 + the last 10 (of a batch of 32)
+          committed: 5,
+        });
+        expect(await checkFidelity(t.db, 'orm')).toMatchObject({ serverMismatches: [], toolMismatches: [] });
+
+        // Every batch now takes 300 ms more, three times a target of 100 ms: the sizes shrink.
+        await t.db.query('TRUNCATE resources CASCADE');
+        await t.db.query(
+          `CREATE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$`,
+        );
+        await t.db.query(
+          'CREATE TRIGGER slow_batch AFTER INSERT ON resources FOR EACH STATEMENT EXECUTE FUNCTION slow_batch()',
+        );
+        const shrunk = await migrate(
+          t.db,
+          { dryRun: false, parallelism: 1, sizing: { first: 16, targetMs: 100, min: 4, max: 64 } },
+          detachedContext(),
+        );
+        expect(shrunk.batches).toMatchObject({
+          sizing: { mode: 'adaptive', first: 16, smallest: 4, largest: 16, last: 4 },
+        });
+        expect(shrunk.batches.committed).toBe(shrunk.batches.planned);
+        expect(shrunk.tables.resources.copied).toBe(40);
+        expect(await checkFidelity(t.db, 'orm')).toMatchObject({ serverMismatches: [], toolMismatches: [] });
+      }));
+
     for (const shape of ['orm', 'migration'] as const) {
       it(`migrates the ${shape} shape with every mapped field equal, then a second run copies nothing`, () =>
         fresh(target, async (t) => {

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { databaseTargets, type TestDatabase } from '../../../test/support/databases.js';
 import { pausedBatch } from '../../../test/support/paused-batch.js';
 import { BORN, BORN_TOOL, cutover, run, snapshot } from '../../../test/support/rollback.js';
+import { rollback } from '../../operations/rollback/index.js';
+import { detachedContext } from '../../operations/runner.js';
 
 // The issue "undo the migration exactly, even after cutover, and lose nothing": what a backport writes, which ids are of v1 origin, and rows other sessions change meanwhile.
 /**
@@ -24,6 +26,34 @@ async function bornWithoutForeignKey(t: TestDatabase) {
 
 for (const target of databaseTargets()) {
   describe(`POST /rollback undoes exactly [${target.driver}]`, () => {
+    it('fits its batch size to the measured time of each batch when the request names none, and undoes exactly', () =>
+      cutover(
+        target,
+        async (t) => {
+          const before = await snapshot(t);
+          // Batches of a few resources take milliseconds, far under a target of 5 s: the sizes grow.
+          const report = await rollback(
+            t.db,
+            {
+              dryRun: false,
+              backportChanges: false,
+              parallelism: 1,
+              sizing: { first: 10, targetMs: 5_000, min: 1, max: 1_000 },
+            },
+            detachedContext(),
+          );
+          expect(report).toMatchObject({ status: 'succeeded', tables: { resources: { removed: 400, remaining: 0 } } });
+          const batches = report.batches!;
+          expect(batches.sizing).toMatchObject({ mode: 'adaptive', first: 10, smallest: 10 });
+          expect(batches.sizing!.largest).toBeGreaterThan(10);
+          expect(batches.committed).toBe(batches.planned);
+          expect(batches.committed).toBeGreaterThan(2);
+          const after = await snapshot(t);
+          expect(after).toMatchObject({ mcp: 0, v1_servers: before.v1_servers, v1_tools: before.v1_tools });
+        },
+        { servers: 400, toolsPerServer: 1 },
+      ));
+
     it('backports only the fields changed in v2: every other v1 column keeps its value, even one the inverse mapping would not give back', () =>
       cutover(target, async (t, app) => {
         const [server, shadowing] = (

@@ -25,9 +25,9 @@ export const rollbackBodySchema = z
       .boolean()
       .default(false)
       .openapi({ description: 'Write v2 values of rows changed after cutover back into v1 before removing them.' }),
-    batchSize: z.number().int().min(1).max(50_000).default(ROLLBACK_DEFAULTS.batchSize).openapi({
+    batchSize: z.number().int().min(1).max(50_000).optional().openapi({
       description:
-        'Resources per batch (about: a batch is a range of pages); each batch, with its archive, is one transaction.',
+        "Resources per batch (about: a batch is a range of pages); each batch, with its archive, is one transaction. Left out (the default), the size starts at 5,000 and follows the measured time of each batch towards one second (the report's `batches.sizing`).",
     }),
     parallelism: z
       .number()
