@@ -32,6 +32,12 @@ describe('operations as Workflows on the Worker', () => {
       )
     ).rows[0]!;
 
+  /** A rollback run's body: on the plan of a dry run made just before it, as a user runs one. */
+  const planned = async (body: Record<string, unknown> = {}) => {
+    const plan = (await (await post('/rollback', { ...body, dryRun: true })).json()) as { planId: string };
+    return { ...body, dryRun: false, planId: plan.planId };
+  };
+
   /** Runs an operation with respond-async through the Workflow, `failing` steps failing once first. */
   async function throughWorkflow(path: string, body: unknown, failing: string[]) {
     await using workflows = await introspectWorkflow(env.RUNS);
@@ -49,7 +55,7 @@ describe('operations as Workflows on the Worker', () => {
   }
 
   it('rolls back and migrates in several batches, each a step, exact after a step failed once and was retried', async () => {
-    const rolledBack = await throughWorkflow('/rollback', { dryRun: false, batchSize: 5 }, ['range 1', 'batch 1']);
+    const rolledBack = await throughWorkflow('/rollback', await planned({ batchSize: 5 }), ['range 1', 'batch 1']);
     expect(rolledBack).toMatchObject({ status: 'succeeded', dryRun: false });
     expect(await counts()).toEqual({ r: 0, c: 0 });
 
@@ -105,7 +111,7 @@ describe('operations as Workflows on the Worker', () => {
   });
 
   it('cancels a running Workflow at a batch boundary: the report ends cancelled with exactly what committed', async () => {
-    await throughWorkflow('/rollback', { dryRun: false }, []);
+    await throughWorkflow('/rollback', await planned(), []);
     // Every insert into resources takes 200 ms more: twenty one-server batches take seconds.
     await db.query(
       `CREATE OR REPLACE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN NULL; END $$`,
@@ -174,7 +180,7 @@ describe('operations as Workflows on the Worker', () => {
     const dead = newReportId(Date.now());
     await Lease.take(db, dead, 'migration', 1); // its holder died: the lease expires at once
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const report = await throughWorkflow('/rollback', { dryRun: false }, []);
+    const report = await throughWorkflow('/rollback', await planned(), []);
     expect(report).toMatchObject({ status: 'succeeded', takenOverFrom: dead });
     expect(await counts()).toEqual({ r: 0, c: 0 });
   });
