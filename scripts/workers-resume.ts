@@ -188,13 +188,14 @@ async function main(): Promise<number> {
         `${atKill.committed} batches committed, lease held by the run for ${atKill.lease_seconds_left?.toFixed(0)} s more`,
     );
 
+    const restarted = performance.now();
     dev = await startDev();
     api = apiClient(dev.url, token);
     const instance = await instanceOf(dev, id);
     const stored = await api.report(id);
     console.log(
-      `wrangler dev again on ${dev.url}, same state: instance ${instance.status}, report ${stored.status}; ` +
-        `the engine recorded ${instance.batchesRecorded} batch steps, ${instance.batchesInFlight} were in flight`,
+      `wrangler dev again on ${dev.url} in ${elapsed(restarted)}, same state: instance ${instance.status}, report ${stored.status}; ` +
+        `the engine recorded ${instance.batchesRecorded} batch steps, ${instance.batchesInFlight} in flight`,
     );
     // Nothing goes on by itself: the report and the database stay as the kill left them.
     await sleep(3_000);
@@ -240,6 +241,7 @@ async function main(): Promise<number> {
       [counts!.servers, counts!.tools],
     );
 
+    const validateStarted = performance.now();
     const validation = await api.untilEnded(await api.start('/validate', { mode: 'full' }), 200);
     const failed = (validation.checks as { name: string; passed: boolean }[])
       .filter((c) => !c.passed)
@@ -262,7 +264,7 @@ async function main(): Promise<number> {
       `  takenOverFrom:     ${(report.takenOverFrom as string | undefined) ?? 'none (the run resumed under its own id)'}`,
     );
     console.log(
-      `  validation:        ${validation.status}, exitCode ${validation.exitCode}, ${(validation.checks as unknown[]).length} checks`,
+      `  validation:        ${validation.status}, exitCode ${validation.exitCode}, ${(validation.checks as unknown[]).length} checks, ${elapsed(validateStarted)}`,
     );
     console.log(`  total time:        ${elapsed(started)}`);
     console.log(failures.length === 0 ? 'OK' : `FAILED: ${failures.join('; ')}`);
