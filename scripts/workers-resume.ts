@@ -5,7 +5,7 @@
  * the result checked exactly: /validate full through the Worker, and the counts in SQL.
  *
  *   npm run workers:resume                                    100,000 servers × 10 tools
- *   npm run workers:resume -- --servers 2000 --batch-size 100 a quick try
+ *   npm run workers:resume -- --servers 5000 --batch-size 25  a quick try (200 batches)
  *   options: --servers 100000 --tools 10 --batch-size 2000 --kill-after 5 (batches done)
  *            --server postgres://postgres@127.0.0.1:5432/postgres (or BENCH_DATABASE_URL)
  *
@@ -207,7 +207,7 @@ async function main(): Promise<number> {
     if ((idle.lease_seconds_left ?? 0) > 10) {
       const again = await api.request('POST', '/migrate', { dryRun: false, batchSize: BATCH_SIZE });
       expectEqual('a repeated POST /migrate answers', [again.status, again.body.holder], [409, id]);
-    }
+    } else console.log('  (no repeated POST: the lease expires within 10 s, and a new run would take it over)');
 
     const resumedAt = performance.now();
     console.log(
