@@ -44,8 +44,8 @@ export function assertScope(principal: TokenEntry, scope: Scope, why: string): v
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
-/** The request's token entry when it carries `scope`; 401 without a known token, 403 without the scope. */
-export async function authenticate(c: Context<AppEnv>, scope: Scope): Promise<TokenEntry> {
+/** The request's token entry when it carries `scope` (any, for `any`); 401 without a known token, 403 without the scope. */
+export async function authenticate(c: Context<AppEnv>, scope: Scope | 'any'): Promise<TokenEntry> {
   const tokens = c.var.tokens;
   if (!tokens) {
     throw new ServiceError(
@@ -63,7 +63,7 @@ export async function authenticate(c: Context<AppEnv>, scope: Scope): Promise<To
       headers: { 'WWW-Authenticate': `Bearer realm="sark-migrate", scope="${scope}"` },
     });
   }
-  if (!grants(entry.scopes, scope)) {
+  if (scope !== 'any' && !grants(entry.scopes, scope)) {
     throw new HttpProblem('forbidden', `The token "${entry.name}" lacks the "${scope}" scope.`, {
       headers: { 'WWW-Authenticate': `Bearer realm="sark-migrate", error="insufficient_scope", scope="${scope}"` },
     });

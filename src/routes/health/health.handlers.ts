@@ -10,7 +10,7 @@ export const getHealthHandler: RouteHandler<typeof getHealth, AppEnv> = async (c
   // Anonymous: liveness only. Nothing here may cost the database a connection.
   if (c.req.header('Authorization') === undefined)
     return c.json({ status: 'ok' as const, runtime: c.var.runtime, check: 'liveness' as const }, 200);
-  await authenticate(c, 'read');
+  await authenticate(c, 'any');
   const { status, ...checked } = await checkHealth(c.var.deps);
   const health = { runtime: c.var.runtime, check: 'deep' as const, ...checked };
   if (status !== 'ok') {

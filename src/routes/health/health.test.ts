@@ -44,6 +44,8 @@ describeEachDatabase('GET /health', (current) => {
       for (const secret of [url, host, `${username}@`, pathname.slice(1)]) expect(text).not.toContain(secret);
     }
     expect(text).not.toMatch(/postgres(ql)?:\/\/|password/i);
+    // A token of any scope gets the deep check.
+    expect(await (await call('GET', '/health', { as: 'runner' })).json()).toMatchObject({ check: 'deep' });
   });
 
   it('probes the database once for a burst of requests, and again once the answer is older than its time to live', async () => {
