@@ -59,6 +59,7 @@ interface Plan {
 }
 
 const PLANS: Record<string, Plan> = {
+  'POST /rollback': { share: 1, proseRules: ['planId'] }, // required for a run
   'POST /validate': { share: 0.5 },
   'POST /benchmark': {
     share: 0.75,
