@@ -135,7 +135,11 @@ export function judge(schema: JsonSchema, value: unknown, resolve: Resolve, path
     }
   }
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) fail();
+    // 1e400 is a JSON number, but JSON.parse makes it Infinity: no integer, and null once stored.
+    if (!Number.isFinite(value)) {
+      if (types) fail();
+      else result.suspect.push(path);
+    }
     if (schema.minimum !== undefined && value < schema.minimum) fail();
     if (schema.maximum !== undefined && value > schema.maximum) fail();
   }
