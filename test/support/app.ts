@@ -44,7 +44,10 @@ export interface TestApp {
 
 export async function makeTestApp(
   db: Database,
-  options: { tokens?: 'none'; deps?: Pick<AppDeps, 'heartbeatMs' | 'leaseTtlMs' | 'progressIntervalMs'> } = {},
+  options: {
+    tokens?: 'none';
+    deps?: Pick<AppDeps, 'heartbeatMs' | 'leaseTtlMs' | 'progressIntervalMs' | 'healthProbe'>;
+  } = {},
 ): Promise<TestApp> {
   const tokens = {} as Record<TokenName, string>;
   const entries: TokenEntry[] = [];
