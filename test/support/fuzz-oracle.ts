@@ -64,7 +64,9 @@ export function expectationOf(document: unknown, request: FuzzRequest): Expectat
   if (request.body !== undefined && new TextEncoder().encode(request.body).length > MAX_BODY_BYTES) {
     return { ...expectation, status: 413 };
   }
-  const secured = (endpoint.operation?.security ?? []).length > 0;
+  // Secured when every security requirement names a scheme; an empty one (`{}`) lets anyone in.
+  const requirements = endpoint.operation?.security ?? [];
+  const secured = requirements.length > 0 && requirements.every((r) => Object.keys(r).length > 0);
   if (secured && (request.caller === 'none' || request.caller === 'junk')) return { ...expectation, status: 401 };
   // The README's endpoint table: a GET needs `read`, every POST at least `run`; checked before the input.
   const scope: Scope = endpoint.method === 'GET' ? 'read' : 'run';
