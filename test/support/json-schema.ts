@@ -96,7 +96,11 @@ function freeFormTraits(value: unknown): { depth: number; hostileText: boolean }
 /** Judges a parsed value (what the server sees) against a schema of the document. */
 export function judge(schema: JsonSchema, value: unknown, resolve: Resolve, path = ''): Judgement {
   const result: Judgement = { invalid: [], suspect: [] };
-  const at = (key: string | number) => (path ? `${path}.${key}` : String(key));
+  // The service names an empty key `(empty key)`, so a field is never named by nothing.
+  const at = (key: string | number) => {
+    const name = key === '' ? '(empty key)' : String(key);
+    return path ? `${path}.${name}` : name;
+  };
   const merge = (inner: Judgement) => {
     result.invalid.push(...inner.invalid);
     result.suspect.push(...inner.suspect);
