@@ -46,7 +46,7 @@ export async function makeTestApp(
   db: Database,
   options: {
     tokens?: 'none';
-    deps?: Pick<AppDeps, 'heartbeatMs' | 'leaseTtlMs' | 'progressIntervalMs' | 'healthProbe'>;
+    deps?: Pick<AppDeps, 'heartbeatMs' | 'leaseTtlMs' | 'progressIntervalMs' | 'healthProbe' | 'changes'>;
   } = {},
 ): Promise<TestApp> {
   const tokens = {} as Record<TokenName, string>;
