@@ -127,6 +127,28 @@ describeEachDatabase('runs: cancel, takeover, abandoned', (current) => {
     expect((await reportOf(app, id)).status).toBe('succeeded'); // refused cancels changed nothing
   });
 
+  it('runs one read per token at a time, wherever the other runs: 429 with Retry-After naming it', async () => {
+    const { t, app } = await fresh();
+    await applyServiceMigrations(t.db);
+    const elsewhere = newReportId(Date.now());
+    // A validation of the runner token's, running in another process or isolate.
+    await t.admin.query(
+      `INSERT INTO sark_migrate.runs (id, kind, status, changing, actor) VALUES ($1, 'validation', 'running', false, 'runner')`,
+      [elsewhere],
+    );
+    const refused = await app.call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('10');
+    expect(await refused.json()).toMatchObject({
+      type: 'urn:sark-migrate:problem:too-many-runs',
+      runningReportId: elsewhere,
+    });
+    // Another token reads meanwhile; a changing run is not a read (the lease orders those).
+    expect((await app.call('POST', '/validate', { as: 'admin', body: { mode: 'schema' } })).status).toBe(200);
+    await t.admin.query(`UPDATE sark_migrate.runs SET status = 'passed' WHERE id = $1`, [elsewhere]);
+    expect((await app.call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } })).status).toBe(200);
+  });
+
   it('takes over the lease of a run whose process stopped renewing it, and the new report says so', async () => {
     const { t, app } = await fresh();
     await applyServiceMigrations(t.db);

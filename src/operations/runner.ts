@@ -149,9 +149,9 @@ export async function runOperation<R extends Report>(
   let recorded = true;
   try {
     if (run.changing) await runDb.prepareChange?.();
-    cancel = await ledger.start(id, run.kind, run.changing);
+    cancel = await ledger.start(id, run.kind, run.changing, run.actor);
   } catch (error) {
-    if (run.changing) throw error;
+    if (run.changing || isServiceError(error, 'too-many-runs')) throw error;
     recorded = false;
     cancel = RunLedger.local(id);
     console.warn(
