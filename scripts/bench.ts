@@ -9,6 +9,8 @@
  *            --slow-iterations 40: timed runs per round of a slower pattern, in 4 pairs (benchmark)
  *            --patterns a,b: only these of /benchmark's patterns (default: all)
  *            --sweep [--batch-sizes 1000,2000,5000,10000] [--parallelism 1,2,3]: try each pair once
+ *            --runtime workers: migrate, validate and rollback also through the Worker (scripts/bench/workers.ts)
+ *            --db-prefix sark_bench: the names of its databases; --drop-templates: drop the templates at the end
  *
  * The machine is shared and noisy: rounds alternate floor and service, and the figures to
  * quote are the medians and their ratio.
@@ -30,6 +32,7 @@ import { fieldComparisons } from '../src/sql/fidelity.js';
 import { detachedContext } from '../src/operations/runner.js';
 import { benchOptimize } from './bench/optimize.js';
 import { benchPatterns } from './bench/patterns.js';
+import { benchWorkers, WORKER_OPS } from './bench/workers.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -39,13 +42,18 @@ const { values: opts } = parseArgs({
     sweep: { type: 'boolean', default: false },
     'batch-sizes': { type: 'string', default: '1000,2000,5000,10000' },
     parallelism: { type: 'string', default: '1,2,3' },
-    ops: { type: 'string', default: 'migrate,validate,rollback,benchmark,optimize' },
+    ops: { type: 'string' },
     iterations: { type: 'string', default: '20' },
     'fast-iterations': { type: 'string', default: '400' },
     'slow-iterations': { type: 'string', default: '40' },
     patterns: { type: 'string' },
+    runtime: { type: 'string', default: 'node' },
+    'db-prefix': { type: 'string', default: 'sark_bench' },
+    'drop-templates': { type: 'boolean', default: false },
   },
 });
+if (!['node', 'workers'].includes(opts.runtime)) throw new Error(`--runtime: node or workers, not ${opts.runtime}`);
+const WORKERS = opts.runtime === 'workers';
 const SERVERS = Number(opts.servers);
 const TOOLS = Number(opts.tools);
 const ROUNDS = Number(opts.rounds);
@@ -56,7 +64,10 @@ if (!serverUrl) {
 }
 
 const urlOf = (name: string) => Object.assign(new URL(serverUrl), { pathname: `/${name}` }).toString();
-const TEMPLATE = `sark_bench_v1_${SERVERS}x${TOOLS}`;
+const PREFIX = opts['db-prefix'];
+if (!/^[a-z_][a-z0-9_]{0,20}$/.test(PREFIX))
+  throw new Error(`--db-prefix: a short lowercase identifier, not ${PREFIX}`);
+const TEMPLATE = `${PREFIX}_v1_${SERVERS}x${TOOLS}`;
 
 async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: serverUrl });
@@ -147,7 +158,7 @@ async function withCopy<T>(
   template = TEMPLATE,
   settings: readonly string[] = [],
 ): Promise<T> {
-  const name = `sark_bench_run_${label}_${Date.now().toString(36)}`;
+  const name = `${PREFIX}_run_${label}_${Date.now().toString(36)}`;
   await admin(async (c) => {
     await c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
     for (const setting of settings) await c.query(`ALTER DATABASE ${name} SET ${setting}`);
@@ -218,6 +229,21 @@ async function validateService(db: Database): Promise<number> {
   });
 }
 
+/** The floor: one cascading DELETE of the MCP resources. */
+const rollbackFloor = (db: Database) => timed(() => db.query(`DELETE FROM resources WHERE protocol = 'mcp'`));
+
+async function rollbackService(db: Database): Promise<number> {
+  return timed(async () => {
+    const outcome = await rollback(
+      db,
+      { dryRun: false, backportChanges: false, ...ROLLBACK_DEFAULTS },
+      detachedContext(),
+    );
+    if ((outcome.summary as { removed: number }).removed !== SERVERS * (TOOLS + 1))
+      throw new Error(`rollback removed ${JSON.stringify(outcome.summary)}`);
+  });
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (s: number) => `${s.toFixed(1)} s`;
 
@@ -244,7 +270,30 @@ async function main(): Promise<void> {
   const services: number[] = [];
   const rss: number[] = [];
   const { parallelism } = MIGRATE_DEFAULTS;
-  const ops = opts.ops.split(',');
+  const asked = (opts.ops ?? (WORKERS ? WORKER_OPS.join(',') : 'migrate,validate,rollback,benchmark,optimize')).split(
+    ',',
+  );
+  // With --runtime workers, the Workers bench takes migrate, validate and rollback; the rest run as they do without it.
+  const workerOps = WORKERS ? WORKER_OPS.filter((op) => asked.includes(op)) : [];
+  const ops = asked.filter((op) => !(workerOps as string[]).includes(op));
+  if (workerOps.length > 0)
+    await benchWorkers({
+      ops: workerOps,
+      rounds: ROUNDS,
+      servers: SERVERS,
+      tools: TOOLS,
+      withCopy,
+      migratedTemplate: async () => {
+        await ensureMigratedTemplate();
+        return MIGRATED;
+      },
+      floor: { migrate: migrateFloor, validate: validateFloor, rollback: rollbackFloor },
+      node: {
+        migrate: (db) => migrateService(db, undefined, parallelism),
+        validate: validateService,
+        rollback: rollbackService,
+      },
+    });
   for (let round = 1; ops.includes('migrate') && round <= ROUNDS; round++) {
     floors.push(await withCopy('floor', (db) => migrateFloor(db)));
     // Peak resident memory during the run, sampled: it must not grow with the table size.
@@ -285,23 +334,8 @@ async function main(): Promise<void> {
   const rollbackServices: number[] = [];
   if (ops.includes('rollback')) {
     await ensureMigratedTemplate();
-    const floorRun = () =>
-      withCopy('rbfloor', (db) => timed(() => db.query(`DELETE FROM resources WHERE protocol = 'mcp'`)), MIGRATED);
-    const serviceRun = () =>
-      withCopy(
-        'rbsvc',
-        (db) =>
-          timed(async () => {
-            const outcome = await rollback(
-              db,
-              { dryRun: false, backportChanges: false, ...ROLLBACK_DEFAULTS },
-              detachedContext(),
-            );
-            if ((outcome.summary as { removed: number }).removed !== SERVERS * (TOOLS + 1))
-              throw new Error(`rollback removed ${JSON.stringify(outcome.summary)}`);
-          }),
-        MIGRATED,
-      );
+    const floorRun = () => withCopy('rbfloor', rollbackFloor, MIGRATED);
+    const serviceRun = () => withCopy('rbsvc', rollbackService, MIGRATED);
     for (let round = 1; round <= ROUNDS; round++) {
       if (round % 2 === 1) {
         rollbackFloors.push(await floorRun());
@@ -357,7 +391,8 @@ async function main(): Promise<void> {
       MIGRATED,
     );
   }
-  console.log(`\n| operation | floor (raw SQL) | service | ratio |\n|---|---:|---:|---:|`);
+  if (['migrate', 'rollback', 'validate'].some((op) => ops.includes(op)))
+    console.log(`\n| operation | floor (raw SQL) | service | ratio |\n|---|---:|---:|---:|`);
   if (ops.includes('migrate'))
     console.log(
       `| migrate | ${fmt(median(floors))} | ${fmt(median(services))} | ${(median(services) / median(floors)).toFixed(2)}× |`,
@@ -372,7 +407,15 @@ async function main(): Promise<void> {
     );
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+/** --drop-templates: the templates go too, so the bench leaves no database behind. */
+async function dropTemplates(): Promise<void> {
+  if (!opts['drop-templates']) return;
+  for (const name of [MIGRATED, TEMPLATE]) await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+}
+
+main()
+  .finally(dropTemplates)
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });

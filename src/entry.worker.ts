@@ -8,6 +8,8 @@ import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep, type Workflo
 import { ConfigError, isServiceError, isTransient, ServiceError, type ErrorKind } from './errors.js';
 import { reportErrorOf } from './http/problems.js';
 import type { LaunchParams, Launcher } from './operations/deps.js';
+import { markAbandonedRuns } from './operations/abandon.js';
+import { LEASE_TTL_MS } from './operations/lease.js';
 import { operationFor } from './operations/registry.js';
 import { runOperation, type Step, type StepOptions } from './operations/runner.js';
 import type { RequestScope, WaitUntil } from './http/context.js';
@@ -185,8 +187,41 @@ export class RunWorkflow extends WorkflowEntrypoint<WorkerBindings, LaunchParams
   }
 }
 
+/** Whether the Workflows engine still holds the run's instance to run or resume (not ended, not gone). */
+async function instanceAlive(runs: Workflow<LaunchParams> | undefined, id: string): Promise<boolean> {
+  if (!runs) return false;
+  try {
+    const { status } = await (await runs.get(id)).status();
+    return !['complete', 'errored', 'terminated'].includes(status);
+  } catch {
+    return false; // no such instance: nothing will resume the run
+  }
+}
+
+/**
+ * The cron trigger (wrangler.toml): runs still `running` in the ledger with no heartbeat for a
+ * lease's TTL, no live lease, and no Workflow instance left to resume them, end `abandoned`, as
+ * a Node process marks them at start. An instance the engine keeps is left alone: it replays.
+ */
+export async function sweepAbandoned(env: WorkerBindings): Promise<number> {
+  const config = configOf(env);
+  if (!config.databaseUrl) return 0;
+  const db = withServiceSchema(lazyDatabase(config), serviceSchema, config.databaseUrl);
+  try {
+    const deps: AppDeps = { db, store: createReportStore(r2ObjectStore(env.REPORTS)), defer: () => undefined };
+    return (await markAbandonedRuns(deps, LEASE_TTL_MS, (id) => instanceAlive(env.RUNS, id))).length;
+  } finally {
+    await db.close();
+  }
+}
+
 export default {
   fetch(request: Request, env: WorkerBindings, ctx: WaitUntil): Response | Promise<Response> {
     return app.fetch(request, env, ctx as never);
+  },
+  scheduled(_controller: ScheduledController, env: WorkerBindings, ctx: WaitUntil): void {
+    ctx.waitUntil(
+      sweepAbandoned(env).catch((error: unknown) => console.error('the sweep for abandoned runs failed', error)),
+    );
   },
 };

@@ -82,6 +82,28 @@ describeEachDatabase('database adapter contract', (current) => {
     expect(failure).toMatchObject({ code: '42601' });
   });
 
+  it('says what a refused value or row means without quoting the row: SQLSTATE, constraint, no message text', async () => {
+    const { db } = current();
+    const refused = await db.query('SELECT $1::uuid', ['secret-row-value']).catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      kind: 'invalid-value',
+      message: 'A value does not parse as its type (SQLSTATE 22P02).',
+      facts: { sqlstate: '22P02' },
+    });
+    expect(JSON.stringify({ ...(refused as object), message: (refused as Error).message })).not.toContain('secret');
+    expect((refused as Error).cause).toBeUndefined(); // the driver's error, which quotes the value, is not kept
+
+    await db.query('CREATE TEMP TABLE keyed (id text PRIMARY KEY)');
+    await db.query(`INSERT INTO keyed VALUES ('secret-key')`);
+    const conflict = await db.query(`INSERT INTO keyed VALUES ('secret-key')`).catch((e: unknown) => e);
+    expect(conflict).toMatchObject({
+      kind: 'constraint-violation',
+      facts: { sqlstate: '23505', constraint: 'keyed_pkey' },
+    });
+    expect(JSON.stringify({ ...(conflict as object), message: (conflict as Error).message })).not.toContain('secret');
+    await db.query('DROP TABLE keyed');
+  });
+
   it('lets one advisory-lock session run at a time and frees the lock afterwards', async () => {
     const { db } = current();
     let release!: () => void;

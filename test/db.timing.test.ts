@@ -101,7 +101,7 @@ describeEachDatabase('timed statements', (current, { driver }) => {
           await tx.query('SAVEPOINT before_errors');
           await expect(tx.timed!('SELECT 1 / $1::int', [0])).rejects.toMatchObject({
             kind: 'invalid-value',
-            message: 'division by zero',
+            message: 'A division by zero (SQLSTATE 22012).',
             facts: { sqlstate: '22012' },
           });
           // The same transaction, aborted: the server says so, to the driver's next statement and to the next timed one.

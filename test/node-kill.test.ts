@@ -143,11 +143,17 @@ describe.runIf(process.env.TEST_DATABASE_URL)('the Node service killed mid-run',
   it('mid-rollback: the report ends abandoned, and a re-run removes the rest, v1 untouched', async () => {
     await t.admin.query('DROP TRIGGER IF EXISTS slow_batch ON resources');
     await slowDown('capabilities', 'DELETE');
-    const { id, mid } = await killMidRun('/rollback', { dryRun: false, batchSize: 5, parallelism: 1 });
+    const plan = async () => (await (await call('POST', '/rollback', {})).json()).planId as string;
+    const { id, mid } = await killMidRun('/rollback', {
+      dryRun: false,
+      planId: await plan(),
+      batchSize: 5,
+      parallelism: 1,
+    });
     expect(mid.r).toBeGreaterThan(0);
     expect(mid.r).toBeLessThan(SERVERS);
 
-    const again = await call('POST', '/rollback', { dryRun: false });
+    const again = await call('POST', '/rollback', { dryRun: false, planId: await plan() });
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ status: 'succeeded', takenOverFrom: id });
     expect(await counts()).toEqual({ r: 0, c: 0, servers: SERVERS });

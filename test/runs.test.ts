@@ -141,6 +141,9 @@ describeEachDatabase('runs: cancel, takeover, abandoned', (current) => {
     const busy = await app.call('POST', '/migrate', { body: { dryRun: false } });
     expect(busy.status).toBe(409);
     expect(await busy.json()).toMatchObject({ holder: dead, holderKind: 'rollback' });
+    // The refused run left nothing behind: no report, and no row in the ledger.
+    const ledger = await t.admin.query<{ id: string }>('SELECT id FROM sark_migrate.runs');
+    expect(ledger.rows).toEqual([{ id: dead }]);
 
     await t.admin.query(`UPDATE sark_migrate.lease SET expires_at = now() - interval '1 second' WHERE id = 1`);
     const res = await app.call('POST', '/migrate', { body: { dryRun: false } });

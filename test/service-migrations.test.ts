@@ -51,7 +51,7 @@ describeEachDatabase("the service's own schema", (current) => {
     });
     expect((await call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } })).status).toBe(200);
     // A changing run checks the schema itself, and answers why it cannot start.
-    const refused = await call('POST', '/rollback', { body: { dryRun: false } });
+    const refused = await call('POST', '/migrate', { body: { dryRun: false } });
     expect(refused.status).toBe(409);
     expect(await refused.json()).toMatchObject({
       type: 'urn:sark-migrate:problem:schema-conflict',
@@ -61,7 +61,7 @@ describeEachDatabase("the service's own schema", (current) => {
     // Reads try again only after a while; a changing run tries at once, and succeeds.
     await db.query('DROP TABLE sark_migrate.archived_resource_packs');
     expect((await (await app.request('/health')).json()).schemas.service.current).toBe(false);
-    expect((await call('POST', '/rollback', { body: { dryRun: false } })).status).toBe(200);
+    expect((await call('POST', '/migrate', { body: { dryRun: false } })).status).toBe(200);
     const healed = await (await app.request('/health')).json();
     expect(healed.schemas.service).toEqual({ name: 'sark_migrate', current: true, pending: [] });
   });

@@ -65,9 +65,10 @@ const PROBLEM_TYPES: Record<ErrorKind | HttpKind, ProblemType> = {
   'statement-timeout': { status: 503, slug: 'statement-timeout', title: 'Statement timeout' },
   'lock-timeout': { status: 409, slug: 'lock-timeout', title: 'Lock timeout' },
   'write-conflict': { status: 409, slug: 'write-conflict', title: 'Write conflict' },
-  // A value or row the database refused mid-operation is not the client's to fix: answered as a bug.
-  'invalid-value': { status: 500, slug: 'internal-error', title: 'Internal error' },
-  'constraint-violation': { status: 500, slug: 'internal-error', title: 'Internal error' },
+  // A value the database refused came from the request (the schemas refuse what they can see): the client's to fix.
+  'invalid-value': { status: 400, slug: 'invalid-value', title: 'Invalid value' },
+  // A row the database refused conflicts with what is there (a unique key, a foreign key, a check).
+  'constraint-violation': { status: 409, slug: 'constraint-violation', title: 'Constraint violation' },
   'run-ended': { status: 409, slug: 'run-ended', title: 'The run has ended' },
   cancelled: { status: 499 as ContentfulStatusCode, slug: 'cancelled', title: 'Cancelled' },
   'not-configured': { status: 503, slug: 'not-configured', title: 'Service not configured' },
@@ -189,11 +190,11 @@ export function reportErrorOf(error: unknown): { status: number; title: string; 
 /** OpenAPI response entries for the errors a route can answer. */
 export function problemResponses<const S extends readonly number[]>(...statuses: S) {
   const descriptions: Record<number, string> = {
-    400: 'Bad input: `errors` names each offending field.',
+    400: 'Bad input: `errors` names each offending field. `invalid-value`: the database refused a value the request carried (`sqlstate` says why).',
     401: 'No bearer token, or an unknown one.',
     403: 'The token lacks the scope this operation needs.',
     404: 'No such resource.',
-    409: 'Another changing operation holds the database, or a plan is stale.',
+    409: 'Another changing operation holds the database, a plan is stale, or the database refused a row (`constraint-violation`, naming the constraint).',
     413: 'The body is larger than 1 MB.',
     415: 'The body is not `application/json`.',
     422: 'The database does not have a schema the operation can work on; `missing` names what lacks.',

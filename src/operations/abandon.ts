@@ -21,8 +21,12 @@ async function databaseFigures(db: Queryable): Promise<{ resources: number; capa
  * figures the database shows. What they committed stays; a new run finishes the job.
  * Returns the reports it ended.
  */
-export async function markAbandonedRuns(deps: AppDeps, silentMs = LEASE_TTL_MS): Promise<Report[]> {
-  const silent = await new RunLedger(deps.db).abandonSilent(silentMs);
+export async function markAbandonedRuns(
+  deps: AppDeps,
+  silentMs = LEASE_TTL_MS,
+  alive?: (id: string) => Promise<boolean>,
+): Promise<Report[]> {
+  const silent = await new RunLedger(deps.db).abandonSilent(silentMs, alive);
   if (silent.length === 0) return [];
   const figures = await databaseFigures(deps.db).catch(() => null);
   const ended: Report[] = [];

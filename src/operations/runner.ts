@@ -1,5 +1,5 @@
 import { isServiceError } from '../errors.js';
-import { newReportId } from '../reports/ids.js';
+import { newReportId, type ReportId } from '../reports/ids.js';
 import type { Outcome, Report, ReportKind, RunnerField } from '../reports/schemas.js';
 import type { AppDeps } from './deps.js';
 import { cancelledError, HEARTBEAT_MS, RunLedger, type RunSwitch } from './runs.js';
@@ -254,8 +254,18 @@ export async function runOperation<R extends Report>(
       outcome = await execute(ctx);
     } catch (error) {
       const cancelled = cancel.settle() && isServiceError(error, 'cancelled');
+      // A replayed Workflow refused before it started again (its lease taken over meanwhile, say)
+      // had started the first time: its stored report records how it ended.
+      if (!began && launched && (await deps.store.get(id as ReportId).catch(() => null))) began = true;
+      if (!began) {
+        // Refused before it started (a 409, a 422): nothing happened and nothing was stored, so
+        // the ledger forgets it too; the problem is the answer.
+        clearInterval(heartbeat);
+        if (recorded)
+          await ledger.forget(id).catch((e: unknown) => console.error(`report ${id}: run not forgotten`, e));
+        throw error;
+      }
       await finish(cancelled ? 'cancelled' : 'failed');
-      if (!began) throw error; // nothing happened and nothing was stored: the problem is the answer
       const failure = run.describeFailure(error);
       // A failure the service cannot explain (500) or the database's (503) is logged here: a
       // respond-async run has no request left to log it.

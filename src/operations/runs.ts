@@ -2,12 +2,14 @@ import type { Database, Queryable } from '../adapters/db/types.js';
 import { ServiceError } from '../errors.js';
 import type { Report, ReportKind } from '../reports/schemas.js';
 import {
-  abandonSilentRunsSql,
+  abandonRunSql,
   finishRunSql,
+  forgetRunSql,
   heartbeatSql,
   insertRunSql,
   recordStepSql,
   requestCancelSql,
+  silentRunsSql,
   stepResultSql,
   type RunRow,
 } from '../sql/runs.js';
@@ -117,8 +119,26 @@ export class RunLedger {
     return row ?? null;
   }
 
-  /** Marks the runs whose process stopped (no heartbeat for silentMs, no live lease) as abandoned. */
-  abandonSilent(silentMs: number): Promise<{ id: string; kind: string }[]> {
-    return queryRows(this.db, abandonSilentRunsSql(silentMs));
+  /**
+   * Marks the runs whose process stopped (no heartbeat for silentMs, no live lease) as abandoned,
+   * but not one that `alive` says its runtime will still resume (a Workflow instance the engine
+   * keeps: it replays the run after an eviction, whatever the silence).
+   */
+  async abandonSilent(
+    silentMs: number,
+    alive: (id: string) => Promise<boolean> = async () => false,
+  ): Promise<{ id: string; kind: string }[]> {
+    const abandoned: { id: string; kind: string }[] = [];
+    for (const { id } of await queryRows(this.db, silentRunsSql(silentMs))) {
+      if (await alive(id)) continue;
+      abandoned.push(...(await queryRows(this.db, abandonRunSql(id, silentMs))));
+    }
+    return abandoned;
+  }
+
+  /** A run refused before it started leaves no row: it has no report, and nothing to abandon. */
+  async forget(id: string): Promise<void> {
+    local.delete(id);
+    await execute(this.db, forgetRunSql(id));
   }
 }

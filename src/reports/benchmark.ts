@@ -1,5 +1,6 @@
 import { BENCHMARK_DEFAULTS, PATTERN_NAMES, PATTERNS } from '../sql/benchmark.js';
 import { reportIdSchema, reportSchema, type ReportOf } from './schemas.js';
+import { storableJsonObject, text } from './text.js';
 import { z } from './zod.js';
 
 export const patternNameSchema = z.enum(PATTERN_NAMES);
@@ -8,15 +9,13 @@ export const patternNameSchema = z.enum(PATTERN_NAMES);
 export const PATTERN_CATALOGUE = PATTERN_NAMES.map((name) => ({ name, targetMs: PATTERNS[name].targetMs }));
 
 const d = BENCHMARK_DEFAULTS;
-const text = (max: number) => z.string().min(1).max(max);
 
 export const benchmarkParamsSchema = z
   .strictObject({
     protocol: text(50)
       .default(d.protocol)
       .openapi({ description: 'list_resources_by_protocol, list_capabilities_with_resources.' }),
-    metadataFilter: z
-      .record(z.string(), z.unknown())
+    metadataFilter: storableJsonObject()
       .default(d.metadataFilter)
       .openapi({ description: 'search_resources_by_metadata: a JSON object the metadata must contain (`@>`).' }),
     schemaKey: text(255)

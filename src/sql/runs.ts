@@ -104,14 +104,25 @@ export const requestCancelSql = (id: string) =>
  * Runs still marked running whose process stopped: no heartbeat for `silentMs`, and, for a
  * changing run, no longer holding an unexpired lease. Marked abandoned in the same statement.
  */
-export const abandonSilentRunsSql = (silentMs: number) =>
+const SILENT = (silentParam: string) => `r.status = 'running'
+        AND r.heartbeat_at <= clock_timestamp() - ${silentParam}::int * interval '1 millisecond'
+        AND NOT EXISTS (SELECT 1 FROM ${LEASE} l WHERE l.holder = r.id AND l.expires_at > clock_timestamp())`;
+
+/** Runs silent for silentMs (no heartbeat) that hold no live lease: their process may have stopped. */
+export const silentRunsSql = (silentMs: number) =>
+  sql<{ id: string; kind: string }>(`SELECT r.id, r.kind FROM ${RUNS} r WHERE ${SILENT('$1')} ORDER BY r.id`, [
+    silentMs,
+  ]);
+
+/** Marks one such run abandoned, if it is still silent (a heartbeat meanwhile saves it). */
+export const abandonRunSql = (id: string, silentMs: number) =>
   sql<{ id: string; kind: string }>(
-    `UPDATE ${RUNS} r SET status = 'abandoned'
-      WHERE r.status = 'running' AND r.heartbeat_at <= clock_timestamp() - $1::int * interval '1 millisecond'
-        AND NOT EXISTS (SELECT 1 FROM ${LEASE} l WHERE l.holder = r.id AND l.expires_at > clock_timestamp())
-  RETURNING r.id, r.kind`,
-    [silentMs],
+    `UPDATE ${RUNS} r SET status = 'abandoned' WHERE r.id = $2 AND ${SILENT('$1')} RETURNING r.id, r.kind`,
+    [silentMs, id],
   );
+
+/** Forgets a run that never started (refused before its first step): nothing to report, nothing to abandon. */
+export const forgetRunSql = (id: string) => sql(`DELETE FROM ${RUNS} WHERE id = $1`, [id]);
 
 /** A committed step's result, if it committed. */
 export const stepResultSql = (runId: string, step: string) =>

@@ -46,8 +46,17 @@ export const snapshot = async (t: TestDatabase) =>
       (SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM mcp_tools t) AS v1_tools`)
   ).rows[0]!;
 
+/** The planId of a dry run over the same scope as `body`, as a user gets it before a run. */
+export const planIdFor = async (app: Pick<TestApp, 'call'>, body: object = {}): Promise<string> => {
+  const plan = await app.call('POST', '/rollback', { body: { ...body, dryRun: true } });
+  expect(plan.status, await plan.clone().text()).toBe(200);
+  return (await plan.json()).planId;
+};
+
+/** A run on the plan of a dry run made just before it. */
 export const run = async (app: TestApp, body: object) => {
-  const res = await app.call('POST', '/rollback', { body: { dryRun: false, ...body } });
+  const planId = 'planId' in body ? undefined : await planIdFor(app, body);
+  const res = await app.call('POST', '/rollback', { body: { dryRun: false, ...(planId ? { planId } : {}), ...body } });
   expect(res.status, await res.clone().text()).toBe(200);
   return res.json();
 };

@@ -1,10 +1,21 @@
-import { env, introspectWorkflow } from 'cloudflare:test';
+import {
+  createExecutionContext,
+  createScheduledController,
+  env,
+  introspectWorkflow,
+  waitOnExecutionContext,
+} from 'cloudflare:test';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createNeonDatabase } from '../../src/adapters/db/neon.js';
 import type { Database } from '../../src/adapters/db/types.js';
 import { Lease } from '../../src/operations/lease.js';
 import { newReportId } from '../../src/reports/ids.js';
-import { bearer, fetchWorker, untilEnded } from './harness.js';
+import worker from '../../src/entry.worker.js';
+import { r2ObjectStore } from '../../src/adapters/storage/r2.js';
+import type { ReportId } from '../../src/reports/ids.js';
+import type { Report } from '../../src/reports/schemas.js';
+import { createReportStore } from '../../src/reports/store.js';
+import { bearer, fetchWorker, untilEnded, workerBindings } from './harness.js';
 
 const provided = inject('sarkWorkers');
 const { adminToken, readToken } = provided;
@@ -32,6 +43,12 @@ describe('operations as Workflows on the Worker', () => {
       )
     ).rows[0]!;
 
+  /** A rollback run's body: on the plan of a dry run made just before it, as a user runs one. */
+  const planned = async (body: Record<string, unknown> = {}) => {
+    const plan = (await (await post('/rollback', { ...body, dryRun: true })).json()) as { planId: string };
+    return { ...body, dryRun: false, planId: plan.planId };
+  };
+
   /** Runs an operation with respond-async through the Workflow, `failing` steps failing once first. */
   async function throughWorkflow(path: string, body: unknown, failing: string[]) {
     await using workflows = await introspectWorkflow(env.RUNS);
@@ -49,7 +66,7 @@ describe('operations as Workflows on the Worker', () => {
   }
 
   it('rolls back and migrates in several batches, each a step, exact after a step failed once and was retried', async () => {
-    const rolledBack = await throughWorkflow('/rollback', { dryRun: false, batchSize: 5 }, ['range 1', 'batch 1']);
+    const rolledBack = await throughWorkflow('/rollback', await planned({ batchSize: 5 }), ['range 1', 'batch 1']);
     expect(rolledBack).toMatchObject({ status: 'succeeded', dryRun: false });
     expect(await counts()).toEqual({ r: 0, c: 0 });
 
@@ -105,7 +122,7 @@ describe('operations as Workflows on the Worker', () => {
   });
 
   it('cancels a running Workflow at a batch boundary: the report ends cancelled with exactly what committed', async () => {
-    await throughWorkflow('/rollback', { dryRun: false }, []);
+    await throughWorkflow('/rollback', await planned(), []);
     // Every insert into resources takes 200 ms more: twenty one-server batches take seconds.
     await db.query(
       `CREATE OR REPLACE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN NULL; END $$`,
@@ -174,7 +191,7 @@ describe('operations as Workflows on the Worker', () => {
     const dead = newReportId(Date.now());
     await Lease.take(db, dead, 'migration', 1); // its holder died: the lease expires at once
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const report = await throughWorkflow('/rollback', { dryRun: false }, []);
+    const report = await throughWorkflow('/rollback', await planned(), []);
     expect(report).toMatchObject({ status: 'succeeded', takenOverFrom: dead });
     expect(await counts()).toEqual({ r: 0, c: 0 });
   });
@@ -226,6 +243,63 @@ describe('operations as Workflows on the Worker', () => {
       await db.query('DROP TRIGGER slow_batch ON resources');
     }
     expect((await post('/migrate', { dryRun: false })).status).toBe(200);
+    expect(await counts()).toEqual({ r: 20, c: 60 });
+  });
+  it('ends abandoned, on the cron trigger, a silent run whose Workflow instance is over, and leaves one the engine still runs', async () => {
+    const store = createReportStore(r2ObjectStore(env.REPORTS));
+    // A run whose instance ended without ending its report (as if its isolate died at the last moment).
+    const over = (await (await post('/validate', { mode: 'schema' })).json()) as Report;
+    expect((await (await env.RUNS.get(over.id)).status()).status).toBe('complete');
+    await store.put({ ...over, status: 'running', finishedAt: null, durationMs: null });
+    await db.query(
+      `UPDATE sark_migrate.runs SET status = 'running', heartbeat_at = now() - interval '1 hour' WHERE id = $1`,
+      [over.id],
+    );
+
+    // A run the engine is still running, silent in the ledger and its lease expired for a moment.
+    await throughWorkflow('/rollback', await planned(), []);
+    await db.query(
+      `CREATE OR REPLACE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN NULL; END $$`,
+    );
+    await db.query(
+      'CREATE TRIGGER slow_batch AFTER INSERT ON resources FOR EACH STATEMENT EXECUTE FUNCTION slow_batch()',
+    );
+    try {
+      const accepted = await post(
+        '/migrate',
+        { dryRun: false, batchSize: 2, parallelism: 1 },
+        { Prefer: 'respond-async' },
+      );
+      const { id: live } = (await accepted.json()) as { id: string };
+      for (let done = 0; done < 1; await new Promise((resolve) => setTimeout(resolve, 50))) {
+        const running = (await (await fetchWorker(`/reports/${live}`, bearer(readToken))).json()) as {
+          progress?: { done: number };
+        };
+        done = running.progress?.done ?? 0;
+      }
+      await db.query(`UPDATE sark_migrate.runs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1`, [live]);
+      await db.query(`UPDATE sark_migrate.lease SET expires_at = now() - interval '1 second' WHERE holder = $1`, [
+        live,
+      ]);
+
+      const controller = createScheduledController({ cron: '* * * * *' });
+      const ctx = createExecutionContext();
+      worker.scheduled(controller, workerBindings(), ctx);
+      await waitOnExecutionContext(ctx);
+
+      expect(await store.get(over.id as ReportId)).toMatchObject({ status: 'abandoned' });
+      const ledger = await db.query<{ id: string; status: string }>(
+        'SELECT id, status FROM sark_migrate.runs WHERE id = ANY($1::text[]) ORDER BY id',
+        [[over.id, live]],
+      );
+      expect(ledger.rows).toEqual([
+        { id: over.id, status: 'abandoned' },
+        { id: live, status: 'running' },
+      ]);
+      expect(await untilEnded(`/reports/${live}`, readToken)).toMatchObject({ status: 'succeeded' });
+    } finally {
+      await db.query('DROP TRIGGER slow_batch ON resources');
+    }
     expect(await counts()).toEqual({ r: 20, c: 60 });
   });
 });

@@ -74,16 +74,39 @@ export function translateDriverError(error: unknown): never {
         );
       }
       break;
-    case '22':
-      throw new ServiceError('invalid-value', said, { facts, cause: error, said });
+    case '22': {
+      // PostgreSQL's words for a refused value quote it (`invalid input syntax for type uuid: "…"`):
+      // the error carries its SQLSTATE and what that means, never the text or the driver's error.
+      const meaning = `${DATA_EXCEPTIONS[sqlstate!] ?? 'the database refused a value'} (SQLSTATE ${sqlstate})`;
+      throw new ServiceError('invalid-value', `${meaning[0]!.toUpperCase()}${meaning.slice(1)}.`, {
+        facts,
+        said: meaning,
+      });
+    }
     case '23': {
+      // A constraint's message names the constraint and the table, not the row (the DETAIL line does: left out).
       const constraint = (error as { constraint?: unknown }).constraint;
       throw new ServiceError('constraint-violation', said, {
         facts: { ...facts, ...(typeof constraint === 'string' ? { constraint } : {}) },
-        cause: error,
         said,
       });
     }
   }
   throw error;
 }
+
+/** What the SQLSTATEs of class 22 (data exception) mean, without the value that caused them. */
+const DATA_EXCEPTIONS: Record<string, string> = {
+  '22001': 'a value is too long for its column',
+  '22003': 'a number is out of range for its column',
+  '22007': 'a date or time does not parse',
+  '22008': 'a date or time is out of range',
+  '22012': 'a division by zero',
+  '22021': 'a character is not valid in the database encoding',
+  '22023': 'a parameter value is invalid',
+  '22025': 'a LIKE pattern has an invalid escape',
+  '2202E': 'an array subscript is out of range',
+  '22004': 'a null value is not allowed',
+  '22P02': 'a value does not parse as its type',
+  '22P05': 'text holds a character PostgreSQL cannot store (NUL, or an unpaired surrogate)',
+};

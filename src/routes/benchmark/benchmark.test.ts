@@ -203,6 +203,39 @@ for (const target of databaseTargets()) {
       expect(await counts(t)).toEqual(before);
     });
 
+    it('refuses text PostgreSQL cannot store (NUL, an unpaired surrogate) with a 400 naming each field, running nothing', async () => {
+      const before = await counts(t);
+      const listed = await app.call('GET', '/reports?kind=benchmark', { as: 'reader' });
+      const reports = (await listed.json()).items.length;
+      const bad = await app.call('POST', '/benchmark', {
+        as: 'runner',
+        body: {
+          params: {
+            protocol: 'mcp\u0000',
+            schemaKey: 'type\uD800',
+            sensitivityLevels: ['high', '\uDC00low'],
+            metadataFilter: { transport: 'http\u0000', 'nested\u0000key': 1, deep: [{ x: '\uD800' }] },
+          },
+        },
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.headers.get('Content-Type')).toMatch(/^application\/problem\+json/);
+      const errors = (await bad.json()).errors as { field: string; message: string }[];
+      expect(errors.map((e) => e.field).sort()).toEqual([
+        'params.metadataFilter.deep.0.x',
+        'params.metadataFilter.nested\u0000key',
+        'params.metadataFilter.transport',
+        'params.protocol',
+        'params.schemaKey',
+        'params.sensitivityLevels.1',
+      ]);
+      expect(errors.find((e) => e.field === 'params.protocol')!.message).toContain('NUL');
+      expect(errors.find((e) => e.field === 'params.schemaKey')!.message).toContain('surrogate');
+      expect(await counts(t)).toEqual(before);
+      const after = await app.call('GET', '/reports?kind=benchmark', { as: 'reader' });
+      expect((await after.json()).items.length).toBe(reports); // nothing ran, nothing was stored
+    });
+
     it('skips a pattern whose table is missing instead of failing', async () => {
       await t.admin.query('ALTER TABLE cost_tracking RENAME TO cost_tracking_elsewhere');
       try {

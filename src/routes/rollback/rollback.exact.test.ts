@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { databaseTargets, type TestDatabase } from '../../../test/support/databases.js';
 import { pausedBatch } from '../../../test/support/paused-batch.js';
-import { BORN, BORN_TOOL, cutover, run, snapshot } from '../../../test/support/rollback.js';
+import { BORN, BORN_TOOL, cutover, planIdFor, run, snapshot } from '../../../test/support/rollback.js';
 import { rollback } from '../../operations/rollback/index.js';
 import { detachedContext } from '../../operations/runner.js';
 
@@ -301,7 +301,8 @@ for (const target of databaseTargets()) {
           await t.db.query(
             'CREATE TRIGGER refuse BEFORE INSERT ON sark_migrate.archived_capability_packs FOR EACH ROW EXECUTE FUNCTION refuse()',
           );
-          const body = { dryRun: false, batchSize: 10, parallelism: 1 };
+          const scope = { batchSize: 10, parallelism: 1 };
+          const body = { ...scope, dryRun: false, planId: await planIdFor(app, scope) };
           expect((await app.call('POST', '/rollback', { body })).status).toBe(500);
           const state = async () =>
             (
@@ -322,7 +323,7 @@ for (const target of databaseTargets()) {
             archived_capabilities: 2 * (40 - failed.resources!),
           });
           await t.db.query('DROP TRIGGER refuse ON sark_migrate.archived_capability_packs');
-          const rerun = await run(app, body);
+          const rerun = await run(app, scope); // on a new plan: the failed run changed the database
           expect(rerun.tables).toMatchObject({
             resources: { removed: failed.resources },
             capabilities: { removed: 2 * failed.resources! },

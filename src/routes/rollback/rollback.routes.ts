@@ -3,6 +3,7 @@ import { requireScope } from '../../http/auth.js';
 import { ROLLBACK_DEFAULTS } from '../../operations/rollback/index.js';
 import { rollbackReportSchema } from '../../reports/rollback.js';
 import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } from '../shared.js';
+import { text } from '../../reports/text.js';
 
 export const rollbackBodySchema = z
   .strictObject({
@@ -11,7 +12,7 @@ export const rollbackBodySchema = z
       .default(true)
       .openapi({ description: 'Plan only (scope `run`), with a `planId`. `false` rolls back (scope `apply`).' }),
     resourceIds: z
-      .array(z.string().min(1).max(255))
+      .array(text(255))
       .min(1)
       .max(10_000)
       .optional()
@@ -20,7 +21,10 @@ export const rollbackBodySchema = z
       .string()
       .regex(/^[0-9a-f]{32}$/, 'must be the planId of a dry run')
       .optional()
-      .openapi({ description: 'Refuse (409) unless the database still matches this plan.' }),
+      .openapi({
+        description:
+          'The planId of a dry run: required for a run (`dryRun: false`), which is refused (409 `stale-plan`) unless the database still matches the plan.',
+      }),
     backportChanges: z
       .boolean()
       .default(false)
@@ -36,6 +40,15 @@ export const rollbackBodySchema = z
       .max(4)
       .default(ROLLBACK_DEFAULTS.parallelism)
       .openapi({ description: 'Batches rolled back at once on separate connections (1 on the embedded database).' }),
+  })
+  // A run removes rows: it goes ahead only on a plan someone has seen (the dry run's planId).
+  .superRefine((body, ctx) => {
+    if (body.dryRun === false && body.planId === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['planId'],
+        message: 'is required for a run (dryRun: false): make a dry run, review its plan, and pass its planId',
+      });
   })
   .openapi('RollbackRequest');
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { databaseTargets } from '../../../test/support/databases.js';
 import { checkFidelity } from '../../../test/support/fidelity.js';
-import { BORN, BORN_TOOL, cutover, run, snapshot } from '../../../test/support/rollback.js';
+import { BORN, BORN_TOOL, cutover, planIdFor, run, snapshot } from '../../../test/support/rollback.js';
 
 for (const target of databaseTargets()) {
   describe(`POST /rollback [${target.driver}]`, () => {
@@ -137,7 +137,7 @@ for (const target of databaseTargets()) {
         });
         expect(outcome(long)).toMatchObject({
           outcome: 'stays in v2',
-          reason: expect.stringMatching(/^v1 refused it: value too long/),
+          reason: 'v1 refused it: a value is too long for its column (SQLSTATE 22001)',
         });
         expect(done.tables.resources).toMatchObject({ removed: 7, writtenBack: 1 }); // the 6 of v1 origin and `first`
         const left = await t.db.query<{ id: string }>(`SELECT id FROM resources WHERE protocol = 'mcp' ORDER BY id`);
@@ -240,8 +240,15 @@ for (const target of databaseTargets()) {
             last!.id,
           ]);
           const before = await snapshot(t);
-          const body = { dryRun: false, backportChanges: true, batchSize: 10, parallelism: 1 };
-          expect((await app.call('POST', '/rollback', { body })).status).toBe(500);
+          const scope = { backportChanges: true, batchSize: 10, parallelism: 1 };
+          const body = { ...scope, dryRun: false, planId: await planIdFor(app, scope) };
+          // v1 refuses the row (its transport is NOT NULL): a conflict with the data, not a fault of the service.
+          const refused = await app.call('POST', '/rollback', { body });
+          expect(refused.status).toBe(409);
+          expect(await refused.json()).toMatchObject({
+            type: 'urn:sark-migrate:problem:constraint-violation',
+            sqlstate: '23502',
+          });
 
           const { items } = await (await app.call('GET', '/reports?kind=rollback', { as: 'reader' })).json();
           const failed = await (await app.call('GET', `/reports/${items[0].id}`, { as: 'reader' })).json();
@@ -287,7 +294,7 @@ for (const target of databaseTargets()) {
             `UPDATE resources SET metadata = metadata || jsonb_build_object('transport', $2::text) WHERE id = $1`,
             [last!.id, last!.transport],
           );
-          const rerun = await run(app, body);
+          const rerun = await run(app, scope); // on a new plan: the failed run changed the database
           expect(rerun.tables).toMatchObject({
             resources: { removed: 40 - removed, backported: 1 },
             capabilities: { removed: 2 * (40 - removed) },
@@ -350,8 +357,23 @@ describe('POST /rollback input and scopes', () => {
         'planId',
         'resourceIds',
       ]);
+      const unstorable = await app.call('POST', '/rollback', {
+        body: { dryRun: false, resourceIds: ['ok', 'nul\u0000', 'half\uD800'] },
+      });
+      expect(unstorable.status).toBe(400);
+      expect((await unstorable.json()).errors.map((e: { field: string }) => e.field)).toEqual([
+        'resourceIds.1',
+        'resourceIds.2',
+        'planId',
+      ]);
       expect((await app.call('POST', '/rollback', { as: 'reader' })).status).toBe(403);
-      expect((await app.call('POST', '/rollback', { as: 'runner', body: { dryRun: false } })).status).toBe(403);
+      const planned = { dryRun: false, planId: await planIdFor(app) };
+      expect((await app.call('POST', '/rollback', { as: 'runner', body: planned })).status).toBe(403);
+      const unplanned = await app.call('POST', '/rollback', { body: { dryRun: false } });
+      expect(unplanned.status).toBe(400);
+      expect((await unplanned.json()).errors).toEqual([
+        { field: 'planId', in: 'body', message: expect.stringContaining('make a dry run, review its plan') },
+      ]);
       expect((await app.call('POST', '/rollback', { as: 'runner' })).status).toBe(200);
       expect(await snapshot(t)).toEqual(before);
     }));
