@@ -15,6 +15,7 @@ import {
   type LeaseState,
 } from './support/fault-checks.js';
 import { checkFidelity, resourcesMissingTools } from './support/fidelity.js';
+import { planIdFor } from './support/rollback.js';
 import { seedV1 } from './support/seed.js';
 import { prng, startCutProxy, type CutProxy } from './support/tcp-cut-proxy.js';
 import { startWsProxy, type WsProxy } from './support/ws-proxy.js';
@@ -100,10 +101,14 @@ function expectFreeOrExpiring(lease: LeaseState, runId: string | undefined) {
   expect(lease.leftMs!).toBeLessThanOrEqual(LEASE_TTL_MS + 500);
 }
 
-/** A run without faults: retried while a faulted run's lease has yet to expire, then 200. */
-async function rerun(app: TestApp, path: string, body: object) {
+/**
+ * A run without faults: retried while a faulted run's lease has yet to expire, then 200. A
+ * rollback runs on the plan of a dry run made just before it, as a user's would.
+ */
+async function rerun(app: TestApp, path: '/migrate' | '/rollback', body: object) {
   for (const deadline = Date.now() + LEASE_TTL_MS + 10_000; ; await sleep(200)) {
-    const response = await app.call('POST', path, { body });
+    const plan = path === '/rollback' ? { planId: await planIdFor(app) } : {};
+    const response = await app.call('POST', path, { body: { ...body, ...plan } });
     const answer = await answerOf(response);
     if (answer.outcome === 'operation-in-progress' && Date.now() < deadline) continue;
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
@@ -205,10 +210,9 @@ async function rollbackTrial(rig: Rig, seed: number) {
   await startFrom(rig, 'migrated');
   await emptyArchive(rig.t.admin); // so the archive holds exactly what this trial removes
   const before = await v2Digest(rig.t.admin);
-  const plan = await (await rig.app.call('POST', '/rollback', { body: { dryRun: true } })).json();
   const answer = await faulted(rig, seed, '/rollback', {
     dryRun: false,
-    planId: plan.planId,
+    planId: await planIdFor(rig.app),
     batchSize: batchSizeFor(seed, [undefined, 1_000, 2_500]),
   });
   expectClean(answer);
@@ -295,6 +299,13 @@ function describeTrials(driver: 'pg' | 'neon', trials: number, seedBase: number)
     }
   });
 }
+
+// `npm run test:chaos` asks for the trials: without a database to run them on, that is a mistake, not a skip.
+describe.runIf(!real && process.env.npm_lifecycle_event === 'test:chaos')('fault trials', () => {
+  it('need TEST_DATABASE_URL', () => {
+    throw new Error('npm run test:chaos needs TEST_DATABASE_URL (a PostgreSQL the trials can create databases on)');
+  });
+});
 
 describeTrials('pg', TRIALS, SEED);
 describeTrials('neon', NEON_TRIALS, SEED + 1_000_000);

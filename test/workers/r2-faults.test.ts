@@ -70,7 +70,8 @@ describe('an R2 binding that throws on the Worker', () => {
 
   beforeEach(async () => {
     // From v1 only, so the migration's work can be seen (the suite's files share one database).
-    expect((await post('/rollback', { dryRun: false })).status).toBe(200);
+    const { planId } = (await (await post('/rollback', { dryRun: true })).json()) as { planId: string };
+    expect((await post('/rollback', { dryRun: false, planId })).status).toBe(200);
     expect(await state()).toEqual({ r: 0, c: 0, holder: null });
   });
 
