@@ -147,12 +147,18 @@ async function startFrom(rig: Rig, state: 'migrated' | 'rolled back') {
  * Runs path with the proxy armed under `seed`; the answer, once the run and its background work
  * have ended. The service's logs of the lost connections are counted, not printed.
  */
-async function faulted(rig: Rig, seed: number, path: string, body: object): Promise<Answer & { resources: number }> {
+async function faulted(
+  rig: Rig,
+  seed: number,
+  outage: boolean,
+  path: string,
+  body: object,
+): Promise<Answer & { resources: number }> {
   const before = rig.proxy.stats;
   const logged = [vi.spyOn(console, 'error'), vi.spyOn(console, 'warn')].map((spy) =>
     spy.mockImplementation(() => undefined),
   );
-  rig.proxy.arm(seed);
+  rig.proxy.arm(seed, { outage });
   let answer: Answer;
   let lines = 0;
   try {
@@ -171,9 +177,9 @@ async function faulted(rig: Rig, seed: number, path: string, body: object): Prom
   const { rows } = await rig.t.admin.query<{ r: number }>('SELECT count(*)::int AS r FROM resources');
   const lease = await leaseState(rig.t.admin);
   console.log(
-    `faults: ${path} seed ${seed} batchSize ${(body as { batchSize?: number }).batchSize ?? 'adaptive'}: ` +
-      `${answer.status} ${answer.outcome} after ${after.bytes - before.bytes} bytes, ${after.cuts - before.cuts} of ` +
-      `${after.connections - before.connections} new connections cut; ${batches} batches committed, ` +
+    `faults: ${path} seed ${seed} ${outage ? 'outage' : 'cuts'} batchSize ${(body as { batchSize?: number }).batchSize ?? 'adaptive'}: ` +
+      `${answer.status} ${answer.outcome} after ${after.bytes - before.bytes} bytes, ${after.cuts - before.cuts} cut, ` +
+      `${after.connections - before.connections} new, ${after.refused - before.refused} refused; ${batches} batches committed, ` +
       `${rows[0]!.r} resources; lease ${lease.holder ? `held, ${lease.leftMs} ms left` : 'free'}; ` +
       `${lines} lines logged`,
   );
@@ -184,9 +190,9 @@ async function faulted(rig: Rig, seed: number, path: string, body: object): Prom
 const batchSizeFor = (seed: number, sizes: (number | undefined)[]) =>
   sizes[Math.floor(prng(seed ^ 0x5bd1e995)() * sizes.length)];
 
-async function migrateTrial(rig: Rig, seed: number) {
+async function migrateTrial(rig: Rig, seed: number, outage: boolean) {
   await startFrom(rig, 'rolled back');
-  const answer = await faulted(rig, seed, '/migrate', {
+  const answer = await faulted(rig, seed, outage, '/migrate', {
     dryRun: false,
     batchSize: batchSizeFor(seed, [undefined, 500, 1_000]),
   });
@@ -206,11 +212,11 @@ async function migrateTrial(rig: Rig, seed: number) {
   expect(await v1Checksum(rig.t.admin)).toBe(rig.v1);
 }
 
-async function rollbackTrial(rig: Rig, seed: number) {
+async function rollbackTrial(rig: Rig, seed: number, outage: boolean) {
   await startFrom(rig, 'migrated');
   await emptyArchive(rig.t.admin); // so the archive holds exactly what this trial removes
   const before = await v2Digest(rig.t.admin);
-  const answer = await faulted(rig, seed, '/rollback', {
+  const answer = await faulted(rig, seed, outage, '/rollback', {
     dryRun: false,
     planId: await planIdFor(rig.app),
     batchSize: batchSizeFor(seed, [undefined, 1_000, 2_500]),
@@ -284,16 +290,21 @@ function describeTrials(driver: 'pg' | 'neon', trials: number, seedBase: number)
       await rig?.t.dispose();
     });
 
+    // Trials alternate between connections cut one by one and an outage (the first cut takes every
+    // connection down, new ones refused, until the run has answered): then even the lease's
+    // release is lost, and the re-run has to take the lease over once it expires.
     for (let i = 0; i < trials; i++) {
       const seed = seedBase + 2 * i;
+      const [migrateOutage, rollbackOutage] = [i % 2 === 0, i % 2 === 1];
+      const how = (outage: boolean) => (outage ? 'an outage' : 'a cut');
       it(
-        `migrate cut mid-run, then a re-run: whole batches, lease free, exact (trial ${i + 1}, seed ${seed})`,
-        () => migrateTrial(rig!, seed),
+        `migrate under ${how(migrateOutage)}, then a re-run: whole batches, lease free or taken over, exact (trial ${i + 1}, seed ${seed})`,
+        () => migrateTrial(rig!, seed, migrateOutage),
         300_000,
       );
       it(
-        `rollback cut mid-run, then a re-run: archive equals what was removed (trial ${i + 1}, seed ${seed + 1})`,
-        () => rollbackTrial(rig!, seed + 1),
+        `rollback under ${how(rollbackOutage)}, then a re-run: archive equals what was removed (trial ${i + 1}, seed ${seed + 1})`,
+        () => rollbackTrial(rig!, seed + 1, rollbackOutage),
         300_000,
       );
     }

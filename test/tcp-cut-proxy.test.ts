@@ -44,12 +44,33 @@ describe('the cutting TCP proxy', () => {
       proxy.arm(1);
       // 80 bytes out, then 20 of their echo back: 100 bytes through the proxy, and the connection ends.
       expect(await exchange(socket, 80, 80)).toEqual({ closed: true, length: 20 });
-      expect(proxy.stats).toMatchObject({ connections: 1, cuts: 1, bytes: 2_100 });
+      expect(proxy.stats).toMatchObject({ connections: 1, cuts: 1, refused: 0, bytes: 2_100 });
 
       proxy.disarm();
       const next = await open(proxy.port);
       expect(await exchange(next, 500, 500)).toEqual({ closed: false, length: 500 });
       next.destroy();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('armed as an outage, takes every connection down at the first cut and refuses new ones until disarmed', async () => {
+    const proxy = await startCutProxy({ target: { host: '127.0.0.1', port }, minBytes: 100, maxBytes: 100 });
+    try {
+      const [first, second] = [await open(proxy.port), await open(proxy.port)];
+      proxy.arm(1, { outage: true });
+      const secondClosed = new Promise((resolve) => second.on('close', resolve));
+      expect(await exchange(first, 80, 80)).toEqual({ closed: true, length: 20 });
+      await secondClosed; // cut with the first, though it sent nothing
+      const refused = await open(proxy.port);
+      expect(await exchange(refused, 10, 10)).toEqual({ closed: true, length: 0 });
+      expect(proxy.stats).toMatchObject({ connections: 2, cuts: 2, refused: 1 });
+
+      proxy.disarm();
+      const after = await open(proxy.port);
+      expect(await exchange(after, 10, 10)).toEqual({ closed: false, length: 10 });
+      after.destroy();
     } finally {
       await proxy.close();
     }

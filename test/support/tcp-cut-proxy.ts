@@ -6,19 +6,20 @@ import { connect, createServer, type Socket } from 'node:net';
  * directions together, counted from the moment it was armed) from a seeded PRNG, between
  * `minBytes` and `maxBytes`; the chunk that crosses it is forwarded only up to the budget, and
  * then both sockets are destroyed, mid-message as likely as not. The same seed gives the same
- * budgets to the connections in the order they meet them.
+ * budgets to the connections in the order they meet them. Armed as an outage, the first cut
+ * takes the network down: every connection is cut, and new ones are refused until disarm().
  */
 export interface CutProxy {
   readonly port: number;
   /** postgres://postgres@127.0.0.1:PORT/database, through the proxy. */
   url(database: string): string;
   /** From now on, connections are cut after their budget; `seed` restarts the PRNG. */
-  arm(seed?: number): void;
-  /** Stops cutting; connections alive now are left alone. */
+  arm(seed?: number, options?: { outage?: boolean }): void;
+  /** Stops cutting (and ends an outage); connections alive now are left alone. */
   disarm(): void;
   readonly armed: boolean;
-  /** Connections cut since the proxy started, and bytes forwarded both ways. */
-  readonly stats: { connections: number; cuts: number; bytes: number };
+  /** Since the proxy started: connections accepted, cut, refused during an outage; bytes forwarded both ways. */
+  readonly stats: { connections: number; cuts: number; refused: number; bytes: number };
   close(): Promise<void>;
 }
 
@@ -53,8 +54,10 @@ export async function startCutProxy(options: CutProxyOptions): Promise<CutProxy>
   const { minBytes, maxBytes } = options;
   let random = prng(options.seed ?? 1);
   let armed = false;
+  let outage = false;
+  let down = false;
   const pairs = new Set<Pair>();
-  const stats = { connections: 0, cuts: 0, bytes: 0 };
+  const stats = { connections: 0, cuts: 0, refused: 0, bytes: 0 };
   const draw = () => minBytes + Math.floor(random() * (maxBytes - minBytes + 1));
 
   const cut = (pair: Pair) => {
@@ -62,6 +65,10 @@ export async function startCutProxy(options: CutProxyOptions): Promise<CutProxy>
     stats.cuts++;
     pair.client.destroy();
     pair.server.destroy();
+    if (armed && outage && !down) {
+      down = true;
+      for (const other of [...pairs]) cut(other);
+    }
   };
 
   /** Forwards chunk from one side to the other, cutting the pair where its budget runs out. */
@@ -81,6 +88,11 @@ export async function startCutProxy(options: CutProxyOptions): Promise<CutProxy>
   };
 
   const proxy = createServer({ noDelay: true }, (client) => {
+    if (down) {
+      stats.refused++;
+      client.destroy();
+      return;
+    }
     const server = connect({ ...options.target, noDelay: true });
     const pair: Pair = { client, server, budget: armed ? draw() : null };
     pairs.add(pair);
@@ -100,13 +112,16 @@ export async function startCutProxy(options: CutProxyOptions): Promise<CutProxy>
   return {
     port,
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
-    arm(seed) {
+    arm(seed, { outage: asOutage = false } = {}) {
       if (seed !== undefined) random = prng(seed);
       armed = true;
+      outage = asOutage;
+      down = false;
       for (const pair of pairs) pair.budget = draw();
     },
     disarm() {
       armed = false;
+      down = false;
       for (const pair of pairs) pair.budget = null;
     },
     get armed() {
