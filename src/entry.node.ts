@@ -14,6 +14,7 @@ import { isNeonUrl, readNodeConfig, type NodeConfig } from './env.js';
 import { generateToken, sha256Hex } from './http/auth.js';
 import { ConfigError } from './errors.js';
 import { markAbandonedRuns } from './operations/abandon.js';
+import { HEALTH_PROBE_TTL_MS, ProbeCache } from './operations/probe.js';
 import type { AppDeps } from './operations/deps.js';
 import { SCOPES, type TokenEntry } from './http/scopes.js';
 import { createReportStore } from './reports/store.js';
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
     db: withServiceSchema(db, serviceSchema, 'database'),
     store: createReportStore(fsObjectStore(config.reportsDir)),
     leaseTtlMs: config.leaseTtlMs,
+    healthProbe: new ProbeCache(HEALTH_PROBE_TTL_MS),
     // The process outlives the response: background work runs on, and shutdown waits for it.
     defer: (task) => {
       background.add(task);

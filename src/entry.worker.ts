@@ -9,6 +9,7 @@ import { ConfigError, isServiceError, isTransient, ServiceError, type ErrorKind 
 import { reportErrorOf } from './http/problems.js';
 import type { LaunchParams, Launcher } from './operations/deps.js';
 import { markAbandonedRuns } from './operations/abandon.js';
+import { HEALTH_PROBE_TTL_MS, ProbeCache, type HealthReport } from './operations/probe.js';
 import { LEASE_TTL_MS } from './operations/lease.js';
 import { operationFor } from './operations/registry.js';
 import { runOperation, type Step, type StepOptions } from './operations/runner.js';
@@ -62,6 +63,14 @@ function configOf(env: WorkerBindings): WorkerConfig {
 
 const backgroundOf = new WeakMap<AppDeps, Promise<unknown>[]>();
 
+// The deep /health probe, shared by this isolate's requests per configuration (no client lives in it).
+const healthProbes = new WeakMap<WorkerConfig, ProbeCache<HealthReport>>();
+function healthProbeOf(config: WorkerConfig): ProbeCache<HealthReport> {
+  let probe = healthProbes.get(config);
+  if (!probe) healthProbes.set(config, (probe = new ProbeCache(HEALTH_PROBE_TTL_MS)));
+  return probe;
+}
+
 // Whether each database's service schema is current, across this isolate's requests (no client, no attempt in flight).
 const serviceSchema = new ServiceSchemaGate();
 
@@ -74,6 +83,7 @@ const app = createApp<WorkerBindings>({
       db: withServiceSchema(db, serviceSchema, config.databaseUrl ?? ''),
       store: createReportStore(r2ObjectStore(env.REPORTS)),
       launcher: env.RUNS ? workflowLauncher(env.RUNS) : undefined,
+      healthProbe: healthProbeOf(config),
       ...(env.SYNC_BUDGET_MS ? { syncBudgetMs: Number(env.SYNC_BUDGET_MS) } : {}),
       // waitUntil at once, not at release: a client that disconnects mid-request must not cancel the work.
       defer: (task) => {

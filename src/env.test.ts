@@ -39,6 +39,10 @@ describe('configuration', () => {
     expect(() =>
       readWorkerConfig({ DATABASE_URL: 'postgres://u:p@ep-cool-name-123-pooler.eu-central-1.aws.neon.tech/sark' }),
     ).toThrow(/-pooler/);
+    // A postgres:// URL keeps its host's case: the pooler is refused however it is spelt.
+    expect(() =>
+      readWorkerConfig({ DATABASE_URL: 'postgres://u:p@EP-Cool-Name-123-POOLER.eu-central-1.aws.neon.tech/sark' }),
+    ).toThrow(/-pooler/);
     expect(
       readWorkerConfig({ DATABASE_URL: 'postgres://u:p@ep-cool-name-123.eu-central-1.aws.neon.tech/sark' }).databaseUrl,
     ).toContain('ep-cool-name-123.');

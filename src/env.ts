@@ -19,7 +19,8 @@ const postgresUrl = z
   )
   // Neon's pooler is PgBouncer in transaction mode: a session-level advisory lock does not hold there.
   .refine(
-    (value) => !URL.canParse(value) || !new URL(value).hostname.includes('-pooler.'),
+    // A postgres:// URL keeps its host's case (it is not a special scheme): compare it lowercased.
+    (value) => !URL.canParse(value) || !new URL(value).hostname.toLowerCase().includes('-pooler.'),
     "must name Neon's direct host, not its -pooler host: the advisory lock needs a session of its own",
   )
   .optional()

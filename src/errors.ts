@@ -33,6 +33,8 @@ export const ERROR_KINDS = [
   'run-ended',
   /** A setting or the service's own schema is missing. */
   'not-configured',
+  /** The report store (files, R2) does not take the run's report. */
+  'store-unavailable',
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 

@@ -71,8 +71,9 @@ describeEachDatabase('database adapter contract', (current) => {
       { statementTimeoutMs: 1500, lockTimeoutMs: 250 },
     );
     expect(inside.rows[0]).toEqual({ st: '1500ms', lt: '250ms' });
+    // After it, the connection's own bound again (none on the embedded database).
     const after = await db.query<{ st: string }>(`SELECT current_setting('statement_timeout') AS st`);
-    expect(after.rows[0]!.st).toBe('0');
+    expect(after.rows[0]!.st).toBe(current().driver === 'pglite' ? '0' : '10min');
   });
 
   it('keeps SQL errors as they are: a syntax error is not an outage', async () => {
@@ -93,7 +94,9 @@ describeEachDatabase('database adapter contract', (current) => {
     expect(JSON.stringify({ ...(refused as object), message: (refused as Error).message })).not.toContain('secret');
     expect((refused as Error).cause).toBeUndefined(); // the driver's error, which quotes the value, is not kept
 
-    await db.query('CREATE TEMP TABLE keyed (id text PRIMARY KEY)');
+    // A table of its own, not a temporary one: a pool may answer each statement on another connection.
+    await db.query('DROP TABLE IF EXISTS keyed');
+    await db.query('CREATE TABLE keyed (id text PRIMARY KEY)');
     await db.query(`INSERT INTO keyed VALUES ('secret-key')`);
     const conflict = await db.query(`INSERT INTO keyed VALUES ('secret-key')`).catch((e: unknown) => e);
     expect(conflict).toMatchObject({
@@ -102,6 +105,34 @@ describeEachDatabase('database adapter contract', (current) => {
     });
     expect(JSON.stringify({ ...(conflict as object), message: (conflict as Error).message })).not.toContain('secret');
     await db.query('DROP TABLE keyed');
+  });
+
+  it('gives every connection a statement, lock and idle-transaction timeout, so nothing runs unbounded', async () => {
+    const { db, driver } = current();
+    if (driver === 'pglite') return; // one embedded backend, in the process: no pool, no connection to bound
+    const shown = async (setting: string) =>
+      (await db.query<{ v: string }>(`SELECT current_setting($1) AS v`, [setting])).rows[0]!.v;
+    expect(await shown('statement_timeout')).toBe('10min');
+    expect(await shown('lock_timeout')).toBe('1min');
+    expect(await shown('idle_in_transaction_session_timeout')).toBe('5min');
+    await db.withAdvisoryLock(async (session) => {
+      expect((await session.query<{ v: string }>(`SELECT current_setting('lock_timeout') AS v`)).rows[0]!.v).toBe(
+        '1min',
+      );
+    });
+  });
+
+  it('refuses to go on when the locked session did not stay one backend holding the lock (a transaction-mode pooler)', async () => {
+    const { db, driver } = current();
+    if (driver === 'pglite') return; // its lock is kept in-process
+    // What a pooler in transaction mode does to a session: the lock is not there when it is released.
+    await expect(
+      db.withAdvisoryLock(async (session) => {
+        await session.query('SELECT pg_advisory_unlock_all()');
+        return 'done';
+      }),
+    ).rejects.toMatchObject({ kind: 'not-configured', message: expect.stringMatching(/pooler in transaction mode/) });
+    await expect(db.withAdvisoryLock(async () => 'again')).resolves.toBe('again'); // nothing left held
   });
 
   it('lets one advisory-lock session run at a time and frees the lock afterwards', async () => {

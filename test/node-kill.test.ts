@@ -121,13 +121,16 @@ describe.runIf(process.env.TEST_DATABASE_URL)('the Node service killed mid-run',
     await start();
     const abandoned = await until(id, (r) => r.status !== 'running'); // the sweep, once the lease expired
     expect(abandoned).toMatchObject({ status: 'abandoned', summary: { database: { resources: mid.r } } });
-    return { id, mid };
+    return { id, mid, abandoned };
   }
 
   it('mid-migrate: the report ends abandoned, the lease is free after expiry, and a re-run ends with exact data', async () => {
     await slowDown('resources', 'INSERT');
     await start();
-    const { id, mid } = await killMidRun('/migrate', { dryRun: false, batchSize: 5, parallelism: 1 });
+    const { id, mid, abandoned } = await killMidRun('/migrate', { dryRun: false, batchSize: 5, parallelism: 1 });
+    // The report was checkpointed as the run went: at least the batches its progress showed.
+    expect(abandoned.batches.committed).toBeGreaterThanOrEqual(3);
+    expect(abandoned.batches.committed * 5).toBeLessThanOrEqual(mid.r);
     expect(mid.r).toBeGreaterThan(0);
     expect(mid.r).toBeLessThan(SERVERS);
     expect(mid.c).toBe(mid.r * TOOLS); // whole batches only
@@ -144,7 +147,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)('the Node service killed mid-run',
     await t.admin.query('DROP TRIGGER IF EXISTS slow_batch ON resources');
     await slowDown('capabilities', 'DELETE');
     const plan = async () => (await (await call('POST', '/rollback', {})).json()).planId as string;
-    const { id, mid } = await killMidRun('/rollback', {
+    const { id, mid, abandoned } = await killMidRun('/rollback', {
       dryRun: false,
       planId: await plan(),
       batchSize: 5,
@@ -152,6 +155,9 @@ describe.runIf(process.env.TEST_DATABASE_URL)('the Node service killed mid-run',
     });
     expect(mid.r).toBeGreaterThan(0);
     expect(mid.r).toBeLessThan(SERVERS);
+    // Checkpointed as it went: its archive's id from before the first batch, and what committed.
+    expect(abandoned.archive.rollbackId).toBe(id);
+    expect(abandoned.batches.committed).toBeGreaterThanOrEqual(3);
 
     const again = await call('POST', '/rollback', { dryRun: false, planId: await plan() });
     expect(again.status).toBe(200);

@@ -26,8 +26,8 @@ describeEachDatabase("the service's own schema", (current) => {
     const { db } = current();
     await seedV1(db, { servers: 2, toolsPerServer: 1, withV2: false });
     expect(await ledger(db)).toEqual([]);
-    const { app } = await makeTestApp(db);
-    const health = await (await app.request('/health')).json();
+    const { call } = await makeTestApp(db);
+    const health = await (await call('GET', '/health', { as: 'reader' })).json();
     expect(health.schemas.service).toEqual({ name: 'sark_migrate', current: true, pending: [] });
     expect(await ledger(db)).toEqual(SERVICE_TAGS);
     const { rows } = await db.query<{ archive: boolean; v2: boolean }>(
@@ -42,9 +42,9 @@ describeEachDatabase("the service's own schema", (current) => {
     // Half of migration 0003's tables already there: it refuses to run (schema-conflict).
     await db.query('CREATE SCHEMA sark_migrate');
     await db.query('CREATE TABLE sark_migrate.archived_resource_packs (x int)');
-    const { call, app } = await makeTestApp(db);
+    const { call } = await makeTestApp(db);
 
-    const health = await (await app.request('/health')).json();
+    const health = await (await call('GET', '/health', { as: 'reader' })).json();
     expect(health.schemas.service).toMatchObject({
       current: false,
       pending: ['0003_rollback_archive_packs', '0004_rollback_archive_views', '0005_run_lease'],
@@ -60,9 +60,9 @@ describeEachDatabase("the service's own schema", (current) => {
 
     // Reads try again only after a while; a changing run tries at once, and succeeds.
     await db.query('DROP TABLE sark_migrate.archived_resource_packs');
-    expect((await (await app.request('/health')).json()).schemas.service.current).toBe(false);
+    expect((await (await call('GET', '/health', { as: 'reader' })).json()).schemas.service.current).toBe(false);
     expect((await call('POST', '/migrate', { body: { dryRun: false } })).status).toBe(200);
-    const healed = await (await app.request('/health')).json();
+    const healed = await (await call('GET', '/health', { as: 'reader' })).json();
     expect(healed.schemas.service).toEqual({ name: 'sark_migrate', current: true, pending: [] });
   });
 

@@ -1,4 +1,5 @@
 import { createMiddleware } from 'hono/factory';
+import type { Context } from 'hono';
 import type { AppEnv } from './create-router.js';
 import { ServiceError } from '../errors.js';
 import { HttpProblem } from './problems.js';
@@ -43,32 +44,37 @@ export function assertScope(principal: TokenEntry, scope: Scope, why: string): v
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
+/** The request's token entry when it carries `scope` (any, for `any`); 401 without a known token, 403 without the scope. */
+export async function authenticate(c: Context<AppEnv>, scope: Scope | 'any'): Promise<TokenEntry> {
+  const tokens = c.var.tokens;
+  if (!tokens) {
+    throw new ServiceError(
+      'not-configured',
+      'No API tokens are configured (API_TOKENS), so no operation can be authorised.',
+    );
+  }
+  const presented = BEARER.exec(c.req.header('Authorization') ?? '')?.[1];
+  const entry = presented ? await findToken(presented, tokens) : undefined;
+  if (!entry) {
+    const detail = presented
+      ? 'The bearer token is not known.'
+      : 'Send an API token as `Authorization: Bearer <token>`.';
+    throw new HttpProblem('unauthorized', detail, {
+      headers: { 'WWW-Authenticate': `Bearer realm="sark-migrate", scope="${scope}"` },
+    });
+  }
+  if (scope !== 'any' && !grants(entry.scopes, scope)) {
+    throw new HttpProblem('forbidden', `The token "${entry.name}" lacks the "${scope}" scope.`, {
+      headers: { 'WWW-Authenticate': `Bearer realm="sark-migrate", error="insufficient_scope", scope="${scope}"` },
+    });
+  }
+  return entry;
+}
+
 /** Lets the request through when its bearer token carries `scope`; sets `principal`. */
 export function requireScope(scope: Scope) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const tokens = c.var.tokens;
-    if (!tokens) {
-      throw new ServiceError(
-        'not-configured',
-        'No API tokens are configured (API_TOKENS), so no operation can be authorised.',
-      );
-    }
-    const presented = BEARER.exec(c.req.header('Authorization') ?? '')?.[1];
-    const entry = presented ? await findToken(presented, tokens) : undefined;
-    if (!entry) {
-      const detail = presented
-        ? 'The bearer token is not known.'
-        : 'Send an API token as `Authorization: Bearer <token>`.';
-      throw new HttpProblem('unauthorized', detail, {
-        headers: { 'WWW-Authenticate': `Bearer realm="sark-migrate", scope="${scope}"` },
-      });
-    }
-    if (!grants(entry.scopes, scope)) {
-      throw new HttpProblem('forbidden', `The token "${entry.name}" lacks the "${scope}" scope.`, {
-        headers: { 'WWW-Authenticate': `Bearer realm="sark-migrate", error="insufficient_scope", scope="${scope}"` },
-      });
-    }
-    c.set('principal', entry);
+    c.set('principal', await authenticate(c, scope));
     await next();
   });
 }

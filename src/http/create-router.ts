@@ -30,7 +30,7 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result, c
     // An unknown key is reported under its own name, not its parent's.
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({
-        field: base ? `${base}.${key}` : key,
+        field: [base, key === '' ? '(empty key)' : key].filter(Boolean).join('.'),
         in: location,
         message: 'is not a known field',
       }));

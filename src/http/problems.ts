@@ -72,6 +72,7 @@ const PROBLEM_TYPES: Record<ErrorKind | HttpKind, ProblemType> = {
   'run-ended': { status: 409, slug: 'run-ended', title: 'The run has ended' },
   cancelled: { status: 499 as ContentfulStatusCode, slug: 'cancelled', title: 'Cancelled' },
   'not-configured': { status: 503, slug: 'not-configured', title: 'Service not configured' },
+  'store-unavailable': { status: 503, slug: 'store-unavailable', title: 'Report store unavailable' },
   'bad-request': { status: 400, slug: 'bad-request', title: 'Bad request' },
   unauthorized: { status: 401, slug: 'unauthorized', title: 'Unauthorized' },
   forbidden: { status: 403, slug: 'forbidden', title: 'Forbidden' },
@@ -199,7 +200,7 @@ export function problemResponses<const S extends readonly number[]>(...statuses:
     415: 'The body is not `application/json`.',
     422: 'The database does not have a schema the operation can work on; `missing` names what lacks.',
     499: 'The client closed the request: the operation stopped, and its stored report says so.',
-    503: 'The database is unreachable, or the service is not configured.',
+    503: 'The database or the report store is unreachable, or the service is not configured.',
   };
   return Object.fromEntries(
     statuses.map((status) => [

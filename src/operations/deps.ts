@@ -1,5 +1,6 @@
 import type { Database } from '../adapters/db/types.js';
 import type { ReportStore } from '../reports/store.js';
+import type { HealthReport, ProbeCache } from './probe.js';
 import type { ErrorKind } from '../errors.js';
 import type { ReportKind } from '../reports/schemas.js';
 
@@ -25,6 +26,11 @@ export interface AppDeps {
   launcher?: Launcher | undefined;
   /** With a launcher: how long a synchronous request waits for the run to end (default SYNC_BUDGET_MS). */
   syncBudgetMs?: number;
+  /**
+   * The deep health check's last probe, shared by the requests of one process or isolate, so a
+   * flood of /health requests costs the database one probe every few seconds (operations/health.ts).
+   */
+  healthProbe?: ProbeCache<HealthReport>;
 }
 
 /** What a launched run is given: everything it needs to run again from nothing (a Workflow's params). */

@@ -1,23 +1,10 @@
-import type { DriverName } from '../adapters/db/types.js';
 import { pendingMigrations, SERVICE_MIGRATIONS } from '../db/migrate.js';
 import { isServiceError } from '../errors.js';
 import { SERVICE_SCHEMA, V1_TABLES, V2_TABLES } from '../sql/catalog.js';
 import { existingTables, serverVersionSql } from '../sql/introspection.js';
 import { queryOne } from '../sql/sql.js';
 import type { AppDeps } from './deps.js';
-
-export interface HealthReport {
-  status: 'ok' | 'unavailable';
-  database: { reachable: boolean; driver: DriverName; serverVersion: string | null; latencyMs: number | null };
-  schemas: {
-    v1: boolean;
-    v2: boolean;
-    tables: Record<string, boolean>;
-    /** The service's own schema: current, or the migrations it still lacks. */
-    service: { name: string; current: boolean; pending: string[] };
-  };
-  storage: { ok: boolean };
-}
+import type { HealthReport } from './probe.js';
 
 async function probeDatabase(deps: AppDeps) {
   // First: on a Worker the first use of the database brings the service's schema up to date.
@@ -30,8 +17,15 @@ async function probeDatabase(deps: AppDeps) {
   return { serverVersion: version, latencyMs, tables, pending };
 }
 
-/** Reachability of the database and the store, and which SARK schema versions are present. */
-export async function checkHealth(deps: AppDeps): Promise<HealthReport> {
+/**
+ * Reachability of the database and the store, and which SARK schema versions are present: one
+ * probe per deps.healthProbe's time to live, however many ask.
+ */
+export function checkHealth(deps: AppDeps): Promise<HealthReport> {
+  return deps.healthProbe ? deps.healthProbe.get(() => probe(deps)) : probe(deps);
+}
+
+async function probe(deps: AppDeps): Promise<HealthReport> {
   const [database, storage] = await Promise.allSettled([probeDatabase(deps), deps.store.check()]);
   if (database.status === 'rejected' && !isServiceError(database.reason)) {
     throw database.reason; // not an outage but a bug: let the error handler log it
@@ -54,5 +48,6 @@ export async function checkHealth(deps: AppDeps): Promise<HealthReport> {
       service: { name: SERVICE_SCHEMA, current: db?.pending.length === 0, pending: db?.pending ?? [] },
     },
     storage: { ok: storage.status === 'fulfilled' },
+    checkedAt: new Date().toISOString(),
   };
 }

@@ -98,6 +98,8 @@ async function copyInBatches(
   ctx: OperationContext<MigrationReport>,
   copied: Copied,
   plan: BatchPlan,
+  /** After each committed batch: the report's figures so far, stored with the running report. */
+  checkpoint: () => void,
 ) {
   let cursor: string | null = null;
   let exhausted = false;
@@ -156,6 +158,7 @@ async function copyInBatches(
     copied.capabilities += result.capabilities_copied;
     plan.sizer.observe(size, result.ms);
     plan.batches = Math.max(estimate(), copied.batches);
+    checkpoint();
     ctx.progress({ done: copied.batches, total: plan.batches });
   });
   plan.batches = copied.batches;
@@ -308,7 +311,8 @@ function runMigration(
     const parts = { input, db, shape, unknownServerIds, schema, counts, skipped, copied, plan: batches, timings };
     ctx.progress({ done: 0, total: batches.batches });
     try {
-      await time('data', () => copyInBatches(db, lease, m, subset, input, ctx, copied, batches));
+      const checkpoint = () => ctx.checkpoint(migrationReport(parts));
+      await time('data', () => copyInBatches(db, lease, m, subset, input, ctx, copied, batches, checkpoint));
       // Fresh statistics for what was copied: the planner would otherwise plan on empty tables until autovacuum comes.
       // Both at once, on connections of the pool (PGlite's one backend takes them in turn).
       if (copied.resources + copied.capabilities > 0)

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -97,6 +97,46 @@ describe('runOperation', () => {
       tables: { resources: { copied: 2 } },
       error: { status: 503, title: 'Database unavailable' },
     });
+  });
+});
+
+describe('runOperation with a report store that fails', () => {
+  const ledgerRows = async (d: AppDeps) =>
+    (await d.db.query<{ id: string; status: string }>('SELECT id, status FROM sark_migrate.runs')).rows;
+
+  it('refuses to begin, running nothing, when the store does not answer', async () => {
+    const d = await deps();
+    // A folder whose parent is a file: every listing and write fails (ENOTDIR), even as root.
+    const blocked = join(await mkdtemp(join(tmpdir(), 'sark-blocked-')), 'a-file');
+    await writeFile(blocked, 'not a folder');
+    const broken = { ...d, store: createReportStore(fsObjectStore(join(blocked, 'reports'))) };
+    let ran = false;
+    const failure = await runOperation(broken, run(true), async () => {
+      ran = true;
+      return { status: 'succeeded', summary: { message: 'x' } };
+    }).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ kind: 'store-unavailable', message: expect.stringMatching(/report store/) });
+    expect(ran).toBe(false);
+    expect(await ledgerRows(d)).toEqual([]);
+  });
+
+  it('answers 503 with the outcome when the final report cannot be stored; the work and the ledger stand', async () => {
+    const d = await deps();
+    const folder = await mkdtemp(join(tmpdir(), 'sark-reports-'));
+    const store = createReportStore(fsObjectStore(folder));
+    const failure = await runOperation({ ...d, store }, run(false), async (ctx) => {
+      ctx.started();
+      // The store's folder goes away mid-run, a file in its place: the final write fails.
+      await rm(folder, { recursive: true, force: true });
+      await writeFile(folder, 'not a folder');
+      return { status: 'succeeded', summary: { message: 'Copied 3 rows.', copied: 3 }, dryRun: false };
+    }).catch((e: unknown) => e);
+    expect(failure).toMatchObject({
+      kind: 'store-unavailable',
+      facts: { reportId: expect.any(String), status: 'succeeded', summary: { copied: 3 } },
+    });
+    const id = (failure as { facts: { reportId: string } }).facts.reportId;
+    expect(await ledgerRows(d)).toEqual([{ id, status: 'succeeded' }]);
   });
 });
 

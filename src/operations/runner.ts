@@ -1,4 +1,4 @@
-import { isServiceError } from '../errors.js';
+import { isServiceError, ServiceError } from '../errors.js';
 import { newReportId, type ReportId } from '../reports/ids.js';
 import type { Outcome, Report, ReportKind, RunnerField } from '../reports/schemas.js';
 import type { AppDeps } from './deps.js';
@@ -137,6 +137,11 @@ export async function runOperation<R extends Report>(
 
   // The run ledger: a changing run cannot start without its row (a cancel must reach it); a read
   // goes on without one (a read-only role cannot write it), cancellable from this process only.
+  // A run whose report cannot be stored would leave nothing to follow: refused before it begins.
+  await deps.store.check().catch((error: unknown) => {
+    throw storeUnavailable(id, error);
+  });
+
   const ledger = new RunLedger(deps.db);
   let cancel: RunSwitch;
   let recorded = true;
@@ -172,11 +177,19 @@ export async function runOperation<R extends Report>(
   let settled: Record<string, unknown> = {};
   let lastWrite = 0;
   let writing: Promise<void> = Promise.resolve();
+  // The last write's failure, if it failed (a later one that succeeds clears it).
+  let unstored: unknown;
   // Writes go one after another, so a late progress write never overtakes the final report.
   const persist = (report: Report) => {
     writing = writing
       .then(() => deps.store.put(report))
-      .catch((e: unknown) => console.error(`report ${id}: store failed`, e));
+      .then(
+        () => void (unstored = undefined),
+        (e: unknown) => {
+          unstored = e;
+          console.error(`report ${id}: store failed`, e);
+        },
+      );
     return writing;
   };
   const runnerFields = (finishedAt: number | null) => ({
@@ -201,14 +214,15 @@ export async function runOperation<R extends Report>(
     started() {
       if (began) return;
       began = true;
-      if (run.respondAsync) void persist(running());
+      // Stored at once, whoever waits: a process that dies mid-run leaves a report to end abandoned.
+      void persist(running());
       lastWrite = Date.now();
       signalStarted();
     },
     progress({ done, total }) {
       const now = Date.now();
       progress = { done, total, updatedAt: new Date(now).toISOString(), ...pace(done, total, now) };
-      if (run.respondAsync && began && Date.now() - lastWrite >= interval) {
+      if (began && Date.now() - lastWrite >= interval) {
         lastWrite = Date.now();
         void persist(running());
       }
@@ -282,6 +296,7 @@ export async function runOperation<R extends Report>(
     const report = reportOf<R>(runnerFields(Date.now()), outcome);
     await persist(report);
     await finish(report.status);
+    if (unstored !== undefined) throw storeUnavailable(id, unstored, report);
     return report;
   })();
 
@@ -298,7 +313,23 @@ export async function runOperation<R extends Report>(
   ]);
   if (first === 'ended' && !began) return { mode: 'finished', report: await job }; // failed (the problem) or done at once
   await writing; // the running report is stored before Location points at it
+  if (unstored !== undefined) throw storeUnavailable(id, unstored);
   return { mode: 'accepted', report: running() };
+}
+
+/**
+ * The report store did not take the run's report. Before the run began: nothing ran. After it,
+ * the database work stands (the run ledger has the run, POST /reports/{id}/cancel reaches it)
+ * but no Location would find the report; an ended run's outcome travels in the facts.
+ */
+function storeUnavailable(id: string, cause: unknown, ended?: Report): ServiceError {
+  const what = ended
+    ? `Run ${id} ended ${ended.status}, and its work in the database stands, but its report could not be stored.`
+    : `The report store does not answer, so run ${id} cannot keep its report.`;
+  return new ServiceError('store-unavailable', `${what} Check the report store (REPORTS_DIR, the R2 binding).`, {
+    cause,
+    facts: { reportId: id, ...(ended ? { status: ended.status, summary: ended.summary } : {}) },
+  });
 }
 
 /** RFC 7240: does the Prefer header ask for respond-async? */

@@ -23,22 +23,36 @@ const refuseUnstorable = (text: string, ctx: RefinementCtx) => {
 /** A string of 1 to `max` characters that PostgreSQL can store. */
 export const text = (max: number) => z.string().min(1).max(max).superRefine(refuseUnstorable);
 
-/** A JSON object whose every key and string, however deep, PostgreSQL can store; a bad one is named by its path. */
+/** How deep a JSON object a request may carry (a containment filter needs a handful of levels). */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * A JSON object whose every key and string, however deep, PostgreSQL can store, nested at most
+ * MAX_JSON_DEPTH levels; a bad value is named by its path. Walked without recursion, so no
+ * depth of nesting can exhaust the stack.
+ */
 export const storableJsonObject = () =>
   z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
-    const walk = (node: unknown, path: (string | number)[]): void => {
+    const pending: { node: unknown; path: (string | number)[] }[] = [{ node: value, path: [] }];
+    while (pending.length > 0) {
+      const { node, path } = pending.pop()!;
       if (typeof node === 'string') {
         const why = unstorable(node);
         if (why) ctx.addIssue({ code: 'custom', message: why, path });
-      } else if (Array.isArray(node)) {
-        node.forEach((item, i) => walk(item, [...path, i]));
-      } else if (node !== null && typeof node === 'object') {
-        for (const [key, item] of Object.entries(node)) {
-          const why = unstorable(key);
-          if (why) ctx.addIssue({ code: 'custom', message: `a key ${why}`, path: [...path, key] });
-          else walk(item, [...path, key]);
-        }
+        continue;
       }
-    };
-    walk(value, []);
+      if (node === null || typeof node !== 'object') continue;
+      if (path.length >= MAX_JSON_DEPTH) {
+        ctx.addIssue({ code: 'custom', message: `must not nest deeper than ${MAX_JSON_DEPTH} levels`, path });
+        continue;
+      }
+      const entries: [string | number, unknown][] = Array.isArray(node)
+        ? node.map((item, i) => [i, item])
+        : Object.entries(node);
+      for (const [key, item] of entries.reverse()) {
+        const why = typeof key === 'string' ? unstorable(key) : undefined;
+        if (why) ctx.addIssue({ code: 'custom', message: `a key ${why}`, path: [...path, key] });
+        else pending.push({ node: item, path: [...path, key] });
+      }
+    }
   });

@@ -22,7 +22,14 @@ export const setLocalSql = (name: LocalSetting, value: string) => sql(`SELECT se
 
 /** The service's advisory lock (ADVISORY_LOCK), which every changing operation takes. */
 export const tryAdvisoryLockSql = () =>
-  sql<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [
+  sql<{ locked: boolean; pid: number }>('SELECT pg_try_advisory_lock($1, $2) AS locked, pg_backend_pid() AS pid', [
+    ADVISORY_LOCK.classId,
+    ADVISORY_LOCK.objectId,
+  ]);
+
+/** Releases the lock: whether this backend held it, and which backend answered. */
+export const releaseAdvisoryLockSql = () =>
+  sql<{ held: boolean; pid: number }>('SELECT pg_advisory_unlock($1, $2) AS held, pg_backend_pid() AS pid', [
     ADVISORY_LOCK.classId,
     ADVISORY_LOCK.objectId,
   ]);

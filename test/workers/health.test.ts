@@ -1,11 +1,19 @@
 import { describe, expect, inject, it } from 'vitest';
-import { fetchWorker, problemOf, workerBindings } from './harness.js';
+import { bearer, fetchWorker, problemOf, workerBindings } from './harness.js';
 
 const provided = inject('sarkWorkers');
+const withToken = bearer(provided.readToken);
 
 describe('GET /health on the Worker', () => {
-  it('reaches the database through the Neon driver and the bucket through R2', async () => {
-    const response = await fetchWorker('/health');
+  it('answers liveness without a token, opening no connection (the database is down here)', async () => {
+    const down = `postgres://postgres:postgres@127.0.0.1:${provided.closedPort}/postgres`;
+    const response = await fetchWorker('/health', {}, workerBindings({ DATABASE_URL: down }));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok', runtime: 'workers', check: 'liveness' });
+  });
+
+  it('reaches the database through the Neon driver and the bucket through R2, with a token', async () => {
+    const response = await fetchWorker('/health', withToken);
     const text = await response.text();
     expect(response.status, text).toBe(200);
     expect(response.headers.get('Cache-Control')).toBe('no-store');
@@ -13,6 +21,7 @@ describe('GET /health on the Worker', () => {
     expect(health).toMatchObject({
       status: 'ok',
       runtime: 'workers',
+      check: 'deep',
       database: { reachable: true, driver: 'neon', serverVersion: expect.stringMatching(/^\d+/) },
       schemas: { v1: true, v2: true },
       storage: { ok: true },
@@ -20,7 +29,7 @@ describe('GET /health on the Worker', () => {
   });
 
   it('shows neither the connection string nor its credentials', async () => {
-    const response = await fetchWorker('/health');
+    const response = await fetchWorker('/health', withToken);
     const text = await response.text();
     const url = new URL(provided.databaseUrl);
     expect(text).not.toContain('postgres://');
@@ -31,7 +40,7 @@ describe('GET /health on the Worker', () => {
 
   it('answers 503 problem+json when the database does not answer', async () => {
     const down = `postgres://postgres:postgres@127.0.0.1:${provided.closedPort}/postgres`;
-    const response = await fetchWorker('/health', {}, workerBindings({ DATABASE_URL: down }));
+    const response = await fetchWorker('/health', withToken, workerBindings({ DATABASE_URL: down }));
     const problem = await problemOf(response, 503);
     expect(problem).toMatchObject({ database: { reachable: false, driver: 'neon' }, storage: { ok: true } });
     expect(JSON.stringify(problem)).not.toContain('postgres://');
@@ -39,7 +48,7 @@ describe('GET /health on the Worker', () => {
 
   it('answers 503 problem+json when no database is configured', async () => {
     const { DATABASE_URL: _unset, ...bindings } = workerBindings();
-    const problem = await problemOf(await fetchWorker('/health', {}, bindings), 503);
+    const problem = await problemOf(await fetchWorker('/health', withToken, bindings), 503);
     expect(problem).toMatchObject({ database: { reachable: false } });
   });
 });

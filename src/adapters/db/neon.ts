@@ -1,5 +1,5 @@
 import { Client, Pool, type ClientConfig } from '@neondatabase/serverless';
-import { poolDatabase } from './pool.js';
+import { CONNECTION_LIMITS, poolDatabase } from './pool.js';
 import type { Database } from './types.js';
 
 export interface NeonOptions {
@@ -36,7 +36,11 @@ export function createNeonDatabase(options: NeonOptions): Database {
   class ConfiguredPool extends Pool {
     override Client = ConfiguredClient;
   }
-  const pool = new ConfiguredPool({ connectionString: options.connectionString, max: options.max ?? 5 });
+  const pool = new ConfiguredPool({
+    connectionString: options.connectionString,
+    max: options.max ?? 5,
+    ...CONNECTION_LIMITS,
+  });
   // Inside workerd every end() is followed by a "Network connection lost" error event;
   // without a listener it surfaces as an uncaught exception.
   pool.on('error', () => undefined);

@@ -1,7 +1,7 @@
 import { Socket } from 'node:net';
 import pg from 'pg';
 import { PgTransport } from './pg-transport.js';
-import { poolDatabase } from './pool.js';
+import { CONNECTION_LIMITS, poolDatabase } from './pool.js';
 import type { Database } from './types.js';
 
 export interface PgOptions {
@@ -33,6 +33,7 @@ export function createPgDatabase(options: PgOptions): Database {
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
     application_name: 'sark-migrate',
+    ...CONNECTION_LIMITS,
     Client: TransportClient,
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.

@@ -1,10 +1,16 @@
-import { isServiceError, lockBusy } from '../../errors.js';
+import { isServiceError, lockBusy, ServiceError } from '../../errors.js';
 import { translateDriverError } from './errors.js';
 import { runTransaction } from './session.js';
-import { advisoryUnlockSql, tryAdvisoryLockSql } from '../../sql/session.js';
-import { execute, queryOne } from '../../sql/sql.js';
+import { advisoryUnlockSql, releaseAdvisoryLockSql, tryAdvisoryLockSql } from '../../sql/session.js';
+import { execute, queryOne, queryRows } from '../../sql/sql.js';
 import { type Database, type DriverName, type Queryable, type Row, type Session } from './types.js';
 import { submittingTimer } from './timing.js';
+
+const sessionNotKept = () =>
+  new ServiceError(
+    'not-configured',
+    "The database connection did not keep one session: a pooler in transaction mode stands between the service and PostgreSQL. Point DATABASE_URL at the database's direct host.",
+  );
 
 /** The part of node-postgres' Pool that pg and the Neon driver share. */
 export interface PgCompatiblePool {
@@ -55,6 +61,20 @@ async function checkout(pool: PgCompatiblePool): Promise<PgCompatibleClient> {
   return client;
 }
 
+/**
+ * What every connection of the service starts with (startup parameters), so that no statement
+ * runs without a bound, whichever connection it takes and whatever holds the lease meanwhile:
+ * the longest a statement of ours may run (a rollback's last batch; a transaction's own SET
+ * LOCAL is shorter), the longest it waits for a lock, and how long a transaction may sit idle
+ * (a client that went away mid-transaction). A session that needs longer (an index build) sets
+ * its own and puts these back.
+ */
+export const CONNECTION_LIMITS = {
+  statement_timeout: 600_000,
+  lock_timeout: 60_000,
+  idle_in_transaction_session_timeout: 300_000,
+} as const;
+
 /** A Database over any pg-compatible pool: one connection per transaction or locked session. */
 export function poolDatabase(pool: PgCompatiblePool, driver: DriverName): Database {
   const sessionOf = (client: PgCompatibleClient): Session => {
@@ -84,16 +104,31 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName): Databa
     driver,
     query: queryableOf(pool).query,
     transaction: (fn, options) => withClient((client) => sessionOf(client).transaction(fn, options)),
-    withAdvisoryLock: (fn) =>
+    withAdvisoryLock: <T>(fn: (session: Session) => Promise<T>) =>
       withClient(async (client, discard) => {
         const session = sessionOf(client);
-        if (!(await queryOne(session, tryAdvisoryLockSql())).locked) throw lockBusy();
+        const { locked, pid } = await queryOne(session, tryAdvisoryLockSql());
+        if (!locked) throw lockBusy();
+        let result: T;
         try {
-          return await fn(session);
-        } finally {
+          result = await fn(session);
+        } catch (error) {
           // A connection that may still hold the lock must never serve anyone else.
           await execute(session, advisoryUnlockSql()).catch(discard);
+          throw error;
         }
+        // The session must have been one backend throughout: a pooler in transaction mode
+        // (PgBouncer, Supavisor, RDS Proxy), whatever its host is called, hands each statement
+        // to any backend, and session settings and the lock do not hold there.
+        const [released] = await queryRows(session, releaseAdvisoryLockSql()).catch(() => {
+          discard();
+          return [];
+        });
+        if (released && (!released.held || released.pid !== pid)) {
+          discard();
+          throw sessionNotKept();
+        }
+        return result;
       }),
     close: () => pool.end(),
   };

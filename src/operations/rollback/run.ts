@@ -98,9 +98,11 @@ export function runRollback(
       record(state, batch);
       state.batches.planned = Math.max(ranges.estimate(), state.batches.committed);
       state.batches.sizing = sizer.sizing;
+      ctx.checkpoint(runReport(input, state)); // stored with the running report, should the process die
       ctx.progress({ done: state.batches.committed, total: state.batches.planned });
     };
 
+    ctx.checkpoint(runReport(input, state)); // the rollback id (its archive's) before the first batch
     ctx.progress({ done: 0, total: state.batches.planned });
     try {
       await inStreams(state.batches.parallelism, ranges.next, async ({ name, size, range }) => {

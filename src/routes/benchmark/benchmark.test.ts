@@ -230,6 +230,17 @@ for (const target of databaseTargets()) {
         'params.sensitivityLevels.1',
       ]);
       expect(errors.find((e) => e.field === 'params.protocol')!.message).toContain('NUL');
+      // Nesting is bounded, however deep: a 400 naming where, never a stack overflow.
+      for (const depth of [33, 20_000]) {
+        const deep = `{"params":{"metadataFilter":{"a":${'['.repeat(depth)}${']'.repeat(depth)}}}}`;
+        const refused = await app.call('POST', '/benchmark', { as: 'runner', rawBody: deep });
+        expect(refused.status).toBe(400);
+        const [error] = (await refused.json()).errors;
+        expect(error).toMatchObject({
+          field: `params.metadataFilter.a${'.0'.repeat(31)}`,
+          message: expect.stringMatching(/nest deeper than 32/),
+        });
+      }
       expect(errors.find((e) => e.field === 'params.schemaKey')!.message).toContain('surrogate');
       expect(await counts(t)).toEqual(before);
       const after = await app.call('GET', '/reports?kind=benchmark', { as: 'reader' });
