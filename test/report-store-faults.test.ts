@@ -57,8 +57,11 @@ async function expectStoreProblem(response: Response) {
     )
     .toEqual({ status: 503, contentType: 'application/problem+json', location: null });
   const problem = JSON.parse(text);
-  expect.soft(problem.type).toMatch(/^urn:sark-migrate:problem:/);
-  expect.soft(problem.detail).toMatch(/report/i); // it says what failed: the report, not the database
+  // It says what failed, the report and not the database, and names the run it was for.
+  expect
+    .soft(problem)
+    .toMatchObject({ type: 'urn:sark-migrate:problem:store-unavailable', reportId: expect.any(String) });
+  expect.soft(problem.detail).toMatch(/report/i);
 }
 
 /** The migration's rows are all there and exact, the lease free: the database work stayed. */

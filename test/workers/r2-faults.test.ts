@@ -51,7 +51,12 @@ async function expectStoreProblem(response: Response) {
       `the caller should get a clear error, not: ${response.status} ${text.slice(0, 300)}`,
     )
     .toEqual({ status: 503, contentType: 'application/problem+json' });
-  expect.soft(text).toMatch(/report/i);
+  const problem = JSON.parse(text) as Record<string, unknown>;
+  // It says what failed, the report and not the database, and names the run it was for.
+  expect
+    .soft(problem)
+    .toMatchObject({ type: 'urn:sark-migrate:problem:store-unavailable', reportId: expect.any(String) });
+  expect.soft(problem.detail).toMatch(/report/i);
 }
 
 describe('an R2 binding that throws on the Worker', () => {
