@@ -53,6 +53,7 @@ const SHUTDOWN_GRACE_MS = 60_000;
 async function main(): Promise<void> {
   const config = readNodeConfig(process.env);
   let db: Database;
+  let changes: Database | undefined;
   let tokens = config.apiTokens;
   let printedToken: string | undefined;
   if (config.databaseUrl) {
@@ -63,6 +64,9 @@ async function main(): Promise<void> {
       );
     }
     db = openDatabase({ ...config, databaseUrl: config.databaseUrl });
+    // Changing runs borrow from a pool of their own: reads, however many, cannot take the
+    // connection a migrate or rollback batch needs and fail it half-way.
+    changes = openDatabase({ ...config, databaseUrl: config.databaseUrl });
   } else {
     db = await openEmbeddedDatabase(config.pgliteDir);
     if (!tokens) ({ tokens, token: printedToken } = await demoTokens());
@@ -84,6 +88,7 @@ async function main(): Promise<void> {
   const background = new Set<Promise<unknown>>();
   const deps: AppDeps = {
     db: withServiceSchema(db, serviceSchema, 'database'),
+    ...(changes ? { changes: withServiceSchema(changes, serviceSchema, 'database') } : {}),
     store: createReportStore(fsObjectStore(config.reportsDir)),
     leaseTtlMs: config.leaseTtlMs,
     healthProbe: new ProbeCache(HEALTH_PROBE_TTL_MS),
@@ -130,6 +135,7 @@ async function main(): Promise<void> {
       ]);
     }
     await db.close().catch(() => undefined);
+    await changes?.close().catch(() => undefined);
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown());

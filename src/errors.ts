@@ -35,6 +35,8 @@ export const ERROR_KINDS = [
   'not-configured',
   /** The report store (files, R2) does not take the run's report. */
   'store-unavailable',
+  /** The caller already has a read running: one at a time per actor. */
+  'too-many-runs',
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 

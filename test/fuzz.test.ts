@@ -64,7 +64,8 @@ const PLANS: Record<string, Plan> = {
   'POST /benchmark': {
     share: 0.75,
     cheap: { iterations: 2, warmup: 1 },
-    proseRules: ['baselineReportId', 'patterns'], // must name a benchmark report; no pattern twice
+    // must name a benchmark report; no pattern twice; at most 5,000 statements in all (iterations × patterns)
+    proseRules: ['baselineReportId', 'patterns', 'iterations'],
   },
   'POST /optimize': {
     share: 0.5,

@@ -1,9 +1,10 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { createPgDatabase } from '../src/adapters/db/pg.js';
 import { applyServiceMigrations } from '../src/db/service-migrations.js';
 import { markAbandonedRuns } from '../src/operations/abandon.js';
 import { newReportId, type ReportId } from '../src/reports/ids.js';
 import { makeTestApp, type TestApp } from './support/app.js';
-import { describeEachDatabase, type TestDatabase } from './support/databases.js';
+import { databaseTargets, describeEachDatabase, type TestDatabase } from './support/databases.js';
 import { seedV1 } from './support/seed.js';
 
 const SERVERS = 40;
@@ -126,6 +127,28 @@ describeEachDatabase('runs: cancel, takeover, abandoned', (current) => {
     expect((await reportOf(app, id)).status).toBe('succeeded'); // refused cancels changed nothing
   });
 
+  it('runs one read per token at a time, wherever the other runs: 429 with Retry-After naming it', async () => {
+    const { t, app } = await fresh();
+    await applyServiceMigrations(t.db);
+    const elsewhere = newReportId(Date.now());
+    // A validation of the runner token's, running in another process or isolate.
+    await t.admin.query(
+      `INSERT INTO sark_migrate.runs (id, kind, status, changing, actor) VALUES ($1, 'validation', 'running', false, 'runner')`,
+      [elsewhere],
+    );
+    const refused = await app.call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('10');
+    expect(await refused.json()).toMatchObject({
+      type: 'urn:sark-migrate:problem:too-many-runs',
+      runningReportId: elsewhere,
+    });
+    // Another token reads meanwhile; a changing run is not a read (the lease orders those).
+    expect((await app.call('POST', '/validate', { as: 'admin', body: { mode: 'schema' } })).status).toBe(200);
+    await t.admin.query(`UPDATE sark_migrate.runs SET status = 'passed' WHERE id = $1`, [elsewhere]);
+    expect((await app.call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } })).status).toBe(200);
+  });
+
   it('takes over the lease of a run whose process stopped renewing it, and the new report says so', async () => {
     const { t, app } = await fresh();
     await applyServiceMigrations(t.db);
@@ -175,4 +198,36 @@ describeEachDatabase('runs: cancel, takeover, abandoned', (current) => {
     expect(await again.json()).toMatchObject({ takenOverFrom: id });
     expect(await counts(t)).toEqual({ r: SERVERS, c: SERVERS * TOOLS });
   });
+});
+
+describe.runIf(process.env.TEST_DATABASE_URL)('changing runs on connections of their own', () => {
+  it('finish a migration while every read connection is taken', async () => {
+    const t = await databaseTargets()
+      .find((target) => target.driver === 'pg')!
+      .open();
+    const reads = createPgDatabase({ connectionString: t.url!, max: 1, connectionTimeoutMillis: 2_000 });
+    const changes = createPgDatabase({ connectionString: t.url!, max: 3 });
+    try {
+      await seedV1(t.db, { servers: SERVERS, toolsPerServer: TOOLS });
+      await applyServiceMigrations(t.db);
+      const app = await makeTestApp(reads, { deps: { changes } });
+      let release!: () => void;
+      const holding = reads.transaction(() => new Promise<void>((resolve) => (release = resolve)));
+      try {
+        // The only read connection is taken: a read waits for it, and gives up.
+        expect((await app.call('GET', '/health', { as: 'reader' })).status).toBe(503);
+        const res = await app.call('POST', '/migrate', { body: { dryRun: false, batchSize: 5 } });
+        expect(res.status, await res.clone().text()).toBe(200);
+        expect(await res.json()).toMatchObject({ status: 'succeeded' });
+      } finally {
+        release();
+        await holding;
+      }
+      expect(await counts(t)).toEqual({ r: SERVERS, c: SERVERS * TOOLS });
+    } finally {
+      await reads.close();
+      await changes.close();
+      await t.dispose();
+    }
+  }, 60_000);
 });

@@ -47,6 +47,7 @@ describeEachDatabase('schema migrations', (current, target) => {
       { tag: '0003_rollback_archive_packs', outcome: 'applied' },
       { tag: '0004_rollback_archive_views', outcome: 'applied' },
       { tag: '0005_run_lease', outcome: 'applied' },
+      { tag: '0006_run_actor', outcome: 'applied' },
     ]);
     const second = await db.withAdvisoryLock((s) => applyMigrations(s));
     expect(second).toEqual([
@@ -56,6 +57,7 @@ describeEachDatabase('schema migrations', (current, target) => {
       { tag: '0003_rollback_archive_packs', outcome: 'already-applied' },
       { tag: '0004_rollback_archive_views', outcome: 'already-applied' },
       { tag: '0005_run_lease', outcome: 'already-applied' },
+      { tag: '0006_run_actor', outcome: 'already-applied' },
     ]);
     const { rows } = await db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM unnest($1::text[]) t WHERE to_regclass(t) IS NOT NULL`,
@@ -93,6 +95,7 @@ describeEachDatabase('schema migrations', (current, target) => {
         { tag: '0003_rollback_archive_packs', outcome: 'applied' },
         { tag: '0004_rollback_archive_views', outcome: 'applied' },
         { tag: '0005_run_lease', outcome: 'applied' },
+        { tag: '0006_run_actor', outcome: 'applied' },
       ]);
       expect(await describeSchema(sark.db)).toEqual(before);
       const { rows } = await sark.db.query<{ name: string }>('SELECT name FROM resources');
@@ -130,6 +133,7 @@ describeEachDatabase('schema migrations', (current, target) => {
         { tag: '0003_rollback_archive_packs', outcome: 'applied' },
         { tag: '0004_rollback_archive_views', outcome: 'applied' },
         { tag: '0005_run_lease', outcome: 'applied' },
+        { tag: '0006_run_actor', outcome: 'applied' },
       ]);
       expect(await read()).toEqual(before);
       const packs = await old.db.query(

@@ -19,6 +19,7 @@ const SERVICE_TAGS = [
   '0003_rollback_archive_packs',
   '0004_rollback_archive_views',
   '0005_run_lease',
+  '0006_run_actor',
 ];
 
 describeEachDatabase("the service's own schema", (current) => {
@@ -47,7 +48,7 @@ describeEachDatabase("the service's own schema", (current) => {
     const health = await (await call('GET', '/health', { as: 'reader' })).json();
     expect(health.schemas.service).toMatchObject({
       current: false,
-      pending: ['0003_rollback_archive_packs', '0004_rollback_archive_views', '0005_run_lease'],
+      pending: ['0003_rollback_archive_packs', '0004_rollback_archive_views', '0005_run_lease', '0006_run_actor'],
     });
     expect((await call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } })).status).toBe(200);
     // A changing run checks the schema itself, and answers why it cannot start.

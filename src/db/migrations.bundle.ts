@@ -106,5 +106,15 @@ export const MIGRATIONS: readonly BundledMigration[] = [
       "CREATE UNIQUE INDEX \"lease_holder\" ON \"sark_migrate\".\"lease\" USING btree (\"holder\");",
       "-- The lease is one row, free until a changing run takes it.\nINSERT INTO \"sark_migrate\".\"lease\" (\"id\") VALUES (1) ON CONFLICT DO NOTHING;"
     ]
+  },
+  {
+    "tag": "0006_run_actor",
+    "hash": "c7264def851a7e1ee09d751febb3c02bde1ac6bdde944b01fb43b8f1a96decd7",
+    "target": "service",
+    "createsTables": [],
+    "statements": [
+      "ALTER TABLE \"sark_migrate\".\"runs\" ADD COLUMN \"actor\" text;",
+      "CREATE UNIQUE INDEX \"runs_one_read_per_actor\" ON \"sark_migrate\".\"runs\" USING btree (\"actor\") WHERE \"sark_migrate\".\"runs\".\"status\" = 'running' AND NOT \"sark_migrate\".\"runs\".\"changing\";"
+    ]
   }
 ];

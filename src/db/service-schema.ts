@@ -94,17 +94,28 @@ export const lease = sarkMigrate.table(
  * request marks (another isolate or process may be running it) and what a restarted process
  * finds abandoned. Its report, in the report store, stays the record of what it did.
  */
-export const runs = sarkMigrate.table('runs', {
-  id: text('id').primaryKey(),
-  kind: text('kind').notNull(),
-  /** running, then succeeded, failed, cancelled or abandoned. */
-  status: text('status').notNull(),
-  changing: boolean('changing').notNull(),
-  startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
-  /** Renewed by every step and by the heartbeat of the process running it. */
-  heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }).notNull().defaultNow(),
-  cancelRequestedAt: timestamp('cancel_requested_at', { withTimezone: true }),
-});
+export const runs = sarkMigrate.table(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind').notNull(),
+    /** running, then succeeded, failed, cancelled or abandoned. */
+    status: text('status').notNull(),
+    changing: boolean('changing').notNull(),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Renewed by every step and by the heartbeat of the process running it. */
+    heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }).notNull().defaultNow(),
+    cancelRequestedAt: timestamp('cancel_requested_at', { withTimezone: true }),
+    /** Who started it (the token's name, `slack:<team>/<user>`); NULL for runs recorded before 0006. */
+    actor: text('actor'),
+  },
+  // One read run per actor at a time, whatever process or isolate runs it (changing runs have the lease).
+  (t) => [
+    uniqueIndex('runs_one_read_per_actor')
+      .on(t.actor)
+      .where(sql`${t.status} = 'running' AND NOT ${t.changing}`),
+  ],
+);
 
 /**
  * The steps of a run that committed, each written in the transaction of its own work: a step

@@ -53,6 +53,8 @@ interface ProblemType {
   /** The last part of the problem's `type` URN. */
   slug: string;
   title: string;
+  /** Sent as Retry-After: when trying again may succeed. */
+  retryAfterS?: number;
 }
 
 const PROBLEM_TYPES: Record<ErrorKind | HttpKind, ProblemType> = {
@@ -73,6 +75,7 @@ const PROBLEM_TYPES: Record<ErrorKind | HttpKind, ProblemType> = {
   cancelled: { status: 499 as ContentfulStatusCode, slug: 'cancelled', title: 'Cancelled' },
   'not-configured': { status: 503, slug: 'not-configured', title: 'Service not configured' },
   'store-unavailable': { status: 503, slug: 'store-unavailable', title: 'Report store unavailable' },
+  'too-many-runs': { status: 429, slug: 'too-many-runs', title: 'Too many runs', retryAfterS: 10 },
   'bad-request': { status: 400, slug: 'bad-request', title: 'Bad request' },
   unauthorized: { status: 401, slug: 'unauthorized', title: 'Unauthorized' },
   forbidden: { status: 403, slug: 'forbidden', title: 'Forbidden' },
@@ -125,7 +128,8 @@ function resolve(error: unknown): Resolved {
   if (isServiceError(error)) {
     const type = PROBLEM_TYPES[error.kind];
     if (type.status === 500) return { type, detail: INTERNAL_DETAIL, facts: {}, headers: {}, bug: true };
-    return { type, detail: error.message, facts: error.facts, headers: {}, bug: false };
+    const headers: Record<string, string> = type.retryAfterS ? { 'Retry-After': String(type.retryAfterS) } : {};
+    return { type, detail: error.message, facts: error.facts, headers, bug: false };
   }
   if (error instanceof HttpProblem) {
     const { errors, facts = {}, headers = {} } = error.extras;
@@ -199,6 +203,7 @@ export function problemResponses<const S extends readonly number[]>(...statuses:
     413: 'The body is larger than 1 MB.',
     415: 'The body is not `application/json`.',
     422: 'The database does not have a schema the operation can work on; `missing` names what lacks.',
+    429: 'The token already has a read running (`runningReportId`): one at a time per token; `Retry-After` says when to try again.',
     499: 'The client closed the request: the operation stopped, and its stored report says so.',
     503: 'The database or the report store is unreachable, or the service is not configured.',
   };

@@ -94,7 +94,13 @@ async function cancelOnAbort(db: Database, tx: Queryable, signal: AbortSignal | 
 export type MeasureOptions = Pick<BenchmarkInput, 'iterations' | 'warmup' | 'params' | 'statementTimeoutMs'>;
 
 /** Runs of one statement, to size progress: warm-up and timed runs, server timings, the analysed plan. */
-const runsOf = (input: MeasureOptions) => input.warmup + 2 * input.iterations + 1;
+export const runsOf = (input: Pick<MeasureOptions, 'warmup' | 'iterations'>) => input.warmup + 2 * input.iterations + 1;
+
+/**
+ * What one request may ask of production: statements in all (runsOf × patterns), and how long
+ * each may run. A `run` token holder measures; it does not load the database for hours.
+ */
+export const BENCHMARK_LIMITS = { statements: 5_000, statementTimeoutMs: 60_000 } as const;
 
 /** Times one statement: warm-up runs, timed runs, the server's timing of as many runs, then one analysed plan. */
 export async function measureQuery<N extends string>(

@@ -7,6 +7,12 @@ import type { ReportKind } from '../reports/schemas.js';
 /** What every operation needs from the outside world, built by the runtime's entry point. */
 export interface AppDeps {
   db: Database;
+  /**
+   * The database for changing runs (migrate, rollback, optimize apply), on connections of their
+   * own so that reads cannot starve a batch (Node); db when absent (PGlite; a Worker, whose every
+   * run has its own pool already).
+   */
+  changes?: Database;
   store: ReportStore;
   /**
    * Keeps an operation going after the response (respond-async) or a client that went away;

@@ -6,6 +6,7 @@ import { migrate, type MigrateInput } from './migrate.js';
 import { optimize, type OptimizeInput } from './optimize/index.js';
 import { rollback, type RollbackInput } from './rollback/index.js';
 import type { OperationContext } from './runner.js';
+import { isChanging } from './runs.js';
 import { validate, type ValidateInput } from './validate.js';
 
 /**
@@ -17,7 +18,7 @@ export function operationFor(
   request: Record<string, unknown>,
   deps: AppDeps,
 ): (ctx: OperationContext<Report>) => Promise<Outcome<Report>> {
-  const db = deps.db;
+  const db = isChanging(kind, request) ? (deps.changes ?? deps.db) : deps.db;
   const as = <I>() => request as unknown as I;
   switch (kind) {
     case 'migration':

@@ -142,14 +142,16 @@ export async function runOperation<R extends Report>(
     throw storeUnavailable(id, error);
   });
 
-  const ledger = new RunLedger(deps.db);
+  // A changing run keeps its ledger on its own connections too (AppDeps.changes).
+  const runDb = run.changing ? (deps.changes ?? deps.db) : deps.db;
+  const ledger = new RunLedger(runDb);
   let cancel: RunSwitch;
   let recorded = true;
   try {
-    if (run.changing) await deps.db.prepareChange?.();
-    cancel = await ledger.start(id, run.kind, run.changing);
+    if (run.changing) await runDb.prepareChange?.();
+    cancel = await ledger.start(id, run.kind, run.changing, run.actor);
   } catch (error) {
-    if (run.changing) throw error;
+    if (run.changing || isServiceError(error, 'too-many-runs')) throw error;
     recorded = false;
     cancel = RunLedger.local(id);
     console.warn(

@@ -9,11 +9,12 @@ import {
   insertRunSql,
   recordStepSql,
   requestCancelSql,
+  runAndActorSql,
   silentRunsSql,
   stepResultSql,
   type RunRow,
 } from '../sql/runs.js';
-import { execute, queryRows } from '../sql/sql.js';
+import { execute, queryOne, queryRows } from '../sql/sql.js';
 
 /**
  * The runs of a database (sark_migrate.runs): each run the service starts is a row, so a cancel
@@ -88,9 +89,21 @@ export async function onceInRun<T>(
 export class RunLedger {
   constructor(private readonly db: Database) {}
 
-  /** Records the run; its switch is asked to stop when someone cancels it. */
-  async start(id: string, kind: ReportKind, changing: boolean): Promise<RunSwitch> {
-    await execute(this.db, insertRunSql(id, kind, changing));
+  /**
+   * Records the run; its switch is asked to stop when someone cancels it. A read whose actor has
+   * another read running is refused (too-many-runs), whatever process or isolate runs that one.
+   */
+  async start(id: string, kind: ReportKind, changing: boolean, actor: string): Promise<RunSwitch> {
+    const inserted = await queryRows(this.db, insertRunSql(id, kind, changing, actor));
+    if (inserted.length === 0) {
+      const { recorded, running } = await queryOne(this.db, runAndActorSql(id, actor));
+      if (!recorded)
+        throw new ServiceError(
+          'too-many-runs',
+          `"${actor}" already has a read running (report ${running ?? 'just ended'}): one at a time per token; retry when it has ended.`,
+          { facts: { runningReportId: running } },
+        );
+    }
     return RunLedger.local(id);
   }
 

@@ -2,7 +2,7 @@ import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
 import type { Database, Queryable, Row } from '../adapters/db/types.js';
 import * as v2Schema from '../db/schema.js';
 import { mappingFor, type Mapping } from '../mapping/mapping.js';
-import { isServiceError } from '../errors.js';
+import { isServiceError, ServiceError } from '../errors.js';
 import { detectV1Shape } from '../mapping/shape.js';
 import { V1_TABLES, V2_TABLES } from '../sql/catalog.js';
 import { fidelityCountsSql, fidelitySampleSql } from '../sql/fidelity.js';
@@ -27,7 +27,15 @@ const capabilities = (n: number) => count(n, 'capability', 'capabilities');
 export interface ValidateInput {
   mode: ValidationMode;
   sampleSize: number;
+  /** How long one snapshot may be held (default SNAPSHOT_MAX_MS): for tests; requests cannot set it. */
+  snapshotMaxMs?: number | undefined;
 }
+
+/**
+ * The longest a validation holds one read-only snapshot: a snapshot held open keeps VACUUM from
+ * removing the rows SARK's own traffic deletes meanwhile, so a `run` token cannot hold one for long.
+ */
+export const SNAPSHOT_MAX_MS = 600_000;
 
 export const SENSITIVITY_LEVELS = ['low', 'medium', 'high', 'critical'] as const;
 export const KNOWN_PROTOCOLS = ['mcp', 'http', 'grpc'] as const;
@@ -450,10 +458,21 @@ async function inspect(tx: Queryable, sampleSize: number): Promise<Inspection> {
   return new Inspection(tx, sampleSize, present, mapping, v1Problem);
 }
 
-/** The checks of one group, one after another, each counted as it ends. */
-async function checkGroup(group: Group, i: Inspection, onCheck: () => void): Promise<CheckResult[]> {
+/** The checks of one group, one after another, each counted as it ends, while the snapshot is young enough. */
+async function checkGroup(
+  group: Group,
+  i: Inspection,
+  onCheck: () => void,
+  snapshot: { openedAt: number; maxMs: number },
+): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (const check of CHECKS.filter((c) => c.group === group)) {
+    if (Date.now() - snapshot.openedAt > snapshot.maxMs)
+      throw new ServiceError(
+        'statement-timeout',
+        `The validation held its read-only snapshot for ${Math.round(snapshot.maxMs / 1000)} s, the most it may (it holds back VACUUM); validate one mode at a time (schema, data, relationships) or when the database is less busy.`,
+        { facts: { snapshotMaxMs: snapshot.maxMs } },
+      );
     results.push(await runCheck(check, i));
     onCheck();
   }
@@ -472,14 +491,19 @@ export async function validate(
   input: ValidateInput,
   ctx: OperationContext<ValidationReport>,
 ): Promise<Outcome<ValidationReport>> {
+  const opened = () => ({ openedAt: Date.now(), maxMs: input.snapshotMaxMs ?? SNAPSHOT_MAX_MS });
   if (!ctx.recordsSteps)
     return db.transaction(async (tx) => {
+      const snapshot = opened();
       const i = await inspect(tx, input.sampleSize);
-      return checkGroups(input, ctx, i.mapping, 'one', (group, onCheck) => checkGroup(group, i, onCheck));
+      return checkGroups(input, ctx, i.mapping, 'one', (group, onCheck) => checkGroup(group, i, onCheck, snapshot));
     }, SNAPSHOT);
   const { mapping } = await db.transaction((tx) => inspect(tx, input.sampleSize), SNAPSHOT);
   return checkGroups(input, ctx, mapping, 'per-group', (group, onCheck) =>
-    db.transaction(async (tx) => checkGroup(group, await inspect(tx, input.sampleSize), onCheck), SNAPSHOT),
+    db.transaction(async (tx) => {
+      const snapshot = opened();
+      return checkGroup(group, await inspect(tx, input.sampleSize), onCheck, snapshot);
+    }, SNAPSHOT),
   );
 }
 

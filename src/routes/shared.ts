@@ -26,4 +26,4 @@ export const acceptedResponse = {
   content: { 'application/json': { schema: reportSchema } },
 };
 
-export const operationProblems = problemResponses(400, 401, 403, 409, 413, 415, 422, 503);
+export const operationProblems = problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 503);

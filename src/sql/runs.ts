@@ -58,12 +58,23 @@ export const fenceSql = (holder: string) =>
     holder,
   ]);
 
-export const insertRunSql = (id: string, kind: string, changing: boolean) =>
-  sql(`INSERT INTO ${RUNS} (id, kind, status, changing) VALUES ($1, $2, 'running', $3) ON CONFLICT (id) DO NOTHING`, [
-    id,
-    kind,
-    changing,
-  ]);
+/**
+ * Records a run; nothing when it is there already (a replayed Workflow) or when its actor has a
+ * read running (the partial unique index runs_one_read_per_actor): `inserted` tells.
+ */
+export const insertRunSql = (id: string, kind: string, changing: boolean, actor: string) =>
+  sql<{ id: string }>(
+    `INSERT INTO ${RUNS} (id, kind, status, changing, actor) VALUES ($1, $2, 'running', $3, $4) ON CONFLICT DO NOTHING RETURNING id`,
+    [id, kind, changing, actor],
+  );
+
+/** Whether the run is recorded, and the read its actor has running (what refused it), if any. */
+export const runAndActorSql = (id: string, actor: string) =>
+  sql<{ recorded: boolean; running: string | null }>(
+    `SELECT EXISTS (SELECT 1 FROM ${RUNS} WHERE id = $1) AS recorded,
+            (SELECT id FROM ${RUNS} WHERE actor = $2 AND status = 'running' AND NOT changing LIMIT 1) AS running`,
+    [id, actor],
+  );
 
 /** The run is alive (and, when it holds the lease, so is the lease): whether a cancel was asked for. */
 export const heartbeatSql = (id: string) =>

@@ -47,7 +47,7 @@ export async function makeTestApp(
   db: Database,
   options: {
     tokens?: 'none';
-    deps?: Pick<AppDeps, 'heartbeatMs' | 'leaseTtlMs' | 'progressIntervalMs' | 'healthProbe'>;
+    deps?: Pick<AppDeps, 'heartbeatMs' | 'leaseTtlMs' | 'progressIntervalMs' | 'healthProbe' | 'changes'>;
     /** Where reports go (default: a fresh temporary folder). */
     objects?: ObjectStore;
   } = {},

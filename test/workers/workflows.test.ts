@@ -247,19 +247,10 @@ describe('operations as Workflows on the Worker', () => {
   });
   it('ends abandoned, on the cron trigger, a silent run whose Workflow instance is over, and leaves one the engine still runs', async () => {
     const store = createReportStore(r2ObjectStore(env.REPORTS));
-    // A run whose instance ended without ending its report (as if its isolate died at the last moment).
-    const over = (await (await post('/validate', { mode: 'schema' })).json()) as Report;
-    expect((await (await env.RUNS.get(over.id)).status()).status).toBe('complete');
-    await store.put({ ...over, status: 'running', finishedAt: null, durationMs: null });
-    await db.query(
-      `UPDATE sark_migrate.runs SET status = 'running', heartbeat_at = now() - interval '1 hour' WHERE id = $1`,
-      [over.id],
-    );
-
     // A run the engine is still running, silent in the ledger and its lease expired for a moment.
     await throughWorkflow('/rollback', await planned(), []);
     await db.query(
-      `CREATE OR REPLACE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN NULL; END $$`,
+      `CREATE OR REPLACE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$`,
     );
     await db.query(
       'CREATE TRIGGER slow_batch AFTER INSERT ON resources FOR EACH STATEMENT EXECUTE FUNCTION slow_batch()',
@@ -267,7 +258,7 @@ describe('operations as Workflows on the Worker', () => {
     try {
       const accepted = await post(
         '/migrate',
-        { dryRun: false, batchSize: 2, parallelism: 1 },
+        { dryRun: false, batchSize: 1, parallelism: 1 }, // twenty batches of 0.3 s at least
         { Prefer: 'respond-async' },
       );
       const { id: live } = (await accepted.json()) as { id: string };
@@ -277,6 +268,20 @@ describe('operations as Workflows on the Worker', () => {
         };
         done = running.progress?.done ?? 0;
       }
+      // A run whose instance ended without ending its report (as if its isolate died at the last moment).
+      const over = (await (await post('/validate', { mode: 'schema' })).json()) as Report;
+      // The answer came with the stored report; the instance ends a moment later.
+      const instance = await env.RUNS.get(over.id);
+      for (const deadline = Date.now() + 10_000; (await instance.status()).status !== 'complete';) {
+        if (Date.now() > deadline) throw new Error(`instance ${over.id} did not complete`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await store.put({ ...over, status: 'running', finishedAt: null, durationMs: null });
+      await db.query(
+        `UPDATE sark_migrate.runs SET status = 'running', heartbeat_at = now() - interval '1 hour' WHERE id = $1`,
+        [over.id],
+      );
+
       await db.query(`UPDATE sark_migrate.runs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1`, [live]);
       await db.query(`UPDATE sark_migrate.lease SET expires_at = now() - interval '1 second' WHERE holder = $1`, [
         live,
@@ -293,8 +298,8 @@ describe('operations as Workflows on the Worker', () => {
         [[over.id, live]],
       );
       expect(ledger.rows).toEqual([
-        { id: over.id, status: 'abandoned' },
         { id: live, status: 'running' },
+        { id: over.id, status: 'abandoned' },
       ]);
       expect(await untilEnded(`/reports/${live}`, readToken)).toMatchObject({ status: 'succeeded' });
     } finally {

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireScope } from '../../http/auth.js';
 import { problemResponses } from '../../http/problems.js';
-import { REGRESSION } from '../../operations/benchmark.js';
+import { BENCHMARK_LIMITS, REGRESSION, runsOf } from '../../operations/benchmark.js';
 import {
   benchmarkParamsSchema,
   benchmarkReportSchema,
@@ -30,12 +30,23 @@ export const benchmarkBodySchema = z
       .default(3)
       .openapi({ description: 'Untimed runs per pattern first (caches, plans).' }),
     params: benchmarkParamsSchema.default(benchmarkParamsSchema.parse({})),
-    statementTimeoutMs: z.number().int().min(100).max(600_000).default(30_000).openapi({
-      description: 'Per statement; a pattern that exceeds it is reported as failed and the others still run.',
+    statementTimeoutMs: z.number().int().min(100).max(BENCHMARK_LIMITS.statementTimeoutMs).default(30_000).openapi({
+      description:
+        'Per statement (at most 60 s); a pattern that exceeds it is reported as failed and the others still run.',
     }),
     baselineReportId: reportIdSchema.optional().openapi({
       description: `An earlier benchmark report: patterns whose p50 is more than ${Math.round((REGRESSION.ratio - 1) * 100)}% and ${REGRESSION.minMs} ms worse are listed in \`regressions\`.`,
     }),
+  })
+  // Bounded load per request: every run of every pattern is a statement on production.
+  .superRefine((body, ctx) => {
+    const statements = runsOf(body) * body.patterns.length;
+    if (statements > BENCHMARK_LIMITS.statements)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['iterations'],
+        message: `asks for ${statements} statements ((warmup + 2 × iterations + 1) × patterns); at most ${BENCHMARK_LIMITS.statements} per request`,
+      });
   })
   .openapi('BenchmarkRequest');
 

@@ -310,7 +310,7 @@ for (const target of databaseTargets()) {
           patterns: ['list_resources_by_protocol'],
           iterations: 1,
           warmup: 0,
-          statementTimeoutMs: 600_000,
+          statementTimeoutMs: 60_000,
         };
         const answer = app.call('POST', '/benchmark', { as: 'runner', body, signal: controller.signal });
         setTimeout(() => controller.abort(), 300);
@@ -364,6 +364,25 @@ for (const target of databaseTargets()) {
           'statementTimeoutMs',
         ]),
       );
+
+      // A bounded load per request: statements in all, and each statement's time.
+      const heavy = await app.call('POST', '/benchmark', {
+        as: 'runner',
+        body: { iterations: 1000, warmup: 100, statementTimeoutMs: 600_000 },
+      });
+      expect(heavy.status).toBe(400);
+      expect((await heavy.json()).errors.map((e: { field: string }) => e.field)).toEqual([
+        'statementTimeoutMs',
+        'iterations',
+      ]);
+      const many = await app.call('POST', '/benchmark', { as: 'runner', body: { iterations: 1000, warmup: 100 } });
+      expect(many.status).toBe(400);
+      expect((await many.json()).errors).toEqual([
+        expect.objectContaining({
+          field: 'iterations',
+          message: expect.stringMatching(/16808 statements .* at most 5000/),
+        }),
+      ]);
 
       const twice = await app.call('POST', '/benchmark', {
         as: 'runner',

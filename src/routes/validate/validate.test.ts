@@ -4,6 +4,8 @@ import { databaseTargets, type DatabaseTarget, type TestDatabase } from '../../.
 import { migrated as migratedDatabase } from '../../../test/support/migrated.js';
 import { runSarkDdl } from '../../../test/support/sark-fixtures.js';
 import { seedV1 } from '../../../test/support/seed.js';
+import { detachedContext } from '../../operations/runner.js';
+import { validate } from '../../operations/validate.js';
 
 interface Check {
   name: string;
@@ -276,6 +278,19 @@ describe('POST /validate on a database SARK migrated itself', () => {
         `SELECT EXISTS (SELECT 1 FROM sark_migrate.schema_migrations WHERE tag = '0000_v2_tables') AS adopted`,
       );
       expect(rows[0]!.adopted).toBe(false); // validating wrote nothing: the v2 tables are still SARK's alone
+    } finally {
+      await t.dispose();
+    }
+  });
+
+  it('gives up a snapshot held longer than it may, saying so, rather than hold back VACUUM', async () => {
+    const t = await databaseTargets()[0]!.open();
+    try {
+      await seedV1(t.db, { servers: 5, toolsPerServer: 2 });
+      const held = validate(t.db, { mode: 'full', sampleSize: 10, snapshotMaxMs: 0 }, detachedContext());
+      await expect(held).rejects.toMatchObject({ kind: 'statement-timeout', facts: { snapshotMaxMs: 0 } });
+      const within = await validate(t.db, { mode: 'full', sampleSize: 10 }, detachedContext());
+      expect(within.checks.length).toBeGreaterThan(10);
     } finally {
       await t.dispose();
     }

@@ -1,0 +1,2 @@
+ALTER TABLE "sark_migrate"."runs" ADD COLUMN "actor" text;--> statement-breakpoint
+CREATE UNIQUE INDEX "runs_one_read_per_actor" ON "sark_migrate"."runs" USING btree ("actor") WHERE "sark_migrate"."runs"."status" = 'running' AND NOT "sark_migrate"."runs"."changing";
