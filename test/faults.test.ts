@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { createNeonDatabase } from '../src/adapters/db/neon.js';
 import { createPgDatabase } from '../src/adapters/db/pg.js';
 import type { Database } from '../src/adapters/db/types.js';
+import { ServiceSchemaGate, withServiceSchema } from '../src/db/service-migrations.js';
 import { makeTestApp, type TestApp } from './support/app.js';
 import { databaseTargets, type TestDatabase } from './support/databases.js';
 import {
@@ -63,8 +64,9 @@ interface Rig {
   t: TestDatabase;
   proxy: CutProxy;
   ws?: WsProxy;
-  /** The service's database: every connection through the cutting proxy. */
+  /** The service's databases, for reads and for changing runs: every connection through the cutting proxy. */
   db: Database;
+  changes: Database;
   app: TestApp;
   v1: string;
 }
@@ -261,7 +263,7 @@ function describeTrials(driver: 'pg' | 'neon', trials: number, seedBase: number)
         .open();
       const name = new URL(t.url!).pathname.slice(1);
       const ws = driver === 'neon' ? await startWsProxy() : undefined;
-      const db =
+      const open = () =>
         driver === 'pg'
           ? createPgDatabase({ connectionString: proxy.url(name) })
           : createNeonDatabase({
@@ -269,14 +271,12 @@ function describeTrials(driver: 'pg' | 'neon', trials: number, seedBase: number)
               webSocketConstructor: WebSocket,
               wsProxy: ws!.url,
             });
-      rig = {
-        t,
-        proxy,
-        db,
-        app: await makeTestApp(db, { deps: { leaseTtlMs: LEASE_TTL_MS } }),
-        v1: '',
-        ...(ws ? { ws } : {}),
-      };
+      // As the Node entry builds them: reads and changing runs on pools of their own, both through the proxy.
+      const [db, changes] = [open(), open()];
+      const app = await makeTestApp(db, {
+        deps: { leaseTtlMs: LEASE_TTL_MS, changes: withServiceSchema(changes, new ServiceSchemaGate(), 'changes') },
+      });
+      rig = { t, proxy, db, changes, app, v1: '', ...(ws ? { ws } : {}) };
       await seedV1(t.db, { servers: SERVERS, toolsPerServer: TOOLS });
       rig.v1 = await v1Checksum(t.admin);
       console.log(
@@ -286,6 +286,7 @@ function describeTrials(driver: 'pg' | 'neon', trials: number, seedBase: number)
 
     afterAll(async () => {
       await rig?.db.close();
+      await rig?.changes.close();
       await rig?.proxy.close();
       await rig?.ws?.close();
       await rig?.t.dispose();
