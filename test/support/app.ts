@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from '../../src/adapters/db/types.js';
 import { fsObjectStore } from '../../src/adapters/storage/fs.js';
+import type { ObjectStore } from '../../src/adapters/storage/types.js';
 import { createApp } from '../../src/app.js';
 import { ServiceSchemaGate, withServiceSchema } from '../../src/db/service-migrations.js';
 import { generateToken, sha256Hex } from '../../src/http/auth.js';
@@ -47,6 +48,8 @@ export async function makeTestApp(
   options: {
     tokens?: 'none';
     deps?: Pick<AppDeps, 'heartbeatMs' | 'leaseTtlMs' | 'progressIntervalMs' | 'healthProbe' | 'changes'>;
+    /** Where reports go (default: a fresh temporary folder). */
+    objects?: ObjectStore;
   } = {},
 ): Promise<TestApp> {
   const tokens = {} as Record<TokenName, string>;
@@ -55,7 +58,7 @@ export async function makeTestApp(
     tokens[name] = generateToken();
     entries.push({ name, sha256: await sha256Hex(tokens[name]), scopes: [...scopes] });
   }
-  const store = createReportStore(fsObjectStore(await mkdtemp(join(tmpdir(), 'sark-app-'))));
+  const store = createReportStore(options.objects ?? fsObjectStore(await mkdtemp(join(tmpdir(), 'sark-app-'))));
   const background: Promise<unknown>[] = [];
   // As the entry points do: the service's own schema is brought up to date at the first use.
   const serviceSchema = new ServiceSchemaGate();
