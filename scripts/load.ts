@@ -6,12 +6,14 @@
  *   npm run load
  *   options: --servers 10000 --tools 10 --duration 60 (s) --connections 100 --users 40
  *            --changing-runs 20 --timeout 120 (s, for any one request)
+ *            --rounds 1: the whole run again on a fresh database; the tables show the medians
+ *            --json: every figure of every round as JSON too
  *            --server postgres://postgres@127.0.0.1:5432/postgres (or BENCH_DATABASE_URL)
  *
  * Its database (wl_...) and temporary folder are removed when it ends.
  */
 import { parseArgs } from 'node:util';
-import { runLoad } from './load/run.js';
+import { runLoad, type LoadResult } from './load/run.js';
 import { markdownTables } from './load/table.js';
 
 const { values: opts } = parseArgs({
@@ -27,6 +29,7 @@ const { values: opts } = parseArgs({
       type: 'string',
       default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     },
+    rounds: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -46,26 +49,30 @@ function messages(lines: string[]): string {
   return [...counts].map(([message, n]) => `  ${n} × ${message}`).join('\n');
 }
 
-const result = await runLoad({
-  serverUrl: opts.server,
-  servers: positive('servers'),
-  tools: positive('tools'),
-  durationS: positive('duration'),
-  connections: positive('connections'),
-  users: positive('users'),
-  changingRuns: positive('changing-runs'),
-  timeoutS: positive('timeout'),
-  log: (line) => console.log(line),
-});
+const results: LoadResult[] = [];
+for (let round = 1; round <= positive('rounds'); round++) {
+  console.log(`round ${round} of ${opts.rounds}`);
+  const result = await runLoad({
+    serverUrl: opts.server,
+    servers: positive('servers'),
+    tools: positive('tools'),
+    durationS: positive('duration'),
+    connections: positive('connections'),
+    users: positive('users'),
+    changingRuns: positive('changing-runs'),
+    timeoutS: positive('timeout'),
+    log: (line) => console.log(`  ${line}`),
+  });
+  results.push(result);
+  if (result.serviceErrors.length > 0)
+    console.log(`  the services' stderr, by message:\n${messages(result.serviceErrors)}`);
+}
 
-console.log(`\n${markdownTables(result)}\n`);
-if (opts.json) console.log(JSON.stringify(result, null, 2));
-if (result.serviceErrors.length > 0)
-  console.log(`The services' stderr, by message:\n${messages(result.serviceErrors)}\n`);
-if (result.violations.length > 0) {
-  console.log(
-    `FAILED: ${result.violations.length} broken rules:\n${result.violations.map((v) => `  - ${v}`).join('\n')}`,
-  );
+console.log(`\n${markdownTables(results)}\n`);
+if (opts.json) console.log(JSON.stringify(results, null, 2));
+const violations = results.flatMap((r, i) => r.violations.map((v) => `round ${i + 1}: ${v}`));
+if (violations.length > 0) {
+  console.log(`FAILED: ${violations.length} broken rules:\n${violations.map((v) => `  - ${v}`).join('\n')}`);
   process.exit(1);
 }
 console.log(
