@@ -57,6 +57,8 @@ interface Group {
   allowed: readonly number[];
 }
 
+const people = (n: number) => `${n} user${n === 1 ? '' : 's'}`;
+
 /** The three groups: GET /reports; validations of many users; validations of one user. */
 export function loadGroups(connections: number, tokens: LoadTokens): Group[] {
   const listing = Math.floor(connections / 2);
@@ -67,7 +69,7 @@ export function loadGroups(connections: number, tokens: LoadTokens): Group[] {
   const groups: Group[] = [
     {
       request: 'GET /reports',
-      callers: `${Math.min(users, listing)} users`,
+      callers: people(Math.min(users, listing)),
       method: 'GET',
       path: '/reports',
       connections: listing,
@@ -76,7 +78,7 @@ export function loadGroups(connections: number, tokens: LoadTokens): Group[] {
     },
     {
       request: 'POST /validate quick',
-      callers: `${users} users, 1 connection each`,
+      callers: `${people(users)}, 1 connection each`,
       ...validate,
       connections: users,
       tokenOf: (i) => tokens.users[i]!,
