@@ -1,8 +1,25 @@
 import { isServiceError, ServiceError } from '../errors.js';
 import { newReportId, type ReportId } from '../reports/ids.js';
 import type { Outcome, Report, ReportKind, RunnerField } from '../reports/schemas.js';
+import type { ReportStore } from '../reports/store.js';
 import type { AppDeps } from './deps.js';
 import { cancelledError, HEARTBEAT_MS, RunLedger, type RunSwitch } from './runs.js';
+
+/**
+ * Final reports a store did not take, per store: the next run on that store, once the store
+ * answers again, puts them first, so a Location handed out earlier stops saying `running`.
+ */
+const unstoredReports = new WeakMap<ReportStore, Map<string, Report>>();
+
+async function putUnstored(store: ReportStore): Promise<void> {
+  const pending = unstoredReports.get(store);
+  for (const [id, report] of pending ?? []) {
+    await store.put(report).then(
+      () => pending!.delete(id),
+      () => undefined, // still not taken: the next run tries again
+    );
+  }
+}
 
 /**
  * A unit of work a durable runtime records (a Workflow's step.do): run once, its result kept, so
@@ -141,6 +158,7 @@ export async function runOperation<R extends Report>(
   await deps.store.check().catch((error: unknown) => {
     throw storeUnavailable(id, error);
   });
+  await putUnstored(deps.store);
 
   // A changing run keeps its ledger on its own connections too (AppDeps.changes).
   const runDb = run.changing ? (deps.changes ?? deps.db) : deps.db;
@@ -193,6 +211,10 @@ export async function runOperation<R extends Report>(
         },
       );
     return writing;
+  };
+  const keepUnstored = (report: Report) => {
+    const pending = unstoredReports.get(deps.store) ?? new Map<string, Report>();
+    unstoredReports.set(deps.store, pending.set(report.id, report));
   };
   const runnerFields = (finishedAt: number | null) => ({
     id,
@@ -286,19 +308,24 @@ export async function runOperation<R extends Report>(
       // A failure the service cannot explain (500) or the database's (503) is logged here: a
       // respond-async run has no request left to log it.
       if (failure.status >= 500) console.error(`report ${id}: operation failed`, error);
-      await persist({
+      const failed: Report = {
         ...runnerFields(Date.now()),
         ...settled,
         status: cancelled ? 'cancelled' : 'failed',
         summary: { message: `${cancelled ? 'Cancelled' : 'Failed'}: ${failure.detail}` },
         error: failure,
-      });
+      };
+      await persist(failed);
+      if (unstored !== undefined) keepUnstored(failed);
       throw new OperationFailedError(error, id);
     }
     const report = reportOf<R>(runnerFields(Date.now()), outcome);
     await persist(report);
     await finish(report.status);
-    if (unstored !== undefined) throw storeUnavailable(id, unstored, report);
+    if (unstored !== undefined) {
+      keepUnstored(report);
+      throw storeUnavailable(id, unstored, report);
+    }
     return report;
   })();
 
