@@ -245,66 +245,71 @@ describe('operations as Workflows on the Worker', () => {
     expect((await post('/migrate', { dryRun: false })).status).toBe(200);
     expect(await counts()).toEqual({ r: 20, c: 60 });
   });
-  it('ends abandoned, on the cron trigger, a silent run whose Workflow instance is over, and leaves one the engine still runs', async () => {
-    const store = createReportStore(r2ObjectStore(env.REPORTS));
-    // A run the engine is still running, silent in the ledger and its lease expired for a moment.
-    await throughWorkflow('/rollback', await planned(), []);
-    await db.query(
-      `CREATE OR REPLACE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$`,
-    );
-    await db.query(
-      'CREATE TRIGGER slow_batch AFTER INSERT ON resources FOR EACH STATEMENT EXECUTE FUNCTION slow_batch()',
-    );
-    try {
-      const accepted = await post(
-        '/migrate',
-        { dryRun: false, batchSize: 1, parallelism: 1 }, // twenty batches of 0.3 s at least
-        { Prefer: 'respond-async' },
-      );
-      const { id: live } = (await accepted.json()) as { id: string };
-      for (let done = 0; done < 1; await new Promise((resolve) => setTimeout(resolve, 50))) {
-        const running = (await (await fetchWorker(`/reports/${live}`, bearer(readToken))).json()) as {
-          progress?: { done: number };
-        };
-        done = running.progress?.done ?? 0;
-      }
-      // A run whose instance ended without ending its report (as if its isolate died at the last moment).
-      const over = (await (await post('/validate', { mode: 'schema' })).json()) as Report;
-      // The answer came with the stored report; the instance ends a moment later.
-      const instance = await env.RUNS.get(over.id);
-      for (const deadline = Date.now() + 10_000; (await instance.status()).status !== 'complete';) {
-        if (Date.now() > deadline) throw new Error(`instance ${over.id} did not complete`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      await store.put({ ...over, status: 'running', finishedAt: null, durationMs: null });
+  // On PostgreSQL only: PGlite behind its socket server answers every connection from one backend,
+  // and this test's queries, the run's heartbeats and the sweep's overlap (answers were seen crossed).
+  it.runIf(provided.realPostgres)(
+    'ends abandoned, on the cron trigger, a silent run whose Workflow instance is over, and leaves one the engine still runs',
+    async () => {
+      const store = createReportStore(r2ObjectStore(env.REPORTS));
+      // A run the engine is still running, silent in the ledger and its lease expired for a moment.
+      await throughWorkflow('/rollback', await planned(), []);
       await db.query(
-        `UPDATE sark_migrate.runs SET status = 'running', heartbeat_at = now() - interval '1 hour' WHERE id = $1`,
-        [over.id],
+        `CREATE OR REPLACE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$`,
       );
-
-      await db.query(`UPDATE sark_migrate.runs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1`, [live]);
-      await db.query(`UPDATE sark_migrate.lease SET expires_at = now() - interval '1 second' WHERE holder = $1`, [
-        live,
-      ]);
-
-      const controller = createScheduledController({ cron: '* * * * *' });
-      const ctx = createExecutionContext();
-      worker.scheduled(controller, workerBindings(), ctx);
-      await waitOnExecutionContext(ctx);
-
-      expect(await store.get(over.id as ReportId)).toMatchObject({ status: 'abandoned' });
-      const ledger = await db.query<{ id: string; status: string }>(
-        'SELECT id, status FROM sark_migrate.runs WHERE id = ANY($1::text[]) ORDER BY id',
-        [[over.id, live]],
+      await db.query(
+        'CREATE TRIGGER slow_batch AFTER INSERT ON resources FOR EACH STATEMENT EXECUTE FUNCTION slow_batch()',
       );
-      expect(ledger.rows).toEqual([
-        { id: live, status: 'running' },
-        { id: over.id, status: 'abandoned' },
-      ]);
-      expect(await untilEnded(`/reports/${live}`, readToken)).toMatchObject({ status: 'succeeded' });
-    } finally {
-      await db.query('DROP TRIGGER slow_batch ON resources');
-    }
-    expect(await counts()).toEqual({ r: 20, c: 60 });
-  });
+      try {
+        const accepted = await post(
+          '/migrate',
+          { dryRun: false, batchSize: 1, parallelism: 1 }, // twenty batches of 0.3 s at least
+          { Prefer: 'respond-async' },
+        );
+        const { id: live } = (await accepted.json()) as { id: string };
+        for (let done = 0; done < 1; await new Promise((resolve) => setTimeout(resolve, 50))) {
+          const running = (await (await fetchWorker(`/reports/${live}`, bearer(readToken))).json()) as {
+            progress?: { done: number };
+          };
+          done = running.progress?.done ?? 0;
+        }
+        // A run whose instance ended without ending its report (as if its isolate died at the last moment).
+        const over = (await (await post('/validate', { mode: 'schema' })).json()) as Report;
+        // The answer came with the stored report; the instance ends a moment later.
+        const instance = await env.RUNS.get(over.id);
+        for (const deadline = Date.now() + 10_000; (await instance.status()).status !== 'complete';) {
+          if (Date.now() > deadline) throw new Error(`instance ${over.id} did not complete`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        await store.put({ ...over, status: 'running', finishedAt: null, durationMs: null });
+        await db.query(
+          `UPDATE sark_migrate.runs SET status = 'running', heartbeat_at = now() - interval '1 hour' WHERE id = $1`,
+          [over.id],
+        );
+
+        await db.query(`UPDATE sark_migrate.runs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1`, [live]);
+        await db.query(`UPDATE sark_migrate.lease SET expires_at = now() - interval '1 second' WHERE holder = $1`, [
+          live,
+        ]);
+
+        const controller = createScheduledController({ cron: '* * * * *' });
+        const ctx = createExecutionContext();
+        worker.scheduled(controller, workerBindings(), ctx);
+        await waitOnExecutionContext(ctx);
+
+        expect(await store.get(over.id as ReportId)).toMatchObject({ status: 'abandoned' });
+        const ledger = await db.query<{ id: string; status: string }>(
+          'SELECT id, status FROM sark_migrate.runs WHERE id = ANY($1::text[]) ORDER BY id',
+          [[over.id, live]],
+        );
+        expect(ledger.rows).toEqual([
+          { id: live, status: 'running' },
+          { id: over.id, status: 'abandoned' },
+        ]);
+        expect(await untilEnded(`/reports/${live}`, readToken)).toMatchObject({ status: 'succeeded' });
+      } finally {
+        await db.query('DROP TRIGGER slow_batch ON resources');
+      }
+      expect(await counts()).toEqual({ r: 20, c: 60 });
+    },
+  );
 });
