@@ -60,3 +60,12 @@ export async function untilEnded(location: string, readToken: string): Promise<R
     if (Date.now() > deadline) throw new Error(`${location} still running: ${JSON.stringify(report.progress)}`);
   }
 }
+
+/** Polls a running report until `done` of its steps are done: a run part-way, whatever the machine's speed. */
+export async function untilDone(location: string, readToken: string, done: number): Promise<void> {
+  for (const deadline = Date.now() + 20_000; ; await new Promise((resolve) => setTimeout(resolve, 50))) {
+    const report = (await (await fetchWorker(location, bearer(readToken))).json()) as { progress?: { done: number } };
+    if ((report.progress?.done ?? 0) >= done) return;
+    if (Date.now() > deadline) throw new Error(`${location} did not reach ${done} steps: ${JSON.stringify(report)}`);
+  }
+}

@@ -15,7 +15,7 @@ import { r2ObjectStore } from '../../src/adapters/storage/r2.js';
 import type { ReportId } from '../../src/reports/ids.js';
 import type { Report } from '../../src/reports/schemas.js';
 import { createReportStore } from '../../src/reports/store.js';
-import { bearer, fetchWorker, untilEnded, workerBindings } from './harness.js';
+import { fetchWorker, untilDone, untilEnded, workerBindings } from './harness.js';
 
 const provided = inject('sarkWorkers');
 const { adminToken, readToken } = provided;
@@ -138,12 +138,7 @@ describe('operations as Workflows on the Worker', () => {
       );
       expect(accepted.status).toBe(202);
       const { id } = (await accepted.json()) as { id: string };
-      for (let done = 0; done < 2; await new Promise((resolve) => setTimeout(resolve, 50))) {
-        const report = (await (await fetchWorker(`/reports/${id}`, bearer(readToken))).json()) as {
-          progress?: { done: number };
-        };
-        done = report.progress?.done ?? 0;
-      }
+      await untilDone(`/reports/${id}`, readToken, 2);
       expect((await post(`/reports/${id}/cancel`, undefined)).status).toBe(202);
       const report = (await untilEnded(`/reports/${id}`, readToken)) as {
         status: string;
@@ -211,12 +206,7 @@ describe('operations as Workflows on the Worker', () => {
         { Prefer: 'respond-async' },
       );
       const { id } = (await accepted.json()) as { id: string };
-      for (let done = 0; done < 2; await new Promise((resolve) => setTimeout(resolve, 50))) {
-        const running = (await (await fetchWorker(`/reports/${id}`, bearer(readToken))).json()) as {
-          progress?: { done: number };
-        };
-        done = running.progress?.done ?? 0;
-      }
+      await untilDone(`/reports/${id}`, readToken, 2);
       // Another run takes the lease (as after an expiry): the update waits for the batch being written.
       await db.query(
         `UPDATE sark_migrate.lease SET holder = $1, kind = 'migration', expires_at = clock_timestamp() + interval '1 hour' WHERE id = 1`,
@@ -266,12 +256,7 @@ describe('operations as Workflows on the Worker', () => {
           { Prefer: 'respond-async' },
         );
         const { id: live } = (await accepted.json()) as { id: string };
-        for (let done = 0; done < 1; await new Promise((resolve) => setTimeout(resolve, 50))) {
-          const running = (await (await fetchWorker(`/reports/${live}`, bearer(readToken))).json()) as {
-            progress?: { done: number };
-          };
-          done = running.progress?.done ?? 0;
-        }
+        await untilDone(`/reports/${live}`, readToken, 1);
         // A run whose instance ended without ending its report (as if its isolate died at the last moment).
         const over = (await (await post('/validate', { mode: 'schema' })).json()) as Report;
         // The answer came with the stored report; the instance ends a moment later.
