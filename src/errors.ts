@@ -37,6 +37,8 @@ export const ERROR_KINDS = [
   'store-unavailable',
   /** The caller already has a read running: one at a time per actor. */
   'too-many-runs',
+  /** The database refused a write: the service's role may not write there, or the server is read-only. */
+  'read-only',
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 

@@ -6,6 +6,7 @@ import { createPgDatabase } from '../src/adapters/db/pg.js';
 import { pgliteDatabase } from '../src/adapters/db/pglite.js';
 import { PGlite } from '@electric-sql/pglite';
 import { ADVISORY_LOCK } from '../src/adapters/db/types.js';
+import { WAITING_PER_CONNECTION } from '../src/adapters/db/pool.js';
 import { describeEachDatabase } from './support/databases.js';
 import { inject } from 'vitest';
 
@@ -56,7 +57,7 @@ describeEachDatabase('database adapter contract', (current) => {
     await db.query('CREATE TABLE IF NOT EXISTS contract_ro (id int)');
     await expect(
       db.transaction((tx) => tx.query('INSERT INTO contract_ro VALUES (1)'), { readOnly: true }),
-    ).rejects.toMatchObject({ code: '25006' });
+    ).rejects.toMatchObject({ kind: 'read-only', facts: { sqlstate: '25006' } });
     const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM contract_ro');
     expect(rows[0]!.n).toBe(0);
   });
@@ -74,6 +75,27 @@ describeEachDatabase('database adapter contract', (current) => {
     // After it, the connection's own bound again (none on the embedded database).
     const after = await db.query<{ st: string }>(`SELECT current_setting('statement_timeout') AS st`);
     expect(after.rows[0]!.st).toBe(current().driver === 'pglite' ? '0' : '10min');
+  });
+
+  it('bounds the age of a snapshot: no statement runs past snapshotMaxMs, and none starts after it', async () => {
+    const { db } = current();
+    const options = { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: 60_000 } as const;
+    // The statement is cut where the snapshot's age runs out (real PostgreSQL), or the next one
+    // is refused (PGlite, whose statement_timeout does not interrupt): either way, the same answer.
+    const tooOld = db.transaction(
+      async (tx) => {
+        await tx.query('SELECT pg_sleep(0.6)');
+        await tx.query('SELECT 1');
+      },
+      { ...options, snapshotMaxMs: 300 },
+    );
+    await expect(tooOld).rejects.toMatchObject({ kind: 'statement-timeout', facts: { snapshotMaxMs: 300 } });
+    // Young enough: the statement keeps its own timeout, and the transaction commits.
+    const young = await db.transaction(
+      (tx) => tx.query<{ st: string }>(`SELECT current_setting('statement_timeout') AS st`),
+      { ...options, snapshotMaxMs: 600_000 },
+    );
+    expect(young.rows[0]!.st).toBe('1min');
   });
 
   it('keeps SQL errors as they are: a syntax error is not an outage', async () => {
@@ -229,4 +251,54 @@ describe('an unreachable database', () => {
     await db.close();
     await expect(db.query('SELECT 1')).rejects.toMatchObject({ kind: 'database-unavailable' });
   });
+});
+
+describe('a pool whose connections are all taken', () => {
+  const saturate = async (db: ReturnType<typeof createPgDatabase>, max: number) => {
+    // Every connection held by a transaction that waits for `release`.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding = 0;
+    const holders = Array.from({ length: max }, () => db.transaction(async () => (holding++, held)));
+    // Once each holder runs in its transaction, every connection is taken: the queue only grows.
+    while (holding < max) await new Promise((resolve) => setTimeout(resolve, 10));
+    const waiting = Array.from({ length: max * WAITING_PER_CONNECTION }, (_, i) =>
+      db.query('SELECT $1::int AS i', [i]),
+    );
+    const started = Date.now();
+    const refused = await db.query('SELECT 1').then(
+      () => null,
+      (error: unknown) => error,
+    );
+    const refusedAfterMs = Date.now() - started;
+    release();
+    await Promise.all(holders);
+    const answered = await Promise.all(waiting);
+    return { refused, refusedAfterMs, answered: answered.map((r) => r.rows[0]!.i) };
+  };
+
+  const drivers = {
+    pg: (url: string) => createPgDatabase({ connectionString: url, max: 2 }),
+    neon: (url: string) =>
+      createNeonDatabase({
+        connectionString: url,
+        max: 2,
+        webSocketConstructor: WebSocket,
+        wsProxy: inject('wsProxyUrl'),
+      }),
+  };
+  it.runIf(process.env.TEST_DATABASE_URL).each(Object.keys(drivers) as (keyof typeof drivers)[])(
+    'refuses the request past a full queue at once (%s), 503-worthy, and serves every queued one',
+    async (driver) => {
+      const db = drivers[driver](process.env.TEST_DATABASE_URL!);
+      try {
+        const { refused, refusedAfterMs, answered } = await saturate(db, 2);
+        expect(refused).toMatchObject({ kind: 'database-unavailable', facts: { reason: 'connections-busy' } });
+        expect(refusedAfterMs).toBeLessThan(5000); // at once, not after connectionTimeoutMillis (10 s) or never
+        expect(answered).toEqual(Array.from({ length: 2 * WAITING_PER_CONNECTION }, (_, i) => i));
+      } finally {
+        await db.close();
+      }
+    },
+  );
 });

@@ -63,7 +63,12 @@ const PROBLEM_TYPES: Record<ErrorKind | HttpKind, ProblemType> = {
   'stale-plan': { status: 409, slug: 'stale-plan', title: 'The plan is stale' },
   'schema-conflict': { status: 409, slug: 'schema-conflict', title: 'Schema partly present' },
   'unsupported-v1-schema': { status: 422, slug: 'unsupported-v1-schema', title: 'Unsupported v1 schema' },
-  'database-unavailable': { status: 503, slug: 'database-unavailable', title: 'Database unavailable' },
+  'database-unavailable': {
+    status: 503,
+    slug: 'database-unavailable',
+    title: 'Database unavailable',
+    retryAfterS: 5,
+  },
   'statement-timeout': { status: 503, slug: 'statement-timeout', title: 'Statement timeout' },
   'lock-timeout': { status: 409, slug: 'lock-timeout', title: 'Lock timeout' },
   'write-conflict': { status: 409, slug: 'write-conflict', title: 'Write conflict' },
@@ -74,7 +79,8 @@ const PROBLEM_TYPES: Record<ErrorKind | HttpKind, ProblemType> = {
   'run-ended': { status: 409, slug: 'run-ended', title: 'The run has ended' },
   cancelled: { status: 499 as ContentfulStatusCode, slug: 'cancelled', title: 'Cancelled' },
   'not-configured': { status: 503, slug: 'not-configured', title: 'Service not configured' },
-  'store-unavailable': { status: 503, slug: 'store-unavailable', title: 'Report store unavailable' },
+  'store-unavailable': { status: 503, slug: 'store-unavailable', title: 'Report store unavailable', retryAfterS: 10 },
+  'read-only': { status: 503, slug: 'read-only', title: 'Database read-only' },
   'too-many-runs': { status: 429, slug: 'too-many-runs', title: 'Too many runs', retryAfterS: 10 },
   'bad-request': { status: 400, slug: 'bad-request', title: 'Bad request' },
   unauthorized: { status: 401, slug: 'unauthorized', title: 'Unauthorized' },
@@ -82,7 +88,7 @@ const PROBLEM_TYPES: Record<ErrorKind | HttpKind, ProblemType> = {
   'not-found': { status: 404, slug: 'not-found', title: 'Not found' },
   'payload-too-large': { status: 413, slug: 'payload-too-large', title: 'Payload too large' },
   'unsupported-media-type': { status: 415, slug: 'unsupported-media-type', title: 'Unsupported Media Type' },
-  unavailable: { status: 503, slug: 'unavailable', title: 'Service unavailable' },
+  unavailable: { status: 503, slug: 'unavailable', title: 'Service unavailable', retryAfterS: 5 },
   'internal-error': { status: 500, slug: 'internal-error', title: 'Internal error' },
 };
 
@@ -108,6 +114,10 @@ interface Resolved {
   bug: boolean;
 }
 
+/** Retry-After for a problem whose type says when trying again may succeed. */
+const retryAfter = (type: ProblemType): Record<string, string> =>
+  type.retryAfterS ? { 'Retry-After': String(type.retryAfterS) } : {};
+
 const INTERNAL_DETAIL = 'The operation failed unexpectedly; the service log has the details.';
 
 /** What an error means for the client; anything unknown is a bug, answered without internals. */
@@ -118,7 +128,13 @@ function resolve(error: unknown): Resolved {
     const type =
       Object.values(PROBLEM_TYPES).find((t) => t.status === recorded.status && t.title === recorded.title) ??
       PROBLEM_TYPES['internal-error'];
-    return { type, detail: recorded.detail, facts: { reportId: error.report.id }, headers: {}, bug: false };
+    return {
+      type,
+      detail: recorded.detail,
+      facts: { reportId: error.report.id },
+      headers: retryAfter(type),
+      bug: false,
+    };
   }
   if (error instanceof OperationFailedError) {
     // The runner logged an unexpected failure with its report id already.
@@ -128,12 +144,12 @@ function resolve(error: unknown): Resolved {
   if (isServiceError(error)) {
     const type = PROBLEM_TYPES[error.kind];
     if (type.status === 500) return { type, detail: INTERNAL_DETAIL, facts: {}, headers: {}, bug: true };
-    const headers: Record<string, string> = type.retryAfterS ? { 'Retry-After': String(type.retryAfterS) } : {};
-    return { type, detail: error.message, facts: error.facts, headers, bug: false };
+    return { type, detail: error.message, facts: error.facts, headers: retryAfter(type), bug: false };
   }
   if (error instanceof HttpProblem) {
     const { errors, facts = {}, headers = {} } = error.extras;
-    return { type: PROBLEM_TYPES[error.kind], detail: error.message, errors, facts, headers, bug: false };
+    const type = PROBLEM_TYPES[error.kind];
+    return { type, detail: error.message, errors, facts, headers: { ...retryAfter(type), ...headers }, bug: false };
   }
   if (error instanceof HTTPException && error.status === 400) {
     // Hono's JSON reader: the body is not JSON at all.
@@ -205,7 +221,7 @@ export function problemResponses<const S extends readonly number[]>(...statuses:
     422: 'The database does not have a schema the operation can work on; `missing` names what lacks.',
     429: 'The token already has a read running (`runningReportId`): one at a time per token; `Retry-After` says when to try again.',
     499: 'The client closed the request: the operation stopped, and its stored report says so.',
-    503: 'The database or the report store is unreachable, or the service is not configured.',
+    503: 'The database or the report store is unreachable, or every connection to the database is busy (`reason: connections-busy`), with `Retry-After`; or the service is not configured.',
   };
   return Object.fromEntries(
     statuses.map((status) => [

@@ -22,6 +22,7 @@ import { onceInRun } from './runs.js';
 import { BatchSizer, type SizingPolicy } from './sizing.js';
 import type { OperationContext } from './runner.js';
 import { count } from './text.js';
+import { SNAPSHOT_MAX_MS } from './snapshot.js';
 
 export interface MigrateInput {
   dryRun: boolean;
@@ -290,7 +291,12 @@ function planMigration(
         timings,
       });
     },
-    { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: PLAN_TIMEOUT_MS },
+    {
+      readOnly: true,
+      isolation: 'repeatable read',
+      statementTimeoutMs: PLAN_TIMEOUT_MS,
+      snapshotMaxMs: SNAPSHOT_MAX_MS,
+    },
   );
 }
 

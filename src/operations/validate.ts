@@ -21,6 +21,7 @@ import type { Outcome } from '../reports/schemas.js';
 import type { CheckResult, Severity, ValidationMode, ValidationReport } from '../reports/validation.js';
 import { statementsTaking, type OperationContext } from './runner.js';
 import { be, count } from './text.js';
+import { SNAPSHOT_MAX_MS } from './snapshot.js';
 
 const capabilities = (n: number) => count(n, 'capability', 'capabilities');
 
@@ -30,12 +31,6 @@ export interface ValidateInput {
   /** How long one snapshot may be held (default SNAPSHOT_MAX_MS): for tests; requests cannot set it. */
   snapshotMaxMs?: number | undefined;
 }
-
-/**
- * The longest a validation holds one read-only snapshot: a snapshot held open keeps VACUUM from
- * removing the rows SARK's own traffic deletes meanwhile, so a `run` token cannot hold one for long.
- */
-export const SNAPSHOT_MAX_MS = 600_000;
 
 export const SENSITIVITY_LEVELS = ['low', 'medium', 'high', 'critical'] as const;
 export const KNOWN_PROTOCOLS = ['mcp', 'http', 'grpc'] as const;
@@ -491,19 +486,22 @@ export async function validate(
   input: ValidateInput,
   ctx: OperationContext<ValidationReport>,
 ): Promise<Outcome<ValidationReport>> {
-  const opened = () => ({ openedAt: Date.now(), maxMs: input.snapshotMaxMs ?? SNAPSHOT_MAX_MS });
+  const maxMs = input.snapshotMaxMs ?? SNAPSHOT_MAX_MS;
+  const opened = () => ({ openedAt: Date.now(), maxMs });
+  // No statement runs past the snapshot's age either (the adapter cuts its statement_timeout).
+  const snapshot = { ...SNAPSHOT, snapshotMaxMs: maxMs };
   if (!ctx.recordsSteps)
     return db.transaction(async (tx) => {
-      const snapshot = opened();
+      const held = opened();
       const i = await inspect(tx, input.sampleSize);
-      return checkGroups(input, ctx, i.mapping, 'one', (group, onCheck) => checkGroup(group, i, onCheck, snapshot));
-    }, SNAPSHOT);
-  const { mapping } = await db.transaction((tx) => inspect(tx, input.sampleSize), SNAPSHOT);
+      return checkGroups(input, ctx, i.mapping, 'one', (group, onCheck) => checkGroup(group, i, onCheck, held));
+    }, snapshot);
+  const { mapping } = await db.transaction((tx) => inspect(tx, input.sampleSize), snapshot);
   return checkGroups(input, ctx, mapping, 'per-group', (group, onCheck) =>
     db.transaction(async (tx) => {
-      const snapshot = opened();
-      return checkGroup(group, await inspect(tx, input.sampleSize), onCheck, snapshot);
-    }, SNAPSHOT),
+      const held = opened();
+      return checkGroup(group, await inspect(tx, input.sampleSize), onCheck, held);
+    }, snapshot),
   );
 }
 

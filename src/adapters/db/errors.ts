@@ -74,6 +74,18 @@ export function translateDriverError(error: unknown): never {
         );
       }
       break;
+    case '42':
+    case '25':
+      if (sqlstate === '42501' || sqlstate === '25006') {
+        throw new ServiceError(
+          'read-only',
+          sqlstate === '42501'
+            ? "The database refused a write: the service's role lacks the privilege (SQLSTATE 42501). Changing operations need a role that owns SARK's tables."
+            : 'The database refused a write: the server is read-only (a standby, or default_transaction_read_only; SQLSTATE 25006). Point DATABASE_URL at the primary.',
+          { facts, said },
+        );
+      }
+      break;
     case '22': {
       // PostgreSQL's words for a refused value quote it (`invalid input syntax for type uuid: "…"`):
       // the error carries its SQLSTATE and what that means, never the text or the driver's error.

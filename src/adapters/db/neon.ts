@@ -1,5 +1,5 @@
 import { Client, Pool, type ClientConfig } from '@neondatabase/serverless';
-import { CONNECTION_LIMITS, poolDatabase } from './pool.js';
+import { CONNECTION_LIMITS, poolBounds, poolDatabase } from './pool.js';
 import type { Database } from './types.js';
 
 export interface NeonOptions {
@@ -36,13 +36,14 @@ export function createNeonDatabase(options: NeonOptions): Database {
   class ConfiguredPool extends Pool {
     override Client = ConfiguredClient;
   }
+  const max = options.max ?? 5;
   const pool = new ConfiguredPool({
     connectionString: options.connectionString,
-    max: options.max ?? 5,
+    max,
     ...CONNECTION_LIMITS,
   });
   // Inside workerd every end() is followed by a "Network connection lost" error event;
   // without a listener it surfaces as an uncaught exception.
   pool.on('error', () => undefined);
-  return poolDatabase(pool as never, 'neon');
+  return poolDatabase(pool as never, 'neon', poolBounds(max));
 }

@@ -1,7 +1,7 @@
 import { Socket } from 'node:net';
 import pg from 'pg';
 import { PgTransport } from './pg-transport.js';
-import { CONNECTION_LIMITS, poolDatabase } from './pool.js';
+import { CONNECTION_LIMITS, poolBounds, poolDatabase } from './pool.js';
 import type { Database } from './types.js';
 
 export interface PgOptions {
@@ -28,9 +28,10 @@ class TransportClient extends pg.Client {
 
 /** PostgreSQL over TCP with node-postgres. */
 export function createPgDatabase(options: PgOptions): Database {
+  const max = options.max ?? 10;
   const pool = new pg.Pool({
     connectionString: options.connectionString,
-    max: options.max ?? 10,
+    max,
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
     application_name: 'sark-migrate',
     ...CONNECTION_LIMITS,
@@ -38,5 +39,5 @@ export function createPgDatabase(options: PgOptions): Database {
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  return poolDatabase(pool, 'pg');
+  return poolDatabase(pool, 'pg', poolBounds(max));
 }

@@ -37,9 +37,7 @@ export function pgliteDatabase(pglite: PGlite): Database {
     transaction: (fn, options) =>
       pglite
         .transaction(async (tx) => {
-          const conn = queryableOf(tx);
-          await applyTransactionOptions(conn, options);
-          return fn(conn);
+          return fn(await applyTransactionOptions(queryableOf(tx), options));
         })
         .catch(translateDriverError), // its COMMIT's own failure (a deferred constraint) too
   };

@@ -17,7 +17,31 @@ export interface PgCompatiblePool {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
   connect(): Promise<PgCompatibleClient>;
   end(): Promise<void>;
+  /** Requests waiting for a connection (node-postgres' public counter; Neon's Pool inherits it). */
+  readonly waitingCount: number;
 }
+
+/** How many connections a pool opens, and how many requests may queue for one before the next is refused. */
+export interface PoolBounds {
+  max: number;
+  maxWaiting: number;
+}
+
+/** Requests may queue for a connection up to this many times the pool's size; past that they are refused at once. */
+export const WAITING_PER_CONNECTION = 10;
+export const poolBounds = (max: number): PoolBounds => ({ max, maxWaiting: max * WAITING_PER_CONNECTION });
+
+/**
+ * Every connection is taken and the queue for one is full: the caller is refused at once (503
+ * with Retry-After) rather than left to wait for connectionTimeoutMillis, so a flood of reads
+ * costs memory and time bounded by the queue, and says what it is.
+ */
+const poolBusy = ({ max, maxWaiting }: PoolBounds) =>
+  new ServiceError(
+    'database-unavailable',
+    `All ${max} of the service's connections to the SARK database are busy and ${maxWaiting} requests wait for one; retry in a few seconds.`,
+    { facts: { reason: 'connections-busy' } },
+  );
 
 export interface PgCompatibleClient {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
@@ -76,7 +100,11 @@ export const CONNECTION_LIMITS = {
 } as const;
 
 /** A Database over any pg-compatible pool: one connection per transaction or locked session. */
-export function poolDatabase(pool: PgCompatiblePool, driver: DriverName): Database {
+export function poolDatabase(pool: PgCompatiblePool, driver: DriverName, bounds: PoolBounds): Database {
+  const admit = () => {
+    if (pool.waitingCount >= bounds.maxWaiting) throw poolBusy(bounds);
+  };
+  const pooled = queryableOf(pool);
   const sessionOf = (client: PgCompatibleClient): Session => {
     const conn = queryableOf(client);
     return { query: conn.query, transaction: (fn, options) => runTransaction(conn, fn, options) };
@@ -87,6 +115,7 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName): Databa
    * failing statement (already rolled back) goes back to the pool.
    */
   async function withClient<T>(fn: (client: PgCompatibleClient, discard: () => void) => Promise<T>): Promise<T> {
+    admit();
     const client = await checkout(pool);
     let broken = false;
     try {
@@ -102,7 +131,10 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName): Databa
 
   return {
     driver,
-    query: queryableOf(pool).query,
+    query: async (text, params) => {
+      admit();
+      return pooled.query(text, params);
+    },
     transaction: (fn, options) => withClient((client) => sessionOf(client).transaction(fn, options)),
     withAdvisoryLock: <T>(fn: (session: Session) => Promise<T>) =>
       withClient(async (client, discard) => {

@@ -1,16 +1,53 @@
+import { isServiceError, ServiceError } from '../../errors.js';
 import { setLocalSql, transactionModesSql } from '../../sql/session.js';
 import { execute } from '../../sql/sql.js';
 import type { Queryable, TransactionOptions } from './types.js';
 
-/** Applies a transaction's options right after BEGIN; values are bound, never spliced. */
-export async function applyTransactionOptions(tx: Queryable, options: TransactionOptions = {}): Promise<void> {
+const snapshotTooOld = (maxMs: number, cause?: unknown) =>
+  new ServiceError(
+    'statement-timeout',
+    `The operation held its read-only snapshot for ${Math.round(maxMs / 1000)} s, the most it may (a snapshot holds back VACUUM); its transaction was rolled back. Narrow the request or retry when the database is less busy.`,
+    { facts: { snapshotMaxMs: maxMs }, cause },
+  );
+
+/**
+ * Applies a transaction's options right after BEGIN (values bound, never spliced), and gives
+ * the transaction as fn sees it: with `snapshotMaxMs`, one whose statements never run past that
+ * age of the transaction, their statement_timeout cut to what is left when less is left.
+ */
+export async function applyTransactionOptions(tx: Queryable, options: TransactionOptions = {}): Promise<Queryable> {
+  const openedAt = Date.now();
   const modes = transactionModesSql(options);
   if (modes) await execute(tx, modes);
-  if (options.statementTimeoutMs !== undefined) {
-    await execute(tx, setLocalSql('statement_timeout', `${options.statementTimeoutMs}ms`));
-  }
+  const { snapshotMaxMs: maxMs } = options;
+  let timeoutMs = options.statementTimeoutMs;
+  if (maxMs !== undefined && (timeoutMs === undefined || maxMs < timeoutMs)) timeoutMs = Math.max(1, maxMs);
+  if (timeoutMs !== undefined) await execute(tx, setLocalSql('statement_timeout', `${timeoutMs}ms`));
   if (options.lockTimeoutMs !== undefined) await execute(tx, setLocalSql('lock_timeout', `${options.lockTimeoutMs}ms`));
   if (options.timeZone !== undefined) await execute(tx, setLocalSql('TimeZone', options.timeZone));
+  if (maxMs === undefined) return tx;
+
+  let cut = false;
+  const bounded = async <T>(run: () => Promise<T>): Promise<T> => {
+    const left = maxMs - (Date.now() - openedAt);
+    if (left <= 0) throw snapshotTooOld(maxMs);
+    if (timeoutMs === undefined || left < timeoutMs) {
+      timeoutMs = Math.max(1, left);
+      cut = true;
+      await execute(tx, setLocalSql('statement_timeout', `${timeoutMs}ms`));
+    }
+    try {
+      return await run();
+    } catch (error) {
+      // Cancelled by the cut timeout: the snapshot's age, not the statement's own bound, stopped it.
+      if (cut && isServiceError(error, 'statement-timeout')) throw snapshotTooOld(maxMs, error);
+      throw error;
+    }
+  };
+  return {
+    query: (text, params) => bounded(() => tx.query(text, params)),
+    ...(tx.timed ? { timed: (text, params) => bounded(() => tx.timed!(text, params)) } : {}),
+  };
 }
 
 /** BEGIN, fn, COMMIT on one connection; ROLLBACK and rethrow when fn throws. */
@@ -22,8 +59,7 @@ export async function runTransaction<T>(
   await conn.query('BEGIN');
   let result: T;
   try {
-    await applyTransactionOptions(conn, options);
-    result = await fn(conn);
+    result = await fn(await applyTransactionOptions(conn, options));
   } catch (error) {
     await conn.query('ROLLBACK').catch(() => undefined);
     throw error;

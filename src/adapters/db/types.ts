@@ -36,6 +36,11 @@ export interface TransactionOptions {
   isolation?: 'repeatable read';
   /** SET LOCAL statement_timeout, in milliseconds. */
   statementTimeoutMs?: number;
+  /**
+   * The oldest the transaction (its snapshot) may grow, in milliseconds: no statement runs past
+   * it, and one started after it is refused (statement-timeout, `snapshotMaxMs` in its facts).
+   */
+  snapshotMaxMs?: number;
   /** SET LOCAL lock_timeout, in milliseconds. */
   lockTimeoutMs?: number;
   /** SET LOCAL TimeZone: timestamps written into JSON render in it. */

@@ -7,6 +7,7 @@ import { settingsSql } from '../../sql/rollback/run.js';
 import { execute, queryOne, queryRows } from '../../sql/sql.js';
 import type { OperationContext } from '../runner.js';
 import { LIMITS, understand, type RollbackInput } from './context.js';
+import { SNAPSHOT_MAX_MS } from '../snapshot.js';
 import { LISTED, nothingToRollBack, planReport } from './report.js';
 
 /** The plan's fingerprint: a run given a planId must find the same. */
@@ -37,6 +38,11 @@ export function planRollback(
       ctx.started();
       return planReport(input, { planId, counts, listed: { born, divergent } });
     },
-    { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: LIMITS.statementTimeoutMs },
+    {
+      readOnly: true,
+      isolation: 'repeatable read',
+      statementTimeoutMs: LIMITS.statementTimeoutMs,
+      snapshotMaxMs: SNAPSHOT_MAX_MS,
+    },
   );
 }

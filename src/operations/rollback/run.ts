@@ -12,6 +12,7 @@ import { onceInRun } from '../runs.js';
 import type { OperationContext } from '../runner.js';
 import { FastPath, rollbackBatch, type BatchOutcome, type BatchRun, type LastBatch } from './batch.js';
 import { LIMITS, ROLLBACK_SIZING, understand, type RollbackInput } from './context.js';
+import { SNAPSHOT_MAX_MS } from '../snapshot.js';
 import { fingerprint } from './plan.js';
 import { LISTED, nothingDone, nothingToRollBack, runReport, type Done, type RunState } from './report.js';
 
@@ -39,7 +40,12 @@ export function runRollback(
           foreignKey: (await queryOne(tx, foreignKeySql())).holds,
         };
       },
-      { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: LIMITS.statementTimeoutMs },
+      {
+        readOnly: true,
+        isolation: 'repeatable read',
+        statementTimeoutMs: LIMITS.statementTimeoutMs,
+        snapshotMaxMs: SNAPSHOT_MAX_MS,
+      },
     );
     if (input.planId && input.planId !== planId) throw stalePlan(input.planId, planId ?? '');
     ctx.started();
