@@ -149,6 +149,61 @@ describeEachDatabase('runs: cancel, takeover, abandoned', (current) => {
     expect((await app.call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } })).status).toBe(200);
   });
 
+  it("frees a token's read slot whose run ended but whose ledger row says running (its end was not written)", async () => {
+    const { t, app } = await fresh();
+    const first = await app.call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } });
+    expect(first.status).toBe(200);
+    const { id } = await first.json();
+    // As if the process could not write the run's end: the row still running, the report ended.
+    await t.admin.query(`UPDATE sark_migrate.runs SET status = 'running' WHERE id = $1`, [id]);
+    const second = await app.call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } });
+    expect(second.status).toBe(200);
+    const rows = await t.admin.query<{ id: string; status: string }>(
+      'SELECT id, status FROM sark_migrate.runs ORDER BY id',
+    );
+    expect(rows.rows).toEqual([
+      { id, status: 'passed' },
+      { id: (await second.json()).id, status: 'passed' },
+    ]);
+  });
+
+  it('refuses a read whose run the ledger could not record for a reason other than a read-only role', async () => {
+    const { t, app } = await fresh();
+    await applyServiceMigrations(t.db);
+    // The ledger refuses this token's rows: the read must not go on unrecorded, past the per-token rule.
+    await t.admin.query(`ALTER TABLE sark_migrate.runs ADD CONSTRAINT no_runner CHECK (actor <> 'runner')`);
+    const refused = await app.call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } });
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ type: 'urn:sark-migrate:problem:constraint-violation' });
+    expect((await app.store.list({ limit: 10 })).items).toEqual([]);
+    expect((await app.call('POST', '/validate', { as: 'admin', body: { mode: 'schema' } })).status).toBe(200);
+  });
+
+  it('lets a read run unrecorded where the ledger cannot be written: never created, or a read-only server', async (ctx) => {
+    const { t } = await fresh();
+    if (!t.url) return ctx.skip(); // needs a connection of its own that may only read (real PostgreSQL)
+    const url = new URL(t.url);
+    url.searchParams.set('options', '-c default_transaction_read_only=on');
+    const readOnly = createPgDatabase({ connectionString: url.toString(), max: 2 });
+    try {
+      const app = await makeTestApp(readOnly);
+      // No sark_migrate schema (fresh dropped it) and no way to create it: the read goes on.
+      const unledgered = await app.call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } });
+      expect(unledgered.status).toBe(200);
+      // The ledger exists, but the server refuses the row (SQLSTATE 25006): the read goes on too.
+      await applyServiceMigrations(t.db);
+      const refusedRow = await app.call('POST', '/validate', { as: 'runner', body: { mode: 'schema' } });
+      expect(refusedRow.status).toBe(200);
+      expect((await t.admin.query('SELECT id FROM sark_migrate.runs')).rows).toEqual([]);
+      // A changing run never goes on without its row.
+      const migrate = await app.call('POST', '/migrate', { body: { dryRun: false } });
+      expect(migrate.status).toBe(503);
+      expect(await migrate.json()).toMatchObject({ type: 'urn:sark-migrate:problem:read-only' });
+    } finally {
+      await readOnly.close();
+    }
+  });
+
   it('takes over the lease of a run whose process stopped renewing it, and the new report says so', async () => {
     const { t, app } = await fresh();
     await applyServiceMigrations(t.db);

@@ -51,6 +51,16 @@ export async function launchOperation<R extends Report>(
     const state = await deps.launcher.state(id);
     if (state.state === 'refused') throw new ServiceError(state.kind, state.detail, { facts: state.facts });
     if (state.state === 'errored') throw new Error(`Run ${id} ended before its report did: ${state.message}`);
+    if (state.state === 'ended') {
+      // It ended after the report above was read, or its report never reached the store: one more look.
+      const last = await deps.store.get(id as ReportId);
+      if (last && last.status !== 'running') continue;
+      throw new ServiceError(
+        'store-unavailable',
+        `Run ${id} has ended, but the report store does not hold its final report. Check the report store (the R2 binding); GET /reports/${id} shows it once stored.`,
+        { facts: { reportId: id } },
+      );
+    }
     if (!report && waited >= START_LIMIT_MS) throw new Error(`Run ${id} has not started after ${waited} ms.`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }

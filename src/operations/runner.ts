@@ -3,7 +3,7 @@ import { newReportId, type ReportId } from '../reports/ids.js';
 import type { Outcome, Report, ReportKind, RunnerField } from '../reports/schemas.js';
 import type { ReportStore } from '../reports/store.js';
 import type { AppDeps } from './deps.js';
-import { cancelledError, HEARTBEAT_MS, RunLedger, type RunSwitch } from './runs.js';
+import { cancelledError, HEARTBEAT_MS, RunLedger } from './runs.js';
 
 /**
  * Final reports a store did not take, per store: the next run on that store, once the store
@@ -153,7 +153,9 @@ export async function runOperation<R extends Report>(
   const interval = deps.progressIntervalMs ?? 1000;
 
   // The run ledger: a changing run cannot start without its row (a cancel must reach it); a read
-  // goes on without one (a read-only role cannot write it), cancellable from this process only.
+  // goes on without one only where the ledger cannot record runs at all (a role that may only
+  // read), cancellable from this process only. Any other failure to record it is the answer, so
+  // the one-read-per-token rule cannot be slipped past.
   // A run whose report cannot be stored would leave nothing to follow: refused before it begins.
   await deps.store.check().catch((error: unknown) => {
     throw storeUnavailable(id, error);
@@ -163,19 +165,21 @@ export async function runOperation<R extends Report>(
   // A changing run keeps its ledger on its own connections too (AppDeps.changes).
   const runDb = run.changing ? (deps.changes ?? deps.db) : deps.db;
   const ledger = new RunLedger(runDb);
-  let cancel: RunSwitch;
-  let recorded = true;
-  try {
-    if (run.changing) await runDb.prepareChange?.();
-    cancel = await ledger.start(id, run.kind, run.changing, run.actor);
-  } catch (error) {
-    if (run.changing || isServiceError(error, 'too-many-runs')) throw error;
-    recorded = false;
-    cancel = RunLedger.local(id);
-    console.warn(
-      `report ${id}: not recorded in sark_migrate.runs, so only this process can cancel it: ${String(error)}`,
+  if (run.changing) await runDb.prepareChange?.();
+  const ended = async (other: string) => {
+    const report = await deps.store.get(other as ReportId).catch(() => null);
+    return report && report.status !== 'running' ? report.status : null;
+  };
+  const switched = await ledger.start(id, run.kind, run.changing, run.actor, ended);
+  if (!switched && run.changing)
+    throw new ServiceError(
+      'read-only',
+      'The run ledger (sark_migrate.runs) cannot be written, so no changing run may start.',
     );
-  }
+  const recorded = switched !== null;
+  if (!recorded)
+    console.warn(`report ${id}: the run ledger cannot record runs here, so only this process can cancel it.`);
+  const cancel = switched ?? RunLedger.local(id);
   let takenOverFrom: string | undefined;
 
   let began = false;

@@ -1,5 +1,5 @@
 import type { Database, Queryable } from '../adapters/db/types.js';
-import { ServiceError } from '../errors.js';
+import { isServiceError, ServiceError } from '../errors.js';
 import type { Report, ReportKind } from '../reports/schemas.js';
 import {
   abandonRunSql,
@@ -7,6 +7,7 @@ import {
   forgetRunSql,
   heartbeatSql,
   insertRunSql,
+  ledgerPresentSql,
   recordStepSql,
   requestCancelSql,
   runAndActorSql,
@@ -86,25 +87,62 @@ export async function onceInRun<T>(
   return result;
 }
 
+/** How long a ledger write that failed is tried again: a run left `running` would hold its token's read slot. */
+const LEDGER_RETRIES_MS = [250, 1_000, 3_000];
+
+async function persistently<T>(work: () => Promise<T>): Promise<T> {
+  for (const wait of LEDGER_RETRIES_MS) {
+    try {
+      return await work();
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+  return work();
+}
+
+/** How a run ended, by its stored report; null while it runs or when it has no report. */
+export type EndedRun = (id: string) => Promise<Report['status'] | null>;
+
 export class RunLedger {
   constructor(private readonly db: Database) {}
 
   /**
    * Records the run; its switch is asked to stop when someone cancels it. A read whose actor has
-   * another read running is refused (too-many-runs), whatever process or isolate runs that one.
+   * another read running is refused (too-many-runs), whatever process or isolate runs that one;
+   * unless that run's report has ended (its process could not write the ledger's end), when the
+   * ledger is set right and this run recorded. Null: the ledger cannot record runs here (a role
+   * that may only read, a ledger never created), and only a read may go on without it.
    */
-  async start(id: string, kind: ReportKind, changing: boolean, actor: string): Promise<RunSwitch> {
-    const inserted = await queryRows(this.db, insertRunSql(id, kind, changing, actor));
-    if (inserted.length === 0) {
+  async start(
+    id: string,
+    kind: ReportKind,
+    changing: boolean,
+    actor: string,
+    ended: EndedRun = async () => null,
+  ): Promise<RunSwitch | null> {
+    for (let attempt = 0; ; attempt++) {
+      let inserted: unknown[];
+      try {
+        inserted = await queryRows(this.db, insertRunSql(id, kind, changing, actor));
+      } catch (error) {
+        if (isServiceError(error, 'read-only') || !(await queryOne(this.db, ledgerPresentSql())).present) return null;
+        throw error;
+      }
+      if (inserted.length > 0) return RunLedger.local(id);
       const { recorded, running } = await queryOne(this.db, runAndActorSql(id, actor));
-      if (!recorded)
-        throw new ServiceError(
-          'too-many-runs',
-          `"${actor}" already has a read running (report ${running ?? 'just ended'}): one at a time per token; retry when it has ended.`,
-          { facts: { runningReportId: running } },
-        );
+      if (recorded) return RunLedger.local(id); // a replayed Workflow: its row is there already
+      const status = running && attempt === 0 ? await ended(running) : null;
+      if (status) {
+        await execute(this.db, finishRunSql(running!, status));
+        continue;
+      }
+      throw new ServiceError(
+        'too-many-runs',
+        `"${actor}" already has a read running (report ${running ?? 'just ended'}): one at a time per token; retry when it has ended.`,
+        { facts: { runningReportId: running } },
+      );
     }
-    return RunLedger.local(id);
   }
 
   /** The cancel switch of a run the ledger does not record (it could not be written). */
@@ -120,9 +158,10 @@ export class RunLedger {
     if (row?.cancel_requested) cancelLocal(id);
   }
 
+  /** The run ended; the write is tried again for a few seconds, as a row left running holds its token's slot. */
   async finish(id: string, status: Report['status'], recorded = true): Promise<void> {
     local.delete(id);
-    if (recorded) await execute(this.db, finishRunSql(id, status));
+    if (recorded) await persistently(() => execute(this.db, finishRunSql(id, status)));
   }
 
   /** Asks a run to stop at its next step boundary: its row after the request, null when unknown here. */
@@ -152,6 +191,6 @@ export class RunLedger {
   /** A run refused before it started leaves no row: it has no report, and nothing to abandon. */
   async forget(id: string): Promise<void> {
     local.delete(id);
-    await execute(this.db, forgetRunSql(id));
+    await persistently(() => execute(this.db, forgetRunSql(id)));
   }
 }

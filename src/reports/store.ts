@@ -13,7 +13,7 @@ export interface ReportStore {
   get(id: ReportId): Promise<Report | null>;
   /** Newest first, `limit` at most, after `cursor` (the last id of the previous page). */
   list(query: ReportQuery): Promise<ReportList>;
-  /** Resolves when the store answers a listing. */
+  /** Resolves when the store answers and may be written. */
   check(): Promise<void>;
 }
 
@@ -71,8 +71,6 @@ export function createReportStore(objects: ObjectStore): ReportStore {
       const pageItems = items.slice(0, limit);
       return { items: pageItems, nextCursor: hasMore ? (pageItems.at(-1)?.id ?? null) : null };
     },
-    async check() {
-      await objects.list({ prefix: PREFIX, limit: 1 });
-    },
+    check: () => objects.check(PREFIX),
   };
 }

@@ -68,6 +68,9 @@ export const insertRunSql = (id: string, kind: string, changing: boolean, actor:
     [id, kind, changing, actor],
   );
 
+/** Whether the run ledger exists at all (a read-only role may never have been able to create it). */
+export const ledgerPresentSql = () => sql<{ present: boolean }>(`SELECT to_regclass('${RUNS}') IS NOT NULL AS present`);
+
 /** Whether the run is recorded, and the read its actor has running (what refused it), if any. */
 export const runAndActorSql = (id: string, actor: string) =>
   sql<{ recorded: boolean; running: string | null }>(

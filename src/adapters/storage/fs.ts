@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { assertSafeKey, type ObjectMeta, type ObjectStore } from './types.js';
 
@@ -26,20 +26,48 @@ export function fsObjectStore(folder: string): ObjectStore {
     }
   }
 
-  /** Keys of every file below dir, ascending; the tree is shallow (prefix/key). */
-  async function walk(dir: string, prefix: string): Promise<string[]> {
-    const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return [];
+  /** The folder that holds a prefix's keys (`reports/` → reports), as a key and as a path. */
+  const folderOf = (prefix: string) => {
+    const folderPrefix = prefix.slice(0, prefix.lastIndexOf('/') + 1).replace(/\/$/, '');
+    return { folderPrefix, dir: folderPrefix ? pathOf(folderPrefix) : root };
+  };
+
+  /**
+   * A folder's sorted entries as last read, by the folder's mtime: a listing of a folder of tens
+   * of thousands of reports reads it again only when a file came or went. A folder changed
+   * within the file system's timestamp granularity of the read is not kept (a change in the same
+   * tick would leave its mtime as it was).
+   */
+  const entriesRead = new Map<string, { mtimeMs: number; entries: { name: string; folder: boolean }[] }>();
+  const TICK_MS = 100;
+
+  async function entriesOf(dir: string): Promise<{ name: string; folder: boolean }[]> {
+    const stats = await stat(dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return null;
       throw error;
     });
+    if (!stats) return [];
+    const known = entriesRead.get(dir);
+    if (known && known.mtimeMs === stats.mtimeMs) return known.entries;
+    const readAt = Date.now();
+    const entries = (await readdir(dir, { withFileTypes: true }))
+      .filter((entry) => !entry.name.startsWith('.')) // temporary files of an unfinished put
+      .map((entry) => ({ name: entry.name, folder: entry.isDirectory() }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (readAt - stats.mtimeMs > TICK_MS) entriesRead.set(dir, { mtimeMs: stats.mtimeMs, entries });
+    else entriesRead.delete(dir);
+    return entries;
+  }
+
+  /** Keys of every file below dir, ascending; the tree is shallow (prefix/key). */
+  async function walk(dir: string, prefix: string): Promise<string[]> {
     const keys: string[] = [];
-    for (const entry of entries) {
-      if (entry.name.startsWith('.')) continue; // temporary files of an unfinished put
+    for (const entry of await entriesOf(dir)) {
       const key = prefix ? `${prefix}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) keys.push(...(await walk(join(dir, entry.name), key)));
+      if (entry.folder) keys.push(...(await walk(join(dir, entry.name), key)));
       else keys.push(key);
     }
-    return keys.sort();
+    return keys;
   }
 
   return {
@@ -62,13 +90,19 @@ export function fsObjectStore(folder: string): ObjectStore {
       }
     },
     async list({ prefix, startAfter, limit }) {
-      const folderPrefix = prefix.slice(0, prefix.lastIndexOf('/') + 1).replace(/\/$/, '');
-      const all = (await walk(folderPrefix ? pathOf(folderPrefix) : root, folderPrefix)).filter(
+      const { folderPrefix, dir } = folderOf(prefix);
+      const all = (await walk(dir, folderPrefix)).filter(
         (key) => key.startsWith(prefix) && (startAfter === undefined || key > startAfter),
       );
       const page = all.slice(0, limit);
       const objects = await Promise.all(page.map(async (key) => ({ key, meta: await readMeta(pathOf(key)) })));
       return { objects, truncated: all.length > limit };
+    },
+    async check(prefix) {
+      // The prefix's folder is there (or can be made) and can be written: no listing of its files.
+      const { dir } = folderOf(prefix);
+      await mkdir(dir, { recursive: true });
+      await access(dir, constants.W_OK);
     },
   };
 }

@@ -43,5 +43,8 @@ export function r2ObjectStore(bucket: R2BucketLike): ObjectStore {
         truncated: page.truncated,
       };
     },
+    async check(prefix) {
+      await bucket.list({ prefix, limit: 1 }); // R2 answers one key as cheaply as none
+    },
   };
 }

@@ -21,6 +21,8 @@ export interface ObjectStore {
   get(key: string): Promise<string | null>;
   /** Keys under prefix in ascending order, strictly after startAfter, with their metadata. */
   list(options: { prefix: string; startAfter?: string; limit: number }): Promise<ListPage>;
+  /** Resolves when the store answers and keys under prefix may be written, without listing what it holds. */
+  check(prefix: string): Promise<void>;
 }
 
 const SAFE_KEY = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
