@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPgDatabase } from '../src/adapters/db/pg.js';
 import { main } from '../src/cli/main.js';
 import { makeTestApp, type TestApp } from './support/app.js';
 import { databaseTargets, type TestDatabase } from './support/databases.js';
@@ -33,6 +34,15 @@ function cli(args: string[], env: Record<string, string | undefined>): Promise<R
   });
 }
 
+/** A port nothing listens on: bound, then closed. */
+async function closedPort(): Promise<number> {
+  const server = serve({ fetch: () => new Response(), hostname: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 describe('the command line without a service', () => {
   it('exits 5 on a usage error, saying what is wrong, and 0 with the usage for help', async () => {
     const unknown = await cli(['frobnicate'], { SARK_MIGRATE_URL: 'http://127.0.0.1:9', SARK_MIGRATE_TOKEN: 'x' });
@@ -55,15 +65,33 @@ describe('the command line without a service', () => {
   });
 
   it('exits 4 when nothing answers at the URL, without printing the token', async () => {
-    const closed = serve({ fetch: () => new Response(), hostname: '127.0.0.1', port: 0 });
-    await new Promise((resolve) => closed.once('listening', resolve));
-    const { port } = closed.address() as AddressInfo;
-    await new Promise((resolve) => closed.close(resolve));
+    const port = await closedPort();
     const token = 'sm_secret_that_must_not_show';
     const ran = await cli(['validate'], { SARK_MIGRATE_URL: `http://127.0.0.1:${port}`, SARK_MIGRATE_TOKEN: token });
     expect(ran.code).toBe(4);
     expect(ran.stderr).toMatch(/Cannot reach the service at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
     expect(ran.stdout + ran.stderr).not.toContain(token);
+  });
+
+  it('exits 4 when the service answers 503 (its database does not answer), printing the problem plainly', async () => {
+    const nowhere = await closedPort();
+    const app = await makeTestApp(
+      createPgDatabase({ connectionString: `postgres://postgres@127.0.0.1:${nowhere}/sark` }),
+    );
+    const server = serve({ fetch: app.app.fetch, hostname: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const ran = await cli(['validate', '--json'], {
+        SARK_MIGRATE_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        SARK_MIGRATE_TOKEN: app.tokens.runner,
+      });
+      expect(ran.code).toBe(4);
+      expect(ran.stderr).toMatch(/^sark-migrate: 503 Database unavailable: /);
+      expect(JSON.parse(ran.stdout)).toMatchObject({ status: 503, title: 'Database unavailable' });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await app.deps.db.close();
+    }
   });
 });
 
