@@ -7,7 +7,8 @@ import tseslint from 'typescript-eslint';
  * - the HTTP layer: src/app.ts, src/http/, src/routes/; the only code that knows statuses and Hono;
  * - the core: operations, the mapping, SQL, measurements, reports, the service's schema, errors;
  * - the adapters: src/adapters/ (drivers and stores behind the ports in adapters/<kind>/types.ts);
- * - the entry points (entry.node.ts, entry.worker.ts, env.ts), which put the others together.
+ * - the entry points (entry.node.ts, entry.worker.ts, env.ts), which put the others together;
+ * - the command line, src/cli/: a client of the HTTP API only, importing nothing else of src/.
  */
 const CORE = [
   'src/operations/**',
@@ -39,6 +40,9 @@ const entries = {
 };
 const operations = { group: ['**/operations/**'], message: 'This layer sits below the operations.' };
 const sql = { group: ['**/sql/**'], message: 'Routes call operations; SQL stays in the core.' };
+const cliMessage = 'The command line only calls the HTTP API (src/cli/api.d.ts): it imports nothing of the service.';
+const outsideCli = { regex: '^\\.\\./', message: cliMessage };
+const service = { group: ['hono', 'hono/*', '@hono/*', 'zod', 'zod/*'], message: cliMessage };
 
 const layer = (files, ...patterns) => ({
   files,
@@ -57,6 +61,7 @@ export default tseslint.config(
       'drizzle/',
       'openapi/',
       'src/db/migrations.bundle.ts',
+      'src/cli/api.d.ts',
     ],
   },
   js.configs.recommended,
@@ -73,7 +78,7 @@ export default tseslint.config(
   },
   {
     // Outside src/, scripts and tests read the environment they run in.
-    files: ['test/**', 'scripts/**', '*.config.ts', 'src/entry.node.ts', 'src/**/*.test.ts'],
+    files: ['test/**', 'scripts/**', 'bin/**', '*.config.ts', 'src/entry.node.ts', 'src/**/*.test.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
   // Later entries win for the files they match: the narrower layers come after the wider.
@@ -81,4 +86,5 @@ export default tseslint.config(
   layer(['src/mapping/**', 'src/sql/**'], http, drivers, adapterImplementations, entries, operations),
   layer(['src/routes/**', 'src/http/**', 'src/app.ts'], drivers, adapterImplementations, entries, sql),
   layer(['src/adapters/**'], http, entries, operations),
+  layer(['src/cli/**'], outsideCli, service, drivers),
 );

@@ -86,6 +86,10 @@ describe('the layering rules (eslint.config.js)', () => {
     ['src/adapters/db/x.ts', "import { HttpProblem } from '../../http/problems.js';"],
     ['src/adapters/db/x.ts', "import { runOperation } from '../../operations/runner.js';"],
     ['src/operations/x.ts', "import { readNodeConfig } from '../env.js';"],
+    ['src/cli/x.ts', "import { VALIDATION_MODES } from '../reports/validation.js';"],
+    ['src/cli/x.ts', "import { EXIT } from '../../src/cli/exit.js';"],
+    ['src/cli/x.ts', "import { Hono } from 'hono';"],
+    ['src/cli/x.ts', "import pg from 'pg';"],
   ])('refuse, in %s: %s', async (file, code) => {
     expect(await restricted(file, code)).toBe(1);
   });
@@ -96,6 +100,8 @@ describe('the layering rules (eslint.config.js)', () => {
     ['src/routes/x/x.handlers.ts', "import { migrate } from '../../operations/migrate.js';"],
     ['src/adapters/db/x.ts', "import { ServiceError } from '../../errors.js';"],
     ['src/entry.node.ts', "import { createPgDatabase } from './adapters/db/pg.js';"],
+    ['src/cli/x.ts', "import type { paths } from './api.js';"],
+    ['src/cli/x.ts', "import createClient from 'openapi-fetch';"],
   ])('allow, in %s: %s', async (file, code) => {
     expect(await restricted(file, code)).toBe(0);
   });

@@ -70,7 +70,7 @@ const PLANS: Record<string, Plan> = {
   'POST /optimize': {
     share: 0.5,
     cheap: { iterations: 2, warmup: 1 },
-    proseRules: ['indexes'], // required for apply; no name twice
+    proseRules: ['indexes'], // no name twice
   },
   'GET /openapi.json': { share: 0.2 },
   'GET /docs': { share: 0.2 },

@@ -3,13 +3,18 @@ import { PGlite } from '@electric-sql/pglite';
 import { describe, expect, it } from 'vitest';
 import { pgliteDatabase } from '../src/adapters/db/pglite.js';
 import { makeTestApp } from './support/app.js';
-import { renderOpenApi } from './support/openapi.js';
+import { renderCliTypes, renderOpenApi } from './support/openapi.js';
 
 const committed = readFileSync(new URL('../openapi/openapi.json', import.meta.url), 'utf8');
+const cliTypes = readFileSync(new URL('../src/cli/api.d.ts', import.meta.url), 'utf8');
 
 describe('the published OpenAPI document', () => {
   it('is current: openapi/openapi.json equals what the routes generate (run `npm run openapi`)', () => {
     expect(committed).toBe(renderOpenApi());
+  });
+
+  it("is what the command line's client is typed by: src/cli/api.d.ts equals what it generates (run `npm run openapi`)", async () => {
+    expect(cliTypes).toBe(await renderCliTypes(committed));
   });
 
   it('is what GET /openapi.json serves', async () => {

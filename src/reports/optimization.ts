@@ -68,6 +68,27 @@ const probeSchema = z.object({
   usesIndex: z.boolean(),
 });
 
+const prioritySchema = z.enum(['high', 'medium', 'low', 'none', 'unknown']);
+
+const choiceSchema = z.object({
+  name: candidateNameSchema,
+  priority: prioritySchema,
+  reason: z.string().openapi({ description: 'Why it was chosen or passed over, from its evaluation.' }),
+});
+
+const selectionSchema = z
+  .object({
+    from: z.literal('plan'),
+    chosen: z.array(choiceSchema).openapi({ description: 'The high- and medium-priority recommendations: built.' }),
+    passedOver: z
+      .array(choiceSchema)
+      .openapi({ description: 'The other candidates: not built unless named in `indexes`.' }),
+  })
+  .openapi('OptimizeSelection', {
+    description:
+      'apply without `indexes`: the indexes taken from the current plan (its high- and medium-priority recommendations), and why.',
+  });
+
 const recommendationSchema = z
   .object({
     name: candidateNameSchema,
@@ -88,7 +109,7 @@ const recommendationSchema = z
         estimatedSizeBytes: z.number().int().optional(),
       })
       .openapi('Evaluation'),
-    priority: z.enum(['high', 'medium', 'low', 'none', 'unknown']).openapi({
+    priority: prioritySchema.openapi({
       description: [
         "From the planner's best saving on a query that uses the index: ≥90% high, ≥50% medium, ≥10% low;",
         'unknown when unevaluated.',
@@ -148,7 +169,7 @@ export const optimizationReportSchema = reportSchema
       recommended: z
         .array(z.string())
         .optional()
-        .openapi({ description: 'plan: high and medium priority candidates.' }),
+        .openapi({ description: 'plan, and apply without `indexes`: high and medium priority candidates.' }),
       built: z.number().int().optional().openapi({ description: 'apply: indexes built.' }),
       failed: z.number().int().optional(),
       invalidIndexes: z.number().int().optional(),
@@ -177,6 +198,7 @@ export const optimizationReportSchema = reportSchema
       .optional()
       .openapi({ description: "plan: each pattern's plan, and why no index can help where its shape says so." }),
     applied: z.array(appliedSchema),
+    selection: selectionSchema.optional(),
     targets: z
       .array(
         z.object({
@@ -210,6 +232,8 @@ export type Recommendation = z.infer<typeof recommendationSchema>;
 export type Evaluation = Recommendation['evaluation'];
 export type ProbeEvaluation = NonNullable<Evaluation['probes']>[number];
 export type Priority = Recommendation['priority'];
+export type Selection = z.infer<typeof selectionSchema>;
+export type Choice = Selection['chosen'][number];
 export type Diagnosis = NonNullable<OptimizationReport['diagnoses']>[string];
 export type Measured = z.infer<typeof measuredSchema>;
 export type Applied = z.infer<typeof appliedSchema>;

@@ -22,6 +22,7 @@ import { measureQuery, type Measurement } from '../benchmark.js';
 import { withLease } from '../lease.js';
 import { onceInRun } from '../runs.js';
 import { statementsTaking, type OperationContext, type StepOptions } from '../runner.js';
+import { chooseFromPlan, PLANNING } from './choose.js';
 import type { OptimizeInput } from './input.js';
 import { QUERIES } from './plan.js';
 
@@ -134,15 +135,15 @@ const figures = (r: Measurement): Measured => ({
 type WithSession = <T>(fn: (session: Session) => Promise<T>) => Promise<T>;
 
 /**
- * Holding the lease: first drops catalogue indexes an interrupted build left INVALID;
- * then, per chosen index, times the queries it serves, builds it, and times them again; last,
+ * Holding the lease: first drops catalogue indexes an interrupted build left INVALID; when no
+ * index is named, plans and takes the high- and medium-priority recommendations (none: nothing
+ * is built or timed); then, per chosen index, times the queries it serves, builds it, and times them again; last,
  * times every pattern with a runbook target and says from its plan why one still misses. The
  * clean-up, each index and the targets are steps: where they may run apart (a Workflow), each
  * takes a session of its own, and an index's outcome is recorded in the database as soon as it
  * is known, so a step retried after its build gives back that outcome instead of building again.
  */
 export async function apply(db: Database, input: OptimizeInput, requestCtx: OperationContext) {
-  const chosen = input.indexes!;
   // A change runs to its end once begun: a client going away must not stop it between a build and its measurement.
   const ctx: OperationContext = { ...requestCtx, signal: undefined };
   /** How long timing `queries` queries may take: every run of each under its statement timeout. */
@@ -180,8 +181,16 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
       ctx.started();
       const tables = new Set(present);
 
+      // Not told which indexes: the current plan's high- and medium-priority ones, planned under the lease.
+      const planned = input.indexes ? undefined : await ctx.step('plan', () => chooseFromPlan(db), PLANNING);
+      const chosen = input.indexes ?? planned!.selection.chosen.map((c) => c.name);
+      // Nothing built, nothing to verify: the plan's report says why.
+      const verifying = input.verifyTargets && chosen.length > 0;
+      const fromPlan = planned ? { selection: planned.selection, recommendations: planned.recommendations } : {};
+      ctx.checkpoint(fromPlan);
+
       const applied: Applied[] = [];
-      const total = chosen.length + (input.verifyTargets ? 1 : 0);
+      const total = chosen.length + (verifying ? 1 : 0);
       for (const name of chosen) {
         ctx.throwIfCancelled();
         const c = CANDIDATES[name];
@@ -205,17 +214,17 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
             ? { ...outcome, notes: [`An INVALID ${name} from an earlier build was dropped first.`, ...outcome.notes] }
             : outcome,
         );
-        ctx.checkpoint({ applied });
+        ctx.checkpoint({ ...fromPlan, applied });
         ctx.progress({ done: applied.length, total });
       }
 
       let targets: TargetCheck[] = [];
-      if (input.verifyTargets) {
+      if (verifying) {
         ctx.throwIfCancelled();
         targets = await ctx.step('targets', () => verifyTargets(db, tables, measure), measuring(PATTERN_NAMES.length));
         ctx.progress({ done: total, total });
       }
-      return { applied, targets, cleaned };
+      return { applied, targets, cleaned, planned };
     };
     return ctx.recordsSteps ? run((fn) => db.withAdvisoryLock(fn)) : db.withAdvisoryLock((s) => run((fn) => fn(s)));
   });

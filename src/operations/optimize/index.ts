@@ -1,21 +1,34 @@
 import type { Database } from '../../adapters/db/types.js';
-import type { OptimizationReport } from '../../reports/optimization.js';
+import type { Choice, OptimizationReport } from '../../reports/optimization.js';
 import type { Outcome } from '../../reports/schemas.js';
 import type { OperationContext } from '../runner.js';
 import { count } from '../text.js';
 import { apply } from './apply.js';
+import type { PlanChoice } from './choose.js';
 import { flagged, inventory } from './inventory.js';
 import type { OptimizeInput } from './input.js';
 import { plan } from './plan.js';
 
 const indexes = (n: number) => count(n, 'index', 'indexes');
 
+/** What apply took from the plan when no index was named, and why; or that the plan has nothing worth building. */
+function chosenFromPlan({ selection, hypopg }: PlanChoice): string {
+  const listed = (choices: Choice[]) => choices.map((c) => `${c.name} (${c.priority})`).join(', ');
+  if (selection.chosen.length)
+    return `No index named: applied the current plan's high- and medium-priority recommendations, ${listed(selection.chosen)}.`;
+  const unevaluated = hypopg.installed
+    ? ''
+    : ' HypoPG is not installed, so no candidate could be evaluated: name them in `indexes` to build and measure them.';
+  return `No index named, and the current plan has no high- or medium-priority recommendation${selection.passedOver.length ? ` (${listed(selection.passedOver)})` : ''}: nothing to apply.${unevaluated}`;
+}
+
 export type { OptimizeInput } from './input.js';
 
 /**
  * POST /optimize. `analyze`: the index inventory with flags. `plan`: candidates, evaluated
- * with HypoPG where it is installed; changes nothing. `apply`: builds the named indexes
- * concurrently under the advisory lock and measures the queries they serve before and after.
+ * with HypoPG where it is installed; changes nothing. `apply`: builds the named indexes (none
+ * named: the plan's high- and medium-priority ones) concurrently under the advisory lock and
+ * measures the queries they serve before and after.
  */
 export async function optimize(
   db: Database,
@@ -23,17 +36,22 @@ export async function optimize(
   ctx: OperationContext<OptimizationReport>,
 ): Promise<Outcome<OptimizationReport>> {
   if (input.action === 'apply') {
-    const { applied, targets, cleaned } = await apply(db, input, ctx);
+    const { applied, targets, cleaned, planned } = await apply(db, input, ctx);
     const inv = await inventory(db);
     const invalid = flagged(inv, 'invalid');
     const failed = applied.filter((a) => a.status === 'failed').map((a) => a.name);
     const built = applied.filter((a) => a.status === 'built');
     const missed = targets.filter((t) => t.withinTarget === false).map((t) => t.pattern);
     const message = [
-      `Built ${built.length} of ${indexes(applied.length)}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}; ${built.filter((a) => a.helped).length} made a query they serve measurably faster.`,
+      ...(planned ? [chosenFromPlan(planned)] : []),
+      ...(applied.length
+        ? [
+            `Built ${built.length} of ${indexes(applied.length)}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}; ${built.filter((a) => a.helped).length} made a query they serve measurably faster.`,
+          ]
+        : []),
       invalid.length ? `INVALID indexes remain: ${invalid.join(', ')}.` : 'No index is INVALID.',
       ...(cleaned.length ? [`Dropped INVALID leftovers of earlier builds: ${cleaned.join(', ')}.`] : []),
-      ...(input.verifyTargets
+      ...(input.verifyTargets && applied.length
         ? [
             `${targets.length - missed.length} of ${count(targets.length, 'pattern')} with a target meet it at p95${missed.length ? ` (missed: ${missed.join(', ')}; see targets[].whyNoIndex)` : ''}.`,
           ]
@@ -41,10 +59,17 @@ export async function optimize(
     ].join(' ');
     return {
       status: failed.length ? 'failed' : 'succeeded',
-      summary: { message, built: built.length, failed: failed.length, invalidIndexes: invalid.length },
+      summary: {
+        message,
+        built: built.length,
+        failed: failed.length,
+        invalidIndexes: invalid.length,
+        ...(planned ? { recommended: planned.selection.chosen.map((c) => c.name) } : {}),
+      },
       action: input.action,
       indexes: inv.indexes,
-      recommendations: [],
+      recommendations: planned?.recommendations ?? [],
+      ...(planned ? { hypopg: planned.hypopg, selection: planned.selection } : {}),
       applied,
       targets,
       cleanedUp: cleaned,

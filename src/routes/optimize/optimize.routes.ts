@@ -16,8 +16,8 @@ export const optimizeBodySchema = z
       .openapi({
         description: [
           '`analyze`: the index inventory with flags. `plan` (default): candidate indexes with evidence;',
-          'changes nothing (the dry run of apply). `apply` (scope `apply`): builds `indexes` concurrently and',
-          'measures before and after.',
+          'changes nothing (the dry run of apply). `apply` (scope `apply`): builds `indexes` (or, without them, the',
+          "plan's high- and medium-priority recommendations) concurrently and measures before and after.",
         ].join(' '),
       }),
     indexes: z
@@ -26,7 +26,7 @@ export const optimizeBodySchema = z
       .refine((names) => new Set(names).size === names.length, 'names an index twice')
       .optional()
       .openapi({
-        description: `Candidates by name (required for apply; narrows a plan): ${CANDIDATE_CATALOGUE.map((c) => `\`${c.name}\` (${c.origin})`).join(', ')}.`,
+        description: `Candidates by name: for apply, the indexes to build (left out, apply builds the current plan's high- and medium-priority recommendations and names them in \`selection\`); for plan, the candidates to evaluate: ${CANDIDATE_CATALOGUE.map((c) => `\`${c.name}\` (${c.origin})`).join(', ')}.`,
       }),
     iterations: z
       .number()
@@ -51,14 +51,6 @@ export const optimizeBodySchema = z
         'apply: afterwards, time every pattern with a runbook target and explain from its plan any that still misses.',
     }),
   })
-  .superRefine((body, ctx) => {
-    if (body.action === 'apply' && !body.indexes)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['indexes'],
-        message: 'apply builds only the indexes it is given: name them (see the plan)',
-      });
-  })
   .openapi('OptimizeRequest');
 
 export const postOptimize = createRoute({
@@ -71,7 +63,8 @@ export const postOptimize = createRoute({
     '`analyze` lists every index of the v2 tables with its size and scans, flagging unused, duplicate and',
     "INVALID ones, and foreign keys without an index. `plan` evaluates candidate indexes (SARK's four, and",
     "those the patterns' plans call for) with HypoPG where it is installed, and changes nothing. `apply`",
-    'holds the advisory lock and builds the named indexes with CREATE INDEX CONCURRENTLY outside a',
+    'holds the advisory lock and builds the named indexes (none named: those the current plan rates high or',
+    'medium, listed with why in `selection`) with CREATE INDEX CONCURRENTLY outside a',
     'transaction, dropping the INVALID index a failed build leaves; then ANALYZE and before/after timings.',
   ].join(' '),
   security: bearerSecurity,

@@ -1,0 +1,58 @@
+import type { Database } from '../../adapters/db/types.js';
+import type { Choice, Priority, Recommendation, Selection } from '../../reports/optimization.js';
+import { PATTERN_NAMES } from '../../sql/benchmark.js';
+import { CANDIDATE_NAMES, CANDIDATES } from '../../sql/optimize.js';
+import { statementsTaking, type StepOptions } from '../runner.js';
+import { inventory } from './inventory.js';
+import { plan } from './plan.js';
+
+/** What apply builds when it is not told which indexes: the plan's sure wins. */
+const WORTH_BUILDING: readonly Priority[] = ['high', 'medium'];
+
+export interface PlanChoice {
+  selection: Selection;
+  recommendations: Recommendation[];
+  hypopg: { installed: boolean; available: boolean };
+}
+
+const percent = (reduction: number) => `${(reduction * 100).toFixed(1)}%`;
+
+/** Why a recommendation was or was not chosen, in its evaluation's own terms. */
+function reasonOf(r: Recommendation): string {
+  const { evaluation } = r;
+  if (evaluation.method !== 'hypopg') return evaluation.reason ?? `${r.name}: not evaluated.`;
+  const used = (evaluation.probes ?? []).filter((p) => p.usesIndex);
+  const best = used.reduce<(typeof used)[number] | undefined>(
+    (a, p) => (a && a.reduction >= p.reduction ? a : p),
+    undefined,
+  );
+  if (!best) return 'The planner uses it for none of the queries it serves.';
+  const saving = `${best.query}: planner cost ${best.costBefore.toFixed(1)} → ${best.costAfter.toFixed(1)} (−${percent(best.reduction)})`;
+  return WORTH_BUILDING.includes(r.priority) ? `${saving}.` : `${saving}, under the 50% a medium priority needs.`;
+}
+
+const choiceOf = (r: Recommendation): Choice => ({ name: r.name, priority: r.priority, reason: reasonOf(r) });
+
+/** The current plan (every candidate), and of it the high- and medium-priority recommendations apply builds. */
+export async function chooseFromPlan(db: Database): Promise<PlanChoice> {
+  const planned = await plan(db, await inventory(db), undefined);
+  const worth = (r: Recommendation) => WORTH_BUILDING.includes(r.priority);
+  return {
+    selection: {
+      from: 'plan',
+      chosen: planned.recommendations.filter(worth).map(choiceOf),
+      passedOver: planned.recommendations.filter((r) => !worth(r)).map(choiceOf),
+    },
+    recommendations: planned.recommendations,
+    hypopg: planned.hypopg,
+  };
+}
+
+/**
+ * The bound of planning: the inventory's statements, one plan per pattern, and per candidate
+ * its hypothetical index and two plans of each query it serves, each under the plan's timeout.
+ */
+export const PLANNING: StepOptions = statementsTaking(
+  8 + PATTERN_NAMES.length + CANDIDATE_NAMES.reduce((n, name) => n + 4 + 2 * CANDIDATES[name].serves.length, 0),
+  120_000,
+);
