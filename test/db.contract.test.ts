@@ -250,6 +250,7 @@ describe('an unreachable database', () => {
     const db = pgliteDatabase(await PGlite.create());
     await db.close();
     await expect(db.query('SELECT 1')).rejects.toMatchObject({ kind: 'database-unavailable' });
+    await expect(db.transaction(async () => 1)).rejects.toMatchObject({ kind: 'database-unavailable' });
   });
 });
 

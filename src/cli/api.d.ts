@@ -1105,7 +1105,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database or the report store is unreachable, or the service is not configured. */
+            /** @description The database or the report store is unreachable, or every connection to the database is busy (`reason: connections-busy`), with `Retry-After`; or the service is not configured. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1225,7 +1225,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database or the report store is unreachable, or the service is not configured. */
+            /** @description The database or the report store is unreachable, or every connection to the database is busy (`reason: connections-busy`), with `Retry-After`; or the service is not configured. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1345,7 +1345,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database or the report store is unreachable, or the service is not configured. */
+            /** @description The database or the report store is unreachable, or every connection to the database is busy (`reason: connections-busy`), with `Retry-After`; or the service is not configured. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1465,7 +1465,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database or the report store is unreachable, or the service is not configured. */
+            /** @description The database or the report store is unreachable, or every connection to the database is busy (`reason: connections-busy`), with `Retry-After`; or the service is not configured. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1603,7 +1603,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database or the report store is unreachable, or the service is not configured. */
+            /** @description The database or the report store is unreachable, or every connection to the database is busy (`reason: connections-busy`), with `Retry-After`; or the service is not configured. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1723,7 +1723,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database or the report store is unreachable, or the service is not configured. */
+            /** @description The database or the report store is unreachable, or every connection to the database is busy (`reason: connections-busy`), with `Retry-After`; or the service is not configured. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1786,7 +1786,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database or the report store is unreachable, or the service is not configured. */
+            /** @description The database or the report store is unreachable, or every connection to the database is busy (`reason: connections-busy`), with `Retry-After`; or the service is not configured. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1854,7 +1854,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database or the report store is unreachable, or the service is not configured. */
+            /** @description The database or the report store is unreachable, or every connection to the database is busy (`reason: connections-busy`), with `Retry-After`; or the service is not configured. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1933,7 +1933,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database or the report store is unreachable, or the service is not configured. */
+            /** @description The database or the report store is unreachable, or every connection to the database is busy (`reason: connections-busy`), with `Retry-After`; or the service is not configured. */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -34,12 +34,14 @@ export function pgliteDatabase(pglite: PGlite): Database {
   let lockHeld = false;
   const session: Session = {
     query: queryableOf(pglite).query,
-    transaction: (fn, options) =>
-      pglite
+    transaction: async (fn, options) => {
+      if (pglite.closed) throw databaseUnavailable();
+      return pglite
         .transaction(async (tx) => {
           return fn(await applyTransactionOptions(queryableOf(tx), options));
         })
-        .catch(translateDriverError), // its COMMIT's own failure (a deferred constraint) too
+        .catch(translateDriverError); // its COMMIT's own failure (a deferred constraint) too
+    },
   };
   return {
     driver: 'pglite',
