@@ -1,10 +1,10 @@
-import type { RouteHandler } from '@hono/zod-openapi';
+import type { Hook, RouteHandler } from '@hono/zod-openapi';
 import { StreamableHTTPTransport } from '@hono/mcp';
 import type { Context, Handler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { authenticate } from '../../http/auth.js';
 import type { AppEnv } from '../../http/create-router.js';
-import { HttpProblem } from '../../http/problems.js';
+import { HttpProblem, problemResponse } from '../../http/problems.js';
 import { createMcpServer, type RouteCaller } from './mcp.server.js';
 import type { postMcp } from './mcp.routes.js';
 
@@ -25,6 +25,21 @@ function routeCaller(c: Context<AppEnv>): RouteCaller {
   };
 }
 
+/**
+ * A body that is no JSON-RPC message is refused as a whole: which member of which kind of
+ * message is wrong is a guess the union cannot make (an `id` is right in a request, wrong in a notification).
+ */
+export const jsonRpcHook: Hook<unknown, AppEnv, string, Response | undefined> = (result, c) => {
+  if (result.success) return;
+  const message = 'is not a JSON-RPC 2.0 message (a request, notification, result or error) nor a batch of them';
+  return problemResponse(
+    c,
+    new HttpProblem('bad-request', `The request body ${message}.`, {
+      errors: [{ field: '(body)', in: 'body', message }],
+    }),
+  );
+};
+
 /** The transport's own refusals (Accept, protocol version) as problems, like every other error of the service. */
 async function transportProblem(error: HTTPException): Promise<HttpProblem> {
   const answer = (await error
@@ -34,7 +49,8 @@ async function transportProblem(error: HTTPException): Promise<HttpProblem> {
   const detail = answer?.error?.message ?? (error.message || 'The MCP request was refused.');
   if (error.status === 406) return new HttpProblem('not-acceptable', detail);
   if (error.status === 415) return new HttpProblem('unsupported-media-type', detail);
-  return new HttpProblem('bad-request', detail);
+  // A message the schema lets through but MCP refuses (two initialize requests in a batch, a malformed `_meta`).
+  return new HttpProblem('bad-request', detail, { errors: [{ field: '(body)', in: 'body', message: detail }] });
 }
 
 /**

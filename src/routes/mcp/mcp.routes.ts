@@ -3,14 +3,29 @@ import { requireScope } from '../../http/auth.js';
 import { problemResponses } from '../../http/problems.js';
 import { bearerSecurity } from '../shared.js';
 
+const version = z.literal('2.0');
+const requestId = z.union([z.string(), z.number().int()]);
+const params = z.record(z.string(), z.unknown());
+
+/** JSON-RPC 2.0 as MCP uses it: requests, notifications, results and errors, no other member. */
 const jsonRpcMessageSchema = z
-  .looseObject({
-    jsonrpc: z.literal('2.0'),
-    id: z.union([z.string(), z.number().int()]).optional(),
-    method: z.string().optional().openapi({ example: 'tools/call' }),
-    params: z.record(z.string(), z.unknown()).optional(),
-  })
-  .openapi('JsonRpcMessage', { description: 'A JSON-RPC 2.0 request, notification or response of MCP.' });
+  .union([
+    z
+      .strictObject({ jsonrpc: version, id: requestId, method: z.string(), params: params.optional() })
+      .openapi('JsonRpcRequest', { description: 'A request: `initialize`, `tools/list`, `tools/call`, ...' }),
+    z
+      .strictObject({ jsonrpc: version, method: z.string(), params: params.optional() })
+      .openapi('JsonRpcNotification', { description: 'A notification, e.g. `notifications/initialized`.' }),
+    z.strictObject({ jsonrpc: version, id: requestId, result: params }).openapi('JsonRpcResult'),
+    z
+      .strictObject({
+        jsonrpc: version,
+        id: requestId.optional(),
+        error: z.object({ code: z.number().int(), message: z.string(), data: z.unknown().optional() }),
+      })
+      .openapi('JsonRpcError'),
+  ])
+  .openapi('JsonRpcMessage', { description: 'One JSON-RPC 2.0 message of MCP.' });
 
 const mcpBodySchema = z.union([jsonRpcMessageSchema, z.array(jsonRpcMessageSchema).min(1)]);
 
@@ -40,7 +55,7 @@ export const postMcp = createRoute({
   responses: {
     200: {
       description: 'The JSON-RPC response (or responses, to a batch).',
-      content: { 'application/json': { schema: z.union([jsonRpcMessageSchema, z.array(jsonRpcMessageSchema)]) } },
+      content: { 'application/json': { schema: mcpBodySchema } },
     },
     202: { description: 'Notifications or responses only: accepted, nothing to answer.' },
     ...problemResponses(400, 401, 406, 413, 415),
