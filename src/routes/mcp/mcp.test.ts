@@ -230,6 +230,10 @@ describe('/mcp refusals', () => {
     const missing = await call(runner, 'benchmark', { baselineReportId: '019ab8f2-6c1e-7d3a-9f21-4c8e2b7a1d05' });
     expect(missing.isError).toBe(true);
     expect(missing.structuredContent).toMatchObject({ status: 404, title: 'Not found' });
+    const ended = await call(runner, 'validate', { mode: 'schema' });
+    const cancelled = await call(runner, 'cancel', { id: ended.structuredContent.id });
+    expect(cancelled.isError).toBe(true);
+    expect(cancelled.structuredContent).toMatchObject({ status: 409, title: 'The run has ended' });
   });
 
   it('has no event stream and no session: GET and DELETE answer 405 problems', async () => {
