@@ -67,7 +67,8 @@ const applySchema = z
         'migrate and rollback: the `planId` of the migrate_plan or rollback_plan report; refused (stale plan) unless the database still matches it.',
     }),
     indexes: optimizeShape.indexes.openapi({
-      description: 'optimize: the recommendations of optimize_plan to build, by name.',
+      description:
+        'optimize: the recommendations of optimize_plan to build, by name (left out: what POST /optimize apply builds without them).',
     }),
     serverIds: migratePlanShape.serverIds.openapi({ description: 'migrate: the serverIds the plan was made with.' }),
     resourceIds: rollbackShape.resourceIds.openapi({
