@@ -1,5 +1,5 @@
 import { Scalar } from '@scalar/hono-api-reference';
-import type { Context } from 'hono';
+import type { Context, ExecutionContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
@@ -10,6 +10,7 @@ import { HttpProblem, problemResponse } from './http/problems.js';
 import { benchmarkRouter } from './routes/benchmark/benchmark.index.js';
 import { healthRouter } from './routes/health/health.index.js';
 import { optimizeRouter } from './routes/optimize/optimize.index.js';
+import { mcpRouter } from './routes/mcp/mcp.index.js';
 import { migrateRouter } from './routes/migrate/migrate.index.js';
 import { reportsRouter } from './routes/reports/reports.index.js';
 import { rollbackRouter } from './routes/rollback/rollback.index.js';
@@ -34,7 +35,8 @@ function createRoutes() {
     .route('/', rollbackRouter)
     .route('/', benchmarkRouter)
     .route('/', optimizeRouter)
-    .route('/', reportsRouter);
+    .route('/', reportsRouter)
+    .route('/', mcpRouter);
 }
 
 /** The OpenAPI 3.1 document the service publishes at /openapi.json. */
@@ -60,6 +62,7 @@ export function createApp<Bindings>(provider: ScopeProvider<Bindings>) {
     c.set('deps', scope.deps);
     c.set('tokens', scope.tokens);
     c.set('runtime', scope.runtime);
+    c.set('dispatch', async (request) => app.fetch(request, c.env, executionContext as ExecutionContext | undefined));
     try {
       await next();
     } finally {

@@ -72,6 +72,8 @@ const PLANS: Record<string, Plan> = {
     cheap: { iterations: 2, warmup: 1 },
     proseRules: ['indexes'], // no name twice
   },
+  // MCP's own rules beyond JSON-RPC's shape: one initialize per batch, `params._meta` as MCP defines it.
+  'POST /mcp': { share: 0.5, proseRules: ['(body)'] },
   'GET /openapi.json': { share: 0.2 },
   'GET /docs': { share: 0.2 },
 };
@@ -221,7 +223,9 @@ for (const target of targets) {
         const isRoute = (method: string, path: string) =>
           endpoints.some(
             (e) => e.method === method && new RegExp(`^${e.path.replace(/\{\w+\}/g, '[^/]+')}/?$`).test(path),
-          );
+          ) ||
+          // Streamable HTTP's other methods, described under POST /mcp: 405, there being no stream and no session.
+          (/^\/mcp\/?$/.test(path) && ['GET', 'DELETE'].includes(method));
         const requests = fc
           .record({
             method: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'),

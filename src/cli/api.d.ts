@@ -178,6 +178,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Model Context Protocol server (Streamable HTTP, stateless)
+         * @description An MCP server for assistants and agents: each tool is one request of this API, made with the caller's token, so scopes, validation and refusals are the API's own. Tools: `validate`, `benchmark`, `optimize_plan`, `migrate_plan`, `rollback_plan` (scope `run`); `apply` (scope `apply`); `get_report`, `list_reports` (scope `read`); `cancel` (`run`, `apply` for a changing run). A refusal is a tool result with `isError` and the problem. The server keeps no session: every POST carries one JSON-RPC message (or a batch) and is answered with JSON; GET (an event stream) and DELETE (ending a session) answer 405, which MCP clients take as none offered. See docs/mcp.md.
+         */
+        post: operations["mcp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -255,6 +275,8 @@ export interface components {
                 skipped: number;
             };
             dryRun: boolean;
+            /** @description A dry run: the plan's fingerprint, to pass to a run (`dryRun: false`) that must find the database as planned. A run: the planId it was given, or null. */
+            planId: string | null;
             /**
              * @description `orm`: mcp_tools.parameters with the counters; `migration`: parameters_schema without them.
              * @enum {string}
@@ -409,6 +431,8 @@ export interface components {
             parallelism?: number;
             /** @description Migrate only these v1 servers (and their tools). */
             serverIds?: string[];
+            /** @description The planId of a dry run with the same `serverIds`: a run (`dryRun: false`) then goes ahead only while the database still matches that plan (409 `stale-plan` otherwise). Without it, a run copies whatever is missing. */
+            planId?: string;
         };
         ValidationReport: components["schemas"]["Report"] & ({
             /** @enum {string} */
@@ -1069,6 +1093,45 @@ export interface components {
             /** @description Name of the API token that asked for the operation. */
             actor: string;
         };
+        /** @description A request: `initialize`, `tools/list`, `tools/call`, ... */
+        JsonRpcRequest: {
+            /** @enum {string} */
+            jsonrpc: "2.0";
+            id: string | number;
+            method: string;
+            params?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description A notification, e.g. `notifications/initialized`. */
+        JsonRpcNotification: {
+            /** @enum {string} */
+            jsonrpc: "2.0";
+            method: string;
+            params?: {
+                [key: string]: unknown;
+            };
+        };
+        JsonRpcResult: {
+            /** @enum {string} */
+            jsonrpc: "2.0";
+            id: string | number;
+            result: {
+                [key: string]: unknown;
+            };
+        };
+        JsonRpcError: {
+            /** @enum {string} */
+            jsonrpc: "2.0";
+            id?: string | number;
+            error: {
+                code: number;
+                message: string;
+                data?: unknown;
+            };
+        };
+        /** @description One JSON-RPC 2.0 message of MCP. */
+        JsonRpcMessage: components["schemas"]["JsonRpcRequest"] | components["schemas"]["JsonRpcNotification"] | components["schemas"]["JsonRpcResult"] | components["schemas"]["JsonRpcError"];
     };
     responses: never;
     parameters: never;
@@ -1935,6 +1998,82 @@ export interface operations {
             };
             /** @description The database or the report store is unreachable, or every connection to the database is busy (`reason: connections-busy`), with `Retry-After`; or the service is not configured. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    mcp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JsonRpcRequest"] | components["schemas"]["JsonRpcNotification"] | components["schemas"]["JsonRpcResult"] | components["schemas"]["JsonRpcError"] | components["schemas"]["JsonRpcMessage"][];
+            };
+        };
+        responses: {
+            /** @description The JSON-RPC response (or responses, to a batch). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonRpcRequest"] | components["schemas"]["JsonRpcNotification"] | components["schemas"]["JsonRpcResult"] | components["schemas"]["JsonRpcError"] | components["schemas"]["JsonRpcMessage"][];
+                };
+            };
+            /** @description Notifications or responses only: accepted, nothing to answer. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: `errors` names each offending field. `invalid-value`: the database refused a value the request carried (`sqlstate` says why). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an unknown one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` header allows neither `application/json` nor `text/event-stream`. */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

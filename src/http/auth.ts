@@ -71,8 +71,8 @@ export async function authenticate(c: Context<AppEnv>, scope: Scope | 'any'): Pr
   return entry;
 }
 
-/** Lets the request through when its bearer token carries `scope`; sets `principal`. */
-export function requireScope(scope: Scope) {
+/** Lets the request through when its bearer token carries `scope` (any known token, for `any`); sets `principal`. */
+export function requireScope(scope: Scope | 'any') {
   return createMiddleware<AppEnv>(async (c, next) => {
     c.set('principal', await authenticate(c, scope));
     await next();

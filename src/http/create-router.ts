@@ -11,6 +11,8 @@ export interface AppEnv {
     runtime: Runtime;
     principal: TokenEntry;
     requestId: string;
+    /** Answers a request with the whole app, as if it had come in (the MCP door's tools). */
+    dispatch: (request: Request) => Promise<Response>;
   };
 }
 

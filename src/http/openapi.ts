@@ -33,6 +33,7 @@ export function openApiDocument(app: AppRouter) {
         description: 'Migrate, validate, benchmark, optimize and roll back; each answers its report and stores it.',
       },
       { name: 'Reports', description: 'Reports stored by every operation.' },
+      { name: 'MCP', description: 'The same operations as Model Context Protocol tools, for assistants and agents.' },
     ],
   });
 }

@@ -43,6 +43,8 @@ type HttpKind =
   | 'unauthorized'
   | 'forbidden'
   | 'not-found'
+  | 'method-not-allowed'
+  | 'not-acceptable'
   | 'payload-too-large'
   | 'unsupported-media-type'
   | 'unavailable'
@@ -86,6 +88,8 @@ const PROBLEM_TYPES: Record<ErrorKind | HttpKind, ProblemType> = {
   unauthorized: { status: 401, slug: 'unauthorized', title: 'Unauthorized' },
   forbidden: { status: 403, slug: 'forbidden', title: 'Forbidden' },
   'not-found': { status: 404, slug: 'not-found', title: 'Not found' },
+  'method-not-allowed': { status: 405, slug: 'method-not-allowed', title: 'Method not allowed' },
+  'not-acceptable': { status: 406, slug: 'not-acceptable', title: 'Not acceptable' },
   'payload-too-large': { status: 413, slug: 'payload-too-large', title: 'Payload too large' },
   'unsupported-media-type': { status: 415, slug: 'unsupported-media-type', title: 'Unsupported Media Type' },
   unavailable: { status: 503, slug: 'unavailable', title: 'Service unavailable', retryAfterS: 5 },
@@ -215,6 +219,8 @@ export function problemResponses<const S extends readonly number[]>(...statuses:
     401: 'No bearer token, or an unknown one.',
     403: 'The token lacks the scope this operation needs.',
     404: 'No such resource.',
+    405: 'The path does not answer this method (`Allow` lists those it does).',
+    406: 'The `Accept` header allows neither `application/json` nor `text/event-stream`.',
     409: 'Another changing operation holds the database, a plan is stale, or the database refused a row (`constraint-violation`, naming the constraint).',
     413: 'The body is larger than 1 MB.',
     415: 'The body is not `application/json`.',

@@ -4,10 +4,12 @@ import { mappingFor, type Mapping } from '../mapping/mapping.js';
 import { detectV1Shape, type V1Shape } from '../mapping/shape.js';
 import type { MigrationReport, SkippedRows, TableCounts } from '../reports/migration.js';
 import type { Outcome } from '../reports/schemas.js';
+import { ServiceError } from '../errors.js';
 import { analyzeSql } from '../sql/catalog.js';
 import { existingTables } from '../sql/introspection.js';
 import {
   copyBatchSql,
+  fingerprintSql,
   nextBatchSql,
   planCountsSql,
   skippedRowsSql,
@@ -32,6 +34,8 @@ export interface MigrateInput {
   sizing?: SizingPolicy | undefined;
   parallelism: number;
   serverIds?: string[] | undefined;
+  /** A dry run's planId: the run goes ahead only while the database still matches that plan. */
+  planId?: string | undefined;
 }
 
 /** Measured with `npm run bench` at 100k servers × 10 tools (README). */
@@ -63,6 +67,19 @@ async function understand(db: Queryable, input: MigrateInput) {
     : [];
   return { shape, m, subset, unknownServerIds };
 }
+
+/** The plan's fingerprint (see fingerprintSql): what a run given a planId must find. */
+async function fingerprint(db: Queryable, m: Mapping, subset: Subset): Promise<string> {
+  const v2Present = (await existingTables(db, [m.servers.v2Table, m.tools.v2Table])).size === 2;
+  return (await queryOne(db, fingerprintSql(m, { subset, v2Present }))).plan_id;
+}
+
+const stalePlan = (planId: string, current: string) =>
+  new ServiceError(
+    'stale-plan',
+    `The database no longer matches plan ${planId}: make a new plan with a dry run and review it.`,
+    { facts: { planId, currentPlanId: current } },
+  );
 
 /** Counts per table and the rows that cannot be copied (sampled only when there are any). */
 async function plan(db: Queryable, m: Mapping, subset: Subset, countPresent: boolean) {
@@ -179,6 +196,7 @@ function batchPlan(input: MigrateInput, servers: number): BatchPlan {
 
 interface ReportParts {
   input: MigrateInput;
+  planId: string | null;
   db: Database;
   shape: V1Shape;
   unknownServerIds: string[];
@@ -193,6 +211,7 @@ interface ReportParts {
 /** The migration report's own fields and its summary, from what the run knows so far. */
 function migrationReport({
   input,
+  planId,
   db,
   shape,
   unknownServerIds,
@@ -234,6 +253,7 @@ function migrationReport({
       skipped: skippedCount,
     },
     dryRun: input.dryRun,
+    planId,
     v1Shape: shape.name,
     v1: { toolSchemaColumn: shape.toolSchemaColumn, toolCounters: shape.toolCounters },
     schema: { migrations: schema },
@@ -275,11 +295,13 @@ function planMigration(
       const { timings, time } = stopwatch();
       const { shape, m, subset, unknownServerIds } = await understand(tx, input);
       ctx.started();
+      const planId = await time('fingerprint', () => fingerprint(tx, m, subset));
       const schema = await time('schema', () => planMigrations(tx, V2_MIGRATIONS));
       const { counts, skipped } = await time('plan', () => plan(tx, m, subset, true));
       const copied = { batches: 0, retries: 0, resources: 0, capabilities: 0 };
       return migrationReport({
         input,
+        planId,
         db,
         shape,
         unknownServerIds,
@@ -309,12 +331,32 @@ function runMigration(
   return withLease(db, ctx, 'migration', async (lease) => {
     const { timings, time } = stopwatch();
     const { shape, m, subset, unknownServerIds } = await understand(db, input);
+    const { planId } = input;
+    if (planId) {
+      // A step: a replayed Workflow finds the plan as it was checked, not the rows the run has copied since.
+      const current = await ctx.step('plan check', () => fingerprint(db, m, subset), {
+        timeoutMs: PLAN_TIMEOUT_MS,
+      });
+      if (current !== planId) throw stalePlan(planId, current);
+    }
     const schema = await time('schema', () => applyMigrations(lease.session, V2_MIGRATIONS));
     ctx.started();
     const { counts, skipped } = await time('plan', () => plan(db, m, subset, false));
     const copied: Copied = { batches: 0, retries: 0, resources: 0, capabilities: 0 };
     const batches = batchPlan(input, counts.servers_planned);
-    const parts = { input, db, shape, unknownServerIds, schema, counts, skipped, copied, plan: batches, timings };
+    const parts = {
+      input,
+      planId: planId ?? null,
+      db,
+      shape,
+      unknownServerIds,
+      schema,
+      counts,
+      skipped,
+      copied,
+      plan: batches,
+      timings,
+    };
     ctx.progress({ done: 0, total: batches.batches });
     try {
       const checkpoint = () => ctx.checkpoint(migrationReport(parts));

@@ -33,6 +33,10 @@ export const migrationReportSchema = reportSchema
       skipped: z.number().int(),
     }),
     dryRun: z.boolean(),
+    planId: z.string().nullable().openapi({
+      description:
+        "A dry run: the plan's fingerprint, to pass to a run (`dryRun: false`) that must find the database as planned. A run: the planId it was given, or null.",
+    }),
     v1Shape: z.enum(['orm', 'migration']).openapi({
       description: '`orm`: mcp_tools.parameters with the counters; `migration`: parameters_schema without them.',
     }),

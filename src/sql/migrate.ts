@@ -54,6 +54,28 @@ export function planCountsSql(m: Mapping, { subset, v2Present, countPresent }: P
   };
 }
 
+/**
+ * The fingerprint of everything a migration plan depends on: the v1 rows in scope (every
+ * column), which of them v2 already holds, and whether the v2 tables exist. A run given the
+ * planId of a dry run must find the same.
+ */
+export function fingerprintSql(
+  m: Mapping,
+  { subset, v2Present }: { subset: Subset; v2Present: boolean },
+): Sql<{ plan_id: string }> {
+  const p = pieces(m);
+  const rExists = v2Present ? p.resourceExists : 'false';
+  const cExists = v2Present ? p.capabilityExists : 'false';
+  const rows = (alias: string, exists: string) =>
+    `count(*) || '/' || coalesce(bit_xor(hashtextextended(${alias}::text, 0)), 0) || '/' || count(*) FILTER (WHERE ${exists})`;
+  return {
+    text: `SELECT md5(concat_ws(':', ${v2Present ? "'v2'" : "'no v2'"},
+  (SELECT ${rows(m.servers.alias, rExists)} FROM ${m.servers.v1Table} ${m.servers.alias} WHERE ${p.inScope}),
+  (SELECT ${rows(m.tools.alias, cExists)} FROM ${p.toolsOfServers} WHERE ${p.inScope}))) AS plan_id`,
+    values: [subset],
+  };
+}
+
 /** Up to `limit` rows per table that cannot be copied, with the reason. */
 export function skippedRowsSql(
   m: Mapping,

@@ -69,8 +69,10 @@ export function expectationOf(document: unknown, request: FuzzRequest): Expectat
   const secured = requirements.length > 0 && requirements.every((r) => Object.keys(r).length > 0);
   if (secured && (request.caller === 'none' || request.caller === 'junk')) return { ...expectation, status: 401 };
   // The README's endpoint table: a GET needs `read`, every POST at least `run`; checked before the input.
-  const scope: Scope = endpoint.method === 'GET' ? 'read' : 'run';
-  if (secured && !grants(TOKEN_SCOPES[request.caller as TokenName], scope)) return { ...expectation, status: 403 };
+  // /mcp lets any known token in: each of its tools is a request of its own, with that request's scope.
+  const scope: Scope | 'any' = endpoint.path === '/mcp' ? 'any' : endpoint.method === 'GET' ? 'read' : 'run';
+  if (secured && scope !== 'any' && !grants(TOKEN_SCOPES[request.caller as TokenName], scope))
+    return { ...expectation, status: 403 };
 
   for (const parameter of parametersOf(endpoint, 'path')) {
     const raw = request.pathValues[parameter.name]!;

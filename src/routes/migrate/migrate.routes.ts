@@ -27,6 +27,14 @@ export const migrateBodySchema = z
       .max(10_000)
       .optional()
       .openapi({ description: 'Migrate only these v1 servers (and their tools).' }),
+    planId: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, 'must be the planId of a dry run')
+      .optional()
+      .openapi({
+        description:
+          'The planId of a dry run with the same `serverIds`: a run (`dryRun: false`) then goes ahead only while the database still matches that plan (409 `stale-plan` otherwise). Without it, a run copies whatever is missing.',
+      }),
   })
   .openapi('MigrateRequest');
 export type MigrateBody = z.infer<typeof migrateBodySchema>;

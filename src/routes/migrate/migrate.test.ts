@@ -157,6 +157,41 @@ for (const target of databaseTargets()) {
         expect(await v2Counts(t)).toEqual(before);
       }));
 
+    it('runs a plan by its planId only while the database still matches it: 409 stale-plan otherwise', () =>
+      fresh(target, async (t) => {
+        await seedV1(t.db, { servers: 6, toolsPerServer: 2, withV2: false });
+        const { call } = await makeTestApp(t.db);
+        const plan = async (body: object = {}) =>
+          (await (await call('POST', '/migrate', { as: 'runner', body })).json()).planId;
+        const planned = await plan();
+        expect(planned).toMatch(/^[0-9a-f]{32}$/);
+        expect(await plan()).toBe(planned); // nothing changed, nothing to tell apart
+        const ids = (await t.db.query<{ id: string }>('SELECT id::text FROM mcp_servers ORDER BY id LIMIT 2')).rows;
+        expect(await plan({ serverIds: ids.map((r) => r.id) })).not.toBe(planned);
+
+        // A v1 field changes after the review: the run refuses, and copies nothing.
+        await t.db.query(
+          `UPDATE mcp_tools SET description = 'changed' WHERE id = (SELECT id FROM mcp_tools ORDER BY id LIMIT 1)`,
+        );
+        const stale = await call('POST', '/migrate', { body: { dryRun: false, planId: planned } });
+        expect(stale.status).toBe(409);
+        const problem = await stale.json();
+        expect(problem).toMatchObject({ type: 'urn:sark-migrate:problem:stale-plan', planId: planned });
+        expect(problem.currentPlanId).toBe(await plan());
+        const { rows } = await t.db.query<{ present: boolean }>(
+          `SELECT to_regclass('resources') IS NOT NULL AS present`,
+        );
+        expect(rows[0]!.present).toBe(false);
+
+        const fresh = await plan();
+        const run = await call('POST', '/migrate', { body: { dryRun: false, planId: fresh } });
+        expect(run.status).toBe(200);
+        expect(await run.json()).toMatchObject({ dryRun: false, planId: fresh, tables: { resources: { copied: 6 } } });
+        // Copied rows are part of the plan: the same planId cannot run twice.
+        expect((await call('POST', '/migrate', { body: { dryRun: false, planId: fresh } })).status).toBe(409);
+        expect((await (await call('POST', '/migrate', { body: { dryRun: false } })).json()).planId).toBeNull();
+      }));
+
     it('skips a server with neither command nor endpoint, and its tools, naming their ids', () =>
       fresh(target, async (t) => {
         await seedV1(t.db, { servers: 6, toolsPerServer: 2 });
