@@ -17,6 +17,7 @@ const CORE = [
   'src/reports/**',
   'src/db/**',
   'src/demo/**',
+  'src/notify/**',
   'src/errors.ts',
 ];
 
