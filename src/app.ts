@@ -13,6 +13,7 @@ import { optimizeRouter } from './routes/optimize/optimize.index.js';
 import { migrateRouter } from './routes/migrate/migrate.index.js';
 import { reportsRouter } from './routes/reports/reports.index.js';
 import { rollbackRouter } from './routes/rollback/rollback.index.js';
+import { slackRouter } from './routes/slack/slack.index.js';
 import { validateRouter } from './routes/validate/validate.index.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -34,7 +35,8 @@ function createRoutes() {
     .route('/', rollbackRouter)
     .route('/', benchmarkRouter)
     .route('/', optimizeRouter)
-    .route('/', reportsRouter);
+    .route('/', reportsRouter)
+    .route('/', slackRouter);
 }
 
 /** The OpenAPI 3.1 document the service publishes at /openapi.json. */
@@ -60,6 +62,7 @@ export function createApp<Bindings>(provider: ScopeProvider<Bindings>) {
     c.set('deps', scope.deps);
     c.set('tokens', scope.tokens);
     c.set('runtime', scope.runtime);
+    c.set('slack', scope.slack);
     try {
       await next();
     } finally {

@@ -1,6 +1,6 @@
 import { OpenAPIHono, type Hook } from '@hono/zod-openapi';
 import type { AppDeps } from '../operations/deps.js';
-import type { Runtime } from './context.js';
+import type { Runtime, SlackConfig } from './context.js';
 import { HttpProblem, problemResponse, type FieldError } from './problems.js';
 import type { TokenEntry } from './scopes.js';
 
@@ -9,8 +9,11 @@ export interface AppEnv {
     deps: AppDeps;
     tokens: readonly TokenEntry[] | undefined;
     runtime: Runtime;
+    slack: SlackConfig | undefined;
     principal: TokenEntry;
     requestId: string;
+    /** The form of a request Slack signed (src/http/slack.ts). */
+    slackForm: URLSearchParams;
   };
 }
 
