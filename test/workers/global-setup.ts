@@ -113,7 +113,10 @@ export default async function setup(project: TestProject) {
     closedPort: await closedPort(),
     realPostgres: Boolean(serverUrl),
     slackSigningSecret: generateToken(),
-    slackPrincipals: JSON.stringify([{ team: 'T0WORKERS', user: 'URUN', scopes: ['read', 'run'] }]),
+    slackPrincipals: JSON.stringify([
+      { team: 'T0WORKERS', user: 'URUN', scopes: ['read', 'run'] },
+      { team: 'T0WORKERS', user: 'UAPPLY', scopes: ['read', 'apply'] },
+    ]),
     receiverUrl: receiver.url(''),
   };
   project.provide('sarkWorkers', context);

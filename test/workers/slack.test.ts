@@ -1,11 +1,13 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
+import { createNeonDatabase } from '../../src/adapters/db/neon.js';
 import { r2ObjectStore } from '../../src/adapters/storage/r2.js';
 import type { ReportId } from '../../src/reports/ids.js';
 import { createReportStore } from '../../src/reports/store.js';
 import { fetchWorker, problemOf } from './harness.js';
 
-const { slackSigningSecret, receiverUrl } = inject('sarkWorkers');
+const provided = inject('sarkWorkers');
+const { slackSigningSecret, receiverUrl } = provided;
 
 const hex = (buffer: ArrayBuffer) =>
   Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -28,17 +30,38 @@ async function signed(body: string, secret = slackSigningSecret) {
   };
 }
 
-const command = (text: string, path: string) =>
+const command = (text: string, path: string, user = 'URUN') =>
   new URLSearchParams({
     team_id: 'T0WORKERS',
-    user_id: 'URUN',
+    user_id: user,
     command: '/sark',
     text,
     response_url: `${receiverUrl}${path}`,
   }).toString();
 
+type Message = Record<string, unknown> & {
+  blocks?: { type: string; elements?: { action_id: string; value: string }[] }[];
+};
+const headed = (title: string) => (m: Message) => JSON.stringify(m.blocks ?? []).includes(`"text":"${title}`);
+const applyButton = (m: Message) =>
+  (m.blocks ?? []).flatMap((b) => (b.type === 'actions' ? b.elements! : [])).find((e) => e.action_id === 'sark_apply');
+
+/** A click on a message's Apply button, as Slack posts it. */
+async function clickApply(message: Message, path: string, user: string) {
+  const payload = {
+    type: 'block_actions',
+    user: { id: user, team_id: 'T0WORKERS' },
+    team: { id: 'T0WORKERS' },
+    actions: [{ action_id: 'sark_apply', value: applyButton(message)!.value, type: 'button' }],
+    response_url: `${receiverUrl}${path}`,
+    message: { blocks: message.blocks },
+  };
+  const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+  return fetchWorker('/chatops/slack/interactions', { method: 'POST', body, headers: await signed(body) });
+}
+
 /** What the receiver got on `path`, once `match` finds it. */
-async function posted(path: string, match: (body: Record<string, unknown>) => boolean) {
+async function posted(path: string, match: (body: Message) => boolean): Promise<Message> {
   for (const deadline = Date.now() + 20_000; ; await new Promise((r) => setTimeout(r, 100))) {
     const got = (await (await fetch(`${receiverUrl}${path}`)).json()) as {
       body: Record<string, unknown>;
@@ -106,6 +129,49 @@ describe('the Slack door on the Worker', () => {
         break;
       }
       if (Date.now() > deadline) throw new Error('the delivery was not recorded');
+    }
+  });
+
+  it('applies a plan on a click in a Workflow, and answers a stale rollback plan with a new one from another', async () => {
+    const path = `/workers-apply-${Date.now()}`;
+    const migrate = command('migrate', path, 'UAPPLY');
+    expect(
+      (await fetchWorker('/chatops/slack', { method: 'POST', body: migrate, headers: await signed(migrate) })).status,
+    ).toBe(200);
+    const plan = await posted(path, (m) => headed('Migration (dry run): succeeded')(m) && m.replace_original === false);
+    expect(applyButton(plan)).toBeDefined();
+    expect((await clickApply(plan, path, 'UAPPLY')).status).toBe(200);
+    await posted(path, headed('Migration: succeeded'));
+
+    const rollbackPath = `${path}-rollback`;
+    const rollback = command('rollback', rollbackPath, 'UAPPLY');
+    await fetchWorker('/chatops/slack', { method: 'POST', body: rollback, headers: await signed(rollback) });
+    const rollbackPlan = await posted(
+      rollbackPath,
+      (m) => headed('Rollback (dry run): succeeded')(m) && m.replace_original === false,
+    );
+    const db = createNeonDatabase({ connectionString: provided.databaseUrl, wsProxy: provided.wsProxy });
+    try {
+      // Changed after the plan; put back afterwards, so the other files find the data as seeded.
+      const { rows } = await db.query<{ id: string; name: string }>(
+        `SELECT id, name FROM resources WHERE protocol = 'mcp' ORDER BY id LIMIT 1`,
+      );
+      const [first] = rows;
+      await db.query(`UPDATE resources SET name = 'renamed in v2' WHERE id = $1`, [first!.id]);
+      try {
+        expect((await clickApply(rollbackPlan, rollbackPath, 'UAPPLY')).status).toBe(200);
+        const replanned = await posted(rollbackPath, (m) => JSON.stringify(m).includes('is stale'));
+        expect(JSON.stringify(replanned)).toMatch(/divergent: 0 → 1/);
+        expect(applyButton(replanned)).toBeDefined();
+      } finally {
+        await db.query(`UPDATE resources SET name = $2 WHERE id = $1`, [first!.id, first!.name]);
+      }
+      const { rows: left } = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM resources WHERE protocol = 'mcp'`,
+      );
+      expect(left[0]!.n).toBeGreaterThan(0); // the stale plan removed nothing
+    } finally {
+      await db.close();
     }
   });
 });
