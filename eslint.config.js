@@ -18,6 +18,7 @@ const CORE = [
   'src/reports/**',
   'src/db/**',
   'src/demo/**',
+  'src/notify/**',
   'src/errors.ts',
 ];
 

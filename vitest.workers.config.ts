@@ -24,6 +24,10 @@ export default defineConfig({
             DATABASE_URL: provided.databaseUrl,
             WS_PROXY: provided.wsProxy,
             API_TOKENS: provided.apiTokens,
+            SLACK_SIGNING_SECRET: provided.slackSigningSecret,
+            SLACK_PRINCIPALS: provided.slackPrincipals,
+            // The receiver playing Slack's response_url listens on 127.0.0.1.
+            NOTIFY_ALLOW_PRIVATE: 'true',
           },
         },
       };

@@ -14,6 +14,7 @@ import { mcpRouter } from './routes/mcp/mcp.index.js';
 import { migrateRouter } from './routes/migrate/migrate.index.js';
 import { reportsRouter } from './routes/reports/reports.index.js';
 import { rollbackRouter } from './routes/rollback/rollback.index.js';
+import { slackRouter } from './routes/slack/slack.index.js';
 import { validateRouter } from './routes/validate/validate.index.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -36,7 +37,8 @@ function createRoutes() {
     .route('/', benchmarkRouter)
     .route('/', optimizeRouter)
     .route('/', reportsRouter)
-    .route('/', mcpRouter);
+    .route('/', mcpRouter)
+    .route('/', slackRouter);
 }
 
 /** The OpenAPI 3.1 document the service publishes at /openapi.json. */
@@ -63,6 +65,7 @@ export function createApp<Bindings>(provider: ScopeProvider<Bindings>) {
     c.set('tokens', scope.tokens);
     c.set('runtime', scope.runtime);
     c.set('dispatch', async (request) => app.fetch(request, c.env, executionContext as ExecutionContext | undefined));
+    c.set('slack', scope.slack);
     try {
       await next();
     } finally {

@@ -92,6 +92,7 @@ async function main(): Promise<void> {
     store: createReportStore(fsObjectStore(config.reportsDir)),
     leaseTtlMs: config.leaseTtlMs,
     healthProbe: new ProbeCache(HEALTH_PROBE_TTL_MS),
+    notify: { allowPrivate: config.notifyAllowPrivate },
     // The process outlives the response: background work runs on, and shutdown waits for it.
     defer: (task) => {
       background.add(task);
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
   await sweep();
   setInterval(() => void sweep(), config.leaseTtlMs / 2).unref();
 
-  const app = createApp({ acquire: () => ({ deps, tokens, runtime: 'node' }) });
+  const app = createApp({ acquire: () => ({ deps, tokens, runtime: 'node', slack: config.slack }) });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     const url = `http://${config.host}:${info.port}`;
     console.log(

@@ -13,6 +13,8 @@ import { HEALTH_PROBE_TTL_MS, ProbeCache, type HealthReport } from './operations
 import { LEASE_TTL_MS } from './operations/lease.js';
 import { operationFor } from './operations/registry.js';
 import { runOperation, type Step, type StepOptions } from './operations/runner.js';
+import { notifyEnded, notifyRefused } from './operations/start.js';
+import type { Report } from './reports/schemas.js';
 import type { RequestScope, WaitUntil } from './http/context.js';
 import type { AppDeps } from './operations/deps.js';
 import { createReportStore } from './reports/store.js';
@@ -21,6 +23,12 @@ export interface WorkerBindings {
   DATABASE_URL?: string;
   API_TOKENS?: string;
   WS_PROXY?: string;
+  /** Enables POST /chatops/slack (secret). */
+  SLACK_SIGNING_SECRET?: string;
+  /** JSON array of {"team","user","scopes"}: who may use the Slack door. */
+  SLACK_PRINCIPALS?: string;
+  /** "true": notifications may go to private addresses and plain http (local development, tests). */
+  NOTIFY_ALLOW_PRIVATE?: string;
   REPORTS: R2BucketLike;
   /** The Workflow that carries every operation (wrangler.toml [[workflows]]); without it, waitUntil does. */
   RUNS?: Workflow<LaunchParams>;
@@ -84,6 +92,7 @@ const app = createApp<WorkerBindings>({
       store: createReportStore(r2ObjectStore(env.REPORTS)),
       launcher: env.RUNS ? workflowLauncher(env.RUNS) : undefined,
       healthProbe: healthProbeOf(config),
+      notify: { allowPrivate: config.notifyAllowPrivate },
       ...(env.SYNC_BUDGET_MS ? { syncBudgetMs: Number(env.SYNC_BUDGET_MS) } : {}),
       // waitUntil at once, not at release: a client that disconnects mid-request must not cancel the work.
       defer: (task) => {
@@ -92,7 +101,7 @@ const app = createApp<WorkerBindings>({
       },
     };
     backgroundOf.set(deps, background);
-    return { deps, tokens: config.apiTokens, runtime: 'workers' };
+    return { deps, tokens: config.apiTokens, runtime: 'workers', slack: config.slack };
   },
   release({ deps }, executionContext) {
     // A Neon pool lives for one request: close it once the response and its background work are done.
@@ -133,6 +142,9 @@ type StepOutcome<T> = {
  */
 const STEP_RETRIES: WorkflowStepConfig = { retries: { limit: 4, delay: '2 seconds', backoff: 'exponential' } };
 
+/** Telling a chat how a run ended: the sender retries by itself, so the step is tried once more at most. */
+const NOTIFY_STEP: WorkflowStepConfig = { retries: { limit: 1, delay: '5 seconds' }, timeout: '2 minutes' };
+
 /**
  * One operation, durably: the same runner and operation as on Node, its batches as steps. A
  * replay after an evicted isolate runs the operation again from the start; every step that
@@ -149,7 +161,21 @@ export class RunWorkflow extends WorkflowEntrypoint<WorkerBindings, LaunchParams
       db,
       store: createReportStore(r2ObjectStore(this.env.REPORTS)),
       defer: (task) => void background.push(task),
+      notify: { allowPrivate: config.notifyAllowPrivate },
+      // A run from Slack refused for a stale plan is answered with a new plan: a Workflow of its own.
+      launcher: this.env.RUNS ? workflowLauncher(this.env.RUNS) : undefined,
     };
+    // Step results are plain JSON (counts, batch bounds), which the Workflow keeps; the types cannot see it.
+    const plain = step as unknown as {
+      do(name: string, config: WorkflowStepConfig, work: () => Promise<unknown>): Promise<unknown>;
+    };
+    // A run from a chat door tells its end in a step of its own, so a replayed Workflow posts it once.
+    const notify = p.notify;
+    const tell = (name: string, work: () => Promise<void>) =>
+      plain.do(name, NOTIFY_STEP, async () => {
+        await work();
+        return null;
+      });
     const run = {
       kind: p.kind,
       actor: p.actor,
@@ -157,10 +183,9 @@ export class RunWorkflow extends WorkflowEntrypoint<WorkerBindings, LaunchParams
       respondAsync: true, // the running report is stored at once: the request waiting on it reads it
       changing: p.changing,
       describeFailure: reportErrorOf,
-    };
-    // Step results are plain JSON (counts, batch bounds), which the Workflow keeps; the types cannot see it.
-    const plain = step as unknown as {
-      do(name: string, config: WorkflowStepConfig, work: () => Promise<unknown>): Promise<unknown>;
+      onEnded: notify
+        ? async (report: Report) => void (await tell('notify', () => notifyEnded(deps, notify, report)))
+        : undefined,
     };
     // A step that ends in an answer (cancelled, lease-lost, stale-plan) is not retried: it is
     // recorded as such and thrown again outside the step, as the runner expects.
@@ -189,6 +214,8 @@ export class RunWorkflow extends WorkflowEntrypoint<WorkerBindings, LaunchParams
       return {};
     } catch (error) {
       await Promise.allSettled(background);
+      // It did not start (or failed to): the chat that asked is told why.
+      if (notify) await tell('notify refusal', () => notifyRefused(deps, notify, run, error));
       if (isServiceError(error)) return { refused: { kind: error.kind, detail: error.message, facts: error.facts } };
       throw error; // a bug: the instance errors, and the waiting request answers 500
     } finally {

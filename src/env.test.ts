@@ -53,4 +53,28 @@ describe('configuration', () => {
     expect(isNeonUrl('postgres://u:p@127.0.0.1:5432/db')).toBe(false);
     expect(isNeonUrl('postgres://u:p@neon.tech.evil.example/db')).toBe(false);
   });
+
+  it('reads the Slack door: off without a secret, principals checked, NOTIFY_ALLOW_PRIVATE a flag', () => {
+    expect(readNodeConfig({})).toMatchObject({ slack: undefined, notifyAllowPrivate: false });
+    const principals = [
+      { team: 'T0123', user: 'U0456', scopes: ['apply'] },
+      { team: 'T0123', scopes: ['read'] },
+    ];
+    const on = readWorkerConfig({
+      SLACK_SIGNING_SECRET: 'shh',
+      SLACK_PRINCIPALS: JSON.stringify(principals),
+      NOTIFY_ALLOW_PRIVATE: 'true',
+    });
+    expect(on).toMatchObject({ slack: { signingSecret: 'shh', principals }, notifyAllowPrivate: true });
+    expect(readNodeConfig({ SLACK_SIGNING_SECRET: 'shh' }).slack).toEqual({ signingSecret: 'shh', principals: [] });
+    for (const bad of [
+      'hunter2',
+      JSON.stringify([{ team: 'hunter2', scopes: ['read'] }]),
+      JSON.stringify([{ team: 'T1', scopes: ['root'] }]),
+    ]) {
+      expect(() => readNodeConfig({ SLACK_PRINCIPALS: bad })).toThrow('SLACK_PRINCIPALS');
+      expect(() => readWorkerConfig({ SLACK_PRINCIPALS: bad })).toThrow(/^(?![\s\S]*hunter2)/);
+    }
+    expect(() => readNodeConfig({ NOTIFY_ALLOW_PRIVATE: 'yes' })).toThrow('NOTIFY_ALLOW_PRIVATE');
+  });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { tokenEntrySchema, type TokenEntry } from './http/scopes.js';
+import type { SlackConfig } from './http/context.js';
+import { slackPrincipalSchema, tokenEntrySchema, type SlackPrincipal, type TokenEntry } from './http/scopes.js';
 
 /** The only reader of raw configuration: environment variables on Node, vars and secrets on Workers. */
 
@@ -26,36 +27,54 @@ const postgresUrl = z
   .optional()
   .or(z.literal('').transform(() => undefined));
 
-const apiTokens = z
-  .string()
+/** A JSON array in one variable, each entry checked by `entry`; unset or blank: undefined. */
+const jsonArrayOf = <T extends z.ZodType>(entry: T, shape: string) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx): z.infer<T>[] | undefined => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be a JSON array of ${shape}` });
+        return z.NEVER;
+      }
+      const result = z.array(entry).safeParse(parsed);
+      if (!result.success) {
+        for (const issue of result.error.issues)
+          ctx.addIssue({ code: 'custom', message: `[${issue.path.join('.')}] ${issue.message}` });
+        return z.NEVER;
+      }
+      return result.data;
+    });
+
+const apiTokens = jsonArrayOf(tokenEntrySchema, '{"name","sha256","scopes"}');
+const slackPrincipals = jsonArrayOf(slackPrincipalSchema, '{"team","user","scopes"}');
+
+const flag = z
+  .enum(['true', 'false', ''])
   .optional()
-  .transform((raw, ctx): TokenEntry[] | undefined => {
-    if (raw === undefined || raw.trim() === '') return undefined;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {"name","sha256","scopes"}' });
-      return z.NEVER;
-    }
-    const result = z.array(tokenEntrySchema).safeParse(parsed);
-    if (!result.success) {
-      for (const issue of result.error.issues)
-        ctx.addIssue({ code: 'custom', message: `[${issue.path.join('.')}] ${issue.message}` });
-      return z.NEVER;
-    }
-    return result.data;
-  });
+  .transform((value) => value === 'true');
 
 const wsProxy = optionalString.refine(
   (v) => v === undefined || /^(wss?:\/\/)?[^\s/]+(\/\S*)?$/.test(v),
   'must be host:port[/path] or ws://host:port[/path]',
 );
 
+/** The Slack door and the notifications: the same names on Node and on Workers. */
+const chatops = {
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_PRINCIPALS: slackPrincipals,
+  NOTIFY_ALLOW_PRIVATE: flag,
+};
+
 const nodeSchema = z.object({
   DATABASE_URL: postgresUrl,
   API_TOKENS: apiTokens,
   WS_PROXY: wsProxy,
+  ...chatops,
   REPORTS_DIR: z.string().trim().min(1).default('.sark-migrate/reports'),
   PGLITE_DIR: z.string().trim().min(1).default('.sark-migrate/pglite'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
@@ -68,9 +87,30 @@ const workerSchema = z.object({
   DATABASE_URL: postgresUrl,
   API_TOKENS: apiTokens,
   WS_PROXY: wsProxy,
+  ...chatops,
 });
 
-export interface NodeConfig {
+/** Where the configuration comes into the chat door and the notifications. */
+export interface ChatopsConfig {
+  slack: SlackConfig | undefined;
+  /** NOTIFY_ALLOW_PRIVATE: notifications may go to any http(s) URL, private addresses included. */
+  notifyAllowPrivate: boolean;
+}
+
+function chatopsConfig(c: {
+  SLACK_SIGNING_SECRET?: string | undefined;
+  SLACK_PRINCIPALS?: SlackPrincipal[] | undefined;
+  NOTIFY_ALLOW_PRIVATE: boolean;
+}): ChatopsConfig {
+  return {
+    slack: c.SLACK_SIGNING_SECRET
+      ? { signingSecret: c.SLACK_SIGNING_SECRET, principals: c.SLACK_PRINCIPALS ?? [] }
+      : undefined,
+    notifyAllowPrivate: c.NOTIFY_ALLOW_PRIVATE,
+  };
+}
+
+export interface NodeConfig extends ChatopsConfig {
   databaseUrl: string | undefined;
   apiTokens: TokenEntry[] | undefined;
   wsProxy: string | undefined;
@@ -81,7 +121,7 @@ export interface NodeConfig {
   leaseTtlMs: number;
 }
 
-export interface WorkerConfig {
+export interface WorkerConfig extends ChatopsConfig {
   databaseUrl: string | undefined;
   apiTokens: TokenEntry[] | undefined;
   wsProxy: string | undefined;
@@ -108,12 +148,13 @@ export function readNodeConfig(env: Record<string, string | undefined>): NodeCon
     port: c.PORT,
     host: c.HOST,
     leaseTtlMs: c.LEASE_TTL_MS,
+    ...chatopsConfig(c),
   };
 }
 
 export function readWorkerConfig(bindings: Record<string, unknown>): WorkerConfig {
   const c = parse(workerSchema, bindings);
-  return { databaseUrl: c.DATABASE_URL, apiTokens: c.API_TOKENS, wsProxy: c.WS_PROXY };
+  return { databaseUrl: c.DATABASE_URL, apiTokens: c.API_TOKENS, wsProxy: c.WS_PROXY, ...chatopsConfig(c) };
 }
 
 /** Neon's own hosts speak the Neon driver's WebSocket protocol; any other host gets pg. */

@@ -120,7 +120,8 @@ for (const target of targets) {
       console.info(`fuzz [${target.driver}]: FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}`);
       database = await target.open();
       await seedV1(database.db, { servers: 20, toolsPerServer: 3 });
-      t = await makeTestApp(database.db);
+      // The Slack door on, so its routes answer what they would in service: unsigned requests get 401.
+      t = await makeTestApp(database.db, { slack: { signingSecret: 'fuzz-signing-secret', principals: [] } });
       // Half migrated, so dry runs of both migrate and rollback have work, and reports exist to name.
       const { rows } = await database.admin.query<{ id: string }>(
         `SELECT id::text FROM mcp_servers ORDER BY id LIMIT 10`,

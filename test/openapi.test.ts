@@ -22,15 +22,18 @@ describe('the published OpenAPI document', () => {
     expect(await (await app.request('/openapi.json')).json()).toEqual(JSON.parse(committed));
   });
 
-  it('declares bearer security on every operation, optional on /health, and problem+json on every error', () => {
+  it('declares bearer security on every operation (Slack signature on the Slack door), optional on /health, and problem+json on every error', () => {
     const doc = JSON.parse(committed);
     for (const [path, item] of Object.entries<
       Record<string, { security?: unknown[]; responses: Record<string, { content?: Record<string, unknown> }> }>
     >(doc.paths)) {
       for (const [method, op] of Object.entries(item)) {
-        expect(op.security, `${method} ${path}`).toEqual(
-          path === '/health' ? [{}, { bearerAuth: [] }] : [{ bearerAuth: [] }],
-        );
+        const expected = path.startsWith('/chatops/slack')
+          ? [{ slackSignature: [] }]
+          : path === '/health'
+            ? [{}, { bearerAuth: [] }]
+            : [{ bearerAuth: [] }];
+        expect(op.security, `${method} ${path}`).toEqual(expected);
         for (const [status, response] of Object.entries(op.responses)) {
           if (Number(status) >= 400)
             expect(Object.keys(response.content ?? {}), `${method} ${path} ${status}`).toEqual([

@@ -198,6 +198,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/chatops/slack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Slack slash command `/sark <command> [args]`
+         * @description Verifies Slack's signature before reading the form, then answers at once (Slack waits 3 s): an ephemeral acknowledgement, a usage message, or a refusal for a user `SLACK_PRINCIPALS` does not name. The work runs in the background (in the process on Node, a Workflow on Workers) and its result is posted to the command's `response_url` as Block Kit, with Apply and Cancel under a plan. The actor of its report is `slack:<team>/<user>`. See docs/slack.md.
+         */
+        post: operations["slackCommand"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/chatops/slack/interactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Slack interactivity: the Apply and Cancel buttons under a plan
+         * @description Verifies Slack's signature again, and that the user who clicked Apply holds the `apply` scope; then applies the plan the button carries (a rollback's `planId`, an optimize plan's index names, a migration's dry run) in the background and posts the result to the interaction's `response_url`. A stale plan is answered with a new plan and what changed. The answer itself is an empty 200, as Slack expects.
+         */
+        post: operations["slackInteraction"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -413,6 +453,25 @@ export interface components {
                 title: string;
                 detail: string;
             };
+            /** @description A run started from Slack: how its result was posted, each attempt (5xx and timeouts are retried). */
+            notifications?: {
+                /**
+                 * @description `slack`: the response_url of a Slack command or button.
+                 * @enum {string}
+                 */
+                channel: "slack";
+                /** @description Where it went (the host only: the URL itself is a credential). */
+                host: string;
+                delivered: boolean;
+                attempts: {
+                    /** Format: date-time */
+                    at: string;
+                    /** @description The receiver's status; null: no answer (timeout, refused). */
+                    status: number | null;
+                    ms: number;
+                    error?: string;
+                }[];
+            }[];
         } & {
             [key: string]: unknown;
         };
@@ -1132,6 +1191,43 @@ export interface components {
         };
         /** @description One JSON-RPC 2.0 message of MCP. */
         JsonRpcMessage: components["schemas"]["JsonRpcRequest"] | components["schemas"]["JsonRpcNotification"] | components["schemas"]["JsonRpcResult"] | components["schemas"]["JsonRpcError"];
+        /** @description A Slack message (Block Kit). */
+        SlackMessage: {
+            /** @enum {string} */
+            response_type?: "ephemeral" | "in_channel";
+            text: string;
+            /** @description Block Kit blocks. */
+            blocks?: {
+                [key: string]: unknown;
+            }[];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description Slack's slash command form, as Slack sends it. */
+        SlackSlashCommand: {
+            /** @example T0001 */
+            team_id?: string;
+            /** @example U0001 */
+            user_id?: string;
+            /** @example /sark */
+            command?: string;
+            /**
+             * @description `<command> [args]`; empty or `help` lists the commands.
+             * @example validate quick
+             */
+            text?: string;
+            /** @description Where the result is posted (https on hooks.slack.com). */
+            response_url?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description Slack's interactivity request, as Slack sends it. */
+        SlackInteraction: {
+            /** @description JSON of a `block_actions` payload: `user`, `team`, `actions` (the Apply or Cancel button with its `value`), `response_url`. */
+            payload?: string;
+        } & {
+            [key: string]: unknown;
+        };
     };
     responses: never;
     parameters: never;
@@ -2074,6 +2170,125 @@ export interface operations {
             };
             /** @description The body is not `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    slackCommand: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unix time; more than 5 minutes off is refused. */
+                "x-slack-request-timestamp"?: string;
+                /** @description `v0=` HMAC-SHA256 of `v0:{timestamp}:{raw body}`. */
+                "x-slack-signature"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["SlackSlashCommand"];
+            };
+        };
+        responses: {
+            /** @description The acknowledgement (ephemeral); the result follows on `response_url`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlackMessage"];
+                };
+            };
+            /** @description No Slack signature, a wrong one, or a timestamp more than 5 minutes off: nothing ran. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Slack door is off: `SLACK_SIGNING_SECRET` is not configured. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    slackInteraction: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unix time; more than 5 minutes off is refused. */
+                "x-slack-request-timestamp"?: string;
+                /** @description `v0=` HMAC-SHA256 of `v0:{timestamp}:{raw body}`. */
+                "x-slack-signature"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["SlackInteraction"];
+            };
+        };
+        responses: {
+            /** @description Acknowledged, with an empty body; what follows is posted to `response_url`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: `errors` names each offending field. `invalid-value`: the database refused a value the request carried (`sqlstate` says why). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No Slack signature, a wrong one, or a timestamp more than 5 minutes off: nothing ran. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Slack door is off: `SLACK_SIGNING_SECRET` is not configured. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,5 +1,5 @@
 import type { AppDeps } from '../operations/deps.js';
-import type { TokenEntry } from './scopes.js';
+import type { SlackPrincipal, TokenEntry } from './scopes.js';
 
 export type Runtime = 'node' | 'workers';
 
@@ -9,6 +9,14 @@ export interface RequestScope {
   /** Undefined when no tokens are configured: every operation then answers 503. */
   tokens: readonly TokenEntry[] | undefined;
   runtime: Runtime;
+  /** The Slack door (SLACK_SIGNING_SECRET, SLACK_PRINCIPALS); undefined: its routes answer 503. */
+  slack?: SlackConfig | undefined;
+}
+
+/** The Slack door: off (undefined) without a signing secret. Without principals nobody may use it. */
+export interface SlackConfig {
+  signingSecret: string;
+  principals: SlackPrincipal[];
 }
 
 /** How an entry point lends a request its scope and takes it back after the response. */

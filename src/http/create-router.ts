@@ -1,6 +1,6 @@
 import { OpenAPIHono, type Hook } from '@hono/zod-openapi';
 import type { AppDeps } from '../operations/deps.js';
-import type { Runtime } from './context.js';
+import type { Runtime, SlackConfig } from './context.js';
 import { HttpProblem, problemResponse, type FieldError } from './problems.js';
 import type { TokenEntry } from './scopes.js';
 
@@ -9,10 +9,13 @@ export interface AppEnv {
     deps: AppDeps;
     tokens: readonly TokenEntry[] | undefined;
     runtime: Runtime;
+    slack: SlackConfig | undefined;
     principal: TokenEntry;
     requestId: string;
     /** Answers a request with the whole app, as if it had come in (the MCP door's tools). */
     dispatch: (request: Request) => Promise<Response>;
+    /** The form of a request Slack signed (src/http/slack.ts). */
+    slackForm: URLSearchParams;
   };
 }
 

@@ -17,6 +17,13 @@ export function openApiDocument(app: AppRouter) {
     scheme: 'bearer',
     description: 'An API token; its SHA-256 and scopes are listed in `API_TOKENS`. `npm run token` makes one.',
   });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'slackSignature', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Slack-Signature',
+    description:
+      "Slack's request signature with `SLACK_SIGNING_SECRET`, over `X-Slack-Request-Timestamp` and the raw body (docs/slack.md).",
+  });
   return app.getOpenAPI31Document({
     openapi: '3.1.0',
     info: {
@@ -34,6 +41,7 @@ export function openApiDocument(app: AppRouter) {
       },
       { name: 'Reports', description: 'Reports stored by every operation.' },
       { name: 'MCP', description: 'The same operations as Model Context Protocol tools, for assistants and agents.' },
+      { name: 'Chatops', description: 'The Slack slash command `/sark` and its buttons (docs/slack.md).' },
     ],
   });
 }

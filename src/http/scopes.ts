@@ -18,3 +18,23 @@ export const tokenEntrySchema = z.strictObject({
   scopes: z.array(scopeSchema).min(1),
 });
 export type TokenEntry = z.infer<typeof tokenEntrySchema>;
+
+/** A Slack team, or one user of it, and the scopes its slash commands and clicks carry (SLACK_PRINCIPALS). */
+export const slackPrincipalSchema = z.strictObject({
+  team: z.string().regex(/^[TE][A-Z0-9]+$/, 'must be a Slack team id (T…)'),
+  user: z
+    .string()
+    .regex(/^[UW][A-Z0-9]+$/, 'must be a Slack user id (U… or W…); leave it out for every user of the team')
+    .optional(),
+  scopes: z.array(scopeSchema).min(1),
+});
+export type SlackPrincipal = z.infer<typeof slackPrincipalSchema>;
+
+/**
+ * The scopes of a Slack user: those of the entry naming the user, else those of the entry for
+ * the whole team; undefined for anyone else.
+ */
+export function slackScopes(principals: readonly SlackPrincipal[], team: string, user: string): Scope[] | undefined {
+  const own = principals.find((p) => p.team === team && p.user === user);
+  return (own ?? principals.find((p) => p.team === team && p.user === undefined))?.scopes;
+}

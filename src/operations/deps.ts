@@ -3,6 +3,7 @@ import type { ReportStore } from '../reports/store.js';
 import type { HealthReport, ProbeCache } from './probe.js';
 import type { ErrorKind } from '../errors.js';
 import type { ReportKind } from '../reports/schemas.js';
+import type { NotifyOptions } from '../notify/send.js';
 
 /** What every operation needs from the outside world, built by the runtime's entry point. */
 export interface AppDeps {
@@ -37,6 +38,28 @@ export interface AppDeps {
    * flood of /health requests costs the database one probe every few seconds (operations/health.ts).
    */
   healthProbe?: ProbeCache<HealthReport>;
+  /** How notifications (Slack's response_url) are sent; absent: public https targets only, default retries. */
+  notify?: NotifyOptions;
+}
+
+/**
+ * Where a run started from a chat door tells how it ended (or that it did not start): Slack's
+ * response_url of the command or of the button, with what the message needs.
+ */
+export interface NotifyTarget {
+  kind: 'slack';
+  /** The response_url; checked against the notify policy before the run was started. */
+  url: string;
+  /** The service's origin as the request reached it, for links to reports. */
+  origin: string;
+  /** Put Apply and Cancel under a plan (a dry run, an optimize plan). */
+  buttons: boolean;
+  /** Replace the message whose button was clicked. */
+  replaceOriginal?: boolean;
+  /** The plan (its report id) an Apply click applies: should it be stale, a new plan is made and compared with it. */
+  plan?: string;
+  /** On the new plan made for a stale one: the stale plan's report id, and why it was stale. */
+  stale?: { plan: string; detail: string };
 }
 
 /** What a launched run is given: everything it needs to run again from nothing (a Workflow's params). */
@@ -47,6 +70,8 @@ export interface LaunchParams {
   actor: string;
   request: Record<string, unknown>;
   changing: boolean;
+  /** Where to tell how the run ended (a run from Slack): the Workflow posts it at the end of its run. */
+  notify?: NotifyTarget;
 }
 
 /** How a launched run ended, where its own report does not say (it never started, or crashed). */

@@ -112,6 +112,11 @@ export interface RunRequest<K extends ReportKind = ReportKind> {
   signal?: AbortSignal | undefined;
   /** How the report records the failure that ends an operation; the door that started it knows. */
   describeFailure(error: unknown): ReportError;
+  /**
+   * Told the final report once it is stored, however the run ended after it started (a run refused
+   * before it started throws to its caller instead): a chat door posts it. Its failure is logged only.
+   */
+  onEnded?: ((report: Report) => Promise<void>) | undefined;
 }
 
 export type ReportError = NonNullable<Report['error']>;
@@ -290,6 +295,9 @@ export async function runOperation<R extends Report>(
       .catch((e: unknown) => console.error(`report ${id}: run not marked ${status}`, e));
   };
 
+  const tellEnded = (report: Report) =>
+    run.onEnded?.(report).catch((e: unknown) => console.error(`report ${id}: its end was not told`, e));
+
   const job = (async (): Promise<R> => {
     let outcome: Outcome<R>;
     try {
@@ -321,11 +329,13 @@ export async function runOperation<R extends Report>(
       };
       await persist(failed);
       if (unstored !== undefined) keepUnstored(failed);
+      await tellEnded(failed);
       throw new OperationFailedError(error, id);
     }
     const report = reportOf<R>(runnerFields(Date.now()), outcome);
     await persist(report);
     await finish(report.status);
+    await tellEnded(report);
     if (unstored !== undefined) {
       keepUnstored(report);
       throw storeUnavailable(id, unstored, report);

@@ -57,6 +57,33 @@ export const reportSchema = z
       .object({ status: z.number().int(), title: z.string(), detail: z.string() })
       .optional()
       .openapi({ description: 'Why a `failed` operation stopped; the fields beside it show how far it got.' }),
+    notifications: z
+      .array(
+        z.object({
+          channel: z
+            .enum(['slack'])
+            .openapi({ description: '`slack`: the response_url of a Slack command or button.' }),
+          host: z.string().openapi({ description: 'Where it went (the host only: the URL itself is a credential).' }),
+          delivered: z.boolean(),
+          attempts: z.array(
+            z.object({
+              at: z.iso.datetime(),
+              status: z
+                .number()
+                .int()
+                .nullable()
+                .openapi({ description: "The receiver's status; null: no answer (timeout, refused)." }),
+              ms: z.number().int(),
+              error: z.string().optional(),
+            }),
+          ),
+        }),
+      )
+      .optional()
+      .openapi({
+        description:
+          'A run started from Slack: how its result was posted, each attempt (5xx and timeouts are retried).',
+      }),
   })
   .openapi('Report');
 export type Report = z.infer<typeof reportSchema>;

@@ -1,10 +1,9 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../http/create-router.js';
 import { reportErrorOf } from '../http/problems.js';
-import { launchOperation } from '../operations/launch.js';
-import { operationFor } from '../operations/registry.js';
-import { prefersAsync, runOperation, type RunResult } from '../operations/runner.js';
+import { prefersAsync, type RunResult } from '../operations/runner.js';
 import { isChanging } from '../operations/runs.js';
+import { startOperation } from '../operations/start.js';
 import type { Report } from '../reports/schemas.js';
 
 /**
@@ -16,8 +15,7 @@ export function startRun<R extends Report>(
   kind: R['kind'],
   request: object,
 ): Promise<RunResult<R>> {
-  const deps = c.var.deps;
-  const run = {
+  return startOperation<R>(c.var.deps, {
     kind,
     actor: c.var.principal.name,
     request: { ...request },
@@ -25,10 +23,7 @@ export function startRun<R extends Report>(
     changing: isChanging(kind, { ...request }),
     signal: c.req.raw.signal,
     describeFailure: reportErrorOf,
-  };
-  const { launcher } = deps;
-  if (launcher) return launchOperation<R>({ ...deps, launcher }, run);
-  return runOperation<R>(deps, run, operationFor(kind, run.request, deps) as never);
+  });
 }
 
 /** 200 with the finished report, or 202 with Location (asked for, or a run past the synchronous budget). */

@@ -7,6 +7,7 @@ import type { ObjectStore } from '../../src/adapters/storage/types.js';
 import { createApp } from '../../src/app.js';
 import { ServiceSchemaGate, withServiceSchema } from '../../src/db/service-migrations.js';
 import { generateToken, sha256Hex } from '../../src/http/auth.js';
+import type { SlackConfig } from '../../src/http/context.js';
 import type { AppDeps } from '../../src/operations/deps.js';
 import type { Scope, TokenEntry } from '../../src/http/scopes.js';
 import { createReportStore, type ReportStore } from '../../src/reports/store.js';
@@ -47,7 +48,9 @@ export async function makeTestApp(
   db: Database,
   options: {
     tokens?: 'none';
-    deps?: Pick<AppDeps, 'heartbeatMs' | 'leaseTtlMs' | 'progressIntervalMs' | 'healthProbe' | 'changes'>;
+    deps?: Pick<AppDeps, 'heartbeatMs' | 'leaseTtlMs' | 'progressIntervalMs' | 'healthProbe' | 'changes' | 'notify'>;
+    /** The Slack door's configuration (SLACK_SIGNING_SECRET, SLACK_PRINCIPALS); off when absent. */
+    slack?: SlackConfig;
     /** Where reports go (default: a fresh temporary folder). */
     objects?: ObjectStore;
   } = {},
@@ -69,7 +72,7 @@ export async function makeTestApp(
     ...options.deps,
   };
   const configured = options.tokens === 'none' ? undefined : entries;
-  const app = createApp({ acquire: () => ({ deps, tokens: configured, runtime: 'node' }) });
+  const app = createApp({ acquire: () => ({ deps, tokens: configured, runtime: 'node', slack: options.slack }) });
   return {
     app,
     store,

@@ -67,6 +67,8 @@ export function expectationOf(document: unknown, request: FuzzRequest): Expectat
   // Secured when every security requirement names a scheme; an empty one (`{}`) lets anyone in.
   const requirements = endpoint.operation?.security ?? [];
   const secured = requirements.length > 0 && requirements.every((r) => Object.keys(r).length > 0);
+  // The Slack door takes Slack's signature, which no fuzzed request carries: 401, whatever the token.
+  if (requirements.some((r) => 'slackSignature' in r)) return { ...expectation, status: 401 };
   if (secured && (request.caller === 'none' || request.caller === 'junk')) return { ...expectation, status: 401 };
   // The README's endpoint table: a GET needs `read`, every POST at least `run`; checked before the input.
   // /mcp lets any known token in: each of its tools is a request of its own, with that request's scope.

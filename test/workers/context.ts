@@ -16,6 +16,12 @@ export interface WorkersTestContext {
   closedPort: number;
   /** The database is a real PostgreSQL (TEST_DATABASE_URL), not PGlite: one backend per connection. */
   realPostgres: boolean;
+  /** SLACK_SIGNING_SECRET of the Worker under test. */
+  slackSigningSecret: string;
+  /** SLACK_PRINCIPALS: team T0WORKERS, user URUN with read and run, user UAPPLY with read and apply. */
+  slackPrincipals: string;
+  /** A receiver on 127.0.0.1 (test/support/receiver.ts) playing Slack's response_url; GET a path for what it got. */
+  receiverUrl: string;
 }
 
 declare module 'vitest' {

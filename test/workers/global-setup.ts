@@ -9,6 +9,7 @@ import type { Database } from '../../src/adapters/db/types.js';
 import { applyMigrations } from '../../src/db/migrate.js';
 import { createV1Schema, generateV1Data } from '../../src/demo/generate.js';
 import { generateToken, sha256Hex } from '../../src/http/auth.js';
+import { startReceiver } from '../support/receiver.js';
 import { startWsProxy } from '../support/ws-proxy.js';
 import type { WorkersTestContext } from './context.js';
 
@@ -101,6 +102,7 @@ export default async function setup(project: TestProject) {
     { name: 'workers-admin', sha256: await sha256Hex(adminToken), scopes: ['read', 'run', 'apply'] },
   ]);
 
+  const receiver = await startReceiver();
   const context: WorkersTestContext = {
     databaseUrl: database.url,
     wsProxy: proxy.url,
@@ -110,10 +112,17 @@ export default async function setup(project: TestProject) {
     adminToken,
     closedPort: await closedPort(),
     realPostgres: Boolean(serverUrl),
+    slackSigningSecret: generateToken(),
+    slackPrincipals: JSON.stringify([
+      { team: 'T0WORKERS', user: 'URUN', scopes: ['read', 'run'] },
+      { team: 'T0WORKERS', user: 'UAPPLY', scopes: ['read', 'apply'] },
+    ]),
+    receiverUrl: receiver.url(''),
   };
   project.provide('sarkWorkers', context);
 
   return async () => {
+    await receiver.close();
     await proxy.close();
     await database.stop();
   };
