@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
+import { dashboardRouter } from './dashboard/dashboard.js';
 import type { ScopeProvider, WaitUntil } from './http/context.js';
 import { createRouter } from './http/create-router.js';
 import { openApiDocument } from './http/openapi.js';
@@ -60,6 +61,7 @@ export function createApp<Bindings>(provider: ScopeProvider<Bindings>) {
     c.set('deps', scope.deps);
     c.set('tokens', scope.tokens);
     c.set('runtime', scope.runtime);
+    c.set('dashboardSecret', scope.dashboardSecret);
     try {
       await next();
     } finally {
@@ -74,6 +76,8 @@ export function createApp<Bindings>(provider: ScopeProvider<Bindings>) {
     }),
   );
   app.route('/', routes);
+  // The dashboard (HTML pages for people): not part of the published API document.
+  app.route('/dashboard', dashboardRouter as never);
 
   app.notFound((c) =>
     problemResponse(c, new HttpProblem('not-found', `No endpoint ${c.req.method} ${c.req.path}; see /docs.`)),

@@ -110,7 +110,9 @@ async function main(): Promise<void> {
   await sweep();
   setInterval(() => void sweep(), config.leaseTtlMs / 2).unref();
 
-  const app = createApp({ acquire: () => ({ deps, tokens, runtime: 'node' }) });
+  // Without DASHBOARD_SECRET, a key of this process's own: its dashboard sessions end when it stops.
+  const dashboardSecret = config.dashboardSecret ?? generateToken();
+  const app = createApp({ acquire: () => ({ deps, tokens, runtime: 'node', dashboardSecret }) });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     const url = `http://${config.host}:${info.port}`;
     console.log(

@@ -21,6 +21,8 @@ export interface WorkerBindings {
   DATABASE_URL?: string;
   API_TOKENS?: string;
   WS_PROXY?: string;
+  /** Signs the dashboard's session cookies (a secret of 32 characters or more); without it the dashboard is off. */
+  DASHBOARD_SECRET?: string;
   REPORTS: R2BucketLike;
   /** The Workflow that carries every operation (wrangler.toml [[workflows]]); without it, waitUntil does. */
   RUNS?: Workflow<LaunchParams>;
@@ -92,7 +94,7 @@ const app = createApp<WorkerBindings>({
       },
     };
     backgroundOf.set(deps, background);
-    return { deps, tokens: config.apiTokens, runtime: 'workers' };
+    return { deps, tokens: config.apiTokens, runtime: 'workers', dashboardSecret: config.dashboardSecret };
   },
   release({ deps }, executionContext) {
     // A Neon pool lives for one request: close it once the response and its background work are done.

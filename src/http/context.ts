@@ -9,6 +9,11 @@ export interface RequestScope {
   /** Undefined when no tokens are configured: every operation then answers 503. */
   tokens: readonly TokenEntry[] | undefined;
   runtime: Runtime;
+  /**
+   * The key that signs the dashboard's session cookies (DASHBOARD_SECRET; on Node a random one per
+   * process when unset). Undefined: the dashboard answers that it is not configured.
+   */
+  dashboardSecret?: string | undefined;
 }
 
 /** How an entry point lends a request its scope and takes it back after the response. */

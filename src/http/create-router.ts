@@ -9,6 +9,7 @@ export interface AppEnv {
     deps: AppDeps;
     tokens: readonly TokenEntry[] | undefined;
     runtime: Runtime;
+    dashboardSecret: string | undefined;
     principal: TokenEntry;
     requestId: string;
   };

@@ -69,7 +69,8 @@ export async function makeTestApp(
     ...options.deps,
   };
   const configured = options.tokens === 'none' ? undefined : entries;
-  const app = createApp({ acquire: () => ({ deps, tokens: configured, runtime: 'node' }) });
+  const dashboardSecret = generateToken();
+  const app = createApp({ acquire: () => ({ deps, tokens: configured, runtime: 'node', dashboardSecret }) });
   return {
     app,
     store,
