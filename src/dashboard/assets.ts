@@ -60,7 +60,8 @@ button.danger { border-color: var(--bad); }
 table { border-collapse: collapse; margin: 1rem 0; }
 caption { text-align: left; font-weight: bold; }
 th, td { padding: .25rem .6rem; border-bottom: 1px solid #8884; text-align: left; vertical-align: top; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+input.small { width: 7rem; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.facts dt { font-weight: bold; }
 dl.facts dd { margin: 0; }

@@ -260,12 +260,34 @@ dashboardRouter.post('/reports/:id/cancel', async (c) => {
   return c.redirect(`/dashboard/reports/${report.id}`, 303);
 });
 
+/** The request a form asks for, checked by the API's own body schema: a 400 page naming what is wrong. */
+function requestOf<
+  S extends {
+    safeParse(
+      input: unknown,
+    ):
+      | { success: true; data: object }
+      | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+  },
+>(schema: S, body: Record<string, unknown>): object {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || 'the form'} ${i.message}`);
+  throw new HttpProblem('bad-request', `The form is invalid: ${problems.join('; ')}.`);
+}
+
+/** A dry run's optional batch size (a form field; empty: the adaptive default). */
+function batchSizeOf(form: Record<string, unknown>): { batchSize?: number } {
+  const raw = typeof form.batchSize === 'string' ? form.batchSize.trim() : '';
+  return raw === '' ? {} : { batchSize: Number(raw) };
+}
+
 const STARTS: Record<ReportKind, (form: Record<string, unknown>) => object> = {
-  migration: () => migrateBodySchema.parse({}),
-  rollback: () => rollbackBodySchema.parse({}),
-  validation: () => validateBodySchema.parse({}),
-  benchmark: () => benchmarkBodySchema.parse({}),
-  optimization: () => optimizeBodySchema.parse({}),
+  migration: (form) => requestOf(migrateBodySchema, batchSizeOf(form)),
+  rollback: (form) => requestOf(rollbackBodySchema, batchSizeOf(form)),
+  validation: () => requestOf(validateBodySchema, {}),
+  benchmark: () => requestOf(benchmarkBodySchema, {}),
+  optimization: () => requestOf(optimizeBodySchema, {}),
 };
 
 /** Starts a dry run (or a read) with the API's defaults, and follows it on its page. */

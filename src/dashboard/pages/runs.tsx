@@ -48,6 +48,24 @@ export async function listRuns(store: ReportStore, query: RunsQuery) {
   return { items, nextCursor: exhausted ? null : (cursor ?? null) };
 }
 
+/** Left empty, the operation sizes its batches itself. */
+function BatchSize(props: { id: string }) {
+  return (
+    <>
+      <label for={props.id}>Batch size</label>{' '}
+      <input
+        id={props.id}
+        name="batchSize"
+        type="number"
+        min="1"
+        max="50000"
+        placeholder="adaptive"
+        class="small"
+      />{' '}
+    </>
+  );
+}
+
 function elapsed(item: ReportSummary, now: number): string {
   const end = item.finishedAt ? Date.parse(item.finishedAt) : now;
   const text = duration(end - Date.parse(item.createdAt));
@@ -73,8 +91,12 @@ export function RunsPage(props: {
         <section aria-labelledby="start-heading">
           <h2 id="start-heading">Start</h2>
           <p class="actions">
-            <PostForm action="/dashboard/start/migration" viewer={viewer} label="Migration dry run" />
-            <PostForm action="/dashboard/start/rollback" viewer={viewer} label="Rollback dry run" />
+            <PostForm action="/dashboard/start/migration" viewer={viewer} label="Migration dry run">
+              <BatchSize id="migration-batch-size" />
+            </PostForm>
+            <PostForm action="/dashboard/start/rollback" viewer={viewer} label="Rollback dry run">
+              <BatchSize id="rollback-batch-size" />
+            </PostForm>
             <PostForm action="/dashboard/start/validation" viewer={viewer} label="Validate" />
             <PostForm action="/dashboard/start/benchmark" viewer={viewer} label="Benchmark" />
             <PostForm action="/dashboard/start/optimization" viewer={viewer} label="Optimize plan" />
