@@ -24,6 +24,8 @@ export default defineConfig({
             DATABASE_URL: provided.databaseUrl,
             WS_PROXY: provided.wsProxy,
             API_TOKENS: provided.apiTokens,
+            // Signs the dashboard's session cookies (a secret, as `wrangler secret put` sets it).
+            DASHBOARD_SECRET: 'workers-suite-dashboard-secret-0123456789abcdef',
           },
         },
       };
