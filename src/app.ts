@@ -43,8 +43,16 @@ export function apiDocument() {
   return openApiDocument(createRoutes());
 }
 
-/** The whole HTTP service; the entry points differ only in the ScopeProvider they pass. */
-export function createApp<Bindings>(provider: ScopeProvider<Bindings>) {
+/** What the service serves from the installed packages, however its runtime reads them. */
+export interface AppAssets {
+  /** @scalar/api-reference's standalone browser bundle, for /docs (no CDN). */
+  apiReferenceScript?: () => Promise<string>;
+}
+
+export const API_REFERENCE_SCRIPT_PATH = '/docs/api-reference.js';
+
+/** The whole HTTP service; the entry points differ in the ScopeProvider they pass, and how they read assets. */
+export function createApp<Bindings>(provider: ScopeProvider<Bindings>, assets: AppAssets = {}) {
   const app = createRouter();
   const routes = createRoutes();
   const document = openApiDocument(routes);
@@ -53,7 +61,23 @@ export function createApp<Bindings>(provider: ScopeProvider<Bindings>) {
   app.use(secureHeaders());
   // The published contract needs neither a database nor a token.
   app.get('/openapi.json', (c) => c.json(document));
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'sark-migrate API' }));
+  // The reference's script comes from this service (the installed package), never from a CDN, and
+  // its default fonts (fonts.scalar.com) are left out: /docs works in a closed network.
+  app.get(
+    '/docs',
+    Scalar({
+      url: '/openapi.json',
+      pageTitle: 'sark-migrate API',
+      cdn: API_REFERENCE_SCRIPT_PATH,
+      withDefaultFonts: false,
+    }),
+  );
+  app.get(API_REFERENCE_SCRIPT_PATH, async (c) => {
+    if (!assets.apiReferenceScript)
+      throw new HttpProblem('not-found', 'This runtime does not serve the API reference script.');
+    c.header('Cache-Control', 'public, max-age=3600');
+    return c.body(await assets.apiReferenceScript(), 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
+  });
 
   app.use(async (c, next) => {
     const executionContext = executionContextOf(c);

@@ -190,4 +190,20 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in chromium', () => {
     await page.screenshot({ path: join(SCREENS, 'health.png'), fullPage: true });
     expect(dialogs).toEqual([]);
   });
+
+  it('renders /docs from this service alone: no request leaves it', async () => {
+    const page = await newPage();
+    const elsewhere: string[] = [];
+    page.on('request', (request) => {
+      if (!request.url().startsWith(base) && !request.url().startsWith('data:')) elsewhere.push(request.url());
+    });
+    await page.goto('/docs');
+    // The reference rendered the service's own document (its title, its tags).
+    await expect
+      .poll(() => page.getByRole('heading', { name: 'sark-migrate' }).first().isVisible(), { timeout: 30_000 })
+      .toBe(true);
+    await expect.poll(() => page.getByText('Reports').first().isVisible(), { timeout: 30_000 }).toBe(true);
+    await page.screenshot({ path: join(SCREENS, 'docs.png') });
+    expect(elsewhere).toEqual([]);
+  });
 });

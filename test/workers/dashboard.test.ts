@@ -70,3 +70,16 @@ describe('dashboard on the Worker', () => {
     expect(response.status).toBe(503);
   });
 });
+
+describe('/docs on the Worker', () => {
+  it('serves the API reference and its script from the bundle, not from a CDN', async () => {
+    const html = await (await fetchWorker('/docs')).text();
+    expect(html).toContain('<script src="/docs/api-reference.js"');
+    expect(html).not.toMatch(/https?:\/\//);
+    const script = await fetchWorker('/docs/api-reference.js');
+    expect(script.status).toBe(200);
+    const body = await script.text();
+    expect(body.length).toBeGreaterThan(1_000_000);
+    expect(body).toContain('createApiReference');
+  });
+});
