@@ -276,4 +276,70 @@ describeEachDatabase('dashboard', (current) => {
     expect(response.status).toBe(503);
     expect(await response.text()).toContain('DASHBOARD_SECRET');
   });
+
+  it('follows a running report: a live region the script polls, a reload without JavaScript, and its progress as JSON', async () => {
+    const running = sampleReport('migration', {
+      status: 'running',
+      finishedAt: null,
+      durationMs: null,
+      dryRun: false,
+      request: { dryRun: false },
+      summary: { message: 'Running.' },
+      progress: { done: 3, total: 8, updatedAt: new Date().toISOString(), stepsPerSecond: 1.5, etaSeconds: 4 },
+    });
+    await t.store.put(running);
+    const cookie = await signIn(send, t.tokens.reader);
+    const html = await (await getPage(send, `/dashboard/reports/${running.id}`, cookie)).text();
+    expect(html).toContain('<noscript><meta http-equiv="refresh" content="3"/></noscript>');
+    expect(html).toContain('<script src="/dashboard/assets/live.js" defer="">');
+    expect(html).toContain(`data-live="/dashboard/reports/${running.id}/progress"`);
+    expect(html).toContain('<progress id="run-progress" value="3" max="8"');
+    expect(html).toContain('4.0 s'); // the time left
+    expect(html).not.toContain('Cancel this run'); // cancelling a changing run needs apply
+    const progress = await getPage(send, `/dashboard/reports/${running.id}/progress`, cookie);
+    expect(await progress.json()).toMatchObject({ status: 'running', done: 3, total: 8, text: '3 of 8 batches' });
+    expect((await getPage(send, `/dashboard/reports/${running.id}/progress`, null)).status).toBe(303);
+    const script = await getPage(send, '/dashboard/assets/live.js', null);
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(await script.text()).toContain('data-live');
+  });
+
+  it('cancels a running migration from its page', async () => {
+    const db = current();
+    await db.db.query('DELETE FROM capabilities');
+    await db.db.query('DELETE FROM resources');
+    await db.db.query(
+      `CREATE OR REPLACE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.1); RETURN NULL; END $$`,
+    );
+    await db.db.query('DROP TRIGGER IF EXISTS slow_batch ON resources');
+    await db.db.query(
+      'CREATE TRIGGER slow_batch AFTER INSERT ON resources FOR EACH STATEMENT EXECUTE FUNCTION slow_batch()',
+    );
+    try {
+      const started = await t.call('POST', '/migrate', {
+        body: { dryRun: false, batchSize: 1, parallelism: 1 },
+        headers: { Prefer: 'respond-async' },
+      });
+      expect(started.status).toBe(202);
+      const { id } = await started.json();
+      const cookie = await signIn(send, t.tokens.admin);
+      const page = await (await getPage(send, `/dashboard/reports/${id}`, cookie)).text();
+      expect(page).toContain('Cancel this run');
+      expect(page).toMatch(/Lease holder<\/dt><dd id="run-lease">.*this run/);
+      const cancelled = await postForm(send, `/dashboard/reports/${id}/cancel`, cookie, { csrf: csrfOf(page) });
+      expect(cancelled.status).toBe(303);
+      expect(cancelled.headers.get('location')).toBe(`/dashboard/reports/${id}`);
+      expect(await ended(t, id)).toMatchObject({ status: 'cancelled', actor: 'admin' });
+    } finally {
+      await db.db.query('DROP TRIGGER IF EXISTS slow_batch ON resources');
+    }
+  });
+
+  it('answers a form the API schema refuses with a 400 page naming the field', async () => {
+    const cookie = await signIn(send, t.tokens.admin);
+    const csrf = csrfOf(await (await getPage(send, '/dashboard', cookie)).text());
+    const response = await postForm(send, '/dashboard/start/migration', cookie, { csrf, batchSize: '0' });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain('batchSize');
+  });
 });

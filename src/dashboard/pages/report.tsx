@@ -142,6 +142,8 @@ function IdList(props: {
 export function RunSection(props: { viewer: Viewer; report: Report; lease: LeaseView | null | 'unknown' }) {
   const { report, viewer, lease } = props;
   const running = report.status === 'running';
+  // A running report may not carry its own fields yet: its request says what it is.
+  const dryRun = (report.dryRun ?? report.request.dryRun) !== false;
   const tables = (report.tables ?? {}) as Record<string, Counts>;
   const flattened: Record<string, Counts> = {};
   for (const [name, counts] of Object.entries(tables)) flattened[name] = counts;
@@ -157,14 +159,13 @@ export function RunSection(props: { viewer: Viewer; report: Report; lease: Lease
   const divergent =
     (report.divergent as { rows: { table: string; id: string; fields: string[] }[]; truncated: boolean } | undefined) ??
     null;
-  const canApply =
-    report.dryRun === true && report.status === 'succeeded' && grants(viewer.scopes, 'apply') && !running;
+  const canApply = dryRun && report.status === 'succeeded' && grants(viewer.scopes, 'apply');
   return (
     <>
       <ProgressBlock report={report} />
       <dl class="facts">
         <dt>Mode</dt>
-        <dd>{report.dryRun === false ? 'run (changes the database)' : 'dry run (changes nothing)'}</dd>
+        <dd>{dryRun ? 'dry run (changes nothing)' : 'run (changes the database)'}</dd>
         {report.kind === 'rollback' ? (
           <>
             <dt>Plan id</dt>
@@ -173,7 +174,7 @@ export function RunSection(props: { viewer: Viewer; report: Report; lease: Lease
             </dd>
           </>
         ) : null}
-        {running && report.dryRun === false ? (
+        {running && !dryRun ? (
           <>
             <dt>Lease holder</dt>
             <dd id="run-lease">
