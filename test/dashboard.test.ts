@@ -225,6 +225,25 @@ describeEachDatabase('dashboard', (current) => {
     expect(html).toContain(`${report.batches.committed} of ${report.batches.planned} batches`);
     expect(html).toMatch(/\d[\d,]* rows\/s/);
     expect(html).not.toContain('http-equiv="refresh"'); // it has ended
+
+    // And back: a rollback dry run, applied with its planId behind its confirmation.
+    const rollbackPlan = await ended(
+      t,
+      reportIdOf(await postForm(send, '/dashboard/start/rollback', cookie, { csrf })),
+    );
+    const rollbackConfirm = await (await getPage(send, `/dashboard/reports/${rollbackPlan.id}/apply`, cookie)).text();
+    expect(rollbackConfirm).toContain(rollbackPlan.planId);
+    const rolledBack = await ended(
+      t,
+      reportIdOf(await postForm(send, `/dashboard/reports/${rollbackPlan.id}/apply`, cookie, { csrf })),
+    );
+    expect(rolledBack).toMatchObject({
+      kind: 'rollback',
+      dryRun: false,
+      planId: rollbackPlan.planId,
+      status: 'succeeded',
+    });
+    expect(rolledBack.request).toMatchObject({ dryRun: false, planId: rollbackPlan.planId });
   });
 
   it('renders names, ids and metadata holding HTML as text', async () => {
@@ -341,5 +360,56 @@ describeEachDatabase('dashboard', (current) => {
     const response = await postForm(send, '/dashboard/start/migration', cookie, { csrf, batchSize: '0' });
     expect(response.status).toBe(400);
     expect(await response.text()).toContain('batchSize');
+  });
+
+  it('builds a recommended index only after a confirmation that shows its SQL', async () => {
+    const name = 'ix_capabilities_input_schema_type';
+    const sql = `CREATE INDEX CONCURRENTLY ${name} ON capabilities ((input_schema->>'type'))`;
+    const plan = sampleReport('optimization', {
+      status: 'succeeded',
+      action: 'plan',
+      indexes: [],
+      applied: [],
+      recommendations: [
+        {
+          name,
+          sql,
+          origin: 'plan',
+          purpose: 'a test',
+          patterns: [],
+          evidence: ['<i>evidence</i>'],
+          evaluation: { method: 'unevaluated' },
+          priority: 'high',
+          state: 'absent',
+          writeOverhead: {},
+        },
+      ],
+    });
+    await t.store.put(plan);
+    const reader = await signIn(send, t.tokens.reader);
+    expect(await (await getPage(send, `/dashboard/reports/${plan.id}`, reader)).text()).not.toContain('/apply');
+    const cookie = await signIn(send, t.tokens.admin);
+    const page = await (await getPage(send, `/dashboard/reports/${plan.id}`, cookie)).text();
+    expect(page).toContain('&lt;i&gt;evidence&lt;/i&gt;');
+    expect(page).toContain(`/dashboard/reports/${plan.id}/apply?index=${name}`);
+    const confirm = await (await getPage(send, `/dashboard/reports/${plan.id}/apply?index=${name}`, cookie)).text();
+    expect(confirm).toContain(
+      `<code>CREATE INDEX CONCURRENTLY ${name} ON capabilities ((input_schema-&gt;&gt;&#39;type&#39;))</code>`,
+    );
+    expect(confirm).toContain(`name="index" value="${name}"`);
+    const unknown = await getPage(send, `/dashboard/reports/${plan.id}/apply?index=ix_nowhere`, cookie);
+    expect(unknown.status).toBe(400);
+    const applied = await postForm(send, `/dashboard/reports/${plan.id}/apply`, cookie, {
+      csrf: csrfOf(confirm),
+      index: name,
+    });
+    expect(applied.status).toBe(303);
+    const report = await ended(t, reportIdOf(applied));
+    expect(report).toMatchObject({
+      kind: 'optimization',
+      action: 'apply',
+      actor: 'admin',
+      request: { indexes: [name] },
+    });
   });
 });
