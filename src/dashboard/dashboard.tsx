@@ -1,4 +1,5 @@
 /** @jsxImportSource hono/jsx */
+import type { z } from '@hono/zod-openapi';
 import { Hono, type Context } from 'hono';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
@@ -261,15 +262,7 @@ dashboardRouter.post('/reports/:id/cancel', async (c) => {
 });
 
 /** The request a form asks for, checked by the API's own body schema: a 400 page naming what is wrong. */
-function requestOf<
-  S extends {
-    safeParse(
-      input: unknown,
-    ):
-      | { success: true; data: object }
-      | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
-  },
->(schema: S, body: Record<string, unknown>): object {
+function requestOf(schema: z.ZodType<object>, body: Record<string, unknown>): object {
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || 'the form'} ${i.message}`);

@@ -76,18 +76,15 @@ type Counts = Record<string, unknown>;
 
 function CountsTable(props: { tables: Record<string, Counts> }) {
   const names = Object.keys(props.tables);
+  // A count is a number, or an object with one (a migration's skipped rows); lists are shown below.
+  const countOf = (value: unknown): number | undefined =>
+    typeof value === 'number' ? value : ((value as { count?: unknown } | null)?.count as number | undefined);
   const columns = [
     ...new Set(
-      names.flatMap((n) =>
-        Object.keys(props.tables[n]!).filter(
-          (k) =>
-            typeof props.tables[n]![k] !== 'object' || (props.tables[n]![k] as { count?: number })?.count !== undefined,
-        ),
-      ),
+      names.flatMap((n) => Object.keys(props.tables[n]!).filter((k) => countOf(props.tables[n]![k]) !== undefined)),
     ),
   ];
-  const cell = (value: unknown) =>
-    typeof value === 'number' ? value.toLocaleString('en') : ((value as { count?: number })?.count ?? '–');
+  const cell = (value: unknown) => countOf(value)?.toLocaleString('en') ?? '–';
   return (
     <table>
       <caption>Rows per table</caption>
@@ -145,12 +142,11 @@ export function RunSection(props: { viewer: Viewer; report: Report; lease: Lease
   // A running report may not carry its own fields yet: its request says what it is.
   const dryRun = (report.dryRun ?? report.request.dryRun) !== false;
   const tables = (report.tables ?? {}) as Record<string, Counts>;
-  const flattened: Record<string, Counts> = {};
-  for (const [name, counts] of Object.entries(tables)) flattened[name] = counts;
   const skipped = Object.entries(tables).flatMap(([table, counts]) =>
-    (
-      ((counts.skipped as { rows?: { id: string; reason: string }[] })?.rows ?? []) as { id: string; reason: string }[]
-    ).map((r) => ({ ...r, table })),
+    ((counts.skipped as { rows?: { id: string; reason: string }[] } | undefined)?.rows ?? []).map((r) => ({
+      ...r,
+      table,
+    })),
   );
   const bornInV2 =
     (report.bornInV2 as
@@ -202,7 +198,7 @@ export function RunSection(props: { viewer: Viewer; report: Report; lease: Lease
           </a>
         </p>
       ) : null}
-      {Object.keys(flattened).length > 0 ? <CountsTable tables={flattened} /> : null}
+      {Object.keys(tables).length > 0 ? <CountsTable tables={tables} /> : null}
       <IdList title="Skipped rows" rows={skipped} />
       {bornInV2 ? <IdList title="Born in v2" rows={bornInV2.rows} truncated={bornInV2.truncated} /> : null}
       {divergent ? (
