@@ -412,4 +412,29 @@ describeEachDatabase('dashboard', (current) => {
       request: { indexes: [name] },
     });
   });
+
+  it('pages the runs by the store cursor, a status filter reading on past the reports it skips', async () => {
+    const stored = [];
+    for (let i = 0; i < 30; i++) {
+      const report = sampleReport('validation', { status: i % 3 === 0 ? 'critical' : 'passed', actor: `pager-${i}` });
+      await t.store.put(report);
+      stored.push(report);
+    }
+    const cookie = await signIn(send, t.tokens.reader);
+    const critical = stored.filter((r) => r.status === 'critical').map((r) => r.id);
+    const html = await (await getPage(send, '/dashboard?kind=validation&status=critical', cookie)).text();
+    const listed = [...html.matchAll(/href="\/dashboard\/reports\/([0-9a-f-]{36})"/g)].map((m) => m[1]);
+    expect(listed.slice(0, critical.length)).toEqual([...critical].reverse()); // newest first, all ten
+
+    const first = await (await getPage(send, '/dashboard?kind=validation', cookie)).text();
+    const older = /href="(\/dashboard\?[^"]*cursor=[^"]+)" rel="next"/.exec(first);
+    expect(older).not.toBeNull();
+    const firstIds = [...first.matchAll(/href="\/dashboard\/reports\/([0-9a-f-]{36})"/g)].map((m) => m[1]);
+    expect(firstIds).toHaveLength(25);
+    const second = await (await getPage(send, older![1]!.replace(/&amp;/g, '&'), cookie)).text();
+    const secondIds = [...second.matchAll(/href="\/dashboard\/reports\/([0-9a-f-]{36})"/g)].map((m) => m[1]);
+    expect(secondIds.length).toBeGreaterThan(0);
+    expect(secondIds.filter((id) => firstIds.includes(id))).toEqual([]); // no report twice
+    expect(secondIds[0]! < firstIds.at(-1)!).toBe(true); // and older
+  });
 });
