@@ -3,6 +3,7 @@ import type { Context, ExecutionContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
+import { dashboardRouter } from './dashboard/dashboard.js';
 import type { ScopeProvider, WaitUntil } from './http/context.js';
 import { createRouter } from './http/create-router.js';
 import { openApiDocument } from './http/openapi.js';
@@ -46,8 +47,16 @@ export function apiDocument() {
   return openApiDocument(createRoutes());
 }
 
-/** The whole HTTP service; the entry points differ only in the ScopeProvider they pass. */
-export function createApp<Bindings>(provider: ScopeProvider<Bindings>) {
+/** What the service serves from the installed packages, however its runtime reads them. */
+export interface AppAssets {
+  /** @scalar/api-reference's standalone browser bundle, for /docs (no CDN). */
+  apiReferenceScript?: () => Promise<string>;
+}
+
+export const API_REFERENCE_SCRIPT_PATH = '/docs/api-reference.js';
+
+/** The whole HTTP service; the entry points differ in the ScopeProvider they pass, and how they read assets. */
+export function createApp<Bindings>(provider: ScopeProvider<Bindings>, assets: AppAssets = {}) {
   const app = createRouter();
   const routes = createRoutes();
   const document = openApiDocument(routes);
@@ -56,7 +65,23 @@ export function createApp<Bindings>(provider: ScopeProvider<Bindings>) {
   app.use(secureHeaders());
   // The published contract needs neither a database nor a token.
   app.get('/openapi.json', (c) => c.json(document));
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'sark-migrate API' }));
+  // The reference's script comes from this service (the installed package), never from a CDN, and
+  // its default fonts (fonts.scalar.com) are left out: /docs works in a closed network.
+  app.get(
+    '/docs',
+    Scalar({
+      url: '/openapi.json',
+      pageTitle: 'sark-migrate API',
+      cdn: API_REFERENCE_SCRIPT_PATH,
+      withDefaultFonts: false,
+    }),
+  );
+  app.get(API_REFERENCE_SCRIPT_PATH, async (c) => {
+    if (!assets.apiReferenceScript)
+      throw new HttpProblem('not-found', 'This runtime does not serve the API reference script.');
+    c.header('Cache-Control', 'public, max-age=3600');
+    return c.body(await assets.apiReferenceScript(), 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
+  });
 
   app.use(async (c, next) => {
     const executionContext = executionContextOf(c);
@@ -66,6 +91,7 @@ export function createApp<Bindings>(provider: ScopeProvider<Bindings>) {
     c.set('runtime', scope.runtime);
     c.set('dispatch', async (request) => app.fetch(request, c.env, executionContext as ExecutionContext | undefined));
     c.set('slack', scope.slack);
+    c.set('dashboardSecret', scope.dashboardSecret);
     try {
       await next();
     } finally {
@@ -80,6 +106,8 @@ export function createApp<Bindings>(provider: ScopeProvider<Bindings>) {
     }),
   );
   app.route('/', routes);
+  // The dashboard (HTML pages for people): not part of the published API document.
+  app.route('/dashboard', dashboardRouter as never);
 
   app.notFound((c) =>
     problemResponse(c, new HttpProblem('not-found', `No endpoint ${c.req.method} ${c.req.path}; see /docs.`)),

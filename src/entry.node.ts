@@ -6,6 +6,7 @@ import { createNeonDatabase } from './adapters/db/neon.js';
 import { createPgDatabase } from './adapters/db/pg.js';
 import { pgliteDatabase } from './adapters/db/pglite.js';
 import type { Database } from './adapters/db/types.js';
+import { readApiReferenceScript } from './adapters/assets/api-reference.node.js';
 import { fsObjectStore } from './adapters/storage/fs.js';
 import { createApp } from './app.js';
 import { applyServiceMigrations, ServiceSchemaGate, withServiceSchema } from './db/service-migrations.js';
@@ -111,7 +112,12 @@ async function main(): Promise<void> {
   await sweep();
   setInterval(() => void sweep(), config.leaseTtlMs / 2).unref();
 
-  const app = createApp({ acquire: () => ({ deps, tokens, runtime: 'node', slack: config.slack }) });
+  // Without DASHBOARD_SECRET, a key of this process's own: its dashboard sessions end when it stops.
+  const dashboardSecret = config.dashboardSecret ?? generateToken();
+  const app = createApp(
+    { acquire: () => ({ deps, tokens, runtime: 'node', slack: config.slack, dashboardSecret }) },
+    { apiReferenceScript: readApiReferenceScript },
+  );
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     const url = `http://${config.host}:${info.port}`;
     console.log(

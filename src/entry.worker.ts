@@ -1,6 +1,7 @@
 import { createNeonDatabase } from './adapters/db/neon.js';
 import type { Database } from './adapters/db/types.js';
 import { r2ObjectStore, type R2BucketLike } from './adapters/storage/r2.js';
+import apiReferenceScript from '../node_modules/@scalar/api-reference/dist/browser/standalone.js';
 import { createApp } from './app.js';
 import { readWorkerConfig, type WorkerConfig } from './env.js';
 import { ServiceSchemaGate, withServiceSchema } from './db/service-migrations.js';
@@ -29,6 +30,8 @@ export interface WorkerBindings {
   SLACK_PRINCIPALS?: string;
   /** "true": notifications may go to private addresses and plain http (local development, tests). */
   NOTIFY_ALLOW_PRIVATE?: string;
+  /** Signs the dashboard's session cookies (a secret of 32 characters or more); without it the dashboard is off. */
+  DASHBOARD_SECRET?: string;
   REPORTS: R2BucketLike;
   /** The Workflow that carries every operation (wrangler.toml [[workflows]]); without it, waitUntil does. */
   RUNS?: Workflow<LaunchParams>;
@@ -82,33 +85,42 @@ function healthProbeOf(config: WorkerConfig): ProbeCache<HealthReport> {
 // Whether each database's service schema is current, across this isolate's requests (no client, no attempt in flight).
 const serviceSchema = new ServiceSchemaGate();
 
-const app = createApp<WorkerBindings>({
-  acquire(env, executionContext): RequestScope {
-    const config = configOf(env);
-    const background: Promise<unknown>[] = [];
-    const db = lazyDatabase(config);
-    const deps: AppDeps = {
-      db: withServiceSchema(db, serviceSchema, config.databaseUrl ?? ''),
-      store: createReportStore(r2ObjectStore(env.REPORTS)),
-      launcher: env.RUNS ? workflowLauncher(env.RUNS) : undefined,
-      healthProbe: healthProbeOf(config),
-      notify: { allowPrivate: config.notifyAllowPrivate },
-      ...(env.SYNC_BUDGET_MS ? { syncBudgetMs: Number(env.SYNC_BUDGET_MS) } : {}),
-      // waitUntil at once, not at release: a client that disconnects mid-request must not cancel the work.
-      defer: (task) => {
-        background.push(task);
-        executionContext?.waitUntil(task);
-      },
-    };
-    backgroundOf.set(deps, background);
-    return { deps, tokens: config.apiTokens, runtime: 'workers', slack: config.slack };
+const app = createApp<WorkerBindings>(
+  {
+    acquire(env, executionContext): RequestScope {
+      const config = configOf(env);
+      const background: Promise<unknown>[] = [];
+      const db = lazyDatabase(config);
+      const deps: AppDeps = {
+        db: withServiceSchema(db, serviceSchema, config.databaseUrl ?? ''),
+        store: createReportStore(r2ObjectStore(env.REPORTS)),
+        launcher: env.RUNS ? workflowLauncher(env.RUNS) : undefined,
+        healthProbe: healthProbeOf(config),
+        notify: { allowPrivate: config.notifyAllowPrivate },
+        ...(env.SYNC_BUDGET_MS ? { syncBudgetMs: Number(env.SYNC_BUDGET_MS) } : {}),
+        // waitUntil at once, not at release: a client that disconnects mid-request must not cancel the work.
+        defer: (task) => {
+          background.push(task);
+          executionContext?.waitUntil(task);
+        },
+      };
+      backgroundOf.set(deps, background);
+      return {
+        deps,
+        tokens: config.apiTokens,
+        runtime: 'workers',
+        slack: config.slack,
+        dashboardSecret: config.dashboardSecret,
+      };
+    },
+    release({ deps }, executionContext) {
+      // A Neon pool lives for one request: close it once the response and its background work are done.
+      const background = backgroundOf.get(deps) ?? [];
+      executionContext?.waitUntil(Promise.allSettled(background).then(() => deps.db.close()));
+    },
   },
-  release({ deps }, executionContext) {
-    // A Neon pool lives for one request: close it once the response and its background work are done.
-    const background = backgroundOf.get(deps) ?? [];
-    executionContext?.waitUntil(Promise.allSettled(background).then(() => deps.db.close()));
-  },
-});
+  { apiReferenceScript: async () => apiReferenceScript as string },
+);
 
 /** Runs as Workflow instances whose id is the report id; what the Workflow returns tells a run that never started. */
 function workflowLauncher(runs: Workflow<LaunchParams>): Launcher {

@@ -23,6 +23,7 @@ describe('configuration', () => {
       { API_TOKENS: 'hunter2' },
       { API_TOKENS: JSON.stringify([{ name: 'x', sha256: 'a'.repeat(64), scopes: ['root'] }]) },
       { PORT: 'hunter2' },
+      { DASHBOARD_SECRET: 'hunter2' }, // shorter than 32 characters
     ];
     for (const env of attempts) {
       const name = Object.keys(env)[0]!;

@@ -69,12 +69,18 @@ const chatops = {
   SLACK_PRINCIPALS: slackPrincipals,
   NOTIFY_ALLOW_PRIVATE: flag,
 };
+// Signs the dashboard's session cookies (HMAC-SHA256): 32 characters at least, like a random key.
+const dashboardSecret = optionalString.refine(
+  (v) => v === undefined || v.length >= 32,
+  'must be at least 32 characters (e.g. `openssl rand -hex 32`)',
+);
 
 const nodeSchema = z.object({
   DATABASE_URL: postgresUrl,
   API_TOKENS: apiTokens,
   WS_PROXY: wsProxy,
   ...chatops,
+  DASHBOARD_SECRET: dashboardSecret,
   REPORTS_DIR: z.string().trim().min(1).default('.sark-migrate/reports'),
   PGLITE_DIR: z.string().trim().min(1).default('.sark-migrate/pglite'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
@@ -88,6 +94,7 @@ const workerSchema = z.object({
   API_TOKENS: apiTokens,
   WS_PROXY: wsProxy,
   ...chatops,
+  DASHBOARD_SECRET: dashboardSecret,
 });
 
 /** Where the configuration comes into the chat door and the notifications. */
@@ -114,6 +121,7 @@ export interface NodeConfig extends ChatopsConfig {
   databaseUrl: string | undefined;
   apiTokens: TokenEntry[] | undefined;
   wsProxy: string | undefined;
+  dashboardSecret: string | undefined;
   reportsDir: string;
   pgliteDir: string;
   port: number;
@@ -125,6 +133,7 @@ export interface WorkerConfig extends ChatopsConfig {
   databaseUrl: string | undefined;
   apiTokens: TokenEntry[] | undefined;
   wsProxy: string | undefined;
+  dashboardSecret: string | undefined;
 }
 
 function parse<T extends z.ZodType>(schema: T, raw: Record<string, unknown>): z.infer<T> {
@@ -143,6 +152,7 @@ export function readNodeConfig(env: Record<string, string | undefined>): NodeCon
     databaseUrl: c.DATABASE_URL,
     apiTokens: c.API_TOKENS,
     wsProxy: c.WS_PROXY,
+    dashboardSecret: c.DASHBOARD_SECRET,
     reportsDir: c.REPORTS_DIR,
     pgliteDir: c.PGLITE_DIR,
     port: c.PORT,
@@ -154,7 +164,13 @@ export function readNodeConfig(env: Record<string, string | undefined>): NodeCon
 
 export function readWorkerConfig(bindings: Record<string, unknown>): WorkerConfig {
   const c = parse(workerSchema, bindings);
-  return { databaseUrl: c.DATABASE_URL, apiTokens: c.API_TOKENS, wsProxy: c.WS_PROXY, ...chatopsConfig(c) };
+  return {
+    databaseUrl: c.DATABASE_URL,
+    apiTokens: c.API_TOKENS,
+    wsProxy: c.WS_PROXY,
+    dashboardSecret: c.DASHBOARD_SECRET,
+    ...chatopsConfig(c),
+  };
 }
 
 /** Neon's own hosts speak the Neon driver's WebSocket protocol; any other host gets pg. */

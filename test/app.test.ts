@@ -127,6 +127,16 @@ describe('GET /openapi.json and /docs', () => {
     const docs = await t.app.request('/docs');
     expect(docs.status).toBe(200);
     expect(docs.headers.get('content-type')).toContain('text/html');
-    expect(await docs.text()).toContain('/openapi.json');
+    const html = await docs.text();
+    expect(html).toContain('/openapi.json');
+    // Everything from this service: the reference's script from the installed package, no CDN, no font host.
+    expect(html).toContain('<script src="/docs/api-reference.js"');
+    expect(html).not.toMatch(/https?:\/\//);
+    const script = await t.app.request('/docs/api-reference.js');
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+    const body = await script.text();
+    expect(body.length).toBeGreaterThan(1_000_000);
+    expect(body).toContain('createApiReference');
   });
 });

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { ESLint } from 'eslint';
 import ts from 'typescript';
@@ -23,7 +23,9 @@ function importGraph(): Map<string, string[]> {
     const targets = importedFiles
       .map((i) => i.fileName)
       .filter((name) => name.startsWith('.'))
-      .map((name) => resolve(dirname(file), name).replace(/\.js$/, '.ts'));
+      .map((name) => resolve(dirname(file), name).replace(/\.js$/, '.ts'))
+      // A .tsx module is imported as .js too.
+      .map((path) => (existsSync(path) || !existsSync(`${path}x`) ? path : `${path}x`));
     graph.set(relative(root, file), [...new Set(targets.map((t) => relative(root, t)))]);
   }
   return graph;
@@ -83,6 +85,8 @@ describe('the layering rules (eslint.config.js)', () => {
     ['src/mapping/x.ts', "import { migrate } from '../operations/migrate.js';"],
     ['src/sql/x.ts', "import type { AppDeps } from '../operations/deps.js';"],
     ['src/routes/x/x.handlers.ts', "import { PATTERNS } from '../../sql/benchmark.js';"],
+    ['src/dashboard/x.tsx', "import { PATTERNS } from '../sql/benchmark.js';"],
+    ['src/dashboard/x.tsx', "import pg from 'pg';"],
     ['src/adapters/db/x.ts', "import { HttpProblem } from '../../http/problems.js';"],
     ['src/adapters/db/x.ts', "import { runOperation } from '../../operations/runner.js';"],
     ['src/operations/x.ts', "import { readNodeConfig } from '../env.js';"],

@@ -11,6 +11,11 @@ export interface RequestScope {
   runtime: Runtime;
   /** The Slack door (SLACK_SIGNING_SECRET, SLACK_PRINCIPALS); undefined: its routes answer 503. */
   slack?: SlackConfig | undefined;
+  /**
+   * The key that signs the dashboard's session cookies (DASHBOARD_SECRET; on Node a random one per
+   * process when unset). Undefined: the dashboard answers that it is not configured.
+   */
+  dashboardSecret?: string | undefined;
 }
 
 /** The Slack door: off (undefined) without a signing secret. Without principals nobody may use it. */

@@ -10,6 +10,7 @@ export interface AppEnv {
     tokens: readonly TokenEntry[] | undefined;
     runtime: Runtime;
     slack: SlackConfig | undefined;
+    dashboardSecret: string | undefined;
     principal: TokenEntry;
     requestId: string;
     /** Answers a request with the whole app, as if it had come in (the MCP door's tools). */

@@ -32,6 +32,17 @@ async function busy(db: Queryable): Promise<ServiceError> {
   });
 }
 
+/** Who holds the lease now, and until when; null when no run holds it (or its holder let it expire). */
+export async function currentLease(db: Queryable): Promise<{ holder: string; kind: string; expiresAt: string } | null> {
+  const [row] = await queryRows(db, leaseSql());
+  if (!row?.holder || row.expired) return null;
+  return {
+    holder: row.holder,
+    kind: row.kind ?? '',
+    expiresAt: row.expires_at ? new Date(row.expires_at).toISOString() : '',
+  };
+}
+
 export class Lease {
   private constructor(
     private readonly db: Database,

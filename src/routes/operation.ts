@@ -9,17 +9,19 @@ import type { Report } from '../reports/schemas.js';
 /**
  * Runs an operation for a request: the token's name as actor, the validated body as request. In
  * this process, or, where the runtime has a launcher (Workers), as a durable run of its own.
+ * `respondAsync` overrides the Prefer header (the dashboard always follows a run on its page).
  */
 export function startRun<R extends Report>(
   c: Context<AppEnv>,
   kind: R['kind'],
   request: object,
+  options: { respondAsync?: boolean } = {},
 ): Promise<RunResult<R>> {
   return startOperation<R>(c.var.deps, {
     kind,
     actor: c.var.principal.name,
     request: { ...request },
-    respondAsync: prefersAsync(c.req.header('Prefer')),
+    respondAsync: options.respondAsync ?? prefersAsync(c.req.header('Prefer')),
     changing: isChanging(kind, { ...request }),
     signal: c.req.raw.signal,
     describeFailure: reportErrorOf,

@@ -2,6 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from '../../src/adapters/db/types.js';
+import { readApiReferenceScript } from '../../src/adapters/assets/api-reference.node.js';
 import { fsObjectStore } from '../../src/adapters/storage/fs.js';
 import type { ObjectStore } from '../../src/adapters/storage/types.js';
 import { createApp } from '../../src/app.js';
@@ -72,7 +73,11 @@ export async function makeTestApp(
     ...options.deps,
   };
   const configured = options.tokens === 'none' ? undefined : entries;
-  const app = createApp({ acquire: () => ({ deps, tokens: configured, runtime: 'node', slack: options.slack }) });
+  const dashboardSecret = generateToken();
+  const app = createApp(
+    { acquire: () => ({ deps, tokens: configured, runtime: 'node', slack: options.slack, dashboardSecret }) },
+    { apiReferenceScript: readApiReferenceScript },
+  );
   return {
     app,
     store,
