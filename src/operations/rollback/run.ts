@@ -9,7 +9,7 @@ import { BATCH_LIMITS, batchStep, inStreams, oneAtATime, streamsFor, withRetry }
 import { BatchSizer } from '../sizing.js';
 import { withLease } from '../lease.js';
 import { onceInRun } from '../runs.js';
-import type { OperationContext } from '../runner.js';
+import { statementsTaking, type OperationContext } from '../runner.js';
 import { FastPath, rollbackBatch, type BatchOutcome, type BatchRun, type LastBatch } from './batch.js';
 import { LIMITS, ROLLBACK_SIZING, understand, type RollbackInput } from './context.js';
 import { SNAPSHOT_MAX_MS } from '../snapshot.js';
@@ -31,21 +31,28 @@ export function runRollback(
     const m = await understand(db);
     if (!m) return nothingToRollBack(input);
     const resourceIds = input.resourceIds ?? null;
-    const { planId, extent, foreignKey } = await db.transaction(
-      async (tx) => {
-        await execute(tx, settingsSql());
-        return {
-          planId: input.planId ? await fingerprint(tx, m, input) : null,
-          extent: await queryOne(tx, extentSql(m, { resourceIds })),
-          foreignKey: (await queryOne(tx, foreignKeySql())).holds,
-        };
-      },
-      {
-        readOnly: true,
-        isolation: 'repeatable read',
-        statementTimeoutMs: LIMITS.statementTimeoutMs,
-        snapshotMaxMs: SNAPSHOT_MAX_MS,
-      },
+    // A step: a Workflow replayed after some batches committed must find the plan it checked
+    // then, not the database those batches left (which no longer matches the planId).
+    const { planId, extent, foreignKey } = await ctx.step(
+      'plan check',
+      () =>
+        db.transaction(
+          async (tx) => {
+            await execute(tx, settingsSql());
+            return {
+              planId: input.planId ? await fingerprint(tx, m, input) : null,
+              extent: await queryOne(tx, extentSql(m, { resourceIds })),
+              foreignKey: (await queryOne(tx, foreignKeySql())).holds,
+            };
+          },
+          {
+            readOnly: true,
+            isolation: 'repeatable read',
+            statementTimeoutMs: LIMITS.statementTimeoutMs,
+            snapshotMaxMs: SNAPSHOT_MAX_MS,
+          },
+        ),
+      statementsTaking(4, LIMITS.statementTimeoutMs),
     );
     if (input.planId && input.planId !== planId) throw stalePlan(input.planId, planId ?? '');
     ctx.started();
