@@ -95,7 +95,7 @@ describe('the command line without a service', () => {
   });
 });
 
-const targets = databaseTargets().filter((target) => target.driver !== 'neon'); // the CLI speaks HTTP: one PostgreSQL driver is enough
+const targets = databaseTargets();
 
 for (const target of targets) {
   describe(`the command line against the Node service [${target.driver}]`, () => {
