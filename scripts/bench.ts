@@ -232,13 +232,17 @@ async function validateService(db: Database): Promise<number> {
 /** The floor: one cascading DELETE of the MCP resources. */
 const rollbackFloor = (db: Database) => timed(() => db.query(`DELETE FROM resources WHERE protocol = 'mcp'`));
 
-async function rollbackService(db: Database): Promise<number> {
+/**
+ * The service's rollback, timed. With `reviewed`, as the API runs one (a run requires the planId
+ * of a dry run): the dry run untimed, then the timed run checks the plan before its batches.
+ */
+async function rollbackService(db: Database, reviewed = false): Promise<number> {
+  const request = { backportChanges: false, ...ROLLBACK_DEFAULTS };
+  const planId = reviewed
+    ? ((await rollback(db, { ...request, dryRun: true }, detachedContext())) as { planId: string }).planId
+    : undefined;
   return timed(async () => {
-    const outcome = await rollback(
-      db,
-      { dryRun: false, backportChanges: false, ...ROLLBACK_DEFAULTS },
-      detachedContext(),
-    );
+    const outcome = await rollback(db, { ...request, dryRun: false, planId }, detachedContext());
     if ((outcome.summary as { removed: number }).removed !== SERVERS * (TOOLS + 1))
       throw new Error(`rollback removed ${JSON.stringify(outcome.summary)}`);
   });
@@ -291,7 +295,8 @@ async function main(): Promise<void> {
       node: {
         migrate: (db) => migrateService(db, undefined, parallelism),
         validate: validateService,
-        rollback: rollbackService,
+        // Like the Worker's: on the planId of a dry run, as the API requires.
+        rollback: (db) => rollbackService(db, true),
       },
     });
   for (let round = 1; ops.includes('migrate') && round <= ROUNDS; round++) {
@@ -335,7 +340,7 @@ async function main(): Promise<void> {
   if (ops.includes('rollback')) {
     await ensureMigratedTemplate();
     const floorRun = () => withCopy('rbfloor', rollbackFloor, MIGRATED);
-    const serviceRun = () => withCopy('rbsvc', rollbackService, MIGRATED);
+    const serviceRun = () => withCopy('rbsvc', (db) => rollbackService(db), MIGRATED);
     for (let round = 1; round <= ROUNDS; round++) {
       if (round % 2 === 1) {
         rollbackFloors.push(await floorRun());
