@@ -289,7 +289,7 @@ for (const target of databaseTargets()) {
         expect(Object.keys(buttons).sort()).toEqual(['sark_apply', 'sark_cancel']);
         expect(JSON.parse(buttons.sark_apply!.value as string)).toMatchObject({
           kind: 'migration',
-          body: { dryRun: false },
+          body: { dryRun: false, planId: expect.stringMatching(/^[0-9a-f]{32}$/) },
         });
 
         // `run` is not enough to apply: told so, nothing copied.
@@ -328,6 +328,31 @@ for (const target of databaseTargets()) {
         );
         await door.click(second, 'sark_cancel', 'URUNNER');
         await door.receiver.waitFor((r) => textOf(r.body).includes('Cancelled by <@URUNNER>'));
+      }));
+
+    it('answers a stale migrate plan with a new plan and what changed, copying nothing until that one is applied', () =>
+      withDoor(target, async (door) => {
+        await ack(await door.slash('migrate'));
+        const plan = await door.receiver.waitFor(headed('Migration (dry run): succeeded'));
+        const { planId } = JSON.parse(buttonsOf(plan.body).sark_apply!.value as string).body as { planId: string };
+        expect(planId).toMatch(/^[0-9a-f]{32}$/);
+        // Changed after the plan: a v1 server renamed.
+        await door.t.db.query(
+          `UPDATE mcp_servers SET name = name || '-changed' WHERE id = (SELECT id FROM mcp_servers ORDER BY id LIMIT 1)`,
+        );
+
+        await door.click(plan, 'sark_apply', 'UAPPLIER');
+        const replanned = await door.receiver.waitFor((r) => textOf(r.body).includes('is stale'));
+        expectBlockKit(replanned.body);
+        expect(headed('Migration (dry run): succeeded')(replanned)).toBe(true);
+        expect(textOf(replanned.body)).toMatch(new RegExp(`planId: ${planId} → [0-9a-f]{32}`));
+        await door.app.settle();
+        expect(await door.count('SELECT count(*)::int AS n FROM resources')).toBe(0); // nothing copied
+
+        await door.click(replanned, 'sark_apply', 'UAPPLIER');
+        await door.receiver.waitFor(headed('Migration: succeeded'));
+        await door.app.settle();
+        expect(await door.count('SELECT count(*)::int AS n FROM resources')).toBe(6);
       }));
 
     it('answers a stale rollback plan with a new plan and what changed, then applies that one', () =>
