@@ -28,6 +28,8 @@ export default defineConfig({
             SLACK_PRINCIPALS: provided.slackPrincipals,
             // The receiver playing Slack's response_url listens on 127.0.0.1.
             NOTIFY_ALLOW_PRIVATE: 'true',
+            // Signs `notify` notifications (Standard Webhooks), as `wrangler secret put` sets it.
+            NOTIFY_SECRET: provided.notifySecret,
             // Signs the dashboard's session cookies (a secret, as `wrangler secret put` sets it).
             DASHBOARD_SECRET: 'workers-suite-dashboard-secret-0123456789abcdef',
           },

@@ -1,3 +1,4 @@
+import { lookup } from 'node:dns/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { serve } from '@hono/node-server';
 import { mkdirSync } from 'node:fs';
@@ -93,7 +94,13 @@ async function main(): Promise<void> {
     store: createReportStore(fsObjectStore(config.reportsDir)),
     leaseTtlMs: config.leaseTtlMs,
     healthProbe: new ProbeCache(HEALTH_PROBE_TTL_MS),
-    notify: { allowPrivate: config.notifyAllowPrivate },
+    notify: {
+      allowPrivate: config.notifyAllowPrivate,
+      // A host name is judged by the addresses it resolves to, not by its spelling.
+      resolve: async (hostname) => (await lookup(hostname, { all: true })).map((a) => a.address),
+      ...(config.notifySecret ? { secret: config.notifySecret } : {}),
+      ...(config.notifyUrl ? { defaultUrl: config.notifyUrl } : {}),
+    },
     // The process outlives the response: background work runs on, and shutdown waits for it.
     defer: (task) => {
       background.add(task);

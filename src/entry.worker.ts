@@ -14,7 +14,7 @@ import { HEALTH_PROBE_TTL_MS, ProbeCache, type HealthReport } from './operations
 import { LEASE_TTL_MS } from './operations/lease.js';
 import { operationFor } from './operations/registry.js';
 import { runOperation, type Step, type StepOptions } from './operations/runner.js';
-import { notifyEnded, notifyRefused } from './operations/start.js';
+import { notifyEnded, notifyRefused, notifyWebhookEnded, notifyWebhookRefused } from './operations/start.js';
 import type { Report } from './reports/schemas.js';
 import type { RequestScope, WaitUntil } from './http/context.js';
 import type { AppDeps } from './operations/deps.js';
@@ -30,6 +30,10 @@ export interface WorkerBindings {
   SLACK_PRINCIPALS?: string;
   /** "true": notifications may go to private addresses and plain http (local development, tests). */
   NOTIFY_ALLOW_PRIVATE?: string;
+  /** Where an async run's signed summary goes when its request names no `notify`. */
+  NOTIFY_URL?: string;
+  /** Signs notifications (Standard Webhooks, `whsec_…`; secret); without it `notify` is refused. */
+  NOTIFY_SECRET?: string;
   /** Signs the dashboard's session cookies (a secret of 32 characters or more); without it the dashboard is off. */
   DASHBOARD_SECRET?: string;
   REPORTS: R2BucketLike;
@@ -38,6 +42,13 @@ export interface WorkerBindings {
   /** Optional: how long a synchronous request waits for its run before answering 202 (ms). */
   SYNC_BUDGET_MS?: string;
 }
+
+/** Workers has no DNS lookup: literal addresses are judged, and its fetch cannot reach a private network. */
+const notifyOptions = (config: WorkerConfig) => ({
+  allowPrivate: config.notifyAllowPrivate,
+  ...(config.notifySecret ? { secret: config.notifySecret } : {}),
+  ...(config.notifyUrl ? { defaultUrl: config.notifyUrl } : {}),
+});
 
 /** A Database that opens its Neon pool on first use, so requests that never query open nothing. */
 function lazyDatabase(config: WorkerConfig): Database {
@@ -96,7 +107,7 @@ const app = createApp<WorkerBindings>(
         store: createReportStore(r2ObjectStore(env.REPORTS)),
         launcher: env.RUNS ? workflowLauncher(env.RUNS) : undefined,
         healthProbe: healthProbeOf(config),
-        notify: { allowPrivate: config.notifyAllowPrivate },
+        notify: notifyOptions(config),
         ...(env.SYNC_BUDGET_MS ? { syncBudgetMs: Number(env.SYNC_BUDGET_MS) } : {}),
         // waitUntil at once, not at release: a client that disconnects mid-request must not cancel the work.
         defer: (task) => {
@@ -173,7 +184,7 @@ export class RunWorkflow extends WorkflowEntrypoint<WorkerBindings, LaunchParams
       db,
       store: createReportStore(r2ObjectStore(this.env.REPORTS)),
       defer: (task) => void background.push(task),
-      notify: { allowPrivate: config.notifyAllowPrivate },
+      notify: notifyOptions(config),
       // A run from Slack refused for a stale plan is answered with a new plan: a Workflow of its own.
       launcher: this.env.RUNS ? workflowLauncher(this.env.RUNS) : undefined,
     };
@@ -182,7 +193,7 @@ export class RunWorkflow extends WorkflowEntrypoint<WorkerBindings, LaunchParams
       do(name: string, config: WorkflowStepConfig, work: () => Promise<unknown>): Promise<unknown>;
     };
     // A run from a chat door tells its end in a step of its own, so a replayed Workflow posts it once.
-    const notify = p.notify;
+    const { notify, webhook } = p;
     const tell = (name: string, work: () => Promise<void>) =>
       plain.do(name, NOTIFY_STEP, async () => {
         await work();
@@ -195,9 +206,10 @@ export class RunWorkflow extends WorkflowEntrypoint<WorkerBindings, LaunchParams
       respondAsync: true, // the running report is stored at once: the request waiting on it reads it
       changing: p.changing,
       describeFailure: reportErrorOf,
-      onEnded: notify
-        ? async (report: Report) => void (await tell('notify', () => notifyEnded(deps, notify, report)))
-        : undefined,
+      onEnded: async (report: Report) => {
+        if (notify) await tell('notify', () => notifyEnded(deps, notify, report));
+        if (webhook) await tell('notify webhook', () => notifyWebhookEnded(deps, webhook, report));
+      },
     };
     // A step that ends in an answer (cancelled, lease-lost, stale-plan) is not retried: it is
     // recorded as such and thrown again outside the step, as the runner expects.
@@ -228,6 +240,10 @@ export class RunWorkflow extends WorkflowEntrypoint<WorkerBindings, LaunchParams
       await Promise.allSettled(background);
       // It did not start (or failed to): the chat that asked is told why.
       if (notify) await tell('notify refusal', () => notifyRefused(deps, notify, run, error));
+      if (webhook?.toldRefusal)
+        await tell('notify webhook refusal', () =>
+          notifyWebhookRefused(deps, webhook, { kind: p.kind, id: p.id }, error),
+        );
       if (isServiceError(error)) return { refused: { kind: error.kind, detail: error.message, facts: error.facts } };
       throw error; // a bug: the instance errors, and the waiting request answers 500
     } finally {

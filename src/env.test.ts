@@ -78,4 +78,22 @@ describe('configuration', () => {
     }
     expect(() => readNodeConfig({ NOTIFY_ALLOW_PRIVATE: 'yes' })).toThrow('NOTIFY_ALLOW_PRIVATE');
   });
+
+  it('reads NOTIFY_SECRET in the whsec_ form and NOTIFY_URL only with it, by the notify policy', () => {
+    const key = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    expect(readNodeConfig({})).toMatchObject({ notifyUrl: undefined, notifySecret: undefined });
+    const on = readWorkerConfig({ NOTIFY_SECRET: key, NOTIFY_URL: 'https://ci.example.com/hook' });
+    expect(on).toMatchObject({ notifySecret: key, notifyUrl: 'https://ci.example.com/hook' });
+    for (const bad of ['hunter2', 'whsec_hunter2!', `whsec_${Buffer.alloc(8).toString('base64')}`]) {
+      expect(() => readNodeConfig({ NOTIFY_SECRET: bad })).toThrow('NOTIFY_SECRET');
+      expect(() => readNodeConfig({ NOTIFY_SECRET: bad })).toThrow(/^(?![\s\S]*hunter2)/);
+    }
+    expect(() => readNodeConfig({ NOTIFY_URL: 'https://ci.example.com/hook' })).toThrow(
+      /NOTIFY_URL: needs NOTIFY_SECRET/,
+    );
+    expect(() => readNodeConfig({ NOTIFY_SECRET: key, NOTIFY_URL: 'http://ci.example.com/hook' })).toThrow(/https/);
+    expect(() => readNodeConfig({ NOTIFY_SECRET: key, NOTIFY_URL: 'https://10.0.0.1/hook' })).toThrow(/private/);
+    const local = { NOTIFY_SECRET: key, NOTIFY_URL: 'http://127.0.0.1:9/hook', NOTIFY_ALLOW_PRIVATE: 'true' };
+    expect(readNodeConfig(local).notifyUrl).toBe('http://127.0.0.1:9/hook');
+  });
 });

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import type { SlackConfig } from './http/context.js';
+import { targetProblem } from './notify/send.js';
+import { secretProblem } from './notify/webhook.js';
 import { slackPrincipalSchema, tokenEntrySchema, type SlackPrincipal, type TokenEntry } from './http/scopes.js';
 
 /** The only reader of raw configuration: environment variables on Node, vars and secrets on Workers. */
@@ -68,6 +70,11 @@ const chatops = {
   SLACK_SIGNING_SECRET: optionalString,
   SLACK_PRINCIPALS: slackPrincipals,
   NOTIFY_ALLOW_PRIVATE: flag,
+  NOTIFY_URL: optionalString.refine((v) => v === undefined || URL.canParse(v), 'must be a URL'),
+  NOTIFY_SECRET: optionalString.superRefine((v, ctx) => {
+    const problem = v === undefined ? undefined : secretProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
 };
 // Signs the dashboard's session cookies (HMAC-SHA256): 32 characters at least, like a random key.
 const dashboardSecret = optionalString.refine(
@@ -102,14 +109,28 @@ export interface ChatopsConfig {
   slack: SlackConfig | undefined;
   /** NOTIFY_ALLOW_PRIVATE: notifications may go to any http(s) URL, private addresses included. */
   notifyAllowPrivate: boolean;
+  /** NOTIFY_URL: where an async run's end is posted when its request names no `notify`. */
+  notifyUrl: string | undefined;
+  /** NOTIFY_SECRET (`whsec_…`): signs notifications; without it, `notify` is refused. */
+  notifySecret: string | undefined;
 }
 
 function chatopsConfig(c: {
   SLACK_SIGNING_SECRET?: string | undefined;
   SLACK_PRINCIPALS?: SlackPrincipal[] | undefined;
   NOTIFY_ALLOW_PRIVATE: boolean;
+  NOTIFY_URL?: string | undefined;
+  NOTIFY_SECRET?: string | undefined;
 }): ChatopsConfig {
+  // Checked together: a default target nobody could authenticate, or one the policy refuses, is a mistake.
+  if (c.NOTIFY_URL && !c.NOTIFY_SECRET)
+    throw new ConfigError('Invalid configuration:\n  NOTIFY_URL: needs NOTIFY_SECRET to sign what it is sent');
+  const problem =
+    c.NOTIFY_URL && targetProblem(c.NOTIFY_URL, { host: 'any' }, { allowPrivate: c.NOTIFY_ALLOW_PRIVATE });
+  if (problem) throw new ConfigError(`Invalid configuration:\n  NOTIFY_URL: ${problem}`);
   return {
+    notifyUrl: c.NOTIFY_URL,
+    notifySecret: c.NOTIFY_SECRET,
     slack: c.SLACK_SIGNING_SECRET
       ? { signingSecret: c.SLACK_SIGNING_SECRET, principals: c.SLACK_PRINCIPALS ?? [] }
       : undefined,

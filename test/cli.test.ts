@@ -136,7 +136,7 @@ for (const target of targets) {
     const count = async (table: string) =>
       Number((await t.admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n);
 
-    it('migrate --dry-run changes nothing and names the apply command; apply migrate <id> migrates', async () => {
+    it('migrate --dry-run changes nothing and names the apply command; apply migrate <id> migrates, refused while its plan is stale', async () => {
       const dry = await cli(['migrate', '--dry-run'], as());
       expect(dry.code, dry.stderr).toBe(0);
       const [, id] = /^migration (\S+): succeeded \(exit 0\)$/m.exec(dry.stdout)!;
@@ -148,6 +148,15 @@ for (const target of targets) {
       expect(refused.code).toBe(3);
       expect(refused.stderr).toMatch(/^sark-migrate: 403 Forbidden: /);
       expect(await count('resources')).toBe(0);
+
+      // A v1 server changed after the plan: the dry run's planId no longer matches, nothing is copied.
+      const renamed = `UPDATE mcp_servers SET name = name || '-changed' WHERE id = (SELECT id FROM mcp_servers ORDER BY id LIMIT 1)`;
+      await t.admin.query(renamed);
+      const stale = await cli(['apply', 'migrate', id!], as());
+      expect(stale.code).toBe(3);
+      expect(stale.stderr).toMatch(/409 The plan is stale: /);
+      expect(await count('resources')).toBe(0);
+      await t.admin.query(`UPDATE mcp_servers SET name = regexp_replace(name, '-changed$', '')`);
 
       const applied = await cli(['apply', 'migrate', id!, '--json'], as());
       expect(applied.code, applied.stderr).toBe(0);

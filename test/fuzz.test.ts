@@ -85,10 +85,31 @@ const runsOf = (plan: Plan) => Math.max(1, Math.round(RUNS * plan.share));
 const seedOf = (name: string) => [...name].reduce((hash, c) => (Math.imul(hash, 31) + c.charCodeAt(0)) | 0, SEED);
 const timeoutOf = (runs: number) => 60_000 + runs * 250;
 
+/** The operations whose body takes `notify`: where it may point is configuration (the policy, NOTIFY_SECRET). */
+const NOTIFY_PATHS = ['/migrate', '/validate', '/rollback', '/benchmark', '/optimize'];
+
 function rulesOf(endpoint: Endpoint): AnswerRules {
   const documented = Object.keys(endpoint.operation?.responses ?? { 200: {} }).map(Number);
-  return { statuses: documented, proseRules: planOf(endpoint).proseRules ?? [] };
+  const notify = endpoint.method === 'POST' && NOTIFY_PATHS.includes(endpoint.path) ? ['notify'] : [];
+  return { statuses: documented, proseRules: [...(planOf(endpoint).proseRules ?? []), ...notify] };
 }
+
+/** A notify URL the policy refuses without NOTIFY_ALLOW_PRIVATE: plain http, or a private, loopback or link-local host. */
+const refusedNotify = fc
+  .oneof(
+    fc.webUrl({ validSchemes: ['http'] }),
+    fc
+      .oneof(
+        fc.tuple(fc.constant(10), fc.nat(255), fc.nat(255), fc.nat(255)),
+        fc.tuple(fc.constant(127), fc.nat(255), fc.nat(255), fc.nat(255)),
+        fc.tuple(fc.constant(172), fc.integer({ min: 16, max: 31 }), fc.nat(255), fc.nat(255)),
+        fc.tuple(fc.constant(192), fc.constant(168), fc.nat(255), fc.nat(255)),
+        fc.tuple(fc.constant(169), fc.constant(254), fc.nat(255), fc.nat(255)),
+      )
+      .map((parts) => parts.join('.')),
+    fc.constantFrom('[::1]', '[fe80::1]', '[fd12:3456::1]', '[::ffff:127.0.0.1]', 'localhost', 'db.internal', '0x7f.1'),
+  )
+  .map((host) => (host.startsWith('http') ? host : `https://${host}/hook`));
 
 /**
  * Sends one request and throws, with the answer, when the answer breaks the document. A run
@@ -204,6 +225,38 @@ for (const target of targets) {
         expect(changedTables(before, await tableChecksums(database.admin))).toEqual([]);
       },
       timeoutOf(applyRuns),
+    );
+
+    const notifyRuns = runsOf({ share: 0.25 });
+    it(
+      `notify: refuses every URL the policy refuses with 400 naming notify, running nothing (${notifyRuns} requests)`,
+      async () => {
+        const secret = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+        const strict = await makeTestApp(database.db, { deps: { notify: { allowPrivate: false, secret } } });
+        const requests = fc.record({
+          path: fc.constantFrom(...NOTIFY_PATHS),
+          notify: refusedNotify,
+          async: fc.boolean(),
+        });
+        await fc.assert(
+          fc.asyncProperty(requests, async ({ path, notify, async }) => {
+            const body =
+              path === '/benchmark' || path === '/optimize' ? { iterations: 1, warmup: 0, notify } : { notify };
+            const response = await strict.call('POST', path, {
+              as: 'runner',
+              body,
+              headers: async ? { Prefer: 'respond-async' } : {},
+            });
+            expect(response.status, `${path} ${notify}`).toBe(400);
+            const problem = (await response.json()) as { errors: { field: string }[] };
+            expect(problem.errors.map((e) => e.field)).toEqual(['notify']);
+          }),
+          { seed: seedOf('notify'), numRuns: notifyRuns },
+        );
+        await strict.settle();
+        expect((await strict.store.list({ limit: 1 })).items).toEqual([]);
+      },
+      timeoutOf(notifyRuns),
     );
 
     const otherRuns = runsOf({ share: 0.5 });

@@ -456,10 +456,10 @@ export interface components {
             /** @description A run started from Slack: how its result was posted, each attempt (5xx and timeouts are retried). */
             notifications?: {
                 /**
-                 * @description `slack`: the response_url of a Slack command or button.
+                 * @description `slack`: the response_url of a Slack command or button; `webhook`: the `notify` URL (or NOTIFY_URL), signed.
                  * @enum {string}
                  */
-                channel: "slack";
+                channel: "slack" | "webhook";
                 /** @description Where it went (the host only: the URL itself is a credential). */
                 host: string;
                 delivered: boolean;
@@ -492,6 +492,12 @@ export interface components {
             serverIds?: string[];
             /** @description The planId of a dry run with the same `serverIds`: a run (`dryRun: false`) then goes ahead only while the database still matches that plan (409 `stale-plan` otherwise). Without it, a run copies whatever is missing. */
             planId?: string;
+            /**
+             * Format: uri
+             * @description https URL on a public host: when the run ends (or, with respond-async, is refused before it starts), its summary (id, kind, status, summary, exitCode, finishedAt, link) is POSTed there, signed per Standard Webhooks with NOTIFY_SECRET, retried on 5xx and timeouts; each attempt is recorded in the report. Default: NOTIFY_URL.
+             * @example https://ci.example.com/hooks/sark-migrate
+             */
+            notify?: string;
         };
         ValidationReport: components["schemas"]["Report"] & ({
             /** @enum {string} */
@@ -550,6 +556,12 @@ export interface components {
              * @default 10
              */
             sampleSize?: number;
+            /**
+             * Format: uri
+             * @description https URL on a public host: when the run ends (or, with respond-async, is refused before it starts), its summary (id, kind, status, summary, exitCode, finishedAt, link) is POSTed there, signed per Standard Webhooks with NOTIFY_SECRET, retried on 5xx and timeouts; each attempt is recorded in the report. Default: NOTIFY_URL.
+             * @example https://ci.example.com/hooks/sark-migrate
+             */
+            notify?: string;
         };
         RollbackReport: components["schemas"]["Report"] & ({
             /** @enum {string} */
@@ -674,6 +686,12 @@ export interface components {
              * @default 2
              */
             parallelism?: number;
+            /**
+             * Format: uri
+             * @description https URL on a public host: when the run ends (or, with respond-async, is refused before it starts), its summary (id, kind, status, summary, exitCode, finishedAt, link) is POSTed there, signed per Standard Webhooks with NOTIFY_SECRET, retried on 5xx and timeouts; each attempt is recorded in the report. Default: NOTIFY_URL.
+             * @example https://ci.example.com/hooks/sark-migrate
+             */
+            notify?: string;
         };
         BenchmarkReport: components["schemas"]["Report"] & ({
             /** @enum {string} */
@@ -888,6 +906,12 @@ export interface components {
              * @example 019ab8f2-6c1e-7d3a-9f21-4c8e2b7a1d05
              */
             baselineReportId?: string;
+            /**
+             * Format: uri
+             * @description https URL on a public host: when the run ends (or, with respond-async, is refused before it starts), its summary (id, kind, status, summary, exitCode, finishedAt, link) is POSTed there, signed per Standard Webhooks with NOTIFY_SECRET, retried on 5xx and timeouts; each attempt is recorded in the report. Default: NOTIFY_URL.
+             * @example https://ci.example.com/hooks/sark-migrate
+             */
+            notify?: string;
         };
         OptimizationReport: components["schemas"]["Report"] & ({
             /** @enum {string} */
@@ -1122,6 +1146,12 @@ export interface components {
              * @default true
              */
             verifyTargets?: boolean;
+            /**
+             * Format: uri
+             * @description https URL on a public host: when the run ends (or, with respond-async, is refused before it starts), its summary (id, kind, status, summary, exitCode, finishedAt, link) is POSTed there, signed per Standard Webhooks with NOTIFY_SECRET, retried on 5xx and timeouts; each attempt is recorded in the report. Default: NOTIFY_URL.
+             * @example https://ci.example.com/hooks/sark-migrate
+             */
+            notify?: string;
         };
         ReportList: {
             /** @description Newest first. */

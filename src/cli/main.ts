@@ -96,8 +96,8 @@ async function ask(s: Session): Promise<Answer<Report>> {
 
 /**
  * Runs a reviewed dry run for real. A report id: its kind says migrate or rollback, and its
- * request is sent again with `dryRun: false` (a rollback with the plan's planId, which the
- * service refuses, 409 stale-plan, when the database no longer matches). A bare planId: a full
+ * request is sent again with `dryRun: false` and the plan's planId, which the service refuses
+ * (409 stale-plan) when the database no longer matches. A bare planId: a full
  * rollback on that plan.
  */
 async function applyDryRun(s: Session, id: string, as: 'migrate' | 'rollback' | undefined): Promise<Answer<Report>> {
@@ -116,8 +116,11 @@ async function applyDryRun(s: Session, id: string, as: 'migrate' | 'rollback' | 
   if ((dry as { dryRun?: unknown }).dryRun !== true || dry.status !== 'succeeded')
     throw usageError(`Report ${id} is not a finished dry run (status ${dry.status}): there is no plan to apply.`);
   if (kind === 'migrate') {
-    const request = dry.request as Schemas['MigrateRequest'];
-    return client.POST('/migrate', { headers, body: { ...request, dryRun: false } });
+    // With the dry run's planId: the service refuses (409 stale-plan) once the database no longer matches it.
+    const migration = dry as Schemas['MigrationReport'];
+    const request = migration.request as Schemas['MigrateRequest'];
+    const planId = migration.planId ? { planId: migration.planId } : {};
+    return client.POST('/migrate', { headers, body: { ...request, dryRun: false, ...planId } });
   }
   const rollback = dry as Schemas['RollbackReport'];
   const request = rollback.request as Schemas['RollbackRequest'];

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReceiver, type Receiver } from '../../test/support/receiver.js';
-import { isPrivateHost, postJson, targetProblem } from './send.js';
+import { lookup } from 'node:dns/promises';
+import { hostname } from 'node:os';
+import { isPrivateHost, postJson, resolvedTargetProblem, targetProblem } from './send.js';
 
 describe('where a notification may go', () => {
   const strict = { allowPrivate: false };
@@ -40,6 +42,35 @@ describe('where a notification may go', () => {
     expect(isPrivateHost('8.8.8.8')).toBe(false);
     expect(isPrivateHost('172.32.0.1')).toBe(false);
     expect(targetProblem('ftp://127.0.0.1/x', any, { allowPrivate: true })).toMatch(/http/);
+  });
+});
+
+describe('a host name is judged by what it resolves to (node:dns, as the Node entry does)', () => {
+  const resolve = async (host: string) => (await lookup(host, { all: true })).map((a) => a.address);
+  const any = { host: 'any' } as const;
+
+  it('refuses a name that resolves to a private address, or to nothing', async () => {
+    // This machine's own name resolves to one of its addresses (loopback or a private network).
+    const own = (await resolve(hostname()))[0]!;
+    expect(isPrivateHost(own), own).toBe(true);
+    expect(targetProblem(`https://${hostname()}/x`, any, { allowPrivate: false })).toBeUndefined();
+    expect(await resolvedTargetProblem(`https://${hostname()}/x`, any, { allowPrivate: false, resolve })).toMatch(
+      /resolves to a private/,
+    );
+    expect(
+      await resolvedTargetProblem('https://no-such-host.invalid/x', any, { allowPrivate: false, resolve }),
+    ).toMatch(/does not resolve/);
+    expect(
+      await resolvedTargetProblem(`https://${hostname()}/x`, any, { allowPrivate: true, resolve }),
+    ).toBeUndefined();
+  });
+
+  it('sends nothing to a name that resolves to a private address, saying so in the attempt', async () => {
+    const delivery = await postJson(`https://${hostname()}/x`, {}, { allowPrivate: false, resolve });
+    expect(delivery).toEqual({
+      delivered: false,
+      attempts: [expect.objectContaining({ status: null, error: expect.stringMatching(/not sent: .*private/) })],
+    });
   });
 });
 

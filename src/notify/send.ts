@@ -13,6 +13,16 @@ export interface NotifyOptions {
   backoffMs?: number;
   /** How long one attempt may take (default 5 s). */
   timeoutMs?: number;
+  /**
+   * Resolves a host name to its addresses (Node: node:dns), so a name that points at a private
+   * address is refused too, before each attempt. Absent (Workers, whose fetch cannot reach a
+   * private network anyway): only literal addresses and local names are judged.
+   */
+  resolve?: (hostname: string) => Promise<string[]>;
+  /** NOTIFY_SECRET (`whsec_…`): signs generic notifications (Standard Webhooks); without it none is sent. */
+  secret?: string;
+  /** NOTIFY_URL: where an async run's end is posted when its request names no `notify`. */
+  defaultUrl?: string;
 }
 
 export interface Attempt {
@@ -97,6 +107,25 @@ export function targetProblem(
   return undefined;
 }
 
+/**
+ * targetProblem, and where NotifyOptions can resolve names, the addresses the host name resolves
+ * to: every one of them must be public. A name that does not resolve is refused too.
+ */
+export async function resolvedTargetProblem(
+  url: string,
+  rule: TargetRule,
+  options: Pick<NotifyOptions, 'allowPrivate' | 'resolve'>,
+): Promise<string | undefined> {
+  const problem = targetProblem(url, rule, options);
+  if (problem || options.allowPrivate || !options.resolve) return problem;
+  const hostname = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  if (IPV4.test(hostname) || hostname.includes(':')) return undefined; // a literal address, judged above
+  const addresses = await options.resolve(hostname).catch(() => []);
+  if (addresses.length === 0) return `names a host that does not resolve (${hostname})`;
+  if (addresses.some(isPrivateHost)) return 'resolves to a private, loopback or link-local address';
+  return undefined;
+}
+
 const RETRIED = (status: number) => status >= 500 || status === 429 || status === 408;
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -119,6 +148,12 @@ export async function postJson(
     const started = Date.now();
     const at = new Date(started).toISOString();
     try {
+      // Names are judged again at each attempt: where they point may have changed since the request.
+      const refused = options.resolve ? await resolvedTargetProblem(url, { host: 'any' }, options) : undefined;
+      if (refused) {
+        attempts.push({ at, status: null, ms: Date.now() - started, error: `not sent: the URL ${refused}` });
+        break;
+      }
       const headers = { 'Content-Type': 'application/json', ...(sign ? await sign(body) : {}) };
       const response = await fetch(url, {
         method: 'POST',

@@ -119,11 +119,8 @@ export function applyBodyOf(report: Report): ApplyValue['body'] | null {
   if (report.status !== 'succeeded') return null;
   const request = report.request;
   const dryRun = (report as { dryRun?: unknown }).dryRun === true;
-  if (report.kind === 'migration' && dryRun) {
-    const { dryRun: _d, ...rest } = request;
-    return { ...rest, dryRun: false };
-  }
-  if (report.kind === 'rollback' && dryRun) {
+  // A migration's or a rollback's run goes ahead only while the database still matches the dry run (its planId).
+  if ((report.kind === 'migration' || report.kind === 'rollback') && dryRun) {
     const planId = (report as { planId?: unknown }).planId;
     if (typeof planId !== 'string' || planId === '') return null;
     const { dryRun: _d, ...rest } = request;

@@ -38,7 +38,7 @@ export interface AppDeps {
    * flood of /health requests costs the database one probe every few seconds (operations/health.ts).
    */
   healthProbe?: ProbeCache<HealthReport>;
-  /** How notifications (Slack's response_url) are sent; absent: public https targets only, default retries. */
+  /** How notifications (Slack's response_url, `notify`) are sent; absent: public https targets only, default retries, no signing secret. */
   notify?: NotifyOptions;
 }
 
@@ -62,6 +62,16 @@ export interface NotifyTarget {
   stale?: { plan: string; detail: string };
 }
 
+/** Where a run's summary is POSTed, signed (Standard Webhooks): its request's `notify`, or NOTIFY_URL. */
+export interface WebhookTarget {
+  /** Checked against the notify policy before the run was started. */
+  url: string;
+  /** The service's origin as the request reached it, for the link to the report. */
+  origin: string;
+  /** On a launched run: whether a refusal (the run did not start) is posted too (a respond-async run's). */
+  toldRefusal?: boolean;
+}
+
 /** What a launched run is given: everything it needs to run again from nothing (a Workflow's params). */
 export interface LaunchParams {
   id: string;
@@ -72,6 +82,8 @@ export interface LaunchParams {
   changing: boolean;
   /** Where to tell how the run ended (a run from Slack): the Workflow posts it at the end of its run. */
   notify?: NotifyTarget;
+  /** Where to POST the run's signed summary at its end: the Workflow posts it in a step of its own. */
+  webhook?: WebhookTarget;
 }
 
 /** How a launched run ended, where its own report does not say (it never started, or crashed). */

@@ -1,7 +1,7 @@
 import { ServiceError } from '../errors.js';
 import { newReportId, type ReportId } from '../reports/ids.js';
 import type { Report } from '../reports/schemas.js';
-import type { AppDeps, Launcher } from './deps.js';
+import type { AppDeps, Launcher, WebhookTarget } from './deps.js';
 import type { RunRequest, RunResult } from './runner.js';
 
 /** The run ended after it started and its report says `failed`: the request's answer is that failure. */
@@ -26,6 +26,7 @@ const POLL_MS = 100;
 export async function launchOperation<R extends Report>(
   deps: AppDeps & { launcher: Launcher },
   run: RunRequest<R['kind']>,
+  webhook?: WebhookTarget,
 ): Promise<RunResult<R>> {
   const startedAt = Date.now();
   const id = newReportId(startedAt);
@@ -36,6 +37,8 @@ export async function launchOperation<R extends Report>(
     actor: run.actor,
     request: run.request,
     changing: run.changing,
+    // A synchronous caller is answered a refusal; a respond-async one's webhook is told it too.
+    ...(webhook ? { webhook: { ...webhook, toldRefusal: run.respondAsync } } : {}),
   });
   const budget = run.respondAsync ? 0 : (deps.syncBudgetMs ?? SYNC_BUDGET_MS);
   for (;;) {

@@ -1,5 +1,6 @@
 import { isServiceError } from '../errors.js';
 import { postJson, type NotifyOptions } from '../notify/send.js';
+import { endedPayload, refusedPayload, standardSigner } from '../notify/webhook.js';
 import {
   failedToRunMessage,
   planChanges,
@@ -11,7 +12,7 @@ import {
 } from '../notify/slack.js';
 import { newReportId, type ReportId } from '../reports/ids.js';
 import type { Report } from '../reports/schemas.js';
-import type { AppDeps, NotifyTarget } from './deps.js';
+import type { AppDeps, NotifyTarget, WebhookTarget } from './deps.js';
 import { launchOperation } from './launch.js';
 import { operationFor } from './registry.js';
 import { OperationFailedError, runOperation, type RunRequest, type RunResult } from './runner.js';
@@ -24,11 +25,40 @@ import { OperationFailedError, runOperation, type RunRequest, type RunResult } f
 
 const DEFAULT_NOTIFY: NotifyOptions = { allowPrivate: false };
 
-/** Starts a run and answers as the HTTP API does: the finished report, or (respond-async, a long run) the running one. */
-export function startOperation<R extends Report>(deps: AppDeps, run: RunRequest<R['kind']>): Promise<RunResult<R>> {
+/**
+ * Starts a run and answers as the HTTP API does: the finished report, or (respond-async, a long
+ * run) the running one. `webhook` is told how it ended, and, for a respond-async run, that it
+ * did not start (a synchronous caller has that answer already).
+ */
+export async function startOperation<R extends Report>(
+  deps: AppDeps,
+  run: RunRequest<R['kind']>,
+  webhook?: WebhookTarget,
+): Promise<RunResult<R>> {
   const { launcher } = deps;
-  if (launcher) return launchOperation<R>({ ...deps, launcher }, run);
-  return runOperation<R>(deps, run, operationFor(run.kind, run.request, deps) as never);
+  if (launcher) return launchOperation<R>({ ...deps, launcher }, run, webhook);
+  const told = webhook ? { ...run, onEnded: alsoTell(deps, run.onEnded, webhook) } : run;
+  try {
+    return await runOperation<R>(deps, told, operationFor(run.kind, run.request, deps) as never);
+  } catch (error) {
+    if (webhook && run.respondAsync && !(error instanceof OperationFailedError))
+      deps.defer(notifyWebhookRefused(deps, webhook, { kind: run.kind, id: null }, error));
+    throw error;
+  }
+}
+
+/** onEnded, then the webhook: one after the other, so each adds its delivery to the stored report. */
+function alsoTell(deps: AppDeps, first: RunRequest['onEnded'], webhook: WebhookTarget) {
+  return async (report: Report) => {
+    await first?.(report).catch((e: unknown) => console.error(`report ${report.id}: its end was not told`, e));
+    await notifyWebhookEnded(deps, webhook, report);
+  };
+}
+
+/** The generic notification of a detached run: NOTIFY_URL, where set. */
+export function defaultWebhook(deps: AppDeps, origin: string): WebhookTarget | undefined {
+  const url = deps.notify?.defaultUrl;
+  return url ? { url, origin } : undefined;
 }
 
 /** What a detached run needs: a run request without a caller waiting on it. */
@@ -42,6 +72,7 @@ export type DetachedRun = Omit<RunRequest, 'respondAsync' | 'onEnded' | 'signal'
  */
 export async function startDetached(deps: AppDeps, run: DetachedRun, notify: NotifyTarget): Promise<string | null> {
   const startedAt = Date.now();
+  const webhook = defaultWebhook(deps, notify.origin);
   try {
     if (deps.launcher) {
       const id = newReportId(startedAt);
@@ -53,15 +84,18 @@ export async function startDetached(deps: AppDeps, run: DetachedRun, notify: Not
         request: run.request,
         changing: run.changing,
         notify,
+        ...(webhook ? { webhook: { ...webhook, toldRefusal: true } } : {}),
       });
       return id;
     }
-    const told = { ...run, respondAsync: true, onEnded: (report: Report) => notifyEnded(deps, notify, report) };
+    const toSlack = (report: Report) => notifyEnded(deps, notify, report);
+    const told = { ...run, respondAsync: true, onEnded: webhook ? alsoTell(deps, toSlack, webhook) : toSlack };
     const result = await runOperation(deps, told, operationFor(run.kind, run.request, deps));
     return result.report.id;
   } catch (error) {
     if (error instanceof OperationFailedError) return error.reportId; // it started and ended: told already
     await notifyRefused(deps, notify, run, error);
+    if (webhook) await notifyWebhookRefused(deps, webhook, { kind: run.kind, id: null }, error);
     return null;
   }
 }
@@ -73,12 +107,51 @@ export async function notifyEnded(deps: AppDeps, target: NotifyTarget, report: R
     withButtons: target.buttons,
     ...(preface ? { preface } : {}),
   });
-  const delivery = await deliver(deps, target, message);
-  const notifications = [...((report as { notifications?: unknown[] }).notifications ?? []), delivery];
-  // The final report is stored already: this adds what became of its notification.
+  await recordDelivery(deps, report, await deliver(deps, target, message));
+}
+
+/** The final report is stored already: this adds what became of one of its notifications. */
+async function recordDelivery(deps: AppDeps, report: Report, delivery: unknown): Promise<void> {
+  // The stored one: another notification of the same run may have been recorded meanwhile.
+  const stored = (await deps.store.get(report.id as ReportId).catch(() => null)) ?? report;
+  const notifications = [...((stored as { notifications?: unknown[] }).notifications ?? []), delivery];
   await deps.store
-    .put({ ...report, notifications } as Report)
+    .put({ ...stored, notifications } as Report)
     .catch((e: unknown) => console.warn(`report ${report.id}: notification attempts not stored`, e));
+}
+
+/** POSTs a run's signed summary to its webhook, and records the attempts in the report. */
+export async function notifyWebhookEnded(deps: AppDeps, target: WebhookTarget, report: Report): Promise<void> {
+  const delivery = await sendWebhook(deps, target, `msg_${report.id}`, endedPayload(report, target.origin));
+  await recordDelivery(deps, report, delivery);
+}
+
+/** A run that did not start: its webhook is told why (there is no report to record the attempts in: logged). */
+export async function notifyWebhookRefused(
+  deps: AppDeps,
+  target: WebhookTarget,
+  run: { kind: Report['kind']; id: string | null },
+  error: unknown,
+): Promise<void> {
+  const problem = isServiceError(error)
+    ? { kind: error.kind, detail: error.message }
+    : { kind: 'internal-error', detail: 'It could not start for a reason the service log has; nothing was changed.' };
+  const id = run.id ? `msg_${run.id}` : `msg_refused_${crypto.randomUUID()}`;
+  await sendWebhook(deps, target, id, refusedPayload(run, problem));
+}
+
+async function sendWebhook(deps: AppDeps, target: WebhookTarget, messageId: string, payload: unknown) {
+  const options = deps.notify ?? DEFAULT_NOTIFY;
+  const host = new URL(target.url).host;
+  // Checked at the request: a target is only ever accepted with a secret to sign with.
+  if (!options.secret) {
+    console.warn(`a webhook notification to ${host} was not sent: NOTIFY_SECRET is not set`);
+    return { channel: 'webhook' as const, host, delivered: false, attempts: [] };
+  }
+  const delivery = await postJson(target.url, payload, options, standardSigner(options.secret, messageId));
+  if (!delivery.delivered)
+    console.warn(`a webhook notification to ${host} was not delivered: ${JSON.stringify(delivery.attempts)}`);
+  return { channel: 'webhook' as const, host, ...delivery };
 }
 
 /**
@@ -91,7 +164,7 @@ export async function notifyRefused(
   run: DetachedRun,
   error: unknown,
 ): Promise<void> {
-  if (isServiceError(error, 'stale-plan') && target.plan && run.kind === 'rollback') {
+  if (isServiceError(error, 'stale-plan') && target.plan && (run.kind === 'rollback' || run.kind === 'migration')) {
     const { planId: _planId, dryRun: _dryRun, ...rest } = run.request;
     const replan = { ...run, request: { ...rest, dryRun: true }, changing: false };
     const { plan: stalePlan, ...others } = target;

@@ -60,9 +60,10 @@ export const reportSchema = z
     notifications: z
       .array(
         z.object({
-          channel: z
-            .enum(['slack'])
-            .openapi({ description: '`slack`: the response_url of a Slack command or button.' }),
+          channel: z.enum(['slack', 'webhook']).openapi({
+            description:
+              '`slack`: the response_url of a Slack command or button; `webhook`: the `notify` URL (or NOTIFY_URL), signed.',
+          }),
           host: z.string().openapi({ description: 'Where it went (the host only: the URL itself is a credential).' }),
           delivered: z.boolean(),
           attempts: z.array(

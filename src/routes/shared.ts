@@ -27,3 +27,21 @@ export const acceptedResponse = {
 };
 
 export const operationProblems = problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 503);
+
+/**
+ * Where the run's signed summary is POSTed when it ends (Standard Webhooks; docs/operations.md,
+ * Notifications). Its policy (https, a public host) depends on the configuration: checked by
+ * startRun, which refuses the request with 400 naming `notify`.
+ */
+export const notifyField = z
+  .url()
+  .max(2048)
+  .optional()
+  .openapi({
+    description: [
+      'https URL on a public host: when the run ends (or, with respond-async, is refused before it starts), its',
+      'summary (id, kind, status, summary, exitCode, finishedAt, link) is POSTed there, signed per Standard Webhooks',
+      'with NOTIFY_SECRET, retried on 5xx and timeouts; each attempt is recorded in the report. Default: NOTIFY_URL.',
+    ].join(' '),
+    example: 'https://ci.example.com/hooks/sark-migrate',
+  });

@@ -4,6 +4,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 export interface Received {
   path: string;
   body: Record<string, unknown>;
+  /** The body as it came (a signature is over these bytes), and the headers, lowercased. */
+  raw: string;
+  headers: Record<string, string>;
   /** What the receiver answered it. */
   status: number;
   at: number;
@@ -54,7 +57,10 @@ export async function startReceiver(): Promise<Receiver> {
       } catch {
         body = { unparsable: text };
       }
-      received.push({ path: request.url ?? '/', body, status, at: Date.now() });
+      const headers = Object.fromEntries(
+        Object.entries(request.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]),
+      );
+      received.push({ path: request.url ?? '/', body, raw: text, headers, status, at: Date.now() });
       response.writeHead(status, { 'Content-Type': 'text/plain' }).end(status === 200 ? 'ok' : 'unavailable');
     });
   });

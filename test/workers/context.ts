@@ -22,6 +22,8 @@ export interface WorkersTestContext {
   slackPrincipals: string;
   /** A receiver on 127.0.0.1 (test/support/receiver.ts) playing Slack's response_url; GET a path for what it got. */
   receiverUrl: string;
+  /** NOTIFY_SECRET of the Worker under test (`whsec_` and base64 of 32 random bytes). */
+  notifySecret: string;
 }
 
 declare module 'vitest' {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { createServer } from 'node:net';
@@ -118,6 +119,7 @@ export default async function setup(project: TestProject) {
       { team: 'T0WORKERS', user: 'UAPPLY', scopes: ['read', 'apply'] },
     ]),
     receiverUrl: receiver.url(''),
+    notifySecret: `whsec_${randomBytes(32).toString('base64')}`,
   };
   project.provide('sarkWorkers', context);
 

@@ -9,7 +9,7 @@ import {
   patternNameSchema,
 } from '../../reports/benchmark.js';
 import { reportIdSchema } from '../../reports/schemas.js';
-import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } from '../shared.js';
+import { acceptedResponse, bearerSecurity, notifyField, operationProblems, preferHeaders } from '../shared.js';
 
 export const benchmarkBodySchema = z
   .strictObject({
@@ -37,6 +37,7 @@ export const benchmarkBodySchema = z
     baselineReportId: reportIdSchema.optional().openapi({
       description: `An earlier benchmark report: patterns whose p50 is more than ${Math.round((REGRESSION.ratio - 1) * 100)}% and ${REGRESSION.minMs} ms worse are listed in \`regressions\`.`,
     }),
+    notify: notifyField,
   })
   // Bounded load per request: every run of every pattern is a statement on production.
   .superRefine((body, ctx) => {

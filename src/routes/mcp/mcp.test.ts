@@ -2,10 +2,13 @@ import { serve } from '@hono/node-server';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp, type TokenName } from '../../../test/support/app.js';
 import { databaseTargets, type TestDatabase } from '../../../test/support/databases.js';
+import { startReceiver } from '../../../test/support/receiver.js';
 import { seedV1 } from '../../../test/support/seed.js';
+import type { NotifyOptions } from '../../notify/send.js';
 
 /** The real app on 127.0.0.1 (an ephemeral port), as `npm start` serves it, and MCP clients of it. */
 interface Served {
@@ -20,8 +23,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function serveApp(t: TestDatabase): Promise<Served> {
-  const app = await makeTestApp(t.db);
+async function serveApp(t: TestDatabase, notify?: NotifyOptions): Promise<Served> {
+  const app = await makeTestApp(t.db, notify ? { deps: { notify } } : {});
   const url = await new Promise<URL>((resolve) => {
     const server = serve({ fetch: app.app.fetch, hostname: '127.0.0.1', port: 0 }, (info) =>
       resolve(new URL(`http://127.0.0.1:${info.port}/mcp`)),
@@ -183,6 +186,26 @@ for (const target of TARGETS) {
       await served.app.settle();
       const ended = await call(runner, 'get_report', { id });
       expect(ended.structuredContent).toMatchObject({ id, status: 'succeeded', dryRun: true });
+    });
+
+    it('takes notify on an async tool call: the end is POSTed signed to it, and recorded', async () => {
+      const receiver = await startReceiver();
+      cleanups.push(() => receiver.close());
+      const secret = `whsec_${Buffer.alloc(32, 3).toString('base64')}`;
+      const served = await serveApp(await fresh(target), { allowPrivate: true, backoffMs: 20, secret });
+      const runner = await served.client('runner');
+      const started = await call(runner, 'validate', { mode: 'schema', respondAsync: true, notify: receiver.url() });
+      const id = started.structuredContent.id as string;
+      const got = await receiver.waitFor(() => true);
+      const headers = {
+        'webhook-id': got.headers['webhook-id']!,
+        'webhook-timestamp': got.headers['webhook-timestamp']!,
+        'webhook-signature': got.headers['webhook-signature']!,
+      };
+      expect(new Webhook(secret).verify(got.raw, headers)).toMatchObject({ data: { id, kind: 'validation' } });
+      await served.app.settle();
+      const report = await served.app.store.get(id as never);
+      expect(report!.notifications).toEqual([expect.objectContaining({ channel: 'webhook', delivered: true })]);
     });
   });
 }

@@ -85,6 +85,7 @@ const applySchema = z
     lockTimeoutMs: optimizeShape.lockTimeoutMs.unwrap().optional(),
     buildTimeoutMs: optimizeShape.buildTimeoutMs.unwrap().optional(),
     verifyTargets: optimizeShape.verifyTargets.unwrap().optional(),
+    notify: optimizeShape.notify,
     respondAsync,
   })
   .superRefine((args, ctx) => {

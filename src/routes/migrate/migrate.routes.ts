@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requireScope } from '../../http/auth.js';
 import { MIGRATE_DEFAULTS } from '../../operations/migrate.js';
 import { migrationReportSchema } from '../../reports/migration.js';
-import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } from '../shared.js';
+import { acceptedResponse, bearerSecurity, notifyField, operationProblems, preferHeaders } from '../shared.js';
 
 export const migrateBodySchema = z
   .strictObject({
@@ -35,6 +35,7 @@ export const migrateBodySchema = z
         description:
           'The planId of a dry run with the same `serverIds`: a run (`dryRun: false`) then goes ahead only while the database still matches that plan (409 `stale-plan` otherwise). Without it, a run copies whatever is missing.',
       }),
+    notify: notifyField,
   })
   .openapi('MigrateRequest');
 export type MigrateBody = z.infer<typeof migrateBodySchema>;

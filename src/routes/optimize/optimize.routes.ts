@@ -6,7 +6,7 @@ import {
   OPTIMIZE_ACTIONS,
   optimizationReportSchema,
 } from '../../reports/optimization.js';
-import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } from '../shared.js';
+import { acceptedResponse, bearerSecurity, notifyField, operationProblems, preferHeaders } from '../shared.js';
 
 export const optimizeBodySchema = z
   .strictObject({
@@ -50,6 +50,7 @@ export const optimizeBodySchema = z
       description:
         'apply: afterwards, time every pattern with a runbook target and explain from its plan any that still misses.',
     }),
+    notify: notifyField,
   })
   .openapi('OptimizeRequest');
 

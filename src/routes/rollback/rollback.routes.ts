@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requireScope } from '../../http/auth.js';
 import { ROLLBACK_DEFAULTS } from '../../operations/rollback/index.js';
 import { rollbackReportSchema } from '../../reports/rollback.js';
-import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } from '../shared.js';
+import { acceptedResponse, bearerSecurity, notifyField, operationProblems, preferHeaders } from '../shared.js';
 import { text } from '../../reports/text.js';
 
 export const rollbackBodySchema = z
@@ -40,6 +40,7 @@ export const rollbackBodySchema = z
       .max(4)
       .default(ROLLBACK_DEFAULTS.parallelism)
       .openapi({ description: 'Batches rolled back at once on separate connections (1 on the embedded database).' }),
+    notify: notifyField,
   })
   // A run removes rows: it goes ahead only on a plan someone has seen (the dry run's planId).
   .superRefine((body, ctx) => {

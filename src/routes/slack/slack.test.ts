@@ -5,7 +5,9 @@ import { buttonsOf, expectBlockKit, textOf } from '../../../test/support/block-k
 import { databaseTargets, type DatabaseTarget, type TestDatabase } from '../../../test/support/databases.js';
 import { startReceiver, type Received, type Receiver } from '../../../test/support/receiver.js';
 import { seedV1 } from '../../../test/support/seed.js';
+import { Webhook } from 'standardwebhooks';
 import type { SlackPrincipal } from '../../http/scopes.js';
+import type { NotifyOptions } from '../../notify/send.js';
 import type { ReportId } from '../../reports/ids.js';
 
 const SECRET = 'a-test-signing-secret';
@@ -44,13 +46,17 @@ beforeAll(async () => {
 afterAll(() => receiver.close());
 
 /** A seeded v1 database (v2 tables empty), the app with the Slack door on, and the receiver as response_url. */
-async function withDoor(target: DatabaseTarget, work: (door: Door) => Promise<void>) {
+async function withDoor(
+  target: DatabaseTarget,
+  work: (door: Door) => Promise<void>,
+  notify: Partial<NotifyOptions> = {},
+) {
   const t = await target.open();
   try {
     await seedV1(t.db, { servers: 6, toolsPerServer: 2 });
     const app = await makeTestApp(t.db, {
       slack: { signingSecret: SECRET, principals },
-      deps: { notify: { allowPrivate: true, backoffMs: 20 } },
+      deps: { notify: { allowPrivate: true, backoffMs: 20, ...notify } },
     });
     // Each test reads its own path on the shared receiver.
     const path = `/hook/${Math.random().toString(36).slice(2)}`;
@@ -289,7 +295,7 @@ for (const target of databaseTargets()) {
         expect(Object.keys(buttons).sort()).toEqual(['sark_apply', 'sark_cancel']);
         expect(JSON.parse(buttons.sark_apply!.value as string)).toMatchObject({
           kind: 'migration',
-          body: { dryRun: false },
+          body: { dryRun: false, planId: expect.stringMatching(/^[0-9a-f]{32}$/) },
         });
 
         // `run` is not enough to apply: told so, nothing copied.
@@ -329,6 +335,58 @@ for (const target of databaseTargets()) {
         await door.click(second, 'sark_cancel', 'URUNNER');
         await door.receiver.waitFor((r) => textOf(r.body).includes('Cancelled by <@URUNNER>'));
       }));
+
+    it('answers a stale migrate plan with a new plan and what changed, copying nothing until that one is applied', () =>
+      withDoor(target, async (door) => {
+        await ack(await door.slash('migrate'));
+        const plan = await door.receiver.waitFor(headed('Migration (dry run): succeeded'));
+        const { planId } = JSON.parse(buttonsOf(plan.body).sark_apply!.value as string).body as { planId: string };
+        expect(planId).toMatch(/^[0-9a-f]{32}$/);
+        // Changed after the plan: a v1 server renamed.
+        await door.t.db.query(
+          `UPDATE mcp_servers SET name = name || '-changed' WHERE id = (SELECT id FROM mcp_servers ORDER BY id LIMIT 1)`,
+        );
+
+        await door.click(plan, 'sark_apply', 'UAPPLIER');
+        const replanned = await door.receiver.waitFor((r) => textOf(r.body).includes('is stale'));
+        expectBlockKit(replanned.body);
+        expect(headed('Migration (dry run): succeeded')(replanned)).toBe(true);
+        expect(textOf(replanned.body)).toMatch(new RegExp(`planId: ${planId} → [0-9a-f]{32}`));
+        await door.app.settle();
+        expect(await door.count('SELECT count(*)::int AS n FROM resources')).toBe(0); // nothing copied
+
+        await door.click(replanned, 'sark_apply', 'UAPPLIER');
+        await door.receiver.waitFor(headed('Migration: succeeded'));
+        await door.app.settle();
+        expect(await door.count('SELECT count(*)::int AS n FROM resources')).toBe(6);
+      }));
+
+    it("also POSTs a run's signed summary to NOTIFY_URL, both deliveries in the report", async () => {
+      const secret = `whsec_${Buffer.alloc(32, 5).toString('base64')}`;
+      const defaultPath = `/notify-url/${Math.random().toString(36).slice(2)}`;
+      await withDoor(
+        target,
+        async (door) => {
+          await ack(await door.slash('validate schema'));
+          await door.receiver.waitFor(headed('Validation (schema)'));
+          const got = await receiver.waitFor((r) => r.path === defaultPath);
+          const headers = {
+            'webhook-id': got.headers['webhook-id']!,
+            'webhook-timestamp': got.headers['webhook-timestamp']!,
+            'webhook-signature': got.headers['webhook-signature']!,
+          };
+          const payload = new Webhook(secret).verify(got.raw, headers) as { data: { id: string } };
+          await door.app.settle();
+          const report = await door.app.store.get(payload.data.id as ReportId);
+          expect(report).toMatchObject({ kind: 'validation', actor: `slack:${TEAM}/URUNNER` });
+          expect(report!.notifications!.map((n) => [n.channel, n.delivered])).toEqual([
+            ['slack', true],
+            ['webhook', true],
+          ]);
+        },
+        { secret, defaultUrl: receiver.url(defaultPath) },
+      );
+    });
 
     it('answers a stale rollback plan with a new plan and what changed, then applies that one', () =>
       withDoor(target, async (door) => {

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireScope } from '../../http/auth.js';
 import { VALIDATION_MODES, validationReportSchema } from '../../reports/validation.js';
-import { acceptedResponse, bearerSecurity, operationProblems, preferHeaders } from '../shared.js';
+import { acceptedResponse, bearerSecurity, notifyField, operationProblems, preferHeaders } from '../shared.js';
 
 export const validateBodySchema = z
   .strictObject({
@@ -15,6 +15,7 @@ export const validateBodySchema = z
         ].join(' '),
       }),
     sampleSize: z.number().int().min(1).max(1000).default(10).openapi({ description: 'Ids listed per failed check.' }),
+    notify: notifyField,
   })
   .openapi('ValidateRequest');
 
