@@ -13,6 +13,7 @@ const echo = createRoute({
           schema: z.strictObject({
             dryRun: z.boolean().optional(),
             nested: z.strictObject({ n: z.number().int() }).optional(),
+            labels: z.record(z.string(), z.string().max(3)).optional(),
           }),
         },
       },
@@ -38,6 +39,13 @@ describe('validation hook', () => {
       'nested.n',
     ]);
     expect(body.errors.every((e: { in: string }) => e.in === 'body')).toBe(true);
+  });
+
+  it('names an empty key as such, wherever it stands', async () => {
+    const res = await post({ labels: { '': 'too long', ok: 'a' }, nested: { '': 1, n: 1 } });
+    expect(res.status).toBe(400);
+    const fields = (await res.json()).errors.map((e: { field: string }) => e.field).sort();
+    expect(fields).toEqual(['labels.(empty key)', 'nested.(empty key)']);
   });
 
   it('lets valid input through untouched', async () => {

@@ -32,7 +32,8 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result, c
   if (result.success) return;
   const location = TARGET_TO_LOCATION[result.target] ?? 'body';
   const errors: FieldError[] = result.error.issues.flatMap((issue) => {
-    const base = issue.path.map(String).join('.');
+    // An empty key is named as such wherever it stands, not left as a trailing or double dot.
+    const base = issue.path.map((segment) => (segment === '' ? '(empty key)' : String(segment))).join('.');
     // An unknown key is reported under its own name, not its parent's.
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({
