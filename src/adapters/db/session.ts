@@ -21,13 +21,17 @@ export async function applyTransactionOptions(tx: Queryable, options: Transactio
   if (modes) await execute(tx, modes);
   const { snapshotMaxMs: maxMs } = options;
   let timeoutMs = options.statementTimeoutMs;
-  if (maxMs !== undefined && (timeoutMs === undefined || maxMs < timeoutMs)) timeoutMs = Math.max(1, maxMs);
+  // Whether the statement_timeout in force is the snapshot's bound rather than the statement's own.
+  let cut = false;
+  if (maxMs !== undefined && (timeoutMs === undefined || maxMs < timeoutMs)) {
+    timeoutMs = Math.max(1, maxMs);
+    cut = true;
+  }
   if (timeoutMs !== undefined) await execute(tx, setLocalSql('statement_timeout', `${timeoutMs}ms`));
   if (options.lockTimeoutMs !== undefined) await execute(tx, setLocalSql('lock_timeout', `${options.lockTimeoutMs}ms`));
   if (options.timeZone !== undefined) await execute(tx, setLocalSql('TimeZone', options.timeZone));
   if (maxMs === undefined) return tx;
 
-  let cut = false;
   const bounded = async <T>(run: () => Promise<T>): Promise<T> => {
     const left = maxMs - (Date.now() - openedAt);
     if (left <= 0) throw snapshotTooOld(maxMs);
