@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { pgliteDatabase } from '../adapters/db/pglite.js';
 import { applyServiceMigrations } from '../db/service-migrations.js';
 import { fsObjectStore } from '../adapters/storage/fs.js';
@@ -126,6 +126,9 @@ describe('runOperation with a report store that fails', () => {
     const store = createReportStore(fsObjectStore(folder));
     const failure = await runOperation({ ...d, store }, run(false), async (ctx) => {
       ctx.started();
+      // The running report is written in the background: let it land first, or its mkdir may
+      // bring the folder back after it is removed.
+      await vi.waitFor(async () => expect(await store.get(ctx.runId as ReportId)).not.toBeNull());
       // The store's folder goes away mid-run, a file in its place: the final write fails.
       await rm(folder, { recursive: true, force: true });
       await writeFile(folder, 'not a folder');
