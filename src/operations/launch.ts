@@ -1,7 +1,7 @@
 import { ServiceError } from '../errors.js';
 import { newReportId, type ReportId } from '../reports/ids.js';
 import type { Report } from '../reports/schemas.js';
-import type { AppDeps, Launcher, WebhookTarget } from './deps.js';
+import type { AppDeps, LaunchParams, Launcher, NotifyTarget, WebhookTarget } from './deps.js';
 import type { RunRequest, RunResult } from './runner.js';
 
 /** The run ended after it started and its report says `failed`: the request's answer is that failure. */
@@ -18,6 +18,25 @@ export const SYNC_BUDGET_MS = 20_000;
 const START_LIMIT_MS = 60_000;
 const POLL_MS = 100;
 
+/** What a launched run is given: a new id, what it runs, and where its end is told. */
+export function launchParams(
+  run: Pick<RunRequest, 'kind' | 'actor' | 'request' | 'changing'>,
+  webhook: WebhookTarget | undefined,
+  notify?: NotifyTarget,
+): LaunchParams {
+  const startedAt = Date.now();
+  return {
+    id: newReportId(startedAt),
+    startedAt,
+    kind: run.kind,
+    actor: run.actor,
+    request: run.request,
+    changing: run.changing,
+    ...(notify ? { notify } : {}),
+    ...(webhook ? { webhook } : {}),
+  };
+}
+
 /**
  * Starts a run through the launcher and answers as runOperation does: with respond-async, 202
  * once the run has started (its running report stored); otherwise the final report when the
@@ -28,18 +47,10 @@ export async function launchOperation<R extends Report>(
   run: RunRequest<R['kind']>,
   webhook?: WebhookTarget,
 ): Promise<RunResult<R>> {
-  const startedAt = Date.now();
-  const id = newReportId(startedAt);
-  await deps.launcher.launch({
-    id,
-    startedAt,
-    kind: run.kind,
-    actor: run.actor,
-    request: run.request,
-    changing: run.changing,
-    // A synchronous caller is answered a refusal; a respond-async one's webhook is told it too.
-    ...(webhook ? { webhook: { ...webhook, toldRefusal: run.respondAsync } } : {}),
-  });
+  // A synchronous caller is answered a refusal; a respond-async one's webhook is told it too.
+  const params = launchParams(run, webhook && { ...webhook, toldRefusal: run.respondAsync });
+  const { id, startedAt } = params;
+  await deps.launcher.launch(params);
   const budget = run.respondAsync ? 0 : (deps.syncBudgetMs ?? SYNC_BUDGET_MS);
   for (;;) {
     const report = await deps.store.get(id as ReportId);

@@ -10,10 +10,10 @@ import {
   runTitle,
   type SlackMessage,
 } from '../notify/slack.js';
-import { newReportId, type ReportId } from '../reports/ids.js';
+import type { ReportId } from '../reports/ids.js';
 import type { Report } from '../reports/schemas.js';
 import type { AppDeps, NotifyTarget, WebhookTarget } from './deps.js';
-import { launchOperation } from './launch.js';
+import { launchOperation, launchParams } from './launch.js';
 import { operationFor } from './registry.js';
 import { OperationFailedError, runOperation, type RunRequest, type RunResult } from './runner.js';
 
@@ -71,22 +71,12 @@ export type DetachedRun = Omit<RunRequest, 'respondAsync' | 'onEnded' | 'signal'
  * once it is handed over (started in process; launched as a Workflow, without waiting for it).
  */
 export async function startDetached(deps: AppDeps, run: DetachedRun, notify: NotifyTarget): Promise<string | null> {
-  const startedAt = Date.now();
   const webhook = defaultWebhook(deps, notify.origin);
   try {
     if (deps.launcher) {
-      const id = newReportId(startedAt);
-      await deps.launcher.launch({
-        id,
-        startedAt,
-        kind: run.kind,
-        actor: run.actor,
-        request: run.request,
-        changing: run.changing,
-        notify,
-        ...(webhook ? { webhook: { ...webhook, toldRefusal: true } } : {}),
-      });
-      return id;
+      const params = launchParams(run, webhook && { ...webhook, toldRefusal: true }, notify);
+      await deps.launcher.launch(params);
+      return params.id;
     }
     const toSlack = (report: Report) => notifyEnded(deps, notify, report);
     const told = { ...run, respondAsync: true, onEnded: webhook ? alsoTell(deps, toSlack, webhook) : toSlack };
