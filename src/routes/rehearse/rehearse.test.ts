@@ -53,6 +53,13 @@ async function expectPassed(app: TestApp, report: RehearsalReport) {
   }
 }
 
+function expectFailedAtMigrate(report: RehearsalReport) {
+  expect(report).toMatchObject({ status: 'failed', summary: { failedStep: 'migrate', passed: 0 }, v1Restored: null });
+  expect(report.steps).toHaveLength(1);
+  expect(report.steps[0]).toMatchObject({ step: 'migrate', status: 'failed', passed: false, reportId: null });
+  expect(report.steps[0]!.error?.kind).toBe('schema-conflict');
+}
+
 async function rehearse(app: TestApp, body: object = cheap) {
   const res = await app.call('POST', '/rehearse', { as: 'applier', body });
   expect(res.status, await res.clone().text()).toBe(200);
@@ -80,6 +87,23 @@ describe('POST /rehearse [pglite clone]', () => {
       // The source has no v2 rows: it was never migrated.
       expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM mcp_servers')).rows[0]!.n).toBe(8);
       expect((await db.query(`SELECT to_regclass('public.resources') AS t`)).rows[0]!.t).toBeNull();
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('reports the step that failed, runs no later step, and still drops the copy', async () => {
+    const { db, app } = await pgliteSource();
+    try {
+      // A v2 table partly there: the migration on the copy refuses it (schema-conflict).
+      await db.query('CREATE TABLE resources (id text PRIMARY KEY)');
+      const before = await tableChecksums(db);
+      const res = await app.call('POST', '/rehearse', { as: 'applier', body: cheap });
+      expect(res.status).toBe(200);
+      const report = (await res.json()) as RehearsalReport;
+      expectFailedAtMigrate(report);
+      expect(report.copy).toMatchObject({ method: 'pglite-clone', dropped: true });
+      expect(changedTables(before, await tableChecksums(db))).toEqual([]);
     } finally {
       await db.close();
     }
@@ -157,6 +181,19 @@ describe.skipIf(!realUrl)('POST /rehearse [PostgreSQL TEMPLATE copy]', () => {
       await expectPassed(app, report);
       expect(report.copy).toMatchObject({ method: 'template', kept: false, dropped: true, reach: null });
       expect(report.copy.name).toBe(copyNameOf(report.id));
+      expect(await databaseExists(server, report.copy.name)).toBe(false);
+      expect(changedTables(before, await tableChecksums(db))).toEqual([]);
+    }));
+
+  it('reports the step that failed and drops the copy all the same', () =>
+    pgSource(async ({ db, app, server }) => {
+      await db.query('CREATE TABLE resources (id text PRIMARY KEY)');
+      const before = await tableChecksums(db);
+      const res = await app.call('POST', '/rehearse', { as: 'applier', body: cheap });
+      expect(res.status).toBe(200);
+      const report = (await res.json()) as RehearsalReport;
+      expectFailedAtMigrate(report);
+      expect(report.copy).toMatchObject({ method: 'template', dropped: true });
       expect(await databaseExists(server, report.copy.name)).toBe(false);
       expect(changedTables(before, await tableChecksums(db))).toEqual([]);
     }));
