@@ -79,8 +79,14 @@ const chatops = {
 /** Rehearsals on Neon (POST /rehearse): a branch of the database's branch through Neon's API. */
 const neonApi = {
   NEON_API_KEY: optionalString,
-  NEON_PROJECT_ID: optionalString.refine((v) => v === undefined || /^[a-z0-9-]{1,60}$/.test(v), 'must be a Neon project id'),
-  NEON_BRANCH_ID: optionalString.refine((v) => v === undefined || /^[a-z0-9-]{1,60}$/.test(v), 'must be a Neon branch id'),
+  NEON_PROJECT_ID: optionalString.refine(
+    (v) => v === undefined || /^[a-z0-9-]{1,60}$/.test(v),
+    'must be a Neon project id',
+  ),
+  NEON_BRANCH_ID: optionalString.refine(
+    (v) => v === undefined || /^[a-z0-9-]{1,60}$/.test(v),
+    'must be a Neon branch id',
+  ),
   NEON_API_URL: optionalString.refine((v) => v === undefined || URL.canParse(v), 'must be a URL'),
 };
 

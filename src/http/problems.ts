@@ -222,7 +222,7 @@ export function problemResponses<const S extends readonly number[]>(...statuses:
     404: 'No such resource.',
     405: 'The path does not answer this method (`Allow` lists those it does).',
     406: 'The `Accept` header allows neither `application/json` nor `text/event-stream`.',
-    409: 'Another changing operation holds the database, a plan is stale, the database refused a row (`constraint-violation`, naming the constraint), or a rehearsal\'s copy could not be made (`copy-refused`, saying why).',
+    409: "Another changing operation holds the database, a plan is stale, the database refused a row (`constraint-violation`, naming the constraint), or a rehearsal's copy could not be made (`copy-refused`, saying why).",
     413: 'The body is larger than 1 MB.',
     415: 'The body is not `application/json`.',
     422: 'The database does not have a schema the operation can work on; `missing` names what lacks.',

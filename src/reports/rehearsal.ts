@@ -48,7 +48,9 @@ export const rehearsalReportSchema = reportSchema
     copy: z
       .object({
         method: z.enum(['template', 'pglite-clone', 'neon-branch']),
-        name: z.string().openapi({ description: 'The copy: a database name or a Neon branch name (prefix + report id).' }),
+        name: z
+          .string()
+          .openapi({ description: 'The copy: a database name or a Neon branch name (prefix + report id).' }),
         kept: z.boolean(),
         dropped: z.boolean(),
         reach: z
@@ -60,21 +62,21 @@ export const rehearsalReportSchema = reportSchema
       })
       .openapi({ description: 'The throwaway copy the cutover ran on; the source database itself is never changed.' }),
     v1Restored: z
-      .object({ passed: z.boolean(), before: z.record(z.string(), z.string()), after: z.record(z.string(), z.string()) })
+      .object({
+        passed: z.boolean(),
+        before: z.record(z.string(), z.string()),
+        after: z.record(z.string(), z.string()),
+      })
       .nullable()
       .openapi({
         description:
           "v1's rows on the copy (counts and an md5 of every row), before the migration and after the rollback: equal when the rollback gave v1 back exactly. Null when the rollback did not run.",
       }),
     steps: z.array(stepSchema),
-    estimate: z
-      .record(z.string(), z.unknown())
-      .nullable()
-      .optional()
-      .openapi({
-        description:
-          "Where /preflight's estimate and its differences from what the rehearsal measured go; null until the two are wired together.",
-      }),
+    estimate: z.record(z.string(), z.unknown()).nullable().optional().openapi({
+      description:
+        "Where /preflight's estimate and its differences from what the rehearsal measured go; null until the two are wired together.",
+    }),
   })
   .openapi('RehearsalReport');
 export type RehearsalReport = ReportOf<typeof rehearsalReportSchema>;

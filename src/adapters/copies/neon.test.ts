@@ -23,7 +23,8 @@ interface Seen {
 const KEY = 'napi_test_key_not_a_secret';
 const PROJECT = 'steep-forest-123456';
 const SOURCE_URL = 'postgresql://sark_owner:s3cret@ep-cool-dawn-123456.eu-central-1.aws.neon.tech/sark?sslmode=require';
-const BRANCH_URI = 'postgresql://sark_owner:s3cret@ep-new-branch-654321.eu-central-1.aws.neon.tech/sark?sslmode=require';
+const BRANCH_URI =
+  'postgresql://sark_owner:s3cret@ep-new-branch-654321.eu-central-1.aws.neon.tech/sark?sslmode=require';
 
 let server: Server;
 let compute: PGlite;
@@ -171,7 +172,10 @@ describe('neonCopies against a local server that answers as Neon does', () => {
   it('refuses with the API status and message, never the key, when the branch is not made', async () => {
     answers[`POST /api/v2/projects/${PROJECT}/branches`] = { status: 401, body: { message: 'authorization failed' } };
     const { copies } = adapter();
-    const refused = await copies.create('sark_rehearsal_0190abf').catch((e: Error) => e);
+    const refused = (await copies.create('sark_rehearsal_0190abf').then(
+      () => new Error('created'),
+      (e: unknown) => e,
+    )) as Error;
     expect(refused).toMatchObject({ kind: 'copy-refused', facts: { neonStatus: 401 } });
     expect(refused.message).toContain('(401): authorization failed');
     expect(refused.message).not.toContain(KEY);

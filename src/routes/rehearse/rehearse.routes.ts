@@ -46,7 +46,7 @@ export const postRehearse = createRoute({
     'a rollback dry run and the rollback on its planId, validate (quick), and checks that v1 came back exactly. Each',
     "step's full report is stored under its own id and held in the rehearsal's `steps`. The copy is dropped at the",
     'end, whatever happened, unless `keep`. Refused with 409 `copy-refused` when the copy cannot be made (other',
-    "sessions on a TEMPLATE source, saying which), or `operation-in-progress` while a changing run holds the database.",
+    'sessions on a TEMPLATE source, saying which), or `operation-in-progress` while a changing run holds the database.',
   ].join(' '),
   security: bearerSecurity,
   middleware: [requireScope('apply')] as const,
@@ -56,7 +56,7 @@ export const postRehearse = createRoute({
   },
   responses: {
     200: {
-      description: 'The rehearsal report (also stored), with each step\'s report.',
+      description: "The rehearsal report (also stored), with each step's report.",
       content: { 'application/json': { schema: rehearsalReportSchema } },
     },
     202: acceptedResponse,

@@ -28,7 +28,11 @@ const withDatabase = (url: string, name: string) => {
 
 /** What every passing rehearsal shows: each step's report, passed, stored under its id; v1 back exactly. */
 async function expectPassed(app: TestApp, report: RehearsalReport) {
-  expect(report).toMatchObject({ kind: 'rehearsal', status: 'passed', summary: { steps: 6, passed: 6, failedStep: null } });
+  expect(report).toMatchObject({
+    kind: 'rehearsal',
+    status: 'passed',
+    summary: { steps: 6, passed: 6, failedStep: null },
+  });
   expect(report.steps.map((s) => s.step)).toEqual(STEPS);
   expect(report.steps.map((s) => s.report?.kind)).toEqual(STEP_KINDS);
   expect(report.steps.every((s) => s.passed)).toBe(true);
@@ -170,8 +174,10 @@ describe.skipIf(!realUrl)('POST /rehearse [PostgreSQL TEMPLATE copy]', () => {
   }
 
   const copies = async (server: Database) =>
-    (await server.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'sark_rehearsal_%'`))
-      .rows.map((r) => r.datname)
+    (
+      await server.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'sark_rehearsal_%'`)
+    ).rows
+      .map((r) => r.datname)
       .sort();
 
   it('runs the cutover on a TEMPLATE copy, leaves every source table as it was, and drops the copy', () =>
