@@ -3,7 +3,7 @@ import { requireScope } from '../../http/auth.js';
 import { problemResponses } from '../../http/problems.js';
 import { REHEARSE_DEFAULTS } from '../../operations/rehearse.js';
 import { rehearsalReportSchema } from '../../reports/rehearsal.js';
-import { acceptedResponse, bearerSecurity, notifyField, operationProblems, preferHeaders } from '../shared.js';
+import { acceptedResponse, notifyField, operationProblems, preferHeaders } from '../shared.js';
 
 export const rehearseBodySchema = z
   .strictObject({
@@ -48,7 +48,8 @@ export const postRehearse = createRoute({
     'end, whatever happened, unless `keep`. Refused with 409 `copy-refused` when the copy cannot be made (other',
     'sessions on a TEMPLATE source, saying which), or `operation-in-progress` while a changing run holds the database.',
   ].join(' '),
-  security: bearerSecurity,
+  // The role the token needs, in the document too (OpenAPI 3.1 lets a bearer requirement list roles).
+  security: [{ bearerAuth: ['apply'] }],
   middleware: [requireScope('apply')] as const,
   request: {
     headers: preferHeaders,

@@ -136,6 +136,13 @@ describe('POST /rehearse [pglite clone]', () => {
       const fields = (await bad.json()).errors.map((e: { field: string }) => e.field).sort();
       expect(fields).toEqual(['benchmark.iterations', 'benchmark.patterns', 'benchmark.warmup', 'dryRun', 'keep']);
       expect((await app.call('POST', '/rehearse', { as: 'runner', body: cheap })).status).toBe(403);
+      // A notify URL this service cannot sign for (no NOTIFY_SECRET): 400 naming it, nothing run.
+      const unsigned = await app.call('POST', '/rehearse', {
+        as: 'applier',
+        body: { ...cheap, notify: 'https://ci.example.com/hook' },
+      });
+      expect(unsigned.status).toBe(400);
+      expect((await unsigned.json()).errors.map((e: { field: string }) => e.field)).toEqual(['notify']);
 
       await db.query(
         `UPDATE sark_migrate.lease SET holder = 'someone', kind = 'migration', expires_at = now() + interval '1 minute' WHERE id = 1`,
