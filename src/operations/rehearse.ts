@@ -123,10 +123,13 @@ export async function rehearse(
   } catch (error) {
     // Cancelled (or the store failed): the copy goes, and the failed report keeps the steps so far.
     ctx.checkpoint(outcome(copyFields(!keep)));
-    if (!keep) await copy.drop().catch(() => undefined);
+    await (keep ? copy.db.close() : copy.drop()).catch(() => undefined);
     throw error;
   }
-  if (keep) return outcome(copyFields(false));
+  if (keep) {
+    await copy.db.close().catch(() => undefined); // the copy stays; this service's connections to it do not
+    return outcome(copyFields(false));
+  }
   const dropError = await copy.drop().then(
     () => undefined,
     (error: unknown) => (error instanceof Error ? error.message : String(error)),

@@ -109,9 +109,11 @@ export const CONNECTION_LIMITS = {
 export function poolDatabase(pool: PgCompatiblePool, driver: DriverName, bounds: PoolBounds): Database {
   // While quiesced (a rehearsal's TEMPLATE copy of this database), checkouts wait here.
   let quiesced: Promise<void> | null = null;
-  const admit = async () => {
-    while (quiesced) await quiesced;
+  // Synchronous when not quiesced: the queue is counted as the checkout joins it, in the same tick.
+  const admit = (): Promise<void> | undefined => {
+    if (quiesced) return quiesced.then(admit);
     if (pool.waitingCount >= bounds.maxWaiting) throw poolBusy(bounds);
+    return undefined;
   };
   const pooled = queryableOf(pool);
   const sessionOf = (client: PgCompatibleClient): Session => {
@@ -124,7 +126,8 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName, bounds:
    * failing statement (already rolled back) goes back to the pool.
    */
   async function withClient<T>(fn: (client: PgCompatibleClient, discard: () => void) => Promise<T>): Promise<T> {
-    await admit();
+    const waiting = admit();
+    if (waiting) await waiting;
     const client = await checkout(pool);
     let broken = false;
     try {
@@ -141,7 +144,8 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName, bounds:
   return {
     driver,
     query: async (text, params) => {
-      await admit();
+      const waiting = admit();
+      if (waiting) await waiting;
       return pooled.query(text, params);
     },
     transaction: (fn, options) => withClient((client) => sessionOf(client).transaction(fn, options)),
