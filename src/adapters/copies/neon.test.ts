@@ -42,7 +42,7 @@ const readBody = (req: IncomingMessage) =>
 
 beforeAll(async () => {
   compute = await PGlite.create();
-});
+}, 60_000);
 afterAll(() => compute.close());
 
 beforeEach(async () => {
@@ -110,7 +110,7 @@ function adapter(options: { branchId?: string } = {}) {
   return { copies, opened };
 }
 
-describe('neonCopies against a local server that answers as Neon does', () => {
+describe('neonCopies against a local server that answers as Neon does', { timeout: 60_000 }, () => {
   it('creates a branch with a read-write endpoint, opens its direct connection string, and deletes the branch', async () => {
     const { copies, opened } = adapter({ branchId: 'br-main-1' });
     expect(copies).toMatchObject({ method: 'neon-branch', canKeep: true });

@@ -70,7 +70,8 @@ async function rehearse(app: TestApp, body: object = cheap) {
   return (await res.json()) as RehearsalReport;
 }
 
-describe('POST /rehearse [pglite clone]', () => {
+// PGlite made and seeded per test, and a whole cutover: slow on busy shared cores.
+describe('POST /rehearse [pglite clone]', { timeout: 120_000 }, () => {
   async function pgliteSource() {
     const pglite = await PGlite.create();
     const db = pgliteDatabase(pglite);
@@ -108,6 +109,25 @@ describe('POST /rehearse [pglite clone]', () => {
       expectFailedAtMigrate(report);
       expect(report.copy).toMatchObject({ method: 'pglite-clone', dropped: true });
       expect(changedTables(before, await tableChecksums(db))).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('answers 202 with respond-async, and the stored report ends passed', async () => {
+    const { db, app } = await pgliteSource();
+    try {
+      const res = await app.call('POST', '/rehearse', {
+        as: 'applier',
+        body: cheap,
+        headers: { Prefer: 'respond-async' },
+      });
+      expect(res.status).toBe(202);
+      const location = res.headers.get('Location')!;
+      expect(location).toMatch(/^\/reports\//);
+      await app.settle();
+      const stored = (await (await app.call('GET', location, { as: 'reader' })).json()) as RehearsalReport;
+      await expectPassed(app, stored);
     } finally {
       await db.close();
     }
@@ -160,7 +180,7 @@ describe('POST /rehearse [pglite clone]', () => {
   });
 });
 
-describe.skipIf(!realUrl)('POST /rehearse [PostgreSQL TEMPLATE copy]', () => {
+describe.skipIf(!realUrl)('POST /rehearse [PostgreSQL TEMPLATE copy]', { timeout: 120_000 }, () => {
   /** A source database of its own, seeded with v1, a service on it whose copies are TEMPLATE copies. */
   async function pgSource<T>(work: (s: { db: Database; app: TestApp; url: string; server: Database }) => Promise<T>) {
     const name = `sm_rehearse_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
