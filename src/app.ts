@@ -13,6 +13,7 @@ import { healthRouter } from './routes/health/health.index.js';
 import { optimizeRouter } from './routes/optimize/optimize.index.js';
 import { mcpRouter } from './routes/mcp/mcp.index.js';
 import { migrateRouter } from './routes/migrate/migrate.index.js';
+import { rehearseRouter } from './routes/rehearse/rehearse.index.js';
 import { reportsRouter } from './routes/reports/reports.index.js';
 import { rollbackRouter } from './routes/rollback/rollback.index.js';
 import { slackRouter } from './routes/slack/slack.index.js';
@@ -37,6 +38,7 @@ function createRoutes() {
     .route('/', rollbackRouter)
     .route('/', benchmarkRouter)
     .route('/', optimizeRouter)
+    .route('/', rehearseRouter)
     .route('/', reportsRouter)
     .route('/', mcpRouter)
     .route('/', slackRouter);

@@ -7,6 +7,10 @@ import { createNeonDatabase } from './adapters/db/neon.js';
 import { createPgDatabase } from './adapters/db/pg.js';
 import { pgliteDatabase } from './adapters/db/pglite.js';
 import type { Database } from './adapters/db/types.js';
+import { neonCopies } from './adapters/copies/neon.js';
+import { pgliteCopies } from './adapters/copies/pglite.js';
+import { templateCopies } from './adapters/copies/template.js';
+import type { CopyProvider } from './adapters/copies/types.js';
 import { readApiReferenceScript } from './adapters/assets/api-reference.node.js';
 import { fsObjectStore } from './adapters/storage/fs.js';
 import { createApp } from './app.js';
@@ -32,15 +36,34 @@ function openDatabase(config: NodeConfig & { databaseUrl: string }): Database {
   return createPgDatabase({ connectionString: config.databaseUrl });
 }
 
-async function openEmbeddedDatabase(folder: string): Promise<Database> {
+/**
+ * How a rehearsal copies the database: a Neon branch where NEON_API_KEY and NEON_PROJECT_ID are
+ * set, else CREATE DATABASE ... TEMPLATE on the server (the service's pools quiesced meanwhile).
+ */
+function copiesOf(config: NodeConfig & { databaseUrl: string }, sources: Database[]): CopyProvider {
+  if (config.neonApi)
+    return neonCopies({
+      ...config.neonApi,
+      sourceUrl: config.databaseUrl,
+      open: (url) => openDatabase({ ...config, databaseUrl: url }),
+    });
+  return templateCopies({
+    sourceUrl: config.databaseUrl,
+    sources,
+    open: (url) => openDatabase({ ...config, databaseUrl: url }),
+  });
+}
+
+async function openEmbeddedDatabase(folder: string): Promise<{ db: Database; pglite: PGlite }> {
   mkdirSync(folder, { recursive: true });
-  const db = pgliteDatabase(await PGlite.create(folder));
+  const pglite = await PGlite.create(folder);
+  const db = pgliteDatabase(pglite);
   const { created } = await ensureDemoDatabase(db);
   if (created)
     console.log(
       `Created the embedded demo database in ${folder}: SARK v1 with ${DEMO_SIZE.servers} servers × ${DEMO_SIZE.toolsPerServer} tools, empty v2 tables.`,
     );
-  return db;
+  return { db, pglite };
 }
 
 /** Without configured tokens, the embedded demo makes one for this run: never open access. */
@@ -56,6 +79,7 @@ async function main(): Promise<void> {
   const config = readNodeConfig(process.env);
   let db: Database;
   let changes: Database | undefined;
+  let copies: CopyProvider;
   let tokens = config.apiTokens;
   let printedToken: string | undefined;
   if (config.databaseUrl) {
@@ -69,8 +93,11 @@ async function main(): Promise<void> {
     // Changing runs borrow from a pool of their own: reads, however many, cannot take the
     // connection a migrate or rollback batch needs and fail it half-way.
     changes = openDatabase({ ...config, databaseUrl: config.databaseUrl });
+    copies = copiesOf({ ...config, databaseUrl: config.databaseUrl }, [db, changes]);
   } else {
-    db = await openEmbeddedDatabase(config.pgliteDir);
+    const embedded = await openEmbeddedDatabase(config.pgliteDir);
+    db = embedded.db;
+    copies = pgliteCopies(embedded.pglite);
     if (!tokens) ({ tokens, token: printedToken } = await demoTokens());
   }
 
@@ -92,6 +119,7 @@ async function main(): Promise<void> {
     db: withServiceSchema(db, serviceSchema, 'database'),
     ...(changes ? { changes: withServiceSchema(changes, serviceSchema, 'database') } : {}),
     store: createReportStore(fsObjectStore(config.reportsDir)),
+    copies,
     leaseTtlMs: config.leaseTtlMs,
     healthProbe: new ProbeCache(HEALTH_PROBE_TTL_MS),
     notify: {

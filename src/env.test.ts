@@ -96,4 +96,21 @@ describe('configuration', () => {
     const local = { NOTIFY_SECRET: key, NOTIFY_URL: 'http://127.0.0.1:9/hook', NOTIFY_ALLOW_PRIVATE: 'true' };
     expect(readNodeConfig(local).notifyUrl).toBe('http://127.0.0.1:9/hook');
   });
+
+  it('reads NEON_API_KEY and NEON_PROJECT_ID only together, for rehearsals on Neon branches', () => {
+    expect(readNodeConfig({}).neonApi).toBeUndefined();
+    const both = { NEON_API_KEY: 'napi_x', NEON_PROJECT_ID: 'steep-forest-123456' };
+    expect(readNodeConfig(both).neonApi).toEqual({
+      apiKey: 'napi_x',
+      projectId: 'steep-forest-123456',
+      branchId: undefined,
+      apiUrl: undefined,
+    });
+    expect(readWorkerConfig({ ...both, NEON_BRANCH_ID: 'br-main-1' }).neonApi?.branchId).toBe('br-main-1');
+    expect(() => readNodeConfig({ NEON_API_KEY: 'napi_x' })).toThrow(/NEON_PROJECT_ID: needed with NEON_API_KEY/);
+    expect(() => readNodeConfig({ NEON_PROJECT_ID: 'steep-forest-123456' })).toThrow(/NEON_API_KEY: needed/);
+    const bad = () => readNodeConfig({ ...both, NEON_PROJECT_ID: 'Not A Project' });
+    expect(bad).toThrow(/NEON_PROJECT_ID: must be a Neon project id/);
+    expect(bad).not.toThrow(/napi_x/);
+  });
 });

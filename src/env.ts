@@ -76,6 +76,42 @@ const chatops = {
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }),
 };
+/** Rehearsals on Neon (POST /rehearse): a branch of the database's branch through Neon's API. */
+const neonApi = {
+  NEON_API_KEY: optionalString,
+  NEON_PROJECT_ID: optionalString.refine(
+    (v) => v === undefined || /^[a-z0-9-]{1,60}$/.test(v),
+    'must be a Neon project id',
+  ),
+  NEON_BRANCH_ID: optionalString.refine(
+    (v) => v === undefined || /^[a-z0-9-]{1,60}$/.test(v),
+    'must be a Neon branch id',
+  ),
+  NEON_API_URL: optionalString.refine((v) => v === undefined || URL.canParse(v), 'must be a URL'),
+};
+
+/** NEON_API_KEY and NEON_PROJECT_ID together: where a rehearsal makes its branch. */
+export interface NeonApiConfig {
+  apiKey: string;
+  projectId: string;
+  branchId: string | undefined;
+  apiUrl: string | undefined;
+}
+
+function neonApiConfig(c: {
+  NEON_API_KEY?: string | undefined;
+  NEON_PROJECT_ID?: string | undefined;
+  NEON_BRANCH_ID?: string | undefined;
+  NEON_API_URL?: string | undefined;
+}): NeonApiConfig | undefined {
+  if (!c.NEON_API_KEY && !c.NEON_PROJECT_ID) return undefined;
+  if (!c.NEON_API_KEY || !c.NEON_PROJECT_ID)
+    throw new ConfigError(
+      `Invalid configuration:\n  ${c.NEON_API_KEY ? 'NEON_PROJECT_ID' : 'NEON_API_KEY'}: needed with ${c.NEON_API_KEY ? 'NEON_API_KEY' : 'NEON_PROJECT_ID'} (rehearsals on Neon branches)`,
+    );
+  return { apiKey: c.NEON_API_KEY, projectId: c.NEON_PROJECT_ID, branchId: c.NEON_BRANCH_ID, apiUrl: c.NEON_API_URL };
+}
+
 // Signs the dashboard's session cookies (HMAC-SHA256): 32 characters at least, like a random key.
 const dashboardSecret = optionalString.refine(
   (v) => v === undefined || v.length >= 32,
@@ -87,6 +123,7 @@ const nodeSchema = z.object({
   API_TOKENS: apiTokens,
   WS_PROXY: wsProxy,
   ...chatops,
+  ...neonApi,
   DASHBOARD_SECRET: dashboardSecret,
   REPORTS_DIR: z.string().trim().min(1).default('.sark-migrate/reports'),
   PGLITE_DIR: z.string().trim().min(1).default('.sark-migrate/pglite'),
@@ -101,6 +138,7 @@ const workerSchema = z.object({
   API_TOKENS: apiTokens,
   WS_PROXY: wsProxy,
   ...chatops,
+  ...neonApi,
   DASHBOARD_SECRET: dashboardSecret,
 });
 
@@ -148,6 +186,8 @@ export interface NodeConfig extends ChatopsConfig {
   port: number;
   host: string;
   leaseTtlMs: number;
+  /** NEON_API_KEY, NEON_PROJECT_ID (NEON_BRANCH_ID, NEON_API_URL): rehearsals on Neon branches. */
+  neonApi: NeonApiConfig | undefined;
 }
 
 export interface WorkerConfig extends ChatopsConfig {
@@ -155,6 +195,7 @@ export interface WorkerConfig extends ChatopsConfig {
   apiTokens: TokenEntry[] | undefined;
   wsProxy: string | undefined;
   dashboardSecret: string | undefined;
+  neonApi: NeonApiConfig | undefined;
 }
 
 function parse<T extends z.ZodType>(schema: T, raw: Record<string, unknown>): z.infer<T> {
@@ -179,6 +220,7 @@ export function readNodeConfig(env: Record<string, string | undefined>): NodeCon
     port: c.PORT,
     host: c.HOST,
     leaseTtlMs: c.LEASE_TTL_MS,
+    neonApi: neonApiConfig(c),
     ...chatopsConfig(c),
   };
 }
@@ -190,6 +232,7 @@ export function readWorkerConfig(bindings: Record<string, unknown>): WorkerConfi
     apiTokens: c.API_TOKENS,
     wsProxy: c.WS_PROXY,
     dashboardSecret: c.DASHBOARD_SECRET,
+    neonApi: neonApiConfig(c),
     ...chatopsConfig(c),
   };
 }

@@ -39,6 +39,8 @@ export const ERROR_KINDS = [
   'too-many-runs',
   /** The database refused a write: the service's role may not write there, or the server is read-only. */
   'read-only',
+  /** A rehearsal's throwaway copy could not be made (other sessions on the source, the copy API refused). */
+  'copy-refused',
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 

@@ -124,6 +124,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/rehearse": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rehearse the cutover on a throwaway copy: migrate, validate, benchmark, roll back, validate
+         * @description Copies the database (PostgreSQL: CREATE DATABASE ... TEMPLATE; the embedded database: a PGlite clone; Neon: a branch) and runs the cutover on the copy, never on the database itself: migrate, validate (full), benchmark, a rollback dry run and the rollback on its planId, validate (quick), and checks that v1 came back exactly. Each step's full report is stored under its own id and held in the rehearsal's `steps`. The copy is dropped at the end, whatever happened, unless `keep`. Refused with 409 `copy-refused` when the copy cannot be made (other sessions on a TEMPLATE source, saying which), or `operation-in-progress` while a changing run holds the database.
+         */
+        post: operations["rehearse"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/reports": {
         parameters: {
             query?: never;
@@ -413,7 +433,7 @@ export interface components {
              * @description What operation made the report.
              * @enum {string}
              */
-            kind: "migration" | "validation" | "benchmark" | "optimization" | "rollback";
+            kind: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal";
             /** @description `running` while an operation goes on; then the outcome of its kind (e.g. `passed`, `failed`, `critical`, `succeeded`), `cancelled` when it was cancelled (POST /reports/{id}/cancel), or `abandoned` when the process running it stopped (its lease expired; a new run finishes the job). */
             status: string;
             /** Format: date-time */
@@ -1153,6 +1173,106 @@ export interface components {
              */
             notify?: string;
         };
+        RehearsalReport: components["schemas"]["Report"] & ({
+            /** @enum {string} */
+            kind?: "rehearsal";
+            /** @enum {string} */
+            status?: "passed" | "failed" | "running";
+            summary?: {
+                message: string;
+                steps: number;
+                passed: number;
+                /** @enum {string|null} */
+                failedStep: "migrate" | "validate" | "benchmark" | "rollback-plan" | "rollback" | "validate-after-rollback" | null;
+            };
+            /** @description The throwaway copy the cutover ran on; the source database itself is never changed. */
+            copy: {
+                /** @enum {string} */
+                method: "template" | "pglite-clone" | "neon-branch";
+                /** @description The copy: a database name or a Neon branch name (prefix + report id). */
+                name: string;
+                kept: boolean;
+                dropped: boolean;
+                /** @description How to reach a kept copy, without credentials; null once dropped. */
+                reach: string | null;
+                /** @description Why dropping the copy failed: drop it by its name. */
+                dropError?: string;
+                note?: string;
+            };
+            /** @description v1's rows on the copy (counts and an md5 of every row), before the migration and after the rollback: equal when the rollback gave v1 back exactly. Null when the rollback did not run. */
+            v1Restored: {
+                passed: boolean;
+                before: {
+                    [key: string]: string;
+                };
+                after: {
+                    [key: string]: string;
+                };
+            } | null;
+            steps: components["schemas"]["RehearsalStep"][];
+            /** @description Where /preflight's estimate and its differences from what the rehearsal measured go; null until the two are wired together. */
+            estimate?: {
+                [key: string]: unknown;
+            } | null;
+        } & {
+            [key: string]: unknown;
+        });
+        RehearsalStep: {
+            /** @enum {string} */
+            step: "migrate" | "validate" | "benchmark" | "rollback-plan" | "rollback" | "validate-after-rollback";
+            /** @description The step's own report status (`succeeded`, `passed`, `planned`, ...); `failed` when it threw; `not-run` after a step that threw. */
+            status: string;
+            /** @description Whether the step did what a cutover needs of it. */
+            passed: boolean;
+            /**
+             * @description The step's full report, stored too: GET /reports/{id}. Null when it did not run.
+             * @example 019ab8f2-6c1e-7d3a-9f21-4c8e2b7a1d05
+             */
+            reportId: string | null;
+            durationMs: number | null;
+            /** @description The step's report summary. */
+            summary: {
+                [key: string]: unknown;
+            } | null;
+            /** @description Why the step stopped, when it threw. */
+            error?: {
+                kind: string;
+                detail: string;
+            };
+            report?: components["schemas"]["Report"] & unknown;
+        };
+        RehearseRequest: {
+            /**
+             * @description Keep the copy afterwards (a TEMPLATE copy's database, a Neon branch; not an in-memory PGlite clone): the report's `copy.reach` says where it is, without credentials. Drop it yourself when done.
+             * @default false
+             */
+            keep?: boolean;
+            /**
+             * @description The benchmark step's runs (all eight patterns, default parameters).
+             * @default {
+             *       "iterations": 10,
+             *       "warmup": 2
+             *     }
+             */
+            benchmark?: {
+                /**
+                 * @description Timed runs per pattern.
+                 * @default 10
+                 */
+                iterations?: number;
+                /**
+                 * @description Untimed runs per pattern first.
+                 * @default 2
+                 */
+                warmup?: number;
+            };
+            /**
+             * Format: uri
+             * @description https URL on a public host: when the run ends (or, with respond-async, is refused before it starts), its summary (id, kind, status, summary, exitCode, finishedAt, link) is POSTed there, signed per Standard Webhooks with NOTIFY_SECRET, retried on 5xx and timeouts; each attempt is recorded in the report. Default: NOTIFY_URL.
+             * @example https://ci.example.com/hooks/sark-migrate
+             */
+            notify?: string;
+        };
         ReportList: {
             /** @description Newest first. */
             items: components["schemas"]["ReportSummary"][];
@@ -1172,7 +1292,7 @@ export interface components {
              * @description What operation made the report.
              * @enum {string}
              */
-            kind: "migration" | "validation" | "benchmark" | "optimization" | "rollback";
+            kind: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal";
             /** @description `running` while an operation goes on; then the outcome of its kind (e.g. `passed`, `failed`, `critical`, `succeeded`), `cancelled` when it was cancelled (POST /reports/{id}/cancel), or `abandoned` when the process running it stopped (its lease expired; a new run finishes the job). */
             status: string;
             /** Format: date-time */
@@ -1369,7 +1489,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another changing operation holds the database, a plan is stale, or the database refused a row (`constraint-violation`, naming the constraint). */
+            /** @description Another changing operation holds the database, a plan is stale, the database refused a row (`constraint-violation`, naming the constraint), or a rehearsal's copy could not be made (`copy-refused`, saying why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1489,7 +1609,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another changing operation holds the database, a plan is stale, or the database refused a row (`constraint-violation`, naming the constraint). */
+            /** @description Another changing operation holds the database, a plan is stale, the database refused a row (`constraint-violation`, naming the constraint), or a rehearsal's copy could not be made (`copy-refused`, saying why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1609,7 +1729,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another changing operation holds the database, a plan is stale, or the database refused a row (`constraint-violation`, naming the constraint). */
+            /** @description Another changing operation holds the database, a plan is stale, the database refused a row (`constraint-violation`, naming the constraint), or a rehearsal's copy could not be made (`copy-refused`, saying why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1738,7 +1858,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another changing operation holds the database, a plan is stale, or the database refused a row (`constraint-violation`, naming the constraint). */
+            /** @description Another changing operation holds the database, a plan is stale, the database refused a row (`constraint-violation`, naming the constraint), or a rehearsal's copy could not be made (`copy-refused`, saying why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1867,7 +1987,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another changing operation holds the database, a plan is stale, or the database refused a row (`constraint-violation`, naming the constraint). */
+            /** @description Another changing operation holds the database, a plan is stale, the database refused a row (`constraint-violation`, naming the constraint), or a rehearsal's copy could not be made (`copy-refused`, saying why). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1923,11 +2043,140 @@ export interface operations {
             };
         };
     };
+    rehearse: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `respond-async`: answer 202 at once with `Location: /reports/{id}`; the report shows progress until it ends. */
+                prefer?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RehearseRequest"];
+            };
+        };
+        responses: {
+            /** @description The rehearsal report (also stored), with each step's report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RehearsalReport"];
+                };
+            };
+            /** @description Accepted: the report, stored with `status: "running"`; poll `Location`. Always with `Prefer: respond-async` (`Preference-Applied` says so). On Workers, where every run is a Workflow, also without it when the run has not ended within the synchronous budget (20 s, `SYNC_BUDGET_MS`); Node answers synchronously unless asked. */
+            202: {
+                headers: {
+                    /** @description /reports/{id} */
+                    Location: string;
+                    "Preference-Applied"?: "respond-async";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description Bad input: `errors` names each offending field. `invalid-value`: the database refused a value the request carried (`sqlstate` says why). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an unknown one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another changing operation holds the database, a plan is stale, the database refused a row (`constraint-violation`, naming the constraint), or a rehearsal's copy could not be made (`copy-refused`, saying why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database does not have a schema the operation can work on; `missing` names what lacks. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token already has a read running (`runningReportId`): one at a time per token; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The client closed the request: the operation stopped, and its stored report says so. */
+            499: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the report store is unreachable, or every connection to the database is busy (`reason: connections-busy`), with `Retry-After`; or the service is not configured. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listReports: {
         parameters: {
             query?: {
                 /** @description What operation made the report. */
-                kind?: "migration" | "validation" | "benchmark" | "optimization" | "rollback";
+                kind?: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal";
                 /** @description Page size, 1 to 100. */
                 limit?: number;
                 /** @description The `nextCursor` of the previous page. */
@@ -2113,7 +2362,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another changing operation holds the database, a plan is stale, or the database refused a row (`constraint-violation`, naming the constraint). */
+            /** @description Another changing operation holds the database, a plan is stale, the database refused a row (`constraint-violation`, naming the constraint), or a rehearsal's copy could not be made (`copy-refused`, saying why). */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -50,6 +50,15 @@ function detailsOf(report: Report, program: string): string[] {
         return (o.applied ?? []).map((a) => `  ${a.name}: ${a.status}${a.error ? ` (${a.error})` : ''}`);
       return (o.recommendations ?? []).map((r) => `  ${r.name}: priority ${r.priority}`);
     }
+    case 'rehearsal': {
+      const h = report as Schemas['RehearsalReport'];
+      return [
+        ...(h.steps ?? []).map(
+          (s) => `  ${s.passed ? '✓' : '✗'} ${s.step}: ${s.status}${s.error ? ` (${s.error.detail})` : ''}`,
+        ),
+        `  copy: ${h.copy.method} ${h.copy.name}, ${h.copy.dropped ? 'dropped' : `kept: ${h.copy.reach ?? ''}`}`,
+      ];
+    }
   }
 }
 

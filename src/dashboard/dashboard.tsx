@@ -21,6 +21,7 @@ import { REPORT_KINDS, type Report, type ReportKind } from '../reports/schemas.j
 import { benchmarkBodySchema } from '../routes/benchmark/benchmark.routes.js';
 import { migrateBodySchema } from '../routes/migrate/migrate.routes.js';
 import { optimizeBodySchema } from '../routes/optimize/optimize.routes.js';
+import { rehearseBodySchema } from '../routes/rehearse/rehearse.routes.js';
 import { startRun } from '../routes/operation.js';
 import { rollbackBodySchema } from '../routes/rollback/rollback.routes.js';
 import { validateBodySchema } from '../routes/validate/validate.routes.js';
@@ -28,6 +29,7 @@ import { DASHBOARD_CSS, LIVE_JS } from './assets.js';
 import type { Viewer } from './layout.js';
 import { BenchmarkSection, type BaselineChoice } from './pages/benchmark.js';
 import { OptimizeSection } from './pages/optimize.js';
+import { RehearsalSection } from './pages/rehearsal.js';
 import { ReportPage, RunSection, type LeaseView } from './pages/report.js';
 import { listRuns, RunsPage, RUN_STATUSES } from './pages/runs.js';
 import { ConfirmPage, HealthPage, MessagePage, SignInPage } from './pages/simple.js';
@@ -237,6 +239,9 @@ dashboardRouter.get('/reports/:id', async (c) => {
     case 'optimization':
       section = <OptimizeSection viewer={viewer} report={report} />;
       break;
+    case 'rehearsal':
+      section = <RehearsalSection report={report} />;
+      break;
   }
   return page(
     c,
@@ -281,13 +286,18 @@ const STARTS: Record<ReportKind, (form: Record<string, unknown>) => object> = {
   validation: () => requestOf(validateBodySchema, {}),
   benchmark: () => requestOf(benchmarkBodySchema, {}),
   optimization: () => requestOf(optimizeBodySchema, {}),
+  rehearsal: () => {
+    const { benchmark, ...rest } = requestOf(rehearseBodySchema, {}) as z.infer<typeof rehearseBodySchema>;
+    return { ...rest, ...benchmark };
+  },
 };
 
 /** Starts a dry run (or a read) with the API's defaults, and follows it on its page. */
 dashboardRouter.post('/start/:kind', async (c) => {
   const kind = REPORT_KINDS.find((k) => k === c.req.param('kind'));
   if (!kind) throw new HttpProblem('not-found', `No operation ${c.req.param('kind')}.`);
-  requireGrant(c, 'run', `starting a ${kind}`);
+  // A rehearsal changes nothing on the database but makes and drops a copy of it: `apply`, as its endpoint.
+  requireGrant(c, kind === 'rehearsal' ? 'apply' : 'run', `starting a ${kind}`);
   const result = await startRun(c as never, kind, STARTS[kind](await c.req.parseBody()), { respondAsync: true });
   return c.redirect(`/dashboard/reports/${result.report.id}`, 303);
 });

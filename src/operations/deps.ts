@@ -1,3 +1,4 @@
+import type { CopyProvider } from '../adapters/copies/types.js';
 import type { Database } from '../adapters/db/types.js';
 import type { ReportStore } from '../reports/store.js';
 import type { HealthReport, ProbeCache } from './probe.js';
@@ -15,6 +16,8 @@ export interface AppDeps {
    */
   changes?: Database;
   store: ReportStore;
+  /** How a rehearsal (POST /rehearse) copies the database: by runtime; absent, rehearsals are refused (503). */
+  copies?: CopyProvider | undefined;
   /**
    * Keeps an operation going after the response (respond-async) or a client that went away;
    * the runtime decides how long it may run.

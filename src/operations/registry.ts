@@ -4,6 +4,7 @@ import { benchmark, type BenchmarkInput } from './benchmark.js';
 import type { AppDeps } from './deps.js';
 import { migrate, type MigrateInput } from './migrate.js';
 import { optimize, type OptimizeInput } from './optimize/index.js';
+import { rehearse, type RehearseInput } from './rehearse.js';
 import { rollback, type RollbackInput } from './rollback/index.js';
 import type { OperationContext } from './runner.js';
 import { isChanging } from './runs.js';
@@ -29,6 +30,9 @@ export function operationFor(
       return (ctx) => validate(db, as<ValidateInput>(), ctx as never);
     case 'optimization':
       return (ctx) => optimize(db, as<OptimizeInput>(), ctx as never);
+    case 'rehearsal':
+      // Changes nothing on the database (its copy's): it reads the lease there, and its steps run on the copy.
+      return (ctx) => rehearse(deps, as<RehearseInput>(), ctx as never);
     case 'benchmark':
       return async (ctx) => {
         const input = as<BenchmarkInput>();

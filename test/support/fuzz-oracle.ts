@@ -72,7 +72,12 @@ export function expectationOf(document: unknown, request: FuzzRequest): Expectat
   if (secured && (request.caller === 'none' || request.caller === 'junk')) return { ...expectation, status: 401 };
   // The README's endpoint table: a GET needs `read`, every POST at least `run`; checked before the input.
   // /mcp lets any known token in: each of its tools is a request of its own, with that request's scope.
-  const scope: Scope | 'any' = endpoint.path === '/mcp' ? 'any' : endpoint.method === 'GET' ? 'read' : 'run';
+  // An operation whose requirement names a role (`bearerAuth: ['apply']`, /rehearse) needs that one.
+  const named = requirements
+    .flatMap((r) => Object.values(r).flat())
+    .find((role): role is Scope => typeof role === 'string');
+  const scope: Scope | 'any' =
+    endpoint.path === '/mcp' ? 'any' : (named ?? (endpoint.method === 'GET' ? 'read' : 'run'));
   if (secured && scope !== 'any' && !grants(TOKEN_SCOPES[request.caller as TokenName], scope))
     return { ...expectation, status: 403 };
 

@@ -19,7 +19,13 @@ export interface PgCompatiblePool {
   end(): Promise<void>;
   /** Requests waiting for a connection (node-postgres' public counter; Neon's Pool inherits it). */
   readonly waitingCount: number;
+  /** Connections open, and of those the idle ones (node-postgres' public counters). */
+  readonly totalCount: number;
+  readonly idleCount: number;
 }
+
+/** How long quiesce waits for the pool's busy connections to come back before it lets fn see them. */
+export const QUIESCE_WAIT_MS = 10_000;
 
 /** How many connections a pool opens, and how many requests may queue for one before the next is refused. */
 export interface PoolBounds {
@@ -101,8 +107,13 @@ export const CONNECTION_LIMITS = {
 
 /** A Database over any pg-compatible pool: one connection per transaction or locked session. */
 export function poolDatabase(pool: PgCompatiblePool, driver: DriverName, bounds: PoolBounds): Database {
-  const admit = () => {
+  // While quiesced (a rehearsal's TEMPLATE copy of this database), checkouts wait here.
+  let quiesced: Promise<void> | null = null;
+  // Synchronous when not quiesced: the queue is counted as the checkout joins it, in the same tick.
+  const admit = (): Promise<void> | undefined => {
+    if (quiesced) return quiesced.then(admit);
     if (pool.waitingCount >= bounds.maxWaiting) throw poolBusy(bounds);
+    return undefined;
   };
   const pooled = queryableOf(pool);
   const sessionOf = (client: PgCompatibleClient): Session => {
@@ -115,7 +126,8 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName, bounds:
    * failing statement (already rolled back) goes back to the pool.
    */
   async function withClient<T>(fn: (client: PgCompatibleClient, discard: () => void) => Promise<T>): Promise<T> {
-    admit();
+    const waiting = admit();
+    if (waiting) await waiting;
     const client = await checkout(pool);
     let broken = false;
     try {
@@ -132,7 +144,8 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName, bounds:
   return {
     driver,
     query: async (text, params) => {
-      admit();
+      const waiting = admit();
+      if (waiting) await waiting;
       return pooled.query(text, params);
     },
     transaction: (fn, options) => withClient((client) => sessionOf(client).transaction(fn, options)),
@@ -162,6 +175,23 @@ export function poolDatabase(pool: PgCompatiblePool, driver: DriverName, bounds:
         }
         return result;
       }),
+    async quiesce<T>(fn: () => Promise<T>): Promise<T> {
+      while (quiesced) await quiesced;
+      let reopen!: () => void;
+      quiesced = new Promise<void>((resolve) => (reopen = resolve));
+      try {
+        const deadline = Date.now() + QUIESCE_WAIT_MS;
+        while (pool.totalCount > pool.idleCount && Date.now() < deadline)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        // Checkouts take the idle connections first: each is taken and closed.
+        const idle = await Promise.all(Array.from({ length: pool.idleCount }, () => checkout(pool)));
+        for (const client of idle) client.release(true);
+        return await fn();
+      } finally {
+        quiesced = null;
+        reopen();
+      }
+    },
     close: () => pool.end(),
   };
 }

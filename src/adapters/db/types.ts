@@ -66,6 +66,13 @@ export interface Database extends Session {
    * database is wrapped by src/db/service-migrations.ts), or throws why it cannot.
    */
   prepareChange?(): Promise<void>;
+  /**
+   * Runs fn while this database holds no connection of its own to the server (a pool's idle ones
+   * closed, new checkouts waiting until fn ends): what CREATE DATABASE ... TEMPLATE needs of the
+   * service's own pools on its source. Busy connections are waited for a while, then left to fn
+   * to see. Pools only; absent elsewhere.
+   */
+  quiesce?<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
