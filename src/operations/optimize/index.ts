@@ -10,11 +10,13 @@ import type { OptimizeInput } from './input.js';
 import { plan } from './plan.js';
 
 const indexes = (n: number) => count(n, 'index', 'indexes');
-/** "3 indexes", or "2 indexes and 1 materialized view" where views were applied too. */
+/** "3 indexes", or "4 (3 indexes and 1 materialized view)" where views were applied too. */
 const remedies = (applied: readonly Applied[]) => {
   const views = applied.filter((a) => a.kind === 'materialized view').length;
   const ix = indexes(applied.length - views);
-  return views ? `${ix} and ${count(views, 'materialized view')}` : ix;
+  if (!views) return ix;
+  const mv = count(views, 'materialized view');
+  return views === applied.length ? mv : `${applied.length} (${ix} and ${mv})`;
 };
 
 /** What apply took from the plan when no index was named, and why; or that the plan has nothing worth building. */

@@ -283,6 +283,7 @@ for (const target of databaseTargets()) {
         'admin',
       );
       expect(report).toMatchObject({ status: 'succeeded', summary: { built: 1, failed: 0 } });
+      expect(report.summary.message).toMatch(/Built 1 of 1 materialized view;/);
       const applied = report.applied[0]!;
       expect(applied).toMatchObject({ name: VIEW, kind: 'materialized view', status: 'built' });
       expect(applied.buildMs).toBeGreaterThanOrEqual(0);
