@@ -70,7 +70,7 @@ const PLANS: Record<string, Plan> = {
   'POST /optimize': {
     share: 0.5,
     cheap: { iterations: 2, warmup: 1 },
-    proseRules: ['indexes'], // no name twice
+    proseRules: ['indexes', 'views'], // no name twice
   },
   // MCP's own rules beyond JSON-RPC's shape: one initialize per batch, `params._meta` as MCP defines it.
   'POST /mcp': { share: 0.5, proseRules: ['(body)'] },

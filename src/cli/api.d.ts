@@ -115,7 +115,7 @@ export interface paths {
         put?: never;
         /**
          * Index health, recommendations proven by the planner and by measurement, concurrent builds
-         * @description `analyze` lists every index of the v2 tables with its size and scans, flagging unused, duplicate and INVALID ones, and foreign keys without an index. `plan` evaluates candidate indexes (SARK's four, and those the patterns' plans call for) with HypoPG where it is installed, and changes nothing. `apply` holds the advisory lock and builds the named indexes (none named: those the current plan rates high or medium, listed with why in `selection`) with CREATE INDEX CONCURRENTLY outside a transaction, dropping the INVALID index a failed build leaves; then ANALYZE and before/after timings.
+         * @description `analyze` lists every index of the v2 tables with its size and scans, flagging unused, duplicate and INVALID ones, and foreign keys without an index. `plan` evaluates candidate indexes (SARK's four, and those the patterns' plans call for) with HypoPG where it is installed, and the materialized view a pattern needs where its plan shows no index can serve it (its cost estimated), and changes nothing. `apply` holds the advisory lock and builds the named indexes (none named: those the current plan rates high or medium, listed with why in `selection`) with CREATE INDEX CONCURRENTLY outside a transaction, dropping the INVALID index a failed build leaves; then ANALYZE and before/after timings. A materialized view is built in one transaction (rolled back whole on failure), its REFRESH ... CONCURRENTLY timed, and its pattern timed before and through it.
          */
         post: operations["optimize"];
         delete?: never;
@@ -843,6 +843,24 @@ export interface components {
             roundTripMs: components["schemas"]["Distribution"];
             serverMs: components["schemas"]["Distribution"] & unknown;
             plan: components["schemas"]["PlanSummary"];
+            /** @description The materialized view of /optimize the pattern was timed through (its statement is `sql`), present when the view exists and returned the same rows as the pattern itself in this run; the pattern itself is timed too, in `original`, so nothing is hidden. */
+            via?: string;
+            /** @description With `via`: the pattern's own statement, timed in the same run. */
+            original?: {
+                sql: string;
+                rows: number | null;
+                p50Ms: number | null;
+                p95Ms: number | null;
+                p99Ms: number | null;
+                withinTarget: boolean | null;
+                indexes: string[];
+                error?: string;
+            };
+            /** @description A view exists for the pattern but was not timed through: it returned other rows than the pattern (stale since its last refresh), or is not populated. The figures are then the pattern's own. */
+            viaSkipped?: {
+                view: string;
+                reason: string;
+            };
         };
         /** @description Each run as a client sees it, timed as pgbench times it: from sending the statement to the arrival of ReadyForQuery, its rows counted. Through pg without TLS the rows are not decoded (as pgbench); through the Neon driver, or pg over TLS, the driver decodes each field first (about 1 µs a row); on PGlite, around its query(). The top-level *Ms fields. */
         Distribution: {
@@ -950,7 +968,7 @@ export interface components {
                 foreignKeysWithoutIndex?: number;
                 /** @description plan, and apply without `indexes`: high and medium priority candidates. */
                 recommended?: string[];
-                /** @description apply: indexes built. */
+                /** @description apply: indexes and materialized views built. */
                 built?: number;
                 failed?: number;
                 invalidIndexes?: number;
@@ -993,6 +1011,8 @@ export interface components {
                 p95Ms: number | null;
                 withinTarget: boolean | null;
                 indexes: string[];
+                /** @description The materialized view the pattern was timed through, as /benchmark does. */
+                via?: string;
                 whyNoIndex?: {
                     reason: string;
                     remedy: string;
@@ -1038,7 +1058,12 @@ export interface components {
         };
         Recommendation: {
             /** @enum {string} */
-            name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin";
+            name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "mv_cross_protocol_capabilities";
+            /**
+             * @description `materialized view`: where no index can serve a pattern (see `diagnoses[].whyNoIndex`). Absent in reports made before views: an index.
+             * @enum {string}
+             */
+            kind?: "index" | "materialized view";
             sql: string;
             /**
              * @description `seed`: one of SARK's four; `plan`: called for by a pattern's plan.
@@ -1064,10 +1089,16 @@ export interface components {
                 estimatedSizeBytes: number | null;
                 note: string;
             };
+            refresh?: components["schemas"]["ViewRefresh"];
+            /** @description A materialized view: what its readers see between refreshes. */
+            staleness?: string;
         };
         Evaluation: {
-            /** @enum {string} */
-            method: "hypopg" | "unevaluated" | "exists";
+            /**
+             * @description `estimated`: a materialized view, which cannot be planned before it exists: the original's planner cost, and an upper bound of the view's (one random page per row its ordered index scan reads).
+             * @enum {string}
+             */
+            method: "hypopg" | "estimated" | "unevaluated" | "exists";
             reason?: string;
             /** @description HypoPG: the planner's cost of each query without and with the hypothetical index. */
             probes?: {
@@ -1080,17 +1111,38 @@ export interface components {
             }[];
             estimatedSizeBytes?: number;
         };
-        /** @description Measured p50/p95 of each query the index serves, before and after the build. */
+        /** @description What keeping a materialized view current costs. */
+        ViewRefresh: {
+            statement: string;
+            /** @description The rows the view would hold (the planner's estimate). */
+            estimatedRows: number;
+            /** @description The planner's cost of the defining query, which every refresh runs. */
+            definitionCost: number;
+            /** @description Measured by apply (a REFRESH ... CONCURRENTLY right after the build); null in a plan. */
+            measuredMs: number | null;
+            note: string;
+        };
+        /** @description Measured p50/p95 of each query the index serves, before and after the build; for a materialized view, the pattern before and through the view after. */
         AppliedIndex: {
             /** @enum {string} */
-            name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin";
+            name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "mv_cross_protocol_capabilities";
+            /**
+             * @description `materialized view`: where no index can serve a pattern (see `diagnoses[].whyNoIndex`). Absent in reports made before views: an index.
+             * @enum {string}
+             */
+            kind?: "index" | "materialized view";
             sql: string;
-            /** @enum {string} */
-            status: "built" | "exists" | "failed" | "skipped";
+            /**
+             * @description `refreshed`: a materialized view that existed, brought up to date (REFRESH ... CONCURRENTLY).
+             * @enum {string}
+             */
+            status: "built" | "exists" | "refreshed" | "failed" | "skipped";
             reason?: string;
             /** @description Why the build failed (PostgreSQL's message). */
             error?: string;
             buildMs?: number;
+            /** @description A materialized view: REFRESH MATERIALIZED VIEW CONCURRENTLY, measured after the build. */
+            refreshMs?: number;
             /** @description Only if a failed build left an INVALID index that could not be dropped: the statement to run. */
             invalidLeft?: string;
             notes: string[];
@@ -1119,7 +1171,7 @@ export interface components {
             /** @description The high- and medium-priority recommendations: built. */
             chosen: {
                 /** @enum {string} */
-                name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin";
+                name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "mv_cross_protocol_capabilities";
                 /** @enum {string} */
                 priority: "high" | "medium" | "low" | "none" | "unknown";
                 /** @description Why it was chosen or passed over, from its evaluation. */
@@ -1128,7 +1180,7 @@ export interface components {
             /** @description The other candidates: not built unless named in `indexes`. */
             passedOver: {
                 /** @enum {string} */
-                name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin";
+                name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "mv_cross_protocol_capabilities";
                 /** @enum {string} */
                 priority: "high" | "medium" | "low" | "none" | "unknown";
                 /** @description Why it was chosen or passed over, from its evaluation. */
@@ -1144,6 +1196,8 @@ export interface components {
             action?: "analyze" | "plan" | "apply";
             /** @description Candidates by name: for apply, the indexes to build (left out, apply builds the current plan's high- and medium-priority recommendations and names them in `selection`); for plan, the candidates to evaluate: `ix_resources_protocol_active` (seed), `ix_capabilities_resource_name_sensitivity` (seed), `ix_capabilities_input_schema_type` (seed), `ix_cost_tracking_principal_timestamp` (seed), `ix_capabilities_sensitivity_name` (plan), `ix_capabilities_input_schema_gin` (plan). */
             indexes?: ("ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin")[];
+            /** @description Materialized views by name, for patterns no index can serve: for apply, the views to build (one transaction each: created with their data and indexes, or not at all) or, where one exists, to refresh concurrently, each timed; for plan, the views to evaluate. Naming `indexes` or `views` applies only what is named. `mv_cross_protocol_capabilities` (for cross_protocol_capabilities). */
+            views?: "mv_cross_protocol_capabilities"[];
             /**
              * @description apply: timed runs of each query before and after.
              * @default 10

@@ -320,11 +320,16 @@ function applyPlanOf(report: Report, index: string | undefined): ApplyPlan {
   if (report.kind === 'optimization') {
     const candidate = ((report.recommendations ?? []) as Recommendation[]).find((r) => r.name === index);
     if (!candidate) throw notAppliable(`recommends no index named ${index ?? '(none)'}`);
+    const view = candidate.kind === 'materialized view';
     return {
       kind: 'optimization',
-      request: optimizeBodySchema.parse({ action: 'apply', indexes: [candidate.name] }),
+      request: optimizeBodySchema.parse(
+        view ? { action: 'apply', views: [candidate.name] } : { action: 'apply', indexes: [candidate.name] },
+      ),
       title: `Build ${candidate.name}?`,
-      what: `Builds the index concurrently (CREATE INDEX CONCURRENTLY) while holding the database's lease, then measures the queries it serves before and after. Priority ${candidate.priority}.`,
+      what: view
+        ? `Builds the materialized view and its indexes in one transaction (nothing is left if it fails) while holding the database's lease, times a concurrent refresh, then measures the pattern it serves before and through it. Priority ${candidate.priority}.`
+        : `Builds the index concurrently (CREATE INDEX CONCURRENTLY) while holding the database's lease, then measures the queries it serves before and after. Priority ${candidate.priority}.`,
       sql: candidate.sql,
       fields: { index: candidate.name },
     };

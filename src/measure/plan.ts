@@ -13,6 +13,7 @@ export interface PlanNode {
   'Relation Name'?: string;
   'Index Name'?: string;
   'Plan Rows'?: number;
+  'Plan Width'?: number;
   'Actual Rows'?: number;
   'Actual Loops'?: number;
   'Total Cost'?: number;

@@ -139,6 +139,33 @@ export const patternResultSchema = z
       ].join(' '),
     }),
     plan: planSchema.nullable(),
+    via: z
+      .string()
+      .optional()
+      .openapi({
+        description: [
+          'The materialized view of /optimize the pattern was timed through (its statement is `sql`), present',
+          'when the view exists and returned the same rows as the pattern itself in this run; the pattern',
+          'itself is timed too, in `original`, so nothing is hidden.',
+        ].join(' '),
+      }),
+    original: z
+      .object({
+        sql: z.string(),
+        rows: z.number().int().nullable(),
+        p50Ms: nullableMs,
+        p95Ms: nullableMs,
+        p99Ms: nullableMs,
+        withinTarget: z.boolean().nullable(),
+        indexes: z.array(z.string()),
+        error: z.string().optional(),
+      })
+      .optional()
+      .openapi({ description: "With `via`: the pattern's own statement, timed in the same run." }),
+    viaSkipped: z.object({ view: z.string(), reason: z.string() }).optional().openapi({
+      description:
+        "A view exists for the pattern but was not timed through: it returned other rows than the pattern (stale since its last refresh), or is not populated. The figures are then the pattern's own.",
+    }),
   })
   .openapi('PatternResult');
 

@@ -1,4 +1,5 @@
 import { CANDIDATE_NAMES, CANDIDATES } from '../sql/optimize.js';
+import { VIEW_NAMES, VIEWS } from '../sql/views.js';
 import { reportSchema, type ReportOf } from './schemas.js';
 import { z } from './zod.js';
 
@@ -6,9 +7,18 @@ export const OPTIMIZE_ACTIONS = ['analyze', 'plan', 'apply'] as const;
 export type OptimizeAction = (typeof OPTIMIZE_ACTIONS)[number];
 
 export const candidateNameSchema = z.enum(CANDIDATE_NAMES);
+export const viewNameSchema = z.enum(VIEW_NAMES);
+/** What a recommendation or an applied entry names: an index, or a materialized view. */
+const remedyNameSchema = z.enum([...CANDIDATE_NAMES, ...VIEW_NAMES]);
+const kindSchema = z.enum(['index', 'materialized view']).optional().openapi({
+  description:
+    '`materialized view`: where no index can serve a pattern (see `diagnoses[].whyNoIndex`). Absent in reports made before views: an index.',
+});
 
 /** Each index /optimize may build, and where it comes from (`seed`: SARK's four; `plan`: a pattern's plan). */
 export const CANDIDATE_CATALOGUE = CANDIDATE_NAMES.map((name) => ({ name, origin: CANDIDATES[name].origin }));
+/** Each materialized view /optimize may build, and the pattern it serves. */
+export const VIEW_CATALOGUE = VIEW_NAMES.map((name) => ({ name, pattern: VIEWS[name].pattern }));
 
 const indexSchema = z
   .object({
@@ -71,7 +81,7 @@ const probeSchema = z.object({
 const prioritySchema = z.enum(['high', 'medium', 'low', 'none', 'unknown']);
 
 const choiceSchema = z.object({
-  name: candidateNameSchema,
+  name: remedyNameSchema,
   priority: prioritySchema,
   reason: z.string().openapi({ description: 'Why it was chosen or passed over, from its evaluation.' }),
 });
@@ -89,9 +99,24 @@ const selectionSchema = z
       'apply without `indexes`: the indexes taken from the current plan (its high- and medium-priority recommendations), and why.',
   });
 
+const refreshSchema = z
+  .object({
+    statement: z.string(),
+    estimatedRows: z.number().int().openapi({ description: "The rows the view would hold (the planner's estimate)." }),
+    definitionCost: z
+      .number()
+      .openapi({ description: "The planner's cost of the defining query, which every refresh runs." }),
+    measuredMs: z.number().int().nullable().openapi({
+      description: 'Measured by apply (a REFRESH ... CONCURRENTLY right after the build); null in a plan.',
+    }),
+    note: z.string(),
+  })
+  .openapi('ViewRefresh', { description: 'What keeping a materialized view current costs.' });
+
 const recommendationSchema = z
   .object({
-    name: candidateNameSchema,
+    name: remedyNameSchema,
+    kind: kindSchema,
     sql: z.string(),
     origin: z
       .enum(['seed', 'plan'])
@@ -101,7 +126,10 @@ const recommendationSchema = z
     evidence: z.array(z.string()),
     evaluation: z
       .object({
-        method: z.enum(['hypopg', 'unevaluated', 'exists']),
+        method: z.enum(['hypopg', 'estimated', 'unevaluated', 'exists']).openapi({
+          description:
+            "`estimated`: a materialized view, which cannot be planned before it exists: the original's planner cost, and an upper bound of the view's (one random page per row its ordered index scan reads).",
+        }),
         reason: z.string().optional(),
         probes: z.array(probeSchema).optional().openapi({
           description: "HypoPG: the planner's cost of each query without and with the hypothetical index.",
@@ -123,17 +151,28 @@ const recommendationSchema = z
       estimatedSizeBytes: z.number().int().nullable(),
       note: z.string(),
     }),
+    refresh: refreshSchema.optional(),
+    staleness: z
+      .string()
+      .optional()
+      .openapi({ description: 'A materialized view: what its readers see between refreshes.' }),
   })
   .openapi('Recommendation');
 
 const appliedSchema = z
   .object({
-    name: candidateNameSchema,
+    name: remedyNameSchema,
+    kind: kindSchema,
     sql: z.string(),
-    status: z.enum(['built', 'exists', 'failed', 'skipped']),
+    status: z.enum(['built', 'exists', 'refreshed', 'failed', 'skipped']).openapi({
+      description: '`refreshed`: a materialized view that existed, brought up to date (REFRESH ... CONCURRENTLY).',
+    }),
     reason: z.string().optional(),
     error: z.string().optional().openapi({ description: "Why the build failed (PostgreSQL's message)." }),
     buildMs: z.number().int().optional(),
+    refreshMs: z.number().int().optional().openapi({
+      description: 'A materialized view: REFRESH MATERIALIZED VIEW CONCURRENTLY, measured after the build.',
+    }),
     invalidLeft: z.string().optional().openapi({
       description: 'Only if a failed build left an INVALID index that could not be dropped: the statement to run.',
     }),
@@ -151,7 +190,8 @@ const appliedSchema = z
     conclusion: z.string().optional(),
   })
   .openapi('AppliedIndex', {
-    description: 'Measured p50/p95 of each query the index serves, before and after the build.',
+    description:
+      'Measured p50/p95 of each query the index serves, before and after the build; for a materialized view, the pattern before and through the view after.',
   });
 
 const whyNoIndexSchema = z.object({ reason: z.string(), remedy: z.string() }).nullable();
@@ -170,7 +210,7 @@ export const optimizationReportSchema = reportSchema
         .array(z.string())
         .optional()
         .openapi({ description: 'plan, and apply without `indexes`: high and medium priority candidates.' }),
-      built: z.number().int().optional().openapi({ description: 'apply: indexes built.' }),
+      built: z.number().int().optional().openapi({ description: 'apply: indexes and materialized views built.' }),
       failed: z.number().int().optional(),
       invalidIndexes: z.number().int().optional(),
     }),
@@ -208,6 +248,10 @@ export const optimizationReportSchema = reportSchema
           p95Ms: z.number().nullable(),
           withinTarget: z.boolean().nullable(),
           indexes: z.array(z.string()),
+          via: z
+            .string()
+            .optional()
+            .openapi({ description: 'The materialized view the pattern was timed through, as /benchmark does.' }),
           whyNoIndex: whyNoIndexSchema.optional(),
         }),
       )

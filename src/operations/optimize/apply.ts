@@ -1,7 +1,7 @@
 import type { Database, Queryable, Session } from '../../adapters/db/types.js';
 import { saidOf } from '../../errors.js';
 import { explain, whyNoIndex } from '../../measure/plan.js';
-import type { Applied, AppliedQuery, Measured, TargetCheck, Verdict } from '../../reports/optimization.js';
+import type { Applied, AppliedQuery, Measured, TargetCheck } from '../../reports/optimization.js';
 import { BENCHMARK_DEFAULTS, explainCostSql, PATTERN_NAMES, PATTERNS } from '../../sql/benchmark.js';
 import { analyzeSql, V2_TABLES } from '../../sql/catalog.js';
 import { existingTables } from '../../sql/introspection.js';
@@ -18,30 +18,24 @@ import {
   type CandidateName,
 } from '../../sql/optimize.js';
 import { execute, queryOne, queryRows } from '../../sql/sql.js';
-import { measureQuery, type Measurement } from '../benchmark.js';
+import { measurePattern, measureQuery, type Measurement } from '../benchmark.js';
 import { withLease } from '../lease.js';
 import { onceInRun } from '../runs.js';
 import { statementsTaking, type OperationContext, type StepOptions } from '../runner.js';
 import { chooseFromPlan, PLANNING } from './choose.js';
 import type { OptimizeInput } from './input.js';
 import { QUERIES } from './plan.js';
+import { applyView } from './views.js';
+import { viewDefinition, VIEWS, type ViewName } from '../../sql/views.js';
+import type { PatternName } from '../../sql/benchmark.js';
 
 /** How long dropping an INVALID index may wait for the transactions that block it. */
 const CLEANUP_LOCK_TIMEOUT_MS = 60_000;
 const MEASURE_TIMEOUT_MS = 120_000;
 
-/**
- * Faster or slower only when the two sets of runs barely overlap: one p50 beyond the other's
- * p95 (the other's p5 when faster), by more than 20%. No fixed millisecond floor, so a
- * sub-millisecond query made ten times faster counts.
- */
-export function verdict(before: Measurement, after: Measurement): Verdict {
-  if (!before.roundTripMs || !after.roundTripMs) return 'not measured';
-  const [b, a] = [before.roundTripMs, after.roundTripMs];
-  if (a.p95 < b.p50 && b.p50 / Math.max(a.p50, 1e-6) > 1.2) return 'faster';
-  if (a.p50 > b.p95 && a.p50 / Math.max(b.p50, 1e-6) > 1.2) return 'slower';
-  return 'no measurable change';
-}
+import { verdict } from './verdict.js';
+
+export { verdict };
 
 /** Runs fn with session-level timeouts, restoring the previous values after (the connection goes back to a pool). */
 async function withSessionTimeouts<T>(
@@ -162,6 +156,18 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
       },
       ctx,
     );
+  const measureThrough = (name: string) =>
+    measurePattern(
+      db,
+      name as PatternName,
+      {
+        iterations: input.iterations,
+        warmup: input.warmup,
+        params: BENCHMARK_DEFAULTS,
+        statementTimeoutMs: MEASURE_TIMEOUT_MS,
+      },
+      ctx,
+    );
   // The lease excludes other changing runs; a dedicated session carries a build's session timeouts.
   return withLease(db, ctx, 'optimization', async (lease) => {
     const run = async (withSession: WithSession) => {
@@ -182,15 +188,21 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
       const tables = new Set(present);
 
       // Not told which indexes: the current plan's high- and medium-priority ones, planned under the lease.
-      const planned = input.indexes ? undefined : await ctx.step('plan', () => chooseFromPlan(db), PLANNING);
-      const chosen = input.indexes ?? planned!.selection.chosen.map((c) => c.name);
+      const named = input.indexes !== undefined || input.views !== undefined;
+      const planned = named ? undefined : await ctx.step('plan', () => chooseFromPlan(db), PLANNING);
+      const plannedNames = planned?.selection.chosen.map((c) => c.name) ?? [];
+      const isView = (name: string): name is ViewName => name in VIEWS;
+      const chosen = named
+        ? (input.indexes ?? [])
+        : plannedNames.filter((name): name is CandidateName => !isView(name));
+      const chosenViews = named ? (input.views ?? []) : plannedNames.filter(isView);
       // Nothing built, nothing to verify: the plan's report says why.
-      const verifying = input.verifyTargets && chosen.length > 0;
+      const verifying = input.verifyTargets && chosen.length + chosenViews.length > 0;
       const fromPlan = planned ? { selection: planned.selection, recommendations: planned.recommendations } : {};
       ctx.checkpoint(fromPlan);
 
       const applied: Applied[] = [];
-      const total = chosen.length + (verifying ? 1 : 0);
+      const total = chosen.length + chosenViews.length + (verifying ? 1 : 0);
       for (const name of chosen) {
         ctx.throwIfCancelled();
         const c = CANDIDATES[name];
@@ -218,10 +230,31 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
         ctx.progress({ done: applied.length, total });
       }
 
+      for (const name of chosenViews) {
+        ctx.throwIfCancelled();
+        const v = VIEWS[name];
+        const outcome = !PATTERNS[v.pattern].tables.every((t) => tables.has(t))
+          ? skipped(name, PATTERNS[v.pattern].tables.filter((t) => !tables.has(t)).join(', '))
+          : await ctx.step(
+              `view ${name}`,
+              () =>
+                onceInRun(db, ctx, `view ${name}`, () => applyView(db, lease, name, input, measure, measureThrough)),
+              // The pattern timed before, through the view after (with its own runs and the rows compared), the build and a refresh.
+              { timeoutMs: 2 * (input.lockTimeoutMs + input.buildTimeoutMs) + measuring(4).timeoutMs },
+            );
+        applied.push(outcome);
+        ctx.checkpoint({ ...fromPlan, applied });
+        ctx.progress({ done: applied.length, total });
+      }
+
       let targets: TargetCheck[] = [];
       if (verifying) {
         ctx.throwIfCancelled();
-        targets = await ctx.step('targets', () => verifyTargets(db, tables, measure), measuring(PATTERN_NAMES.length));
+        targets = await ctx.step(
+          'targets',
+          () => verifyTargets(db, tables, measureThrough),
+          measuring(PATTERN_NAMES.length + Object.keys(VIEWS).length + 1),
+        );
         ctx.progress({ done: total, total });
       }
       return { applied, targets, cleaned, planned };
@@ -230,9 +263,11 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
   });
 }
 
-const skipped = (name: CandidateName, table: string): Applied => ({
+const skipped = (name: CandidateName | ViewName, table: string): Applied => ({
   name,
-  sql: indexDefinition(name, { concurrently: true }),
+  ...(name in VIEWS
+    ? { kind: 'materialized view' as const, sql: viewDefinition(name as ViewName) }
+    : { kind: 'index' as const, sql: indexDefinition(name as CandidateName, { concurrently: true }) }),
   status: 'skipped',
   reason: `table ${table} missing`,
   notes: [],
@@ -265,6 +300,7 @@ async function buildAndMeasure(
   const helped = patterns.some((p) => p.verdict === 'faster' && p.usesIndex);
   return {
     name,
+    kind: 'index',
     sql: indexDefinition(name, { concurrently: true }),
     ...outcome,
     patterns,
@@ -299,6 +335,7 @@ async function verifyTargets(
       p95Ms: r.p95Ms,
       withinTarget: r.withinTarget,
       indexes: r.indexes,
+      ...(r.via ? { via: r.via } : {}),
       ...(why !== undefined ? { whyNoIndex: why } : {}),
     });
   }

@@ -2,6 +2,7 @@ import type { Database } from '../../adapters/db/types.js';
 import type { Choice, Priority, Recommendation, Selection } from '../../reports/optimization.js';
 import { PATTERN_NAMES } from '../../sql/benchmark.js';
 import { CANDIDATE_NAMES, CANDIDATES } from '../../sql/optimize.js';
+import { VIEW_NAMES } from '../../sql/views.js';
 import { statementsTaking, type StepOptions } from '../runner.js';
 import { inventory } from './inventory.js';
 import { plan } from './plan.js';
@@ -20,14 +21,16 @@ const percent = (reduction: number) => `${(reduction * 100).toFixed(1)}%`;
 /** Why a recommendation was or was not chosen, in its evaluation's own terms. */
 function reasonOf(r: Recommendation): string {
   const { evaluation } = r;
-  if (evaluation.method !== 'hypopg') return evaluation.reason ?? `${r.name}: not evaluated.`;
+  if (evaluation.method !== 'hypopg' && evaluation.method !== 'estimated')
+    return evaluation.reason ?? `${r.name}: not evaluated.`;
   const used = (evaluation.probes ?? []).filter((p) => p.usesIndex);
   const best = used.reduce<(typeof used)[number] | undefined>(
     (a, p) => (a && a.reduction >= p.reduction ? a : p),
     undefined,
   );
   if (!best) return 'The planner uses it for none of the queries it serves.';
-  const saving = `${best.query}: planner cost ${best.costBefore.toFixed(1)} → ${best.costAfter.toFixed(1)} (−${percent(best.reduction)})`;
+  const bound = evaluation.method === 'estimated' ? 'at most ' : '';
+  const saving = `${best.query}: planner cost ${best.costBefore.toFixed(1)} → ${bound}${best.costAfter.toFixed(1)} (${best.reduction >= 0 ? '−' : '+'}${percent(Math.abs(best.reduction))})`;
   return WORTH_BUILDING.includes(r.priority) ? `${saving}.` : `${saving}, under the 50% a medium priority needs.`;
 }
 
@@ -35,7 +38,7 @@ const choiceOf = (r: Recommendation): Choice => ({ name: r.name, priority: r.pri
 
 /** The current plan (every candidate), and of it the high- and medium-priority recommendations apply builds. */
 export async function chooseFromPlan(db: Database): Promise<PlanChoice> {
-  const planned = await plan(db, await inventory(db), undefined);
+  const planned = await plan(db, await inventory(db));
   const worth = (r: Recommendation) => WORTH_BUILDING.includes(r.priority);
   return {
     selection: {
@@ -53,6 +56,9 @@ export async function chooseFromPlan(db: Database): Promise<PlanChoice> {
  * its hypothetical index and two plans of each query it serves, each under the plan's timeout.
  */
 export const PLANNING: StepOptions = statementsTaking(
-  8 + PATTERN_NAMES.length + CANDIDATE_NAMES.reduce((n, name) => n + 4 + 2 * CANDIDATES[name].serves.length, 0),
+  8 +
+    PATTERN_NAMES.length +
+    CANDIDATE_NAMES.reduce((n, name) => n + 4 + 2 * CANDIDATES[name].serves.length, 0) +
+    5 * VIEW_NAMES.length, // its state, two plans, the planner's unit costs, the pattern's plan
   120_000,
 );

@@ -1,5 +1,5 @@
 import type { Database } from '../../adapters/db/types.js';
-import type { Choice, OptimizationReport } from '../../reports/optimization.js';
+import type { Applied, Choice, OptimizationReport } from '../../reports/optimization.js';
 import type { Outcome } from '../../reports/schemas.js';
 import type { OperationContext } from '../runner.js';
 import { count } from '../text.js';
@@ -10,6 +10,14 @@ import type { OptimizeInput } from './input.js';
 import { plan } from './plan.js';
 
 const indexes = (n: number) => count(n, 'index', 'indexes');
+/** "3 indexes", or "4 (3 indexes and 1 materialized view)" where views were applied too. */
+const remedies = (applied: readonly Applied[]) => {
+  const views = applied.filter((a) => a.kind === 'materialized view').length;
+  const ix = indexes(applied.length - views);
+  if (!views) return ix;
+  const mv = count(views, 'materialized view');
+  return views === applied.length ? mv : `${applied.length} (${ix} and ${mv})`;
+};
 
 /** What apply took from the plan when no index was named, and why; or that the plan has nothing worth building. */
 function chosenFromPlan({ selection, hypopg }: PlanChoice): string {
@@ -46,7 +54,7 @@ export async function optimize(
       ...(planned ? [chosenFromPlan(planned)] : []),
       ...(applied.length
         ? [
-            `Built ${built.length} of ${indexes(applied.length)}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}; ${built.filter((a) => a.helped).length} made a query they serve measurably faster.`,
+            `Built ${built.length} of ${remedies(applied)}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}; ${built.filter((a) => a.helped).length} made a query they serve measurably faster.`,
           ]
         : []),
       invalid.length ? `INVALID indexes remain: ${invalid.join(', ')}.` : 'No index is INVALID.',
@@ -101,7 +109,7 @@ export async function optimize(
       recommendations: [],
     };
 
-  const planned = await plan(db, inv, input.indexes);
+  const planned = await plan(db, inv, { indexes: input.indexes, views: input.views });
   const worth = planned.recommendations
     .filter((r) => r.priority === 'high' || r.priority === 'medium')
     .map((r) => r.name);

@@ -3,6 +3,7 @@ import { V2_TABLES } from '../../sql/catalog.js';
 import type { ForeignKeyEntry, IndexEntry, IndexFlag, TableEntry } from '../../reports/optimization.js';
 import { indexInventorySql, statsSinceSql, tableStatsSql, unindexedForeignKeysSql } from '../../sql/optimize.js';
 import { queryRows } from '../../sql/sql.js';
+import { VIEW_NAMES } from '../../sql/views.js';
 
 export interface Inventory {
   indexes: IndexEntry[];
@@ -15,7 +16,8 @@ const isoOrNull = (value: Date | string | null) => (value === null ? null : new 
 
 /** Every index of the v2 tables with its flags, the tables' sizes and statistics, foreign keys without an index. */
 export async function inventory(db: Queryable): Promise<Inventory> {
-  const tables = [...V2_TABLES];
+  // The materialized views /optimize built are listed beside the tables they are read instead of.
+  const tables = [...V2_TABLES, ...VIEW_NAMES];
   const indexes = (await queryRows(db, indexInventorySql(tables))).map((i): IndexEntry => {
     const enforces = i.unique || i.primary || i.constraint !== null; // it keeps data correct, whatever its use
     const flags: IndexFlag[] = [
@@ -45,7 +47,7 @@ export async function inventory(db: Queryable): Promise<Inventory> {
     lastAnalyzed: isoOrNull(t.lastAnalyzed),
     flags: t.lastAnalyzed === null ? ['never analyzed'] : [],
   }));
-  const foreignKeysWithoutIndex = await queryRows(db, unindexedForeignKeysSql(tables));
+  const foreignKeysWithoutIndex = await queryRows(db, unindexedForeignKeysSql([...V2_TABLES]));
   const [stats] = await queryRows(db, statsSinceSql());
   return { indexes, tables: tableEntries, foreignKeysWithoutIndex, statsSince: isoOrNull(stats?.statsSince ?? null) };
 }

@@ -16,7 +16,10 @@ import {
 } from '../../sql/optimize.js';
 import { execute, queryOne } from '../../sql/sql.js';
 import type { Diagnosis, Evaluation, Priority, ProbeEvaluation, Recommendation } from '../../reports/optimization.js';
+import type { ViewName } from '../../sql/views.js';
 import type { Inventory } from './inventory.js';
+import { priorityOf, PRIORITY_ORDER } from './priority.js';
+import { planViews } from './views.js';
 
 /** Everything an index may serve: the benchmark's patterns and the probes. */
 export const QUERIES: Record<string, Query> = { ...PATTERNS, ...PROBES };
@@ -64,14 +67,6 @@ async function hypothetically(
   }
 }
 
-/** high / medium / low by the planner's best saving on a query that uses the index; none when it saves nothing. */
-function priorityOf(probes: readonly ProbeEvaluation[]): Priority {
-  const best = Math.max(0, ...probes.filter((p) => p.usesIndex).map((p) => p.reduction));
-  return best >= 0.9 ? 'high' : best >= 0.5 ? 'medium' : best >= 0.1 ? 'low' : 'none';
-}
-
-const PRIORITY_ORDER: Priority[] = ['high', 'medium', 'low', 'unknown', 'none'];
-
 function diagnose(explain: ExplainOutput, inv: Inventory): Diagnosis {
   const summary = summarizePlan(explain);
   const rowsOf = (table: string) => inv.tables.find((t) => t.table === table)?.estimatedRows ?? 0;
@@ -106,7 +101,14 @@ function unevaluatedReason(hypopg: { installed: boolean; available: boolean }, m
  * pattern's plan shows the need (a selective sequential scan of its table, or a sort an index
  * order would spare), each costed with HypoPG where it is installed.
  */
-export async function plan(db: Database, inv: Inventory, only: readonly CandidateName[] | undefined) {
+export async function plan(
+  db: Database,
+  inv: Inventory,
+  named: { indexes?: readonly CandidateName[] | undefined; views?: readonly ViewName[] | undefined } = {},
+) {
+  // Named either way: only those; named neither way: every candidate index and view.
+  const only = named.indexes ?? (named.views ? [] : undefined);
+  const onlyViews = named.views ?? (named.indexes ? [] : undefined);
   const present = await existingTables(db, [...V2_TABLES]);
   const hypopg = await queryOne(db, hypopgSql());
   return db.transaction(
@@ -158,6 +160,7 @@ export async function plan(db: Database, inv: Inventory, only: readonly Candidat
         }
         recommendations.push({
           name,
+          kind: 'index',
           sql: indexDefinition(name, { concurrently: true }),
           origin: c.origin,
           purpose: c.purpose,
@@ -175,6 +178,7 @@ export async function plan(db: Database, inv: Inventory, only: readonly Candidat
           },
         });
       }
+      recommendations.push(...(await planViews(tx, inv, diagnoses, present, onlyViews)));
       recommendations.sort((a, b) => PRIORITY_ORDER.indexOf(a.priority) - PRIORITY_ORDER.indexOf(b.priority));
       return { hypopg, recommendations, diagnoses };
     },

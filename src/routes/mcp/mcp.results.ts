@@ -63,10 +63,14 @@ function reportLine(report: Report): string {
     parts.push(`To carry it out: apply with operation "${operation}" and planId "${planId}".`);
   }
   const recommendations = Array.isArray(report.recommendations)
-    ? (report.recommendations as { name: string }[]).map((r) => r.name)
+    ? (report.recommendations as { name: string; kind?: string }[])
     : [];
-  if (report.kind === 'optimization' && recommendations.length > 0)
-    parts.push(`Recommended: ${recommendations.join(', ')} (apply with operation "optimize" and these indexes).`);
+  const indexes = recommendations.filter((r) => r.kind !== 'materialized view').map((r) => r.name);
+  const views = recommendations.filter((r) => r.kind === 'materialized view').map((r) => r.name);
+  if (report.kind === 'optimization' && indexes.length > 0)
+    parts.push(`Recommended: ${indexes.join(', ')} (apply with operation "optimize" and these indexes).`);
+  if (report.kind === 'optimization' && views.length > 0)
+    parts.push(`Materialized views: ${views.join(', ')} (apply with operation "optimize" and these views).`);
   return parts.join(' ');
 }
 

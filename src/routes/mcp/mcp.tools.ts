@@ -70,6 +70,10 @@ const applySchema = z
       description:
         'optimize: the recommendations of optimize_plan to build, by name (left out: what POST /optimize apply builds without them).',
     }),
+    views: optimizeShape.views.openapi({
+      description:
+        'optimize: the materialized views of optimize_plan to build (or, where one exists, refresh), by name.',
+    }),
     serverIds: migratePlanShape.serverIds.openapi({ description: 'migrate: the serverIds the plan was made with.' }),
     resourceIds: rollbackShape.resourceIds.openapi({
       description: 'rollback: the resourceIds the plan was made with.',
@@ -131,6 +135,7 @@ export const TOOLS: readonly ToolSpec[] = [
     inputSchema: z.strictObject({
       action: z.enum(['analyze', 'plan']).default('plan'),
       indexes: optimizeShape.indexes.openapi({ description: 'Narrow the plan to these candidates.' }),
+      views: optimizeShape.views.openapi({ description: 'Narrow the plan to these materialized views.' }),
       respondAsync,
     }),
     annotations: { ...reads, idempotentHint: true },

@@ -3,6 +3,8 @@ import { requireScope } from '../../http/auth.js';
 import {
   CANDIDATE_CATALOGUE,
   candidateNameSchema,
+  VIEW_CATALOGUE,
+  viewNameSchema,
   OPTIMIZE_ACTIONS,
   optimizationReportSchema,
 } from '../../reports/optimization.js';
@@ -27,6 +29,14 @@ export const optimizeBodySchema = z
       .optional()
       .openapi({
         description: `Candidates by name: for apply, the indexes to build (left out, apply builds the current plan's high- and medium-priority recommendations and names them in \`selection\`); for plan, the candidates to evaluate: ${CANDIDATE_CATALOGUE.map((c) => `\`${c.name}\` (${c.origin})`).join(', ')}.`,
+      }),
+    views: z
+      .array(viewNameSchema)
+      .min(1)
+      .refine((names) => new Set(names).size === names.length, 'names a view twice')
+      .optional()
+      .openapi({
+        description: `Materialized views by name, for patterns no index can serve: for apply, the views to build (one transaction each: created with their data and indexes, or not at all) or, where one exists, to refresh concurrently, each timed; for plan, the views to evaluate. Naming \`indexes\` or \`views\` applies only what is named. ${VIEW_CATALOGUE.map((v) => `\`${v.name}\` (for ${v.pattern})`).join(', ')}.`,
       }),
     iterations: z
       .number()
@@ -63,10 +73,13 @@ export const postOptimize = createRoute({
   description: [
     '`analyze` lists every index of the v2 tables with its size and scans, flagging unused, duplicate and',
     "INVALID ones, and foreign keys without an index. `plan` evaluates candidate indexes (SARK's four, and",
-    "those the patterns' plans call for) with HypoPG where it is installed, and changes nothing. `apply`",
+    "those the patterns' plans call for) with HypoPG where it is installed, and the materialized view a pattern",
+    'needs where its plan shows no index can serve it (its cost estimated), and changes nothing. `apply`',
     'holds the advisory lock and builds the named indexes (none named: those the current plan rates high or',
     'medium, listed with why in `selection`) with CREATE INDEX CONCURRENTLY outside a',
     'transaction, dropping the INVALID index a failed build leaves; then ANALYZE and before/after timings.',
+    'A materialized view is built in one transaction (rolled back whole on failure), its',
+    'REFRESH ... CONCURRENTLY timed, and its pattern timed before and through it.',
   ].join(' '),
   security: bearerSecurity,
   middleware: [requireScope('run')] as const,
