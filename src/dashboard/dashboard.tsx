@@ -21,6 +21,7 @@ import { REPORT_KINDS, type Report, type ReportKind } from '../reports/schemas.j
 import { benchmarkBodySchema } from '../routes/benchmark/benchmark.routes.js';
 import { migrateBodySchema } from '../routes/migrate/migrate.routes.js';
 import { optimizeBodySchema } from '../routes/optimize/optimize.routes.js';
+import { preflightBodySchema } from '../routes/preflight/preflight.routes.js';
 import { startRun } from '../routes/operation.js';
 import { rollbackBodySchema } from '../routes/rollback/rollback.routes.js';
 import { validateBodySchema } from '../routes/validate/validate.routes.js';
@@ -229,6 +230,7 @@ dashboardRouter.get('/reports/:id', async (c) => {
       break;
     }
     case 'validation':
+    case 'preflight':
       section = <ValidationSection report={report} />;
       break;
     case 'benchmark':
@@ -281,6 +283,7 @@ const STARTS: Record<ReportKind, (form: Record<string, unknown>) => object> = {
   validation: () => requestOf(validateBodySchema, {}),
   benchmark: () => requestOf(benchmarkBodySchema, {}),
   optimization: () => requestOf(optimizeBodySchema, {}),
+  preflight: () => requestOf(preflightBodySchema, {}),
 };
 
 /** Starts a dry run (or a read) with the API's defaults, and follows it on its page. */

@@ -4,6 +4,7 @@ import { benchmark, type BenchmarkInput } from './benchmark.js';
 import type { AppDeps } from './deps.js';
 import { migrate, type MigrateInput } from './migrate.js';
 import { optimize, type OptimizeInput } from './optimize/index.js';
+import { preflight, type PreflightInput } from './preflight/index.js';
 import { rollback, type RollbackInput } from './rollback/index.js';
 import type { OperationContext } from './runner.js';
 import { isChanging } from './runs.js';
@@ -29,6 +30,8 @@ export function operationFor(
       return (ctx) => validate(db, as<ValidateInput>(), ctx as never);
     case 'optimization':
       return (ctx) => optimize(db, as<OptimizeInput>(), ctx as never);
+    case 'preflight':
+      return (ctx) => preflight(db, as<PreflightInput>(), ctx as never, deps.target);
     case 'benchmark':
       return async (ctx) => {
         const input = as<BenchmarkInput>();

@@ -49,7 +49,10 @@ export async function makeTestApp(
   db: Database,
   options: {
     tokens?: 'none';
-    deps?: Pick<AppDeps, 'heartbeatMs' | 'leaseTtlMs' | 'progressIntervalMs' | 'healthProbe' | 'changes' | 'notify'>;
+    deps?: Pick<
+      AppDeps,
+      'heartbeatMs' | 'leaseTtlMs' | 'progressIntervalMs' | 'healthProbe' | 'changes' | 'notify' | 'target'
+    >;
     /** The Slack door's configuration (SLACK_SIGNING_SECRET, SLACK_PRINCIPALS); off when absent. */
     slack?: SlackConfig;
     /** Where reports go (default: a fresh temporary folder). */
