@@ -103,6 +103,23 @@ export const sessionTimeoutsSql = () =>
       WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout') ORDER BY 1`,
   );
 
+/**
+ * The statement_timeout a new session of this role on this database starts with where ALTER ROLE
+ * or ALTER DATABASE set one (the most specific first); no row: the server's configuration.
+ */
+export const configuredStatementTimeoutSql = () =>
+  sql<{ level: string; value: string }>(
+    `SELECT CASE WHEN s.setdatabase <> 0 AND s.setrole <> 0 THEN 'ALTER ROLE … IN DATABASE'
+                 WHEN s.setrole <> 0 THEN 'ALTER ROLE' ELSE 'ALTER DATABASE' END AS level,
+            substring(cfg FROM '=(.*)$') AS value
+       FROM pg_db_role_setting s, unnest(s.setconfig) AS cfg
+      WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+        AND s.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = current_user))
+        AND cfg LIKE 'statement_timeout=%'
+      ORDER BY s.setdatabase <> 0 AND s.setrole <> 0 DESC, s.setrole <> 0 DESC
+      LIMIT 1`,
+  );
+
 /** The savepoint one catalogue read runs under, so a read the server refuses leaves the snapshot usable. */
 export function checkSavepointSql(action: 'set' | 'release' | 'rollback to'): Sql {
   const verb = { set: 'SAVEPOINT', release: 'RELEASE SAVEPOINT', 'rollback to': 'ROLLBACK TO SAVEPOINT' }[action];

@@ -4,6 +4,7 @@ import type { CheckResult, Severity } from '../../reports/validation.js';
 import type { PreflightReport, V2State } from '../../reports/preflight.js';
 import {
   checkSavepointSql,
+  configuredStatementTimeoutSql,
   connectionSlotsSql,
   extensionsSql,
   longTransactionsSql,
@@ -76,6 +77,13 @@ interface CheckDefinition {
 }
 
 const v1v2Tables = (f: Facts) => f.tables.filter((t) => t.exists).map((t) => t.table);
+/** A duration setting as ALTER … SET stores it ('1s', '5min', '1000'): milliseconds; null: not understood. */
+export function gucMs(value: string): number | null {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*$/.exec(value.replace(/^'|'$/g, ''));
+  if (!match) return null;
+  const factor = { us: 0.001, ms: 1, s: 1_000, min: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 'ms']!;
+  return Number(match[1]) * factor;
+}
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 
@@ -277,19 +285,27 @@ export const CHECKS: CheckDefinition[] = [
       const timeout = settings.find((s) => s.name === 'statement_timeout');
       if (!timeout) throw new CouldNotLook('statement_timeout is not in pg_settings');
       const ms = Number(timeout.reset_val); // pg_settings gives it in ms
-      const passed = ms === 0 || ms >= BATCH_LIMITS.statementTimeoutMs;
+      const [configured] = await readCatalogue(tx, configuredStatementTimeoutSql());
+      const configuredMs = configured ? gucMs(configured.value) : null;
+      const short = (value: number | null) => value !== null && value !== 0 && value < BATCH_LIMITS.statementTimeoutMs;
+      const details = {
+        statementTimeoutMs: ms,
+        source: timeout.source,
+        configured: configured ? { ...configured, ms: configuredMs } : null,
+        batchTimeoutMs: BATCH_LIMITS.statementTimeoutMs,
+        settings: Object.fromEntries(settings.map((s) => [s.name, `${s.reset_val}${s.unit ?? ''}`])),
+      };
+      const session = `The session's statement_timeout is ${ms === 0 ? 'off' : `${ms} ms`} (from ${timeout.source})`;
+      if (short(ms) || short(configuredMs))
+        return outcome(
+          false,
+          `${session}${configured ? `; ${configured.level} sets ${configured.value} for new sessions` : ''}: shorter than a batch may take (${BATCH_LIMITS.statementTimeoutMs} ms). The service sets its own per transaction, but a step run by hand (psql, the runbook) is cut. Raise it for the cutover.`,
+          details,
+        );
       return outcome(
-        passed,
-        ms === 0
-          ? `The session's statement_timeout is off (from ${timeout.source}); the service sets its own per transaction.`
-          : passed
-            ? `The session's statement_timeout is ${ms} ms (from ${timeout.source}), no shorter than a batch may take.`
-            : `The session's statement_timeout is ${ms} ms (from ${timeout.source}): the service sets its own per transaction, but anything run by hand in such a session (psql, a runbook step) is cut after ${ms} ms. Raise it for the cutover (ALTER ROLE/DATABASE … SET statement_timeout).`,
-        {
-          statementTimeoutMs: ms,
-          batchTimeoutMs: BATCH_LIMITS.statementTimeoutMs,
-          settings: Object.fromEntries(settings.map((s) => [s.name, `${s.reset_val}${s.unit ?? ''}`])),
-        },
+        true,
+        `${session}${configured ? `; ${configured.level} sets ${configured.value}` : ''}: no shorter than a batch may take.`,
+        details,
       );
     },
   },

@@ -214,25 +214,23 @@ for (const target of databaseTargets()) {
           }
         }));
 
-    it('reads dead tuples, connection slots, the session timeout and the replication slots from the server', () =>
+    it('reads connection slots, the timeouts, dead tuples and replication slots from the server', () =>
       withDatabase(target, async (t, app) => {
         await seedV1(t.db, { servers: 300, toolsPerServer: 10, withV2: false });
         const clean = await preflight(app, { sampleServers: 0 });
         const slots = check(clean, 'connections.free_slots');
-        if (!slots.skipped) {
-          const max = await countOf(t, `SELECT current_setting('max_connections')::int AS n`);
-          expect(slots.details.max).toBe(max);
-          expect(slots.details.free).toBe(
-            max - Number(slots.details.superuser_reserved) - Number(slots.details.reserved) - Number(slots.details.used),
-          );
-        }
-        const timeout = check(clean, 'session.statement_timeout');
-        expect(timeout.skipped ? 'skipped' : timeout.details.statementTimeoutMs).not.toBeUndefined();
-        const replication = check(clean, 'replication.slots');
-        expect(replication.skipped || replication.passed).toBe(true);
-        if (target.driver === 'pglite') return;
-        expect(timeout).toMatchObject({ passed: true, details: { statementTimeoutMs: 0 } });
+        const max = await countOf(t, `SELECT current_setting('max_connections')::int AS n`);
+        expect(slots.details).toMatchObject({ max, needed: 5 });
+        const { superuser_reserved: su, reserved, used, free } = slots.details as Record<string, number>;
+        expect(free).toBe(max - su! - reserved! - used!);
+        expect(slots.passed).toBe(free! >= 5);
+        expect(check(clean, 'session.statement_timeout')).toMatchObject({ passed: true, details: { configured: null } });
         expect(check(clean, 'maintenance.dead_tuples').passed).toBe(true);
+        expect(check(clean, 'replication.slots').passed).toBe(true);
+
+        // A database default shorter than a batch may take: new sessions (psql, the runbook) get it.
+        const database = (await t.admin.query<{ name: string }>('SELECT current_database() AS name')).rows[0]!.name;
+        await t.admin.query(`ALTER DATABASE "${database}" SET statement_timeout = '1s'`);
         // Every tool updated once: as many dead tuples as live ones, once the statistics are flushed.
         await t.admin.query('UPDATE mcp_tools SET description = description');
         await t.admin.query('SELECT pg_stat_force_next_flush()');
@@ -243,6 +241,22 @@ for (const target of databaseTargets()) {
           dirty = await preflight(app, { sampleServers: 0 });
         }
         expect(check(dirty, 'maintenance.dead_tuples')).toMatchObject({ passed: false, sample: ['mcp_tools'] });
+        expect(check(dirty, 'session.statement_timeout')).toMatchObject({
+          passed: false,
+          severity: 'warning',
+          details: { configured: { level: 'ALTER DATABASE', value: '1s', ms: 1000 } },
+        });
+        if (target.driver === 'pglite') return;
+        // A physical slot that reserves WAL and that nothing reads: inactive.
+        const slot = `sm_preflight_${Math.random().toString(36).slice(2, 8)}`;
+        await t.admin.query('SELECT pg_create_physical_replication_slot($1, true)', [slot]);
+        try {
+          const held = await preflight(app, { sampleServers: 0 });
+          expect(check(held, 'replication.slots')).toMatchObject({ passed: false, severity: 'warning' });
+          expect(check(held, 'replication.slots').sample).toContain(slot);
+        } finally {
+          await t.admin.query('SELECT pg_drop_replication_slot($1)', [slot]);
+        }
       }));
   });
 }
