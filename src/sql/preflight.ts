@@ -32,6 +32,20 @@ export const tableSizesSql = (tables: readonly string[]) =>
     [tables],
   );
 
+/**
+ * The same without taking a lock (pg_class only): where another session holds an ACCESS EXCLUSIVE
+ * lock, the planner's estimate and the heap's pages (indexes and TOAST not counted).
+ */
+export const tableSizesUnlockedSql = (tables: readonly string[]) =>
+  sql<{ table: string; exists: boolean; estimate: number | null; bytes: number | null }>(
+    `SELECT name AS "table", c.oid IS NOT NULL AS "exists", c.reltuples::float8 AS estimate,
+            (c.relpages::float8 * current_setting('block_size')::int) AS bytes
+       FROM unnest($1::text[]) WITH ORDINALITY AS t(name, n)
+       LEFT JOIN pg_class c ON c.relname = name AND c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
+      ORDER BY n`,
+    [tables],
+  );
+
 /** count(*) of one table of the catalogue: run only where the estimate says it is cheap. */
 export const exactCountSql = (table: V1Table | V2Table) => sql<{ n: number }>(`SELECT count(*)::float8 AS n FROM ${table}`);
 

@@ -5,8 +5,8 @@ import { detectV1Shape } from '../../mapping/shape.js';
 import type { PreflightReport, V2State } from '../../reports/preflight.js';
 import type { Outcome } from '../../reports/schemas.js';
 import { V1_TABLES, V2_TABLES } from '../../sql/catalog.js';
-import { serverVersionNumSql, tableSizesSql } from '../../sql/preflight.js';
-import { queryOne, queryRows } from '../../sql/sql.js';
+import { checkSavepointSql, serverVersionNumSql, tableSizesSql, tableSizesUnlockedSql } from '../../sql/preflight.js';
+import { execute, queryOne, queryRows } from '../../sql/sql.js';
 import { statementsTaking, type OperationContext } from '../runner.js';
 import { SNAPSHOT_MAX_MS } from '../snapshot.js';
 import { count } from '../text.js';
@@ -29,6 +29,7 @@ export interface PreflightInput {
 }
 
 const CHECKS_TIMEOUT_MS = 60_000;
+const LOCK_WAIT_MS = 2_000;
 
 /** The v2 tables' state, as /migrate's schema phase would find it. */
 async function v2StateOf(tx: Queryable): Promise<Facts['v2']> {
@@ -49,14 +50,37 @@ async function v2StateOf(tx: Queryable): Promise<Facts['v2']> {
   }
 }
 
-/** Every SARK table's rows (exact where cheap) and size. */
+/**
+ * Every SARK table's rows (exact where cheap) and size. Where another session holds a lock these
+ * reads would wait for (ACCESS EXCLUSIVE), after the snapshot's lock_timeout: the catalogue's
+ * estimates, which need no lock (activity.table_locks names the lock).
+ */
 async function tablesOf(tx: Queryable): Promise<PreflightReport['tables']> {
+  await execute(tx, checkSavepointSql('set'));
+  try {
+    const tables = await measuredTables(tx, true);
+    await execute(tx, checkSavepointSql('release'));
+    return tables;
+  } catch (error) {
+    if (!isServiceError(error, 'lock-timeout')) throw error;
+    await execute(tx, checkSavepointSql('rollback to'));
+    await execute(tx, checkSavepointSql('release'));
+    return measuredTables(tx, false);
+  }
+}
+
+async function measuredTables(tx: Queryable, locking: boolean): Promise<PreflightReport['tables']> {
   const names = [...V1_TABLES, ...V2_TABLES];
-  const sizes = await queryRows(tx, tableSizesSql(names));
+  const sizes = await queryRows(tx, locking ? tableSizesSql(names) : tableSizesUnlockedSql(names));
   const tables: PreflightReport['tables'] = [];
   for (const [n, table] of names.entries()) {
     const size = sizes[n]!;
-    const { rows, counted } = size.exists ? await rowsOf(tx, table, size) : { rows: null, counted: 'none' as const };
+    const estimated = { rows: Math.max(0, Math.round(size.estimate ?? 0)), counted: 'estimate' as const };
+    const { rows, counted } = !size.exists
+      ? { rows: null, counted: 'none' as const }
+      : locking
+        ? await rowsOf(tx, table, size)
+        : estimated;
     tables.push({
       table,
       version: n < V1_TABLES.length ? 'v1' : 'v2',
@@ -127,6 +151,8 @@ export async function preflight(
     readOnly: true,
     isolation: 'repeatable read',
     statementTimeoutMs: CHECKS_TIMEOUT_MS,
+    // A lock another session holds is a finding (activity.table_locks), not a wait.
+    lockTimeoutMs: LOCK_WAIT_MS,
     snapshotMaxMs: input.snapshotMaxMs ?? SNAPSHOT_MAX_MS,
   } as const;
   const { checks, facts } = await ctx.step(

@@ -21,7 +21,7 @@ const table = (report: Report, name: string) => report.tables.find((t) => t.tabl
 async function withDatabase<T>(
   target: DatabaseTarget,
   work: (t: TestDatabase, app: TestApp) => Promise<T>,
-  deps: Parameters<typeof makeTestApp>[1]['deps'] = {},
+  deps: NonNullable<Parameters<typeof makeTestApp>[1]>['deps'] = {},
 ): Promise<T> {
   const t = await target.open();
   try {
@@ -209,6 +209,17 @@ for (const target of databaseTargets()) {
             const free = await preflight(app, { longTransactionSeconds: 1, sampleServers: 10 });
             expect(check(free, 'activity.long_transactions').passed).toBe(true);
             expect(check(free, 'activity.table_locks').passed).toBe(true);
+
+            // A lock every read waits for: a finding, with the catalogue's estimates, never a hang.
+            await other.query('BEGIN');
+            await other.query('LOCK TABLE mcp_servers IN ACCESS EXCLUSIVE MODE');
+            const exclusive = await preflight(app, { sampleServers: 10 });
+            await other.query('ROLLBACK');
+            expect(check(exclusive, 'activity.table_locks').details.blocking).toEqual([
+              expect.objectContaining({ table: 'mcp_servers', mode: 'AccessExclusiveLock', pid }),
+            ]);
+            expect(table(exclusive, 'mcp_servers')).toMatchObject({ exists: true, counted: 'estimate' });
+            expect(exclusive.estimate).toMatchObject({ sample: null, skipped: expect.stringMatching(/lock/) });
           } finally {
             await other.close();
           }
