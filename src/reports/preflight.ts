@@ -10,7 +10,11 @@ const tableSchema = z
     table: z.string(),
     version: z.enum(['v1', 'v2']),
     exists: z.boolean(),
-    rows: z.number().int().nullable().openapi({ description: 'Rows: exact or estimated, as `counted` says; null: the table is absent.' }),
+    rows: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'Rows: exact or estimated, as `counted` says; null: the table is absent.' }),
     counted: z.enum(['exact', 'estimate', 'none']).openapi({
       description:
         '`exact`: count(*), run only where the estimate is under 1,000,000 rows; `estimate`: pg_class.reltuples (as of the last ANALYZE or VACUUM); `none`: absent.',
@@ -37,7 +41,10 @@ export const migrationEstimateSchema = z
       .object({
         servers: z.number().int().openapi({ description: 'Servers the sample copied (with their tools).' }),
         rowsCopied: z.number().int().openapi({ description: 'Resources and capabilities its statements inserted.' }),
-        schemaMs: z.number().nonnegative().openapi({ description: 'Creating the v2 tables in the sample (0 when present).' }),
+        schemaMs: z
+          .number()
+          .nonnegative()
+          .openapi({ description: 'Creating the v2 tables in the sample (0 when present).' }),
         subSamples: z.array(
           z.object({
             resources: z.number().int(),

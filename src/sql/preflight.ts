@@ -47,7 +47,8 @@ export const tableSizesUnlockedSql = (tables: readonly string[]) =>
   );
 
 /** count(*) of one table of the catalogue: run only where the estimate says it is cheap. */
-export const exactCountSql = (table: V1Table | V2Table) => sql<{ n: number }>(`SELECT count(*)::float8 AS n FROM ${table}`);
+export const exactCountSql = (table: V1Table | V2Table) =>
+  sql<{ n: number }>(`SELECT count(*)::float8 AS n FROM ${table}`);
 
 /** Other sessions of this database whose transaction began more than `seconds` ago. */
 export const longTransactionsSql = (seconds: number) =>

@@ -182,9 +182,13 @@ export const CHECKS: CheckDefinition[] = [
     async run({ tx, longTransactionSeconds }) {
       const rows = await readCatalogue(tx, longTransactionsSql(longTransactionSeconds));
       return rows.length === 0
-        ? outcome(true, `No other session of this database has a transaction open longer than ${longTransactionSeconds} s.`, {
-            thresholdSeconds: longTransactionSeconds,
-          })
+        ? outcome(
+            true,
+            `No other session of this database has a transaction open longer than ${longTransactionSeconds} s.`,
+            {
+              thresholdSeconds: longTransactionSeconds,
+            },
+          )
         : outcome(
             false,
             `${count(rows.length, 'session')} ${be(rows.length, 'has', 'have')} a transaction open longer than ${longTransactionSeconds} s (the oldest ${Math.round(rows[0]!.seconds)} s, pid ${rows[0]!.pid}, ${rows[0]!.state ?? 'unknown state'}): it holds back VACUUM and may hold locks the migration waits for. End it (pg_terminate_backend) or wait.`,
@@ -220,12 +224,19 @@ export const CHECKS: CheckDefinition[] = [
     severity: 'warning',
     async run({ tx }) {
       const slots = await readCatalogue(tx, replicationSlotsSql());
-      const lagging = slots.filter((s) => !s.active || (s.lag_bytes ?? 0) > SLOT_LAG_MAX_BYTES || s.wal_status === 'lost');
-      if (slots.length === 0) return outcome(true, 'No replication slot: the migration\'s WAL holds nothing back.', { slots });
+      const lagging = slots.filter(
+        (s) => !s.active || (s.lag_bytes ?? 0) > SLOT_LAG_MAX_BYTES || s.wal_status === 'lost',
+      );
+      if (slots.length === 0)
+        return outcome(true, "No replication slot: the migration's WAL holds nothing back.", { slots });
       return lagging.length === 0
-        ? outcome(true, `${count(slots.length, 'replication slot')}, all active and within ${mib(SLOT_LAG_MAX_BYTES)} of WAL.`, {
-            slots,
-          })
+        ? outcome(
+            true,
+            `${count(slots.length, 'replication slot')}, all active and within ${mib(SLOT_LAG_MAX_BYTES)} of WAL.`,
+            {
+              slots,
+            },
+          )
         : outcome(
             false,
             `${count(lagging.length, 'replication slot')} ${be(lagging.length, 'is', 'are')} inactive or behind: ${lagging.map((s) => `${s.slot} (${s.active ? 'active' : 'inactive'}, ${mib(s.lag_bytes ?? 0)} behind)`).join('; ')}. The migration's WAL accumulates for ${be(lagging.length, 'it', 'them')}.`,
@@ -313,7 +324,8 @@ export const CHECKS: CheckDefinition[] = [
     name: 'connection.direct',
     severity: 'critical',
     async run({ target, driver }) {
-      if (driver === 'pglite') return outcome(true, 'The embedded database (PGlite): no pooler stands in between.', { driver });
+      if (driver === 'pglite')
+        return outcome(true, 'The embedded database (PGlite): no pooler stands in between.', { driver });
       if (!target?.host) throw new CouldNotLook('the configuration did not say which host the service reaches');
       const pooled = isPoolerHost(target.host);
       return outcome(

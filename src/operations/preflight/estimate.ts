@@ -122,7 +122,10 @@ async function measureSample(db: Database, sampleServers: number): Promise<Sampl
         let after: string | null = null;
         for (let i = 0; i < SUB_SAMPLES; i++) {
           const lo: string | null = whole ? after : uuidAt(i, SUB_SAMPLES);
-          const { hi, more }: { hi: string | null; more: boolean } = await queryOne(tx, nextBatchSql(m, { subset: null, after: lo, size }));
+          const { hi, more }: { hi: string | null; more: boolean } = await queryOne(
+            tx,
+            nextBatchSql(m, { subset: null, after: lo, size }),
+          );
           if (!more) break;
           started = performance.now();
           const copied = await queryOne(tx, copyBatchSql(m, { subset: null, lo, hi }));
@@ -144,7 +147,11 @@ async function measureSample(db: Database, sampleServers: number): Promise<Sampl
           existingBytes,
         });
       },
-      { statementTimeoutMs: BATCH_LIMITS.statementTimeoutMs, lockTimeoutMs: BATCH_LIMITS.lockTimeoutMs, timeZone: 'UTC' },
+      {
+        statementTimeoutMs: BATCH_LIMITS.statementTimeoutMs,
+        lockTimeoutMs: BATCH_LIMITS.lockTimeoutMs,
+        timeZone: 'UTC',
+      },
     );
   } catch (error) {
     if (error instanceof SampleDone) return error.measure;
@@ -174,7 +181,9 @@ export function extrapolate(
     rolledBack: true as const,
   };
   const rows = toCopy.resources + toCopy.capabilities;
-  const rates = subSamples.filter((s) => s.resources + s.capabilities > 0).map((s) => s.ms / (s.resources + s.capabilities));
+  const rates = subSamples
+    .filter((s) => s.resources + s.capabilities > 0)
+    .map((s) => s.ms / (s.resources + s.capabilities));
   if (rates.length === 0 && rows > 0)
     return { sample, toCopy, streams, durationMs: null, v2SizeBytes: null, cost: null };
   const mean = rates.length ? rates.reduce((a, b) => a + b, 0) / rates.length : 0;
@@ -195,7 +204,14 @@ export function extrapolate(
   const resources = growth('resources', sum(subSamples, 'resources'), toCopy.resources);
   const capabilities = growth('capabilities', sum(subSamples, 'capabilities'), toCopy.capabilities);
   const v2SizeBytes = { resources, capabilities, totalAfter: resources.after + capabilities.after };
-  return { sample, toCopy, streams, durationMs, v2SizeBytes, cost: pricing && costOf(durationMs, v2SizeBytes, pricing) };
+  return {
+    sample,
+    toCopy,
+    streams,
+    durationMs,
+    v2SizeBytes,
+    cost: pricing && costOf(durationMs, v2SizeBytes, pricing),
+  };
 }
 
 const sum = (s: SubSample[], key: 'resources' | 'capabilities') => s.reduce((n, x) => n + x[key], 0);

@@ -130,7 +130,8 @@ export function pricingFor(
   if (db.driver !== 'neon' && !target?.neon && input.neon === undefined) return null;
   const configured = target?.neonPricing ?? {};
   const asked = input.neon ?? {};
-  const from = Object.keys(asked).length > 0 ? 'request' : Object.keys(configured).length > 0 ? 'configuration' : 'defaults';
+  const from =
+    Object.keys(asked).length > 0 ? 'request' : Object.keys(configured).length > 0 ? 'configuration' : 'defaults';
   return { ...NEON_PRICING_DEFAULTS, ...configured, ...asked, from };
 }
 

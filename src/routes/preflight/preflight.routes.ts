@@ -16,7 +16,12 @@ export const preflightBodySchema = z
     }),
     neon: z
       .strictObject({
-        computeCu: z.number().min(0.25).max(64).optional().openapi({ description: 'Compute size in CU (NEON_COMPUTE_CU).' }),
+        computeCu: z
+          .number()
+          .min(0.25)
+          .max(64)
+          .optional()
+          .openapi({ description: 'Compute size in CU (NEON_COMPUTE_CU).' }),
         cuHourUsd: price('USD per CU-hour (NEON_CU_HOUR_USD).'),
         storageGbMonthUsd: price('USD per GB-month of storage (NEON_STORAGE_GB_MONTH_USD).'),
       })

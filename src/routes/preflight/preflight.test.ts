@@ -51,7 +51,13 @@ for (const target of databaseTargets()) {
     it('on an empty database: no v1 is a critical finding, v2 is absent, no estimate', () =>
       withDatabase(target, async (_t, app) => {
         const report = await preflight(app);
-        expect(report).toMatchObject({ kind: 'preflight', status: 'critical', exitCode: 2, v1Shape: null, v2: 'absent' });
+        expect(report).toMatchObject({
+          kind: 'preflight',
+          status: 'critical',
+          exitCode: 2,
+          v1Shape: null,
+          v2: 'absent',
+        });
         expect(check(report, 'v1.shape_recognized')).toMatchObject({ passed: false, severity: 'critical' });
         expect(check(report, 'v2.state')).toMatchObject({ passed: true, details: { state: 'absent', rows: 0 } });
         expect(report.tables.every((t) => !t.exists && t.rows === null && t.counted === 'none')).toBe(true);
@@ -96,8 +102,12 @@ for (const target of databaseTargets()) {
         expect(res.status).toBe(200);
         const migration = (await res.json()) as { durationMs: number };
         const ratio = d.expected / migration.durationMs;
-        expect(ratio, `estimate ${d.expected} ms vs migration ${migration.durationMs} ms`).toBeGreaterThan(ESTIMATE_FACTOR.low);
-        expect(ratio, `estimate ${d.expected} ms vs migration ${migration.durationMs} ms`).toBeLessThan(ESTIMATE_FACTOR.high);
+        expect(ratio, `estimate ${d.expected} ms vs migration ${migration.durationMs} ms`).toBeGreaterThan(
+          ESTIMATE_FACTOR.low,
+        );
+        expect(ratio, `estimate ${d.expected} ms vs migration ${migration.durationMs} ms`).toBeLessThan(
+          ESTIMATE_FACTOR.high,
+        );
         const v2Bytes = await countOf(
           t,
           `SELECT (pg_total_relation_size('resources') + pg_total_relation_size('capabilities'))::float8 AS n`,
@@ -235,7 +245,10 @@ for (const target of databaseTargets()) {
         const { superuser_reserved: su, reserved, used, free } = slots.details as Record<string, number>;
         expect(free).toBe(max - su! - reserved! - used!);
         expect(slots.passed).toBe(free! >= 5);
-        expect(check(clean, 'session.statement_timeout')).toMatchObject({ passed: true, details: { configured: null } });
+        expect(check(clean, 'session.statement_timeout')).toMatchObject({
+          passed: true,
+          details: { configured: null },
+        });
         expect(check(clean, 'maintenance.dead_tuples').passed).toBe(true);
         expect(check(clean, 'replication.slots').passed).toBe(true);
 
