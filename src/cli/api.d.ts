@@ -1228,6 +1228,8 @@ export interface components {
                 rowsCopied: number;
                 /** @description Creating the v2 tables in the sample (0 when present). */
                 schemaMs: number;
+                /** @description ANALYZE of the sampled v2 tables; null where they existed before (ANALYZE would change their statistics for good). */
+                analyzeMs: number | null;
                 subSamples: {
                     resources: number;
                     capabilities: number;
@@ -1280,7 +1282,7 @@ export interface components {
                 storageUsdPerMonth: number;
             } | null;
         };
-        /** @description The data phase, extrapolated from the sub-samples: expected at their mean rate over `streams` streams, low at the fastest rate, high at the slowest on one stream; plus the schema phase. */
+        /** @description Schema phase, data phase and ANALYZE, extrapolated from the sample: the data phase at the sub-samples' mean rate on one stream (expected), at the fastest over `streams` streams (low), at the slowest on one stream with a 1.5× margin (high). */
         EstimateInterval: {
             expected: number;
             low: number;

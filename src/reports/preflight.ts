@@ -45,6 +45,10 @@ export const migrationEstimateSchema = z
           .number()
           .nonnegative()
           .openapi({ description: 'Creating the v2 tables in the sample (0 when present).' }),
+        analyzeMs: z.number().nonnegative().nullable().openapi({
+          description:
+            'ANALYZE of the sampled v2 tables; null where they existed before (ANALYZE would change their statistics for good).',
+        }),
         subSamples: z.array(
           z.object({
             resources: z.number().int(),
@@ -68,7 +72,7 @@ export const migrationEstimateSchema = z
     streams: z.number().int().openapi({ description: 'Batches a real migration runs at once on this driver.' }),
     durationMs: interval.nullable().openapi({
       description:
-        'The data phase, extrapolated from the sub-samples: expected at their mean rate over `streams` streams, low at the fastest rate, high at the slowest on one stream; plus the schema phase.',
+        "Schema phase, data phase and ANALYZE, extrapolated from the sample: the data phase at the sub-samples' mean rate on one stream (expected), at the fastest over `streams` streams (low), at the slowest on one stream with a 1.5× margin (high).",
     }),
     v2SizeBytes: z
       .object({ resources: tableGrowth, capabilities: tableGrowth, totalAfter: z.number().int().nonnegative() })

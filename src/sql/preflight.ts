@@ -46,6 +46,10 @@ export const tableSizesUnlockedSql = (tables: readonly string[]) =>
     [tables],
   );
 
+/** Rows ANALYZE samples per table at most: 300 × default_statistics_target. */
+export const analyzeSampleRowsSql = () =>
+  sql<{ n: number }>(`SELECT 300 * current_setting('default_statistics_target')::int AS n`);
+
 /** count(*) of one table of the catalogue: run only where the estimate says it is cheap. */
 export const exactCountSql = (table: V1Table | V2Table) =>
   sql<{ n: number }>(`SELECT count(*)::float8 AS n FROM ${table}`);

@@ -7,8 +7,9 @@ import type { MigrationEstimate } from '../../reports/preflight.js';
 import { existingTables } from '../../sql/introspection.js';
 import { copyBatchSql, nextBatchSql, planCountsSql } from '../../sql/migrate.js';
 import type { V1Table, V2Table } from '../../sql/catalog.js';
-import { exactCountSql, tableSizesSql } from '../../sql/preflight.js';
-import { queryOne, queryRows } from '../../sql/sql.js';
+import { analyzeSampleRowsSql, exactCountSql, tableSizesSql } from '../../sql/preflight.js';
+import { analyzeSql } from '../../sql/catalog.js';
+import { execute, queryOne, queryRows } from '../../sql/sql.js';
 import { BATCH_LIMITS, streamsFor } from '../batches.js';
 import { MIGRATE_DEFAULTS } from '../migrate.js';
 import { NEON_PRICES_AS_OF, type NeonPricing } from './target.js';
@@ -18,6 +19,11 @@ export const EXACT_COUNT_MAX = 1_000_000;
 export const EXACT_COUNT_MAX_BYTES = 256 * 1024 ** 2;
 /** The sample is taken in this many keyset batches, spread over the id space: their rates give the interval. */
 export const SUB_SAMPLES = 4;
+/**
+ * The high end: the slowest sub-sample's rate on one stream, by this much more for what a sample
+ * cannot show: indexes growing with v2, a commit and a lease check per batch.
+ */
+export const HIGH_MARGIN = 1.5;
 const GIB = 1024 ** 3;
 
 export interface EstimateOptions {
@@ -43,6 +49,10 @@ export interface SampleMeasure {
   bytes: { resources: [number, number]; capabilities: [number, number] };
   /** Their size before anything (0: absent). */
   existingBytes: { resources: number; capabilities: number };
+  /** ANALYZE of the two tables after the sample; null where they existed before (see measureSample). */
+  analyzeMs: number | null;
+  /** Rows ANALYZE reads per table at most. */
+  analyzeRows: number;
 }
 
 /** Thrown to roll the sample's transaction back, carrying what it measured. */
@@ -135,7 +145,19 @@ async function measureSample(db: Database, sampleServers: number): Promise<Sampl
           after = hi;
         }
         const afterBytes = await bytesOf(tx);
+        // The migration ends with ANALYZE. Timed here only on tables the sample created: ANALYZE
+        // writes reltuples in place, which a rollback would not undo on tables that stay.
+        let analyzeMs: number | null = null;
+        if (!v2Present) {
+          started = performance.now();
+          await execute(tx, analyzeSql('resources'));
+          await execute(tx, analyzeSql('capabilities'));
+          analyzeMs = performance.now() - started;
+        }
+        const analyzeRows = (await queryOne(tx, analyzeSampleRowsSql())).n;
         throw new SampleDone({
+          analyzeMs,
+          analyzeRows,
           servers,
           toCopy,
           schemaMs,
@@ -177,6 +199,7 @@ export function extrapolate(
     servers: sum(subSamples, 'resources'),
     rowsCopied,
     schemaMs: round(schemaMs),
+    analyzeMs: measure.analyzeMs === null ? null : round(measure.analyzeMs),
     subSamples: subSamples.map((s) => ({ ...s, ms: round(s.ms) })),
     rolledBack: true as const,
   };
@@ -188,10 +211,11 @@ export function extrapolate(
     return { sample, toCopy, streams, durationMs: null, v2SizeBytes: null, cost: null };
   const mean = rates.length ? rates.reduce((a, b) => a + b, 0) / rates.length : 0;
   const [fastest, slowest] = rates.length ? [Math.min(...rates), Math.max(...rates)] : [0, 0];
+  const fixed = schemaMs + analyzeOf(measure);
   const durationMs = {
-    expected: Math.round(schemaMs + (mean * rows) / streams),
-    low: Math.round(schemaMs + (fastest * rows) / streams),
-    high: Math.round(schemaMs + slowest * rows),
+    expected: Math.round(fixed + mean * rows),
+    low: Math.round(fixed + (fastest * rows) / streams),
+    high: Math.round(fixed + slowest * rows * HIGH_MARGIN),
   };
   const growth = (table: 'resources' | 'capabilities', copied: number, toAdd: number) => {
     const [from, to] = measure.bytes[table];
@@ -212,6 +236,17 @@ export function extrapolate(
     v2SizeBytes,
     cost: pricing && costOf(durationMs, v2SizeBytes, pricing),
   };
+}
+
+/**
+ * ANALYZE of the full tables, from the sample's: it reads up to analyzeRows rows per table, so
+ * it grows with the rows until then and stays flat after.
+ */
+function analyzeOf({ analyzeMs, analyzeRows, subSamples, toCopy }: SampleMeasure): number {
+  if (analyzeMs === null) return 0;
+  const read = (r: number, c: number) => Math.min(r, analyzeRows) + Math.min(c, analyzeRows);
+  const sampled = read(sum(subSamples, 'resources'), sum(subSamples, 'capabilities'));
+  return sampled === 0 ? analyzeMs : (analyzeMs * read(toCopy.resources, toCopy.capabilities)) / sampled;
 }
 
 const sum = (s: SubSample[], key: 'resources' | 'capabilities') => s.reduce((n, x) => n + x[key], 0);
@@ -274,7 +309,7 @@ export async function estimateMigration(db: Database, options: EstimateOptions):
   }
   const result = extrapolate(measure, streams, options.pricing);
   return {
-    method: `Copied ${result.sample!.servers} servers and their tools in ${measure.subSamples.length} timed batches with /migrate's batch statement, in a transaction then rolled back; the rates per row (mean, fastest, slowest) times the rows to copy, over ${streams} stream${streams === 1 ? '' : 's'} (the slowest on one), plus the schema phase. Sizes: the growth per row the sample measured.`,
+    method: `Copied ${result.sample!.servers} servers and their tools in ${measure.subSamples.length} timed batches with /migrate's batch statement, in a transaction then rolled back; the rate per row times the rows to copy: the mean on one stream (expected), the fastest over ${streams} stream${streams === 1 ? '' : 's'} (low), the slowest on one with a ${HIGH_MARGIN}× margin (high); plus the schema phase and ANALYZE, ${measure.analyzeMs === null ? 'not timed as v2 existed' : 'timed on the sample and scaled to the rows it reads'}. Sizes: the growth per row the sample measured.`,
     skipped: result.durationMs ? null : 'The sample found every row it took already in v2: no rate to extrapolate.',
     ...result,
   };
