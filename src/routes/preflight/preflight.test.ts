@@ -102,14 +102,6 @@ for (const target of databaseTargets()) {
         expect(res.status).toBe(200);
         const migration = (await res.json()) as { durationMs: number };
         const ratio = d.expected / migration.durationMs;
-        console.log(
-          'FIGURES',
-          target.driver,
-          JSON.stringify(d),
-          migration.durationMs,
-          JSON.stringify((migration as unknown as { timings: unknown }).timings),
-          JSON.stringify(estimate.sample),
-        );
         expect(ratio, `estimate ${d.expected} ms vs migration ${migration.durationMs} ms`).toBeGreaterThan(
           ESTIMATE_FACTOR.low,
         );
