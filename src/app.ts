@@ -10,6 +10,7 @@ import { openApiDocument } from './http/openapi.js';
 import { HttpProblem, problemResponse } from './http/problems.js';
 import { benchmarkRouter } from './routes/benchmark/benchmark.index.js';
 import { healthRouter } from './routes/health/health.index.js';
+import { preflightRouter } from './routes/preflight/preflight.index.js';
 import { optimizeRouter } from './routes/optimize/optimize.index.js';
 import { mcpRouter } from './routes/mcp/mcp.index.js';
 import { migrateRouter } from './routes/migrate/migrate.index.js';
@@ -39,6 +40,7 @@ function createRoutes() {
     .route('/', benchmarkRouter)
     .route('/', optimizeRouter)
     .route('/', rehearseRouter)
+    .route('/', preflightRouter)
     .route('/', reportsRouter)
     .route('/', mcpRouter)
     .route('/', slackRouter);

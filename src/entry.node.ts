@@ -16,7 +16,7 @@ import { fsObjectStore } from './adapters/storage/fs.js';
 import { createApp } from './app.js';
 import { applyServiceMigrations, ServiceSchemaGate, withServiceSchema } from './db/service-migrations.js';
 import { DEMO_SIZE, ensureDemoDatabase } from './demo/bootstrap.js';
-import { isNeonUrl, readNodeConfig, type NodeConfig } from './env.js';
+import { databaseTargetOf, isNeonUrl, readNodeConfig, type NodeConfig } from './env.js';
 import { generateToken, sha256Hex } from './http/auth.js';
 import { ConfigError } from './errors.js';
 import { markAbandonedRuns } from './operations/abandon.js';
@@ -121,6 +121,7 @@ async function main(): Promise<void> {
     store: createReportStore(fsObjectStore(config.reportsDir)),
     copies,
     leaseTtlMs: config.leaseTtlMs,
+    target: databaseTargetOf(config),
     healthProbe: new ProbeCache(HEALTH_PROBE_TTL_MS),
     notify: {
       allowPrivate: config.notifyAllowPrivate,

@@ -3,7 +3,7 @@ import type { Database } from './adapters/db/types.js';
 import { r2ObjectStore, type R2BucketLike } from './adapters/storage/r2.js';
 import apiReferenceScript from '../node_modules/@scalar/api-reference/dist/browser/standalone.js';
 import { createApp } from './app.js';
-import { readWorkerConfig, type WorkerConfig } from './env.js';
+import { databaseTargetOf, readWorkerConfig, type WorkerConfig } from './env.js';
 import { ServiceSchemaGate, withServiceSchema } from './db/service-migrations.js';
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep, type WorkflowStepConfig } from 'cloudflare:workers';
 import { ConfigError, isServiceError, isTransient, ServiceError, type ErrorKind } from './errors.js';
@@ -108,6 +108,7 @@ const app = createApp<WorkerBindings>(
         launcher: env.RUNS ? workflowLauncher(env.RUNS) : undefined,
         healthProbe: healthProbeOf(config),
         notify: notifyOptions(config),
+        target: databaseTargetOf(config),
         ...(env.SYNC_BUDGET_MS ? { syncBudgetMs: Number(env.SYNC_BUDGET_MS) } : {}),
         // waitUntil at once, not at release: a client that disconnects mid-request must not cancel the work.
         defer: (task) => {
@@ -185,6 +186,7 @@ export class RunWorkflow extends WorkflowEntrypoint<WorkerBindings, LaunchParams
       store: createReportStore(r2ObjectStore(this.env.REPORTS)),
       defer: (task) => void background.push(task),
       notify: notifyOptions(config),
+      target: databaseTargetOf(config),
       // A run from Slack refused for a stale plan is answered with a new plan: a Workflow of its own.
       launcher: this.env.RUNS ? workflowLauncher(this.env.RUNS) : undefined,
     };

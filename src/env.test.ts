@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isNeonUrl, readNodeConfig, readWorkerConfig } from './env.js';
+import { databaseTargetOf, isNeonUrl, readNodeConfig, readWorkerConfig } from './env.js';
 
 describe('configuration', () => {
   it('reads defaults and API_TOKENS entries, lowercasing the hashes', () => {
@@ -47,6 +47,26 @@ describe('configuration', () => {
     expect(
       readWorkerConfig({ DATABASE_URL: 'postgres://u:p@ep-cool-name-123.eu-central-1.aws.neon.tech/sark' }).databaseUrl,
     ).toContain('ep-cool-name-123.');
+  });
+
+  it("reads Neon's prices for /preflight, naming a bad one, and tells /preflight the host and Neon", () => {
+    expect(readNodeConfig({}).neonPricing).toEqual({});
+    const config = readWorkerConfig({
+      DATABASE_URL: 'postgres://u:p@ep-x.eu-central-1.aws.neon.tech/db',
+      NEON_COMPUTE_CU: '2',
+      NEON_CU_HOUR_USD: '0.26',
+      NEON_STORAGE_GB_MONTH_USD: '',
+    });
+    expect(config.neonPricing).toEqual({ computeCu: 2, cuHourUsd: 0.26 });
+    expect(databaseTargetOf(config)).toEqual({
+      host: 'ep-x.eu-central-1.aws.neon.tech',
+      neon: true,
+      neonPricing: { computeCu: 2, cuHourUsd: 0.26 },
+    });
+    expect(databaseTargetOf(readNodeConfig({}))).toEqual({ host: null, neon: false, neonPricing: {} });
+    expect(() => readNodeConfig({ NEON_COMPUTE_CU: '0' })).toThrow(/NEON_COMPUTE_CU: must be a number from 0.25 to 64/);
+    expect(() => readNodeConfig({ NEON_CU_HOUR_USD: 'cheap' })).toThrow(/NEON_CU_HOUR_USD/);
+    expect(() => readNodeConfig({ NEON_STORAGE_GB_MONTH_USD: '-1' })).toThrow(/NEON_STORAGE_GB_MONTH_USD/);
   });
 
   it('tells Neon hosts from any other', () => {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import type { SlackConfig } from './http/context.js';
 import { targetProblem } from './notify/send.js';
+import { isPoolerHost, type DatabaseTarget, type NeonPricing } from './operations/preflight/target.js';
 import { secretProblem } from './notify/webhook.js';
 import { slackPrincipalSchema, tokenEntrySchema, type SlackPrincipal, type TokenEntry } from './http/scopes.js';
 
@@ -23,7 +24,7 @@ const postgresUrl = z
   // Neon's pooler is PgBouncer in transaction mode: a session-level advisory lock does not hold there.
   .refine(
     // A postgres:// URL keeps its host's case (it is not a special scheme): compare it lowercased.
-    (value) => !URL.canParse(value) || !new URL(value).hostname.toLowerCase().includes('-pooler.'),
+    (value) => !URL.canParse(value) || !isPoolerHost(new URL(value).hostname),
     "must name Neon's direct host, not its -pooler host: the advisory lock needs a session of its own",
   )
   .optional()
@@ -64,6 +65,20 @@ const wsProxy = optionalString.refine(
   (v) => v === undefined || /^(wss?:\/\/)?[^\s/]+(\/\S*)?$/.test(v),
   'must be host:port[/path] or ws://host:port[/path]',
 );
+
+/** Neon's prices for /preflight's cost estimate (defaults: NEON_PRICING_DEFAULTS, docs/preflight.md). */
+const numberFrom = (min: number, max: number) =>
+  optionalString
+    .refine(
+      (v) => v === undefined || (Number.isFinite(Number(v)) && Number(v) >= min && Number(v) <= max),
+      `must be a number from ${min} to ${max}`,
+    )
+    .transform((v) => (v === undefined ? undefined : Number(v)));
+const neonPrices = {
+  NEON_COMPUTE_CU: numberFrom(0.25, 64),
+  NEON_CU_HOUR_USD: numberFrom(0, 1000),
+  NEON_STORAGE_GB_MONTH_USD: numberFrom(0, 1000),
+};
 
 /** The Slack door and the notifications: the same names on Node and on Workers. */
 const chatops = {
@@ -125,6 +140,7 @@ const nodeSchema = z.object({
   ...chatops,
   ...neonApi,
   DASHBOARD_SECRET: dashboardSecret,
+  ...neonPrices,
   REPORTS_DIR: z.string().trim().min(1).default('.sark-migrate/reports'),
   PGLITE_DIR: z.string().trim().min(1).default('.sark-migrate/pglite'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
@@ -140,6 +156,7 @@ const workerSchema = z.object({
   ...chatops,
   ...neonApi,
   DASHBOARD_SECRET: dashboardSecret,
+  ...neonPrices,
 });
 
 /** Where the configuration comes into the chat door and the notifications. */
@@ -178,6 +195,8 @@ function chatopsConfig(c: {
 
 export interface NodeConfig extends ChatopsConfig {
   databaseUrl: string | undefined;
+  /** NEON_COMPUTE_CU, NEON_CU_HOUR_USD, NEON_STORAGE_GB_MONTH_USD, those set. */
+  neonPricing: Partial<NeonPricing>;
   apiTokens: TokenEntry[] | undefined;
   wsProxy: string | undefined;
   dashboardSecret: string | undefined;
@@ -192,6 +211,7 @@ export interface NodeConfig extends ChatopsConfig {
 
 export interface WorkerConfig extends ChatopsConfig {
   databaseUrl: string | undefined;
+  neonPricing: Partial<NeonPricing>;
   apiTokens: TokenEntry[] | undefined;
   wsProxy: string | undefined;
   dashboardSecret: string | undefined;
@@ -212,6 +232,7 @@ export function readNodeConfig(env: Record<string, string | undefined>): NodeCon
   const c = parse(nodeSchema, env);
   return {
     databaseUrl: c.DATABASE_URL,
+    neonPricing: neonPricingOf(c),
     apiTokens: c.API_TOKENS,
     wsProxy: c.WS_PROXY,
     dashboardSecret: c.DASHBOARD_SECRET,
@@ -229,11 +250,37 @@ export function readWorkerConfig(bindings: Record<string, unknown>): WorkerConfi
   const c = parse(workerSchema, bindings);
   return {
     databaseUrl: c.DATABASE_URL,
+    neonPricing: neonPricingOf(c),
     apiTokens: c.API_TOKENS,
     wsProxy: c.WS_PROXY,
     dashboardSecret: c.DASHBOARD_SECRET,
     neonApi: neonApiConfig(c),
     ...chatopsConfig(c),
+  };
+}
+
+function neonPricingOf(c: {
+  NEON_COMPUTE_CU?: number | undefined;
+  NEON_CU_HOUR_USD?: number | undefined;
+  NEON_STORAGE_GB_MONTH_USD?: number | undefined;
+}): Partial<NeonPricing> {
+  return {
+    ...(c.NEON_COMPUTE_CU === undefined ? {} : { computeCu: c.NEON_COMPUTE_CU }),
+    ...(c.NEON_CU_HOUR_USD === undefined ? {} : { cuHourUsd: c.NEON_CU_HOUR_USD }),
+    ...(c.NEON_STORAGE_GB_MONTH_USD === undefined ? {} : { storageGbMonthUsd: c.NEON_STORAGE_GB_MONTH_USD }),
+  };
+}
+
+/** What /preflight is told of the database: the host DATABASE_URL names (null: embedded), Neon, its prices. */
+export function databaseTargetOf(config: {
+  databaseUrl: string | undefined;
+  neonPricing: Partial<NeonPricing>;
+}): DatabaseTarget {
+  const url = config.databaseUrl;
+  return {
+    host: url ? new URL(url).hostname : null,
+    neon: url ? isNeonUrl(url) : false,
+    neonPricing: config.neonPricing,
   };
 }
 

@@ -61,6 +61,7 @@ interface Plan {
 const PLANS: Record<string, Plan> = {
   'POST /rollback': { share: 1, proseRules: ['planId'] }, // required for a run
   'POST /validate': { share: 0.5 },
+  'POST /preflight': { share: 0.5 },
   'POST /benchmark': {
     share: 0.75,
     cheap: { iterations: 2, warmup: 1 },
@@ -86,7 +87,7 @@ const seedOf = (name: string) => [...name].reduce((hash, c) => (Math.imul(hash, 
 const timeoutOf = (runs: number) => 60_000 + runs * 250;
 
 /** The operations whose body takes `notify`: where it may point is configuration (the policy, NOTIFY_SECRET). */
-const NOTIFY_PATHS = ['/migrate', '/validate', '/rollback', '/benchmark', '/optimize'];
+const NOTIFY_PATHS = ['/migrate', '/validate', '/rollback', '/benchmark', '/optimize', '/preflight'];
 
 function rulesOf(endpoint: Endpoint): AnswerRules {
   const documented = Object.keys(endpoint.operation?.responses ?? { 200: {} }).map(Number);

@@ -144,6 +144,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/preflight": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The runbook's pre-migration checklist, and an estimate of the migration's duration, size and cost
+         * @description Checks with severities, like /validate, in one read-only snapshot: server version and extensions, the v1 shape, the v2 tables, sizes, long transactions and locks on the tables, replication slots, dead tuples, free connections, the session's statement_timeout, a pooler. Then an estimate: a sample of the migration copied with /migrate's own statement in a transaction that is rolled back, timed, extrapolated. Changes no row.
+         */
+        post: operations["preflight"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/reports": {
         parameters: {
             query?: never;
@@ -433,7 +453,7 @@ export interface components {
              * @description What operation made the report.
              * @enum {string}
              */
-            kind: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal";
+            kind: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal" | "preflight";
             /** @description `running` while an operation goes on; then the outcome of its kind (e.g. `passed`, `failed`, `critical`, `succeeded`), `cancelled` when it was cancelled (POST /reports/{id}/cancel), or `abandoned` when the process running it stopped (its lease expired; a new run finishes the job). */
             status: string;
             /** Format: date-time */
@@ -1327,6 +1347,148 @@ export interface components {
              */
             notify?: string;
         };
+        PreflightReport: components["schemas"]["Report"] & ({
+            /** @enum {string} */
+            kind?: "preflight";
+            /** @enum {string} */
+            status?: "passed" | "failed" | "critical" | "running";
+            summary?: {
+                message: string;
+                passed: number;
+                failed: number;
+                skipped: number;
+                exitCode: 0 | 1 | 2;
+            };
+            /** @description 2: a critical check failed; 1: an error check failed; 0: otherwise. */
+            exitCode: 0 | 1 | 2;
+            serverVersion: string | null;
+            /** @enum {string|null} */
+            v1Shape: "orm" | "migration" | null;
+            /**
+             * @description `absent`: /migrate creates the v2 tables; `adoptable`: they exist (made by SARK) and /migrate adopts them; `present`: /migrate made or adopted them already; `conflict`: some exist, some not.
+             * @enum {string}
+             */
+            v2: "absent" | "adoptable" | "present" | "conflict";
+            tables: components["schemas"]["PreflightTable"][];
+            checks: components["schemas"]["Check"][];
+            estimate: components["schemas"]["MigrationEstimate"];
+        } & {
+            [key: string]: unknown;
+        });
+        PreflightTable: {
+            table: string;
+            /** @enum {string} */
+            version: "v1" | "v2";
+            exists: boolean;
+            /** @description Rows: exact or estimated, as `counted` says; null: the table is absent. */
+            rows: number | null;
+            /**
+             * @description `exact`: count(*), run only where the estimate is under 1,000,000 rows; `estimate`: pg_class.reltuples (as of the last ANALYZE or VACUUM); `none`: absent.
+             * @enum {string}
+             */
+            counted: "exact" | "estimate" | "none";
+            /** @description pg_total_relation_size: heap, indexes and TOAST. */
+            bytes: number | null;
+        };
+        MigrationEstimate: {
+            /** @description How the figures were found, in a sentence. */
+            method: string;
+            /** @description Why no sample was taken (then the figures are null). */
+            skipped: string | null;
+            sample: {
+                /** @description Servers the sample copied (with their tools). */
+                servers: number;
+                /** @description Resources and capabilities its statements inserted. */
+                rowsCopied: number;
+                /** @description Creating the v2 tables in the sample (0 when present). */
+                schemaMs: number;
+                /** @description ANALYZE of the sampled v2 tables; null where they existed before (ANALYZE would change their statistics for good). */
+                analyzeMs: number | null;
+                subSamples: {
+                    resources: number;
+                    capabilities: number;
+                    ms: number;
+                }[];
+                /** @enum {boolean} */
+                rolledBack: true;
+            } | null;
+            toCopy: {
+                resources: number;
+                capabilities: number;
+                /**
+                 * @description `exact`/`estimate`: the v1 row counts (v2 empty); `dry-run`: what a dry run would copy (v2 holds rows already).
+                 * @enum {string}
+                 */
+                counted: "exact" | "estimate" | "dry-run";
+            } | null;
+            /** @description Batches a real migration runs at once on this driver. */
+            streams: number;
+            durationMs: components["schemas"]["EstimateInterval"];
+            /** @description The v2 tables after the migration, from the growth the sample measured per row. */
+            v2SizeBytes: {
+                resources: {
+                    before: number;
+                    added: number;
+                    after: number;
+                };
+                capabilities: {
+                    before: number;
+                    added: number;
+                    after: number;
+                };
+                totalAfter: number;
+            } | null;
+            /** @description Neon only: compute hours × CU × price per CU-hour, and the storage added per month. */
+            cost: {
+                computeCu: number;
+                cuHourUsd: number;
+                storageGbMonthUsd: number;
+                /**
+                 * @description Where the prices came from: the documented defaults, NEON_* configuration, or the request.
+                 * @enum {string}
+                 */
+                pricesFrom: "defaults" | "configuration" | "request";
+                /** @description The date of the default prices (docs/preflight.md). */
+                pricesAsOf: string;
+                computeHours: components["schemas"]["EstimateInterval"];
+                computeUsd: components["schemas"]["EstimateInterval"];
+                storageAddedGb: number;
+                storageUsdPerMonth: number;
+            } | null;
+        };
+        /** @description Schema phase, data phase and ANALYZE, extrapolated from the sample: the data phase at the sub-samples' mean rate on one stream (expected), at the fastest over `streams` streams (low), at the slowest on one stream with a 1.5× margin (high). */
+        EstimateInterval: {
+            expected: number;
+            low: number;
+            high: number;
+        } | null;
+        PreflightRequest: {
+            /**
+             * @description Servers (with their tools) the estimate copies in a transaction that is rolled back; 0: no estimate.
+             * @default 2000
+             */
+            sampleServers?: number;
+            /**
+             * @description A transaction another session has held open longer than this fails activity.long_transactions.
+             * @default 60
+             */
+            longTransactionSeconds?: number;
+            /** @description The database is Neon's (the Neon driver says so too): the estimate adds a cost, at these prices over the configured ones and the defaults (docs/preflight.md). */
+            neon?: {
+                /** @description Compute size in CU (NEON_COMPUTE_CU). */
+                computeCu?: number;
+                /** @description USD per CU-hour (NEON_CU_HOUR_USD). */
+                cuHourUsd?: number;
+                /** @description USD per GB-month of storage (NEON_STORAGE_GB_MONTH_USD). */
+                storageGbMonthUsd?: number;
+            };
+            /**
+             * Format: uri
+             * @description https URL on a public host: when the run ends (or, with respond-async, is refused before it starts), its summary (id, kind, status, summary, exitCode, finishedAt, link) is POSTed there, signed per Standard Webhooks with NOTIFY_SECRET, retried on 5xx and timeouts; each attempt is recorded in the report. Default: NOTIFY_URL.
+             * @example https://ci.example.com/hooks/sark-migrate
+             */
+            notify?: string;
+        };
         ReportList: {
             /** @description Newest first. */
             items: components["schemas"]["ReportSummary"][];
@@ -1346,7 +1508,7 @@ export interface components {
              * @description What operation made the report.
              * @enum {string}
              */
-            kind: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal";
+            kind: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal" | "preflight";
             /** @description `running` while an operation goes on; then the outcome of its kind (e.g. `passed`, `failed`, `critical`, `succeeded`), `cancelled` when it was cancelled (POST /reports/{id}/cancel), or `abandoned` when the process running it stopped (its lease expired; a new run finishes the job). */
             status: string;
             /** Format: date-time */
@@ -2226,11 +2388,131 @@ export interface operations {
             };
         };
     };
+    preflight: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `respond-async`: answer 202 at once with `Location: /reports/{id}`; the report shows progress until it ends. */
+                prefer?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PreflightRequest"];
+            };
+        };
+        responses: {
+            /** @description The preflight report (also stored). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreflightReport"];
+                };
+            };
+            /** @description Accepted: the report, stored with `status: "running"`; poll `Location`. Always with `Prefer: respond-async` (`Preference-Applied` says so). On Workers, where every run is a Workflow, also without it when the run has not ended within the synchronous budget (20 s, `SYNC_BUDGET_MS`); Node answers synchronously unless asked. */
+            202: {
+                headers: {
+                    /** @description /reports/{id} */
+                    Location: string;
+                    "Preference-Applied"?: "respond-async";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description Bad input: `errors` names each offending field. `invalid-value`: the database refused a value the request carried (`sqlstate` says why). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an unknown one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another changing operation holds the database, a plan is stale, the database refused a row (`constraint-violation`, naming the constraint), or a rehearsal's copy could not be made (`copy-refused`, saying why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database does not have a schema the operation can work on; `missing` names what lacks. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token already has a read running (`runningReportId`): one at a time per token; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the report store is unreachable, or every connection to the database is busy (`reason: connections-busy`), with `Retry-After`; or the service is not configured. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listReports: {
         parameters: {
             query?: {
                 /** @description What operation made the report. */
-                kind?: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal";
+                kind?: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal" | "preflight";
                 /** @description Page size, 1 to 100. */
                 limit?: number;
                 /** @description The `nextCursor` of the previous page. */

@@ -23,6 +23,16 @@ function detailsOf(report: Report, program: string): string[] {
         .filter((c) => !c.passed && !c.skipped)
         .map((c) => `  ✗ ${c.name} (${c.severity}): ${c.message}${idsOf(c.sample)}`);
     }
+    case 'preflight': {
+      const p = report as Schemas['PreflightReport'];
+      const d = p.estimate?.durationMs;
+      return [
+        ...(p.checks ?? [])
+          .filter((c) => !c.passed && !c.skipped)
+          .map((c) => `  ✗ ${c.name} (${c.severity}): ${c.message}${idsOf(c.sample)}`),
+        ...(d ? [`  estimate: ${ms(d.expected)} (${ms(d.low)} to ${ms(d.high)})`] : []),
+      ];
+    }
     case 'migration': {
       const m = report as Schemas['MigrationReport'];
       return m.dryRun && m.status === 'succeeded' ? [`  To migrate as planned: ${program} apply migrate ${m.id}`] : [];

@@ -22,6 +22,7 @@ import { benchmarkBodySchema } from '../routes/benchmark/benchmark.routes.js';
 import { migrateBodySchema } from '../routes/migrate/migrate.routes.js';
 import { optimizeBodySchema } from '../routes/optimize/optimize.routes.js';
 import { rehearseBodySchema } from '../routes/rehearse/rehearse.routes.js';
+import { preflightBodySchema } from '../routes/preflight/preflight.routes.js';
 import { startRun } from '../routes/operation.js';
 import { rollbackBodySchema } from '../routes/rollback/rollback.routes.js';
 import { validateBodySchema } from '../routes/validate/validate.routes.js';
@@ -231,6 +232,7 @@ dashboardRouter.get('/reports/:id', async (c) => {
       break;
     }
     case 'validation':
+    case 'preflight':
       section = <ValidationSection report={report} />;
       break;
     case 'benchmark':
@@ -290,6 +292,7 @@ const STARTS: Record<ReportKind, (form: Record<string, unknown>) => object> = {
     const { benchmark, ...rest } = requestOf(rehearseBodySchema, {}) as z.infer<typeof rehearseBodySchema>;
     return { ...rest, ...benchmark };
   },
+  preflight: () => requestOf(preflightBodySchema, {}),
 };
 
 /** Starts a dry run (or a read) with the API's defaults, and follows it on its page. */

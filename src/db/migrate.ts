@@ -100,6 +100,22 @@ export async function planMigrations(
 }
 
 /**
+ * Runs the SQL of the migrations the database has not had and whose tables are all absent, in the
+ * caller's transaction, recording nothing: for a sample the caller rolls back (/preflight's
+ * estimate). Tables that exist are left as they are, as applyMigrations adopts them.
+ */
+export async function createAbsentTables(tx: Queryable, migrations: readonly BundledMigration[]): Promise<number> {
+  const done = await appliedTags(tx);
+  let created = 0;
+  for (const migration of migrations) {
+    if (done.has(migration.tag) || (await decide(tx, migration)) !== 'apply') continue;
+    for (const statement of migration.statements) await execute(tx, migrationStatementSql(statement));
+    created++;
+  }
+  return created;
+}
+
+/**
  * Brings the database to the bundled migrations, each in its own transaction. The caller
  * holds the advisory lock. Tables SARK's own migrations already created are adopted, never
  * recreated.

@@ -71,6 +71,7 @@ const TITLES: Record<Report['kind'], string> = {
   optimization: 'Optimization',
   rollback: 'Rollback',
   rehearsal: 'Rehearsal',
+  preflight: 'Preflight',
 };
 
 /** How a run reads in one line: `Migration (dry run)`, `Optimization (plan)`. */

@@ -5,6 +5,7 @@ import type { HealthReport, ProbeCache } from './probe.js';
 import type { ErrorKind } from '../errors.js';
 import type { ReportKind } from '../reports/schemas.js';
 import type { NotifyOptions } from '../notify/send.js';
+import type { DatabaseTarget } from './preflight/target.js';
 
 /** What every operation needs from the outside world, built by the runtime's entry point. */
 export interface AppDeps {
@@ -41,6 +42,8 @@ export interface AppDeps {
    * flood of /health requests costs the database one probe every few seconds (operations/health.ts).
    */
   healthProbe?: ProbeCache<HealthReport>;
+  /** What the configuration says of the database (its host, Neon and its prices), for /preflight. */
+  target?: DatabaseTarget | undefined;
   /** How notifications (Slack's response_url, `notify`) are sent; absent: public https targets only, default retries, no signing secret. */
   notify?: NotifyOptions;
 }

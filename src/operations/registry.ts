@@ -5,6 +5,7 @@ import type { AppDeps } from './deps.js';
 import { migrate, type MigrateInput } from './migrate.js';
 import { optimize, type OptimizeInput } from './optimize/index.js';
 import { rehearse, type RehearseInput } from './rehearse.js';
+import { preflight, type PreflightInput } from './preflight/index.js';
 import { rollback, type RollbackInput } from './rollback/index.js';
 import type { OperationContext } from './runner.js';
 import { isChanging } from './runs.js';
@@ -33,6 +34,8 @@ export function operationFor(
     case 'rehearsal':
       // Changes nothing on the database (its copy's): it reads the lease there, and its steps run on the copy.
       return (ctx) => rehearse(deps, as<RehearseInput>(), ctx as never);
+    case 'preflight':
+      return (ctx) => preflight(db, as<PreflightInput>(), ctx as never, deps.target);
     case 'benchmark':
       return async (ctx) => {
         const input = as<BenchmarkInput>();

@@ -7,7 +7,7 @@ export type ValidationMode = (typeof VALIDATION_MODES)[number];
 export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
-const checkSchema = z
+export const checkSchema = z
   .object({
     name: z.string().openapi({ example: 'data.servers_fidelity' }),
     severity: z.enum(SEVERITIES).openapi({ description: 'How much it matters when it fails.' }),

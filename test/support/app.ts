@@ -51,7 +51,7 @@ export async function makeTestApp(
     tokens?: 'none';
     deps?: Pick<
       AppDeps,
-      'heartbeatMs' | 'leaseTtlMs' | 'progressIntervalMs' | 'healthProbe' | 'changes' | 'notify' | 'copies'
+      'heartbeatMs' | 'leaseTtlMs' | 'progressIntervalMs' | 'healthProbe' | 'changes' | 'notify' | 'copies' | 'target'
     >;
     /** The Slack door's configuration (SLACK_SIGNING_SECRET, SLACK_PRINCIPALS); off when absent. */
     slack?: SlackConfig;

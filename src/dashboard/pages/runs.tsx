@@ -97,6 +97,7 @@ export function RunsPage(props: {
             <PostForm action="/dashboard/start/rollback" viewer={viewer} label="Rollback dry run">
               <BatchSize id="rollback-batch-size" />
             </PostForm>
+            <PostForm action="/dashboard/start/preflight" viewer={viewer} label="Preflight" />
             <PostForm action="/dashboard/start/validation" viewer={viewer} label="Validate" />
             <PostForm action="/dashboard/start/benchmark" viewer={viewer} label="Benchmark" />
             <PostForm action="/dashboard/start/optimization" viewer={viewer} label="Optimize plan" />
