@@ -50,6 +50,12 @@ function detailsOf(report: Report, program: string): string[] {
         return (o.applied ?? []).map((a) => `  ${a.name}: ${a.status}${a.error ? ` (${a.error})` : ''}`);
       return (o.recommendations ?? []).map((r) => `  ${r.name}: priority ${r.priority}`);
     }
+    case 'restore': {
+      const r = report as Schemas['RestoreReport'];
+      return (['resources', 'capabilities'] as const)
+        .filter((t) => r.tables[t].colliding > 0)
+        .map((t) => `  ${t}: ${r.tables[t].colliding} colliding${idsOf(r.tables[t].collisions)}`);
+    }
   }
 }
 

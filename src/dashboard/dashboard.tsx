@@ -237,6 +237,9 @@ dashboardRouter.get('/reports/:id', async (c) => {
     case 'optimization':
       section = <OptimizeSection viewer={viewer} report={report} />;
       break;
+    case 'restore':
+      section = <></>; // the page's summary and the report's JSON say what it restored or refused
+      break;
   }
   return page(
     c,
@@ -281,6 +284,9 @@ const STARTS: Record<ReportKind, (form: Record<string, unknown>) => object> = {
   validation: () => requestOf(validateBodySchema, {}),
   benchmark: () => requestOf(benchmarkBodySchema, {}),
   optimization: () => requestOf(optimizeBodySchema, {}),
+  restore: () => {
+    throw new HttpProblem('bad-request', 'A restore names the rollback whose rows it puts back: use POST /restore.');
+  },
 };
 
 /** Starts a dry run (or a read) with the API's defaults, and follows it on its page. */

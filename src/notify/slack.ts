@@ -70,6 +70,7 @@ const TITLES: Record<Report['kind'], string> = {
   benchmark: 'Benchmark',
   optimization: 'Optimization',
   rollback: 'Rollback',
+  restore: 'Restore',
 };
 
 /** How a run reads in one line: `Migration (dry run)`, `Optimization (plan)`. */

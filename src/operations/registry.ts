@@ -5,6 +5,9 @@ import type { AppDeps } from './deps.js';
 import { migrate, type MigrateInput } from './migrate.js';
 import { optimize, type OptimizeInput } from './optimize/index.js';
 import { rollback, type RollbackInput } from './rollback/index.js';
+import { restore, type RestoreInput } from './archive/restore.js';
+import type { RollbackReport } from '../reports/rollback.js';
+import { ServiceError } from '../errors.js';
 import type { OperationContext } from './runner.js';
 import { isChanging } from './runs.js';
 import { validate, type ValidateInput } from './validate.js';
@@ -24,11 +27,20 @@ export function operationFor(
     case 'migration':
       return (ctx) => migrate(db, as<MigrateInput>(), ctx as never);
     case 'rollback':
-      return (ctx) => rollback(db, as<RollbackInput>(), ctx as never);
+      return (ctx) => rollback(db, as<RollbackInput>(), ctx as never, deps.store);
     case 'validation':
       return (ctx) => validate(db, as<ValidateInput>(), ctx as never);
     case 'optimization':
       return (ctx) => optimize(db, as<OptimizeInput>(), ctx as never);
+    case 'restore':
+      return async (ctx) => {
+        const input = as<RestoreInput>();
+        // The door checked the rollback report before the run started; a Workflow reads it again.
+        const report = await deps.store.get(input.rollbackReportId as ReportId);
+        if (report?.kind !== 'rollback')
+          throw new ServiceError('schema-conflict', `No rollback report has the id ${input.rollbackReportId}.`);
+        return restore(db, input, report as unknown as RollbackReport, deps.store, ctx as never);
+      };
     case 'benchmark':
       return async (ctx) => {
         const input = as<BenchmarkInput>();

@@ -1,7 +1,7 @@
 import { UUID_V7 } from './ids.js';
 import { z } from './zod.js';
 
-export const REPORT_KINDS = ['migration', 'validation', 'benchmark', 'optimization', 'rollback'] as const;
+export const REPORT_KINDS = ['migration', 'validation', 'benchmark', 'optimization', 'rollback', 'restore'] as const;
 export const reportKindSchema = z.enum(REPORT_KINDS).openapi({ description: 'What operation made the report.' });
 export type ReportKind = z.infer<typeof reportKindSchema>;
 
