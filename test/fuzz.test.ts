@@ -61,6 +61,7 @@ interface Plan {
 const PLANS: Record<string, Plan> = {
   'POST /rollback': { share: 1, proseRules: ['planId'] }, // required for a run
   'POST /validate': { share: 0.5 },
+  'POST /restore': { share: 0.5, proseRules: ['rollbackReportId'] }, // must name a finished rollback run
   'POST /benchmark': {
     share: 0.75,
     cheap: { iterations: 2, warmup: 1 },
@@ -86,7 +87,7 @@ const seedOf = (name: string) => [...name].reduce((hash, c) => (Math.imul(hash, 
 const timeoutOf = (runs: number) => 60_000 + runs * 250;
 
 /** The operations whose body takes `notify`: where it may point is configuration (the policy, NOTIFY_SECRET). */
-const NOTIFY_PATHS = ['/migrate', '/validate', '/rollback', '/benchmark', '/optimize'];
+const NOTIFY_PATHS = ['/migrate', '/validate', '/rollback', '/benchmark', '/optimize', '/restore'];
 
 function rulesOf(endpoint: Endpoint): AnswerRules {
   const documented = Object.keys(endpoint.operation?.responses ?? { 200: {} }).map(Number);
@@ -177,7 +178,11 @@ for (const target of targets) {
             callers: endpoint.method === 'GET' ? READERS : RUNNERS,
             knownIds: known.reportIds,
             cheap: plan.cheap ?? {},
-            known: { baselineReportId: [...known.benchmarkIds, ...known.reportIds], planId: known.planIds },
+            known: {
+              baselineReportId: [...known.benchmarkIds, ...known.reportIds],
+              rollbackReportId: known.reportIds,
+              planId: known.planIds,
+            },
           });
           const rules = rulesOf(endpoint);
           await fc.assert(

@@ -1,4 +1,5 @@
 import type { RouteHandler } from '@hono/zod-openapi';
+import { assertScope } from '../../http/auth.js';
 import type { AppEnv } from '../../http/create-router.js';
 import { HttpProblem } from '../../http/problems.js';
 import type { ReportId } from '../../reports/ids.js';
@@ -8,6 +9,8 @@ import { restoreBodySchema, type postRestore } from './restore.routes.js';
 
 export const postRestoreHandler: RouteHandler<typeof postRestore, AppEnv> = async (c) => {
   const input = restoreBodySchema.parse(c.req.valid('json'));
+  // Scope `apply`, for a dry run too: it reads archived rows back; like /rollback, a bad body is named first.
+  assertScope(c.var.principal, 'apply', input.dryRun ? 'a restore, even a dry run' : 'a restore');
   // The rollback report is read before the run starts: a wrong id is the answer, not a failed report.
   const rollback = await c.var.deps.store.get(input.rollbackReportId as ReportId);
   if (!rollback) throw new HttpProblem('not-found', `No report has the id ${input.rollbackReportId}.`);

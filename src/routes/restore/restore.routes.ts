@@ -31,7 +31,7 @@ export const postRestore = createRoute({
     'dry run too: it reads the archived rows back. docs/restore.md.',
   ].join(' '),
   security: bearerSecurity,
-  middleware: [requireScope('apply')] as const,
+  middleware: [requireScope('run')] as const, // and `apply`, checked after the body (restore.handlers.ts)
   request: {
     headers: preferHeaders,
     body: { required: true, content: { 'application/json': { schema: restoreBodySchema } } },
