@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import type { TestApp } from '../../../test/support/app.js';
+import { makeTestApp, type TestApp } from '../../../test/support/app.js';
+import { fsObjectStore } from '../../adapters/storage/fs.js';
 import { changedTables, tableChecksums } from '../../../test/support/checksums.js';
 import { databaseTargets, type TestDatabase } from '../../../test/support/databases.js';
 import { migrated } from '../../../test/support/migrated.js';
@@ -190,6 +194,39 @@ for (const target of databaseTargets()) {
             expect(mismatch.status, await mismatch.clone().text()).toBe(409);
             expect((await mismatch.json()).type).toMatch(/archive-mismatch$/);
             expect(changedTables(untouched, await everything(t))).toEqual([]);
+          },
+          { ...SIZE, withV2: false },
+        ),
+      120_000,
+    );
+
+    it(
+      'keeps a rollback whose export fails, saying so in its report, and restores it from the archive',
+      () =>
+        migrated(
+          target,
+          async (t) => {
+            const folder = await mkdtemp(join(tmpdir(), 'sark-export-fails-'));
+            // A file where the exports' folder would be: the file system refuses every object under it (ENOTDIR).
+            await writeFile(join(folder, 'archives'), 'not a folder\n');
+            const app = await makeTestApp(t.db, { objects: fsObjectStore(folder) });
+            const before = await sarkTables(t);
+            const rollback = await run(app, {});
+            expect(rollback).toMatchObject({
+              status: 'succeeded',
+              tables: { resources: { removed: SIZE.servers } },
+              archive: { exportStatus: 'failed', exports: [] },
+            });
+            expect(rollback.archive.exportError).toMatch(/^the export of resources failed: .*(ENOTDIR|EEXIST)/);
+            expect(rollback.summary.message).toMatch(/export to the report store failed/);
+            const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM resources WHERE protocol = 'mcp'`);
+            expect(rows).toEqual([{ n: 0 }]);
+            const applied = await restored(app, { rollbackReportId: rollback.id, dryRun: false });
+            expect(applied).toMatchObject({
+              source: 'archive',
+              summary: { restored: SIZE.servers * (1 + SIZE.toolsPerServer) },
+            });
+            expect(changedTables(before, await sarkTables(t))).toEqual([]);
           },
           { ...SIZE, withV2: false },
         ),
