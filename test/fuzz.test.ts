@@ -87,11 +87,13 @@ const seedOf = (name: string) => [...name].reduce((hash, c) => (Math.imul(hash, 
 const timeoutOf = (runs: number) => 60_000 + runs * 250;
 
 /** The operations whose body takes `notify`: where it may point is configuration (the policy, NOTIFY_SECRET). */
-const NOTIFY_PATHS = ['/migrate', '/validate', '/rollback', '/benchmark', '/optimize', '/restore'];
+const NOTIFY_PATHS = ['/migrate', '/validate', '/rollback', '/benchmark', '/optimize'];
+/** /restore takes `notify` too, but names a rollback report first: it is fuzzed, not in the notify property. */
+const NOTIFY_RULE_PATHS = [...NOTIFY_PATHS, '/restore'];
 
 function rulesOf(endpoint: Endpoint): AnswerRules {
   const documented = Object.keys(endpoint.operation?.responses ?? { 200: {} }).map(Number);
-  const notify = endpoint.method === 'POST' && NOTIFY_PATHS.includes(endpoint.path) ? ['notify'] : [];
+  const notify = endpoint.method === 'POST' && NOTIFY_RULE_PATHS.includes(endpoint.path) ? ['notify'] : [];
   return { statuses: documented, proseRules: [...(planOf(endpoint).proseRules ?? []), ...notify] };
 }
 
