@@ -16,6 +16,7 @@ import { mcpRouter } from './routes/mcp/mcp.index.js';
 import { migrateRouter } from './routes/migrate/migrate.index.js';
 import { rehearseRouter } from './routes/rehearse/rehearse.index.js';
 import { reportsRouter } from './routes/reports/reports.index.js';
+import { restoreRouter } from './routes/restore/restore.index.js';
 import { rollbackRouter } from './routes/rollback/rollback.index.js';
 import { slackRouter } from './routes/slack/slack.index.js';
 import { validateRouter } from './routes/validate/validate.index.js';
@@ -37,6 +38,7 @@ function createRoutes() {
     .route('/', migrateRouter)
     .route('/', validateRouter)
     .route('/', rollbackRouter)
+    .route('/', restoreRouter)
     .route('/', benchmarkRouter)
     .route('/', optimizeRouter)
     .route('/', rehearseRouter)

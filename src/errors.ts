@@ -35,6 +35,8 @@ export const ERROR_KINDS = [
   'not-configured',
   /** The report store (files, R2) does not take the run's report. */
   'store-unavailable',
+  /** An exported object of the rollback archive is missing, or not what its report's checksum and row count say. */
+  'archive-mismatch',
   /** The caller already has a read running: one at a time per actor. */
   'too-many-runs',
   /** The database refused a write: the service's role may not write there, or the server is read-only. */

@@ -62,6 +62,7 @@ const PLANS: Record<string, Plan> = {
   'POST /rollback': { share: 1, proseRules: ['planId'] }, // required for a run
   'POST /validate': { share: 0.5 },
   'POST /preflight': { share: 0.5 },
+  'POST /restore': { share: 0.5, proseRules: ['rollbackReportId'] }, // must name a finished rollback run
   'POST /benchmark': {
     share: 0.75,
     cheap: { iterations: 2, warmup: 1 },
@@ -88,11 +89,15 @@ const timeoutOf = (runs: number) => 60_000 + runs * 250;
 
 /** The operations whose body takes `notify`: where it may point is configuration (the policy, NOTIFY_SECRET). */
 const NOTIFY_PATHS = ['/migrate', '/validate', '/rollback', '/benchmark', '/optimize', '/preflight'];
+/**
+ * /rehearse and /restore take `notify` too; they are left out of the notify property, which asks
+ * with `run` (/restore also names a rollback report first): they are fuzzed.
+ */
+const NOTIFY_RULE_PATHS = [...NOTIFY_PATHS, '/rehearse', '/restore'];
 
 function rulesOf(endpoint: Endpoint): AnswerRules {
   const documented = Object.keys(endpoint.operation?.responses ?? { 200: {} }).map(Number);
-  // /rehearse takes `notify` too; it is left out of the notify property below, which asks with `run`.
-  const notify = endpoint.method === 'POST' && [...NOTIFY_PATHS, '/rehearse'].includes(endpoint.path) ? ['notify'] : [];
+  const notify = endpoint.method === 'POST' && NOTIFY_RULE_PATHS.includes(endpoint.path) ? ['notify'] : [];
   return { statuses: documented, proseRules: [...(planOf(endpoint).proseRules ?? []), ...notify] };
 }
 
@@ -179,7 +184,11 @@ for (const target of targets) {
             callers: endpoint.method === 'GET' ? READERS : RUNNERS,
             knownIds: known.reportIds,
             cheap: plan.cheap ?? {},
-            known: { baselineReportId: [...known.benchmarkIds, ...known.reportIds], planId: known.planIds },
+            known: {
+              baselineReportId: [...known.benchmarkIds, ...known.reportIds],
+              rollbackReportId: known.reportIds,
+              planId: known.planIds,
+            },
           });
           const rules = rulesOf(endpoint);
           await fc.assert(

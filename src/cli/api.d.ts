@@ -84,6 +84,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put a rollback's archived rows back into v2
+         * @description Reads the rows a rollback run removed from its archive in the database, or, when the archive tables no longer hold them, from the objects the run exported to the report store (checked against their SHA-256 first), and inserts them into `resources` and `capabilities` exactly as they were (every column, same ids). A row whose id v2 already holds refuses the whole restore with a 409 naming it; nothing is written. A run (`dryRun: false`) holds the lease and writes in one transaction: every row, or none. Scope `apply`, for the dry run too: it reads the archived rows back. docs/restore.md.
+         */
+        post: operations["restore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/benchmark": {
         parameters: {
             query?: never;
@@ -453,7 +473,7 @@ export interface components {
              * @description What operation made the report.
              * @enum {string}
              */
-            kind: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal" | "preflight";
+            kind: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal" | "preflight" | "restore";
             /** @description `running` while an operation goes on; then the outcome of its kind (e.g. `passed`, `failed`, `critical`, `succeeded`), `cancelled` when it was cancelled (POST /reports/{id}/cancel), or `abandoned` when the process running it stopped (its lease expired; a new run finishes the job). */
             status: string;
             /** Format: date-time */
@@ -665,6 +685,15 @@ export interface components {
                 /** @enum {string} */
                 capabilities: "sark_migrate.archived_capabilities";
                 note?: string;
+                /**
+                 * @description A run that completed: whether its archive was also written to the report store's objects. A failed export leaves the rollback as it committed (the archive is still in the database).
+                 * @enum {string}
+                 */
+                exportStatus?: "exported" | "failed";
+                /** @description Why the export failed. */
+                exportError?: string;
+                /** @description The exported objects, one per archived table; POST /restore reads them. */
+                exports?: components["schemas"]["RollbackArchiveExport"][];
             };
         } & {
             [key: string]: unknown;
@@ -704,6 +733,18 @@ export interface components {
                 backported: number;
             };
         };
+        /** @description One archived table as gzip-compressed NDJSON, one row a line (docs/restore.md). */
+        RollbackArchiveExport: {
+            /** @enum {string} */
+            table: "resources" | "capabilities";
+            /** @description The object in the report store (R2, or a file under REPORTS_DIR). */
+            key: string;
+            rows: number;
+            /** @description The size of the object (gzip-compressed). */
+            bytes: number;
+            /** @description SHA-256 of the uncompressed NDJSON (what `gunzip -c | sha256sum` prints). */
+            sha256: string;
+        };
         RollbackRequest: {
             /**
              * @description Plan only (scope `run`), with a `planId`. `false` rolls back (scope `apply`).
@@ -726,6 +767,69 @@ export interface components {
              * @default 2
              */
             parallelism?: number;
+            /**
+             * Format: uri
+             * @description https URL on a public host: when the run ends (or, with respond-async, is refused before it starts), its summary (id, kind, status, summary, exitCode, finishedAt, link) is POSTed there, signed per Standard Webhooks with NOTIFY_SECRET, retried on 5xx and timeouts; each attempt is recorded in the report. Default: NOTIFY_URL.
+             * @example https://ci.example.com/hooks/sark-migrate
+             */
+            notify?: string;
+        };
+        RestoreReport: components["schemas"]["Report"] & ({
+            /** @enum {string} */
+            kind?: "restore";
+            /** @enum {string} */
+            status?: "running" | "succeeded" | "failed";
+            summary?: {
+                message: string;
+                /** @description Rows put back (a dry run: that would be). */
+                restored: number;
+                /** @description Rows refused because v2 holds their id: any refuses the whole restore. */
+                colliding: number;
+            };
+            dryRun: boolean;
+            rollbackReportId: string;
+            /** @description The run whose archived rows these are. */
+            rollbackId: string;
+            /**
+             * @description Where the rows came from: the archive's tables in the database while they hold the run's rows, else the objects the run exported to the report store (each checked against the rollback report's SHA-256 and row count before anything is written).
+             * @enum {string}
+             */
+            source: "archive" | "exports";
+            tables: {
+                resources: components["schemas"]["RestoreTable"];
+                capabilities: components["schemas"]["RestoreTable"];
+            };
+            /** @description Exported objects read and found to match their checksum (source `exports`). */
+            verified: {
+                table: string;
+                key: string;
+                rows: number;
+                sha256: string;
+            }[];
+        } & {
+            [key: string]: unknown;
+        });
+        RestoreTable: {
+            /** @description Rows the rollback archived (and /restore reads back). */
+            rows: number;
+            /** @description Rows put back into v2 (0 in a dry run, and where refused). */
+            restored: number;
+            /** @description Of the rows, those whose id a row of v2 already holds. */
+            colliding: number;
+            /** @description Ids of colliding rows, the first ones in id order (up to 100). */
+            collisions: string[];
+        };
+        RestoreRequest: {
+            /**
+             * @description The report of the rollback run (not a dry run) whose archived rows go back into v2.
+             * @example 019ab8f2-6c1e-7d3a-9f21-4c8e2b7a1d05
+             */
+            rollbackReportId: string;
+            /**
+             * @description Check only: what would be restored, and which rows collide. `false` restores.
+             * @default true
+             */
+            dryRun?: boolean;
             /**
              * Format: uri
              * @description https URL on a public host: when the run ends (or, with respond-async, is refused before it starts), its summary (id, kind, status, summary, exitCode, finishedAt, link) is POSTed there, signed per Standard Webhooks with NOTIFY_SECRET, retried on 5xx and timeouts; each attempt is recorded in the report. Default: NOTIFY_URL.
@@ -1508,7 +1612,7 @@ export interface components {
              * @description What operation made the report.
              * @enum {string}
              */
-            kind: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal" | "preflight";
+            kind: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal" | "preflight" | "restore";
             /** @description `running` while an operation goes on; then the outcome of its kind (e.g. `passed`, `failed`, `critical`, `succeeded`), `cancelled` when it was cancelled (POST /reports/{id}/cancel), or `abandoned` when the process running it stopped (its lease expired; a new run finishes the job). */
             status: string;
             /** Format: date-time */
@@ -1904,6 +2008,126 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RollbackReport"];
+                };
+            };
+            /** @description Accepted: the report, stored with `status: "running"`; poll `Location`. Always with `Prefer: respond-async` (`Preference-Applied` says so). On Workers, where every run is a Workflow, also without it when the run has not ended within the synchronous budget (20 s, `SYNC_BUDGET_MS`); Node answers synchronously unless asked. */
+            202: {
+                headers: {
+                    /** @description /reports/{id} */
+                    Location: string;
+                    "Preference-Applied"?: "respond-async";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description Bad input: `errors` names each offending field. `invalid-value`: the database refused a value the request carried (`sqlstate` says why). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or an unknown one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks the scope this operation needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another changing operation holds the database, a plan is stale, the database refused a row (`constraint-violation`, naming the constraint), or a rehearsal's copy could not be made (`copy-refused`, saying why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database does not have a schema the operation can work on; `missing` names what lacks. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token already has a read running (`runningReportId`): one at a time per token; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the report store is unreachable, or every connection to the database is busy (`reason: connections-busy`), with `Retry-After`; or the service is not configured. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    restore: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `respond-async`: answer 202 at once with `Location: /reports/{id}`; the report shows progress until it ends. */
+                prefer?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RestoreRequest"];
+            };
+        };
+        responses: {
+            /** @description The restore report (also stored). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RestoreReport"];
                 };
             };
             /** @description Accepted: the report, stored with `status: "running"`; poll `Location`. Always with `Prefer: respond-async` (`Preference-Applied` says so). On Workers, where every run is a Workflow, also without it when the run has not ended within the synchronous budget (20 s, `SYNC_BUDGET_MS`); Node answers synchronously unless asked. */
@@ -2512,7 +2736,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description What operation made the report. */
-                kind?: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal" | "preflight";
+                kind?: "migration" | "validation" | "benchmark" | "optimization" | "rollback" | "rehearsal" | "preflight" | "restore";
                 /** @description Page size, 1 to 100. */
                 limit?: number;
                 /** @description The `nextCursor` of the previous page. */

@@ -69,6 +69,12 @@ function detailsOf(report: Report, program: string): string[] {
         `  copy: ${h.copy.method} ${h.copy.name}, ${h.copy.dropped ? 'dropped' : `kept: ${h.copy.reach ?? ''}`}`,
       ];
     }
+    case 'restore': {
+      const r = report as Schemas['RestoreReport'];
+      return (['resources', 'capabilities'] as const)
+        .filter((t) => r.tables[t].colliding > 0)
+        .map((t) => `  ${t}: ${r.tables[t].colliding} colliding${idsOf(r.tables[t].collisions)}`);
+    }
   }
 }
 

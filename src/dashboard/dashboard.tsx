@@ -243,6 +243,8 @@ dashboardRouter.get('/reports/:id', async (c) => {
       break;
     case 'rehearsal':
       section = <RehearsalSection report={report} />;
+    case 'restore':
+      section = <></>; // the page's summary and the report's JSON say what it restored or refused
       break;
   }
   return page(
@@ -293,6 +295,9 @@ const STARTS: Record<ReportKind, (form: Record<string, unknown>) => object> = {
     return { ...rest, ...benchmark };
   },
   preflight: () => requestOf(preflightBodySchema, {}),
+  restore: () => {
+    throw new HttpProblem('bad-request', 'A restore names the rollback whose rows it puts back: use POST /restore.');
+  },
 };
 
 /** Starts a dry run (or a read) with the API's defaults, and follows it on its page. */

@@ -78,6 +78,7 @@ const PROBLEM_TYPES: Record<ErrorKind | HttpKind, ProblemType> = {
   'invalid-value': { status: 400, slug: 'invalid-value', title: 'Invalid value' },
   // A row the database refused conflicts with what is there (a unique key, a foreign key, a check).
   'constraint-violation': { status: 409, slug: 'constraint-violation', title: 'Constraint violation' },
+  'archive-mismatch': { status: 409, slug: 'archive-mismatch', title: 'Archive export does not match' },
   'run-ended': { status: 409, slug: 'run-ended', title: 'The run has ended' },
   cancelled: { status: 499 as ContentfulStatusCode, slug: 'cancelled', title: 'Cancelled' },
   'not-configured': { status: 503, slug: 'not-configured', title: 'Service not configured' },

@@ -72,6 +72,7 @@ const TITLES: Record<Report['kind'], string> = {
   rollback: 'Rollback',
   rehearsal: 'Rehearsal',
   preflight: 'Preflight',
+  restore: 'Restore',
 };
 
 /** How a run reads in one line: `Migration (dry run)`, `Optimization (plan)`. */

@@ -7,6 +7,9 @@ import { optimize, type OptimizeInput } from './optimize/index.js';
 import { rehearse, type RehearseInput } from './rehearse.js';
 import { preflight, type PreflightInput } from './preflight/index.js';
 import { rollback, type RollbackInput } from './rollback/index.js';
+import { restore, type RestoreInput } from './archive/restore.js';
+import type { RollbackReport } from '../reports/rollback.js';
+import { ServiceError } from '../errors.js';
 import type { OperationContext } from './runner.js';
 import { isChanging } from './runs.js';
 import { validate, type ValidateInput } from './validate.js';
@@ -26,7 +29,7 @@ export function operationFor(
     case 'migration':
       return (ctx) => migrate(db, as<MigrateInput>(), ctx as never);
     case 'rollback':
-      return (ctx) => rollback(db, as<RollbackInput>(), ctx as never);
+      return (ctx) => rollback(db, as<RollbackInput>(), ctx as never, deps.store);
     case 'validation':
       return (ctx) => validate(db, as<ValidateInput>(), ctx as never);
     case 'optimization':
@@ -36,6 +39,15 @@ export function operationFor(
       return (ctx) => rehearse(deps, as<RehearseInput>(), ctx as never);
     case 'preflight':
       return (ctx) => preflight(db, as<PreflightInput>(), ctx as never, deps.target);
+    case 'restore':
+      return async (ctx) => {
+        const input = as<RestoreInput>();
+        // The door checked the rollback report before the run started; a Workflow reads it again.
+        const report = await deps.store.get(input.rollbackReportId as ReportId);
+        if (report?.kind !== 'rollback')
+          throw new ServiceError('schema-conflict', `No rollback report has the id ${input.rollbackReportId}.`);
+        return restore(db, input, report as unknown as RollbackReport, deps.store, ctx as never);
+      };
     case 'benchmark':
       return async (ctx) => {
         const input = as<BenchmarkInput>();

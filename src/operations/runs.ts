@@ -28,7 +28,7 @@ export const HEARTBEAT_MS = 2_000;
 
 /** Whether a run changes the database (and so holds the lease, and takes `apply` to cancel). */
 export function isChanging(kind: ReportKind, request: Record<string, unknown>): boolean {
-  if (kind === 'migration' || kind === 'rollback') return request.dryRun === false;
+  if (kind === 'migration' || kind === 'rollback' || kind === 'restore') return request.dryRun === false;
   if (kind === 'optimization') return request.action === 'apply';
   return false;
 }

@@ -42,6 +42,21 @@ const runCountsSchema = z
   })
   .openapi('RollbackRunCounts', { description: 'A run: what it did (committed batches only).' });
 
+export const archiveExportSchema = z
+  .object({
+    table: z.enum(['resources', 'capabilities']),
+    key: z.string().openapi({ description: 'The object in the report store (R2, or a file under REPORTS_DIR).' }),
+    rows: count(),
+    bytes: count().openapi({ description: 'The size of the object (gzip-compressed).' }),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .openapi({ description: 'SHA-256 of the uncompressed NDJSON (what `gunzip -c | sha256sum` prints).' }),
+  })
+  .openapi('RollbackArchiveExport', {
+    description: 'One archived table as gzip-compressed NDJSON, one row a line (docs/restore.md).',
+  });
+
 export type PlannedCounts = z.infer<typeof plannedCountsSchema>;
 export type RunCounts = z.infer<typeof runCountsSchema>;
 
@@ -122,6 +137,20 @@ export const rollbackReportSchema = reportSchema
         resources: z.literal('sark_migrate.archived_resources'),
         capabilities: z.literal('sark_migrate.archived_capabilities'),
         note: z.string().optional(),
+        exportStatus: z
+          .enum(['exported', 'failed'])
+          .optional()
+          .openapi({
+            description: [
+              "A run that completed: whether its archive was also written to the report store's objects.",
+              'A failed export leaves the rollback as it committed (the archive is still in the database).',
+            ].join(' '),
+          }),
+        exportError: z.string().optional().openapi({ description: 'Why the export failed.' }),
+        exports: z
+          .array(archiveExportSchema)
+          .optional()
+          .openapi({ description: 'The exported objects, one per archived table; POST /restore reads them.' }),
       })
       .openapi({
         description: [

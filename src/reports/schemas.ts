@@ -9,6 +9,7 @@ export const REPORT_KINDS = [
   'rollback',
   'rehearsal',
   'preflight',
+  'restore',
 ] as const;
 export const reportKindSchema = z.enum(REPORT_KINDS).openapi({ description: 'What operation made the report.' });
 export type ReportKind = z.infer<typeof reportKindSchema>;

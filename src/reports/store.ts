@@ -1,4 +1,4 @@
-import type { ObjectStore } from '../adapters/storage/types.js';
+import type { ObjectMeta, ObjectStore } from '../adapters/storage/types.js';
 import { idFromNewestFirstKey, newestFirstKey, type ReportId } from './ids.js';
 import type { Report, ReportKind, ReportList, ReportSummary } from './schemas.js';
 
@@ -15,6 +15,9 @@ export interface ReportStore {
   list(query: ReportQuery): Promise<ReportList>;
   /** Resolves when the store answers and may be written. */
   check(): Promise<void>;
+  /** Objects beside the reports that a report names (a rollback's archive exports), streamed. */
+  putObject(key: string, body: ReadableStream<Uint8Array>, meta: ObjectMeta): Promise<{ bytes: number }>;
+  getObject(key: string): Promise<ReadableStream<Uint8Array> | null>;
 }
 
 const PREFIX = 'reports/';
@@ -72,5 +75,7 @@ export function createReportStore(objects: ObjectStore): ReportStore {
       return { items: pageItems, nextCursor: hasMore ? (pageItems.at(-1)?.id ?? null) : null };
     },
     check: () => objects.check(PREFIX),
+    putObject: (key, body, meta) => objects.putStream(key, body, meta),
+    getObject: (key) => objects.getStream(key),
   };
 }

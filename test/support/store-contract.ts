@@ -104,5 +104,44 @@ export function describeReportStoreContract(name: string, makeStore: () => Promi
       expect(page.nextCursor).toBeNull();
       await expect(store.check()).resolves.toBeUndefined();
     });
+    it('streams an object of unknown length in and out byte for byte, above and below one multipart part', async () => {
+      const store = await makeStore();
+      // 5 MiB + a bit of incompressible bytes: on R2 a multipart upload of two parts; and an object of a few bytes.
+      for (const size of [5 * 1024 * 1024 + 12_345, 3]) {
+        const bytes = new Uint8Array(size);
+        for (let i = 0; i < size; i += 65_536) crypto.getRandomValues(bytes.subarray(i, Math.min(size, i + 65_536)));
+        let sent = 0;
+        const body = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (sent >= size) return controller.close();
+            const chunk = bytes.slice(sent, Math.min(size, sent + 100_000)); // chunks that straddle the part boundary
+            sent += chunk.length;
+            controller.enqueue(chunk);
+          },
+        });
+        const key = `archives/${newReportId()}/resources.ndjson.gz`;
+        expect(await store.putObject(key, body, { table: 'resources' })).toEqual({ bytes: size });
+        const back = await store.getObject(key);
+        expect(back).not.toBeNull();
+        const read = new Uint8Array(await new Response(back).arrayBuffer());
+        expect(read.length).toBe(size);
+        expect(read.findIndex((b, i) => b !== bytes[i])).toBe(-1); // the first differing byte: none
+      }
+      expect(await store.getObject(`archives/${newReportId()}/resources.ndjson.gz`)).toBeNull();
+    });
+
+    it('leaves no object when the stream fails half-way', async () => {
+      const store = await makeStore();
+      const key = `archives/${newReportId()}/capabilities.ndjson.gz`;
+      let pulls = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (++pulls > 2) throw new Error('the database went away');
+          controller.enqueue(new Uint8Array(1000));
+        },
+      });
+      await expect(store.putObject(key, body, {})).rejects.toThrow(/went away/);
+      expect(await store.getObject(key)).toBeNull();
+    });
   });
 }

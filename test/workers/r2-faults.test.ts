@@ -31,6 +31,7 @@ function throwingPut(bucket: R2BucketLike): R2BucketLike {
     put: () => Promise.reject(new Error(R2_DOWN)),
     get: (key) => bucket.get(key),
     list: (options) => bucket.list(options),
+    createMultipartUpload: () => Promise.reject(new Error(R2_DOWN)),
   };
 }
 

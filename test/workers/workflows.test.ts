@@ -91,6 +91,38 @@ describe('operations as Workflows on the Worker', () => {
     expect(rows[0]).toEqual({ holder: null, status: 'succeeded', steps: 0 });
   });
 
+  it('exports the rollback archive to R2 in Workflow steps (one failing once), and restores from it through a Workflow', async () => {
+    const before = await counts();
+    const rolledBack = await throughWorkflow('/rollback', await planned(), ['export capabilities']);
+    expect(rolledBack).toMatchObject({ status: 'succeeded', archive: { exportStatus: 'exported' } });
+    expect(await counts()).toEqual({ r: 0, c: 0 });
+    const exports = (
+      rolledBack.archive as { exports: { table: string; key: string; rows: number; bytes: number; sha256: string }[] }
+    ).exports;
+    expect(exports.map((e) => [e.table, e.rows])).toEqual([
+      ['resources', before.r],
+      ['capabilities', before.c],
+    ]);
+    for (const e of exports) {
+      const object = await env.REPORTS.get(e.key);
+      expect(object?.size).toBe(e.bytes);
+      const ndjson = await new Response(object!.body.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer();
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', ndjson));
+      expect(Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')).toBe(e.sha256);
+      expect(new TextDecoder().decode(ndjson).split('\n')).toHaveLength(e.rows + 1);
+    }
+    // The archive tables no longer hold the run's rows: the restore reads the R2 objects.
+    await db.query('DELETE FROM sark_migrate.archived_capability_packs WHERE rollback_id = $1', [rolledBack.id]);
+    await db.query('DELETE FROM sark_migrate.archived_resource_packs WHERE rollback_id = $1', [rolledBack.id]);
+    const restored = await throughWorkflow('/restore', { rollbackReportId: rolledBack.id, dryRun: false }, []);
+    expect(restored).toMatchObject({
+      status: 'succeeded',
+      source: 'exports',
+      summary: { restored: before.r + before.c },
+    });
+    expect(await counts()).toEqual(before);
+  });
+
   it('answers a synchronous request with the final report when the Workflow ends within the budget', async () => {
     const response = await post('/validate', { mode: 'schema' });
     expect(response.status).toBe(200);

@@ -1,6 +1,8 @@
-import { access, constants, mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { assertSafeKey, type ObjectMeta, type ObjectStore } from './types.js';
+import { createReadStream } from 'node:fs';
+import { access, constants, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { assertSafeKey, chunksOf, type ObjectMeta, type ObjectStore } from './types.js';
 
 /**
  * Objects as files under one folder. Each file starts with one line of JSON metadata, so a
@@ -88,6 +90,36 @@ export function fsObjectStore(folder: string): ObjectStore {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
         throw error;
       }
+    },
+    async putStream(key, body, meta) {
+      // The body as it is (gunzip reads the file), its metadata beside it in a hidden file.
+      const path = pathOf(key);
+      await mkdir(dirname(path), { recursive: true });
+      const temporary = join(dirname(path), `.${crypto.randomUUID()}.tmp`);
+      const handle = await open(temporary, 'w');
+      let bytes = 0;
+      try {
+        for await (const chunk of chunksOf(body)) {
+          await handle.write(chunk);
+          bytes += chunk.length;
+        }
+        await handle.close();
+      } catch (error) {
+        await handle.close().catch(() => undefined);
+        await rm(temporary, { force: true });
+        throw error;
+      }
+      await writeFile(join(dirname(path), `.${basename(path)}.meta.json`), JSON.stringify(meta), 'utf8');
+      await rename(temporary, path);
+      return { bytes };
+    },
+    async getStream(key) {
+      const path = pathOf(key);
+      const exists = await stat(path).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return null;
+        throw error;
+      });
+      return exists ? (Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>) : null;
     },
     async list({ prefix, startAfter, limit }) {
       const { folderPrefix, dir } = folderOf(prefix);

@@ -1,5 +1,6 @@
 import type { Database } from '../../adapters/db/types.js';
 import type { RollbackReport } from '../../reports/rollback.js';
+import type { ReportStore } from '../../reports/store.js';
 import type { Outcome } from '../../reports/schemas.js';
 import type { OperationContext } from '../runner.js';
 import type { RollbackInput } from './context.js';
@@ -17,8 +18,10 @@ export function rollback(
   db: Database,
   input: RollbackInput,
   ctx: OperationContext<RollbackReport>,
+  /** Where a run also exports its archive (the report store's objects); none: the archive stays in the database only. */
+  exports?: Pick<ReportStore, 'putObject'>,
 ): Promise<Outcome<RollbackReport>> {
-  return input.dryRun ? planRollback(db, input, ctx) : runRollback(db, input, ctx);
+  return input.dryRun ? planRollback(db, input, ctx) : runRollback(db, input, ctx, exports);
 }
 
 export { ROLLBACK_DEFAULTS, type RollbackInput } from './context.js';

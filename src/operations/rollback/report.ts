@@ -1,6 +1,7 @@
 import type { PlannedCounts, RollbackReport, RunCounts } from '../../reports/rollback.js';
 import type { Outcome } from '../../reports/schemas.js';
 import type { BornRow, DivergentRow, PlanCounts } from '../../sql/rollback/plan.js';
+import type { ExportOutcome } from '../archive/export.js';
 import { be, count } from '../text.js';
 import { ROLLBACK_SIZING, type RollbackInput } from './context.js';
 
@@ -53,6 +54,8 @@ export interface RunState {
   /** In-scope MCP resources still in v2 once the last batch committed (null until then). */
   remaining: number | null;
   batches: Batches;
+  /** The archive's export to the report store, once the last batch committed (absent without a store). */
+  exported?: ExportOutcome;
 }
 
 /** The complete counts behind listings cut at LISTED rows a kind (each row carries its kind's). */
@@ -162,7 +165,11 @@ export function runReport(input: RollbackInput, run: RunState): Outcome<Rollback
   return {
     status: 'succeeded',
     summary: {
-      message: message('Removed', removed, input, totals, { batches: run.batches.committed, remaining: run.remaining }),
+      message:
+        message('Removed', removed, input, totals, { batches: run.batches.committed, remaining: run.remaining }) +
+        (run.exported?.exportStatus === 'failed'
+          ? " The archive's export to the report store failed (archive.exportError): the archive stays in the database."
+          : ''),
       removed: removed[0] + removed[1],
       bornInV2: totals.born,
       divergent: totals.divergent,
@@ -173,7 +180,7 @@ export function runReport(input: RollbackInput, run: RunState): Outcome<Rollback
     tables,
     ...listings(run.listed, totals),
     batches: run.batches,
-    archive: { rollbackId: run.rollbackId, ...ARCHIVE },
+    archive: { rollbackId: run.rollbackId, ...ARCHIVE, ...run.exported },
   };
 }
 

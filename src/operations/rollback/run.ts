@@ -5,6 +5,8 @@ import type { Outcome } from '../../reports/schemas.js';
 import type { PageRange } from '../../sql/rollback/batch.js';
 import { extentSql, foreignKeySql, remainingSql, settingsSql } from '../../sql/rollback/run.js';
 import { execute, queryOne } from '../../sql/sql.js';
+import type { ReportStore } from '../../reports/store.js';
+import { exportArchive } from '../archive/export.js';
 import { BATCH_LIMITS, batchStep, inStreams, oneAtATime, streamsFor, withRetry } from '../batches.js';
 import { BatchSizer } from '../sizing.js';
 import { withLease } from '../lease.js';
@@ -26,6 +28,7 @@ export function runRollback(
   db: Database,
   input: RollbackInput,
   ctx: OperationContext<RollbackReport>,
+  exports?: Pick<ReportStore, 'putObject'>,
 ): Promise<Outcome<RollbackReport>> {
   return withLease(db, ctx, 'rollback', async (lease) => {
     const m = await understand(db);
@@ -128,6 +131,13 @@ export function runRollback(
       const last: LastBatch = { orphans: !foreignKey && !resourceIds, onlyWrittenBack: ranges.handed() > 0 };
       committed((await inTransaction('last batch', { lo: null, hi: null }, LIMITS, last)).batch);
       state.remaining = (await queryOne(db, remainingSql(m, { resourceIds }))).remaining;
+      if (exports) {
+        // After the last commit: an export that fails leaves the rollback done, and says so in the report.
+        ctx.checkpoint(runReport(input, state));
+        state.exported = await exportArchive(db, exports, state.rollbackId, (name, work) =>
+          ctx.step(name, work, { timeoutMs: EXPORT_STEP_MS }),
+        );
+      }
     } finally {
       ctx.checkpoint(runReport(input, state)); // what committed, should a batch have failed
     }
@@ -187,6 +197,9 @@ function pageRanges(
     estimate: () => handed + (ranged ? Math.ceil(Math.max(0, extent.pages - page) / pagesFor(sizer.next)) : 0) + 1,
   };
 }
+
+/** An export step's bound: one table of the archive, read in pages and streamed to the store. */
+const EXPORT_STEP_MS = 30 * 60_000;
 
 const stalePlan = (planId: string, current: string) =>
   new ServiceError(
