@@ -243,6 +243,7 @@ dashboardRouter.get('/reports/:id', async (c) => {
       break;
     case 'rehearsal':
       section = <RehearsalSection report={report} />;
+      break;
     case 'restore':
       section = <></>; // the page's summary and the report's JSON say what it restored or refused
       break;
