@@ -7,7 +7,11 @@ import { newReportId } from '../reports/ids.js';
 import type { RehearsalReport, RehearsalStep } from '../reports/rehearsal.js';
 import type { Outcome, Report, ReportKind } from '../reports/schemas.js';
 import { v1FingerprintSql } from '../sql/copies.js';
-import { queryOne } from '../sql/sql.js';
+import { queryOne, queryRows } from '../sql/sql.js';
+import { tableSizesSql } from '../sql/preflight.js';
+import type { MigrationEstimate } from '../reports/preflight.js';
+import { estimateMigration, SAMPLE_SERVERS_DEFAULT } from './preflight/estimate.js';
+import { pricingFor } from './preflight/index.js';
 import { benchmark } from './benchmark.js';
 import type { AppDeps } from './deps.js';
 import { currentLease } from './lease.js';
@@ -56,7 +60,7 @@ function stepContext<R>(parent: OperationContext<RehearsalReport>, step: Rehears
  * leaves nothing behind.
  */
 export async function rehearse(
-  deps: Pick<AppDeps, 'db' | 'store' | 'copies'>,
+  deps: Pick<AppDeps, 'db' | 'store' | 'copies' | 'target'>,
   input: RehearseInput,
   ctx: OperationContext<RehearsalReport>,
 ): Promise<Outcome<RehearsalReport>> {
@@ -78,10 +82,7 @@ export async function rehearse(
   ctx.started();
 
   const steps: Entry[] = [];
-  const v1: { before: Record<string, string> | null; after: Record<string, string> | null } = {
-    before: null,
-    after: null,
-  };
+  const v1: Fingerprints = { before: null, after: null, estimate: null };
   const keep = input.keep && copies.canKeep;
   const copyFields = (dropped: boolean, dropError?: string): RehearsalReport['copy'] => ({
     method: copies.method,
@@ -114,7 +115,7 @@ export async function rehearse(
       copy: copyReport,
       v1Restored,
       steps,
-      estimate: null,
+      estimate: v1.estimate,
     };
   };
 
@@ -149,14 +150,61 @@ async function fingerprintOf(db: Database): Promise<Record<string, string> | nul
   );
 }
 
+/** What the rehearsal measures on its copy beside the steps: v1 before and after, /preflight's estimate against the migration. */
+interface Fingerprints {
+  before: Record<string, string> | null;
+  after: Record<string, string> | null;
+  estimate: Estimated;
+}
+type Estimated = NonNullable<RehearsalReport['estimate']> | null;
+
+/**
+ * /preflight's estimate beside what the copy's migration measured: how far /preflight can be
+ * trusted on this database.
+ */
+export function compareWithEstimate(
+  migration: MigrationEstimate,
+  measured: { durationMs: number; v2SizeBytes: number | null } | null,
+): NonNullable<Estimated> {
+  const expected = migration.durationMs;
+  const sizeAfter = migration.v2SizeBytes?.totalAfter;
+  const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+  return {
+    migration,
+    measured,
+    differences: measured
+      ? {
+          durationRatio: expected && expected.expected > 0 ? ratio(measured.durationMs, expected.expected) : null,
+          withinInterval: expected ? measured.durationMs >= expected.low && measured.durationMs <= expected.high : null,
+          sizeRatio: sizeAfter && measured.v2SizeBytes !== null ? ratio(measured.v2SizeBytes, sizeAfter) : null,
+        }
+      : null,
+  };
+}
+
+/** /preflight's estimate, taken on the copy (its sample is rolled back); its failure is reported, not the rehearsal's. */
+async function estimateOn(db: Database, target: AppDeps['target']): Promise<MigrationEstimate | string> {
+  return estimateMigration(db, {
+    sampleServers: SAMPLE_SERVERS_DEFAULT,
+    pricing: pricingFor(db, {}, target),
+  }).catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+}
+
+async function v2SizeOf(db: Database): Promise<number | null> {
+  return queryRows(db, tableSizesSql(['resources', 'capabilities'])).then(
+    (rows) => rows.reduce((sum, r) => sum + Number(r.bytes ?? 0), 0),
+    () => null,
+  );
+}
+
 /** The steps, in order; a step that throws, or that later steps need and that failed, ends them. */
 async function runSteps(
-  deps: Pick<AppDeps, 'store'>,
+  deps: Pick<AppDeps, 'store' | 'target'>,
   copy: DatabaseCopy,
   input: RehearseInput,
   ctx: OperationContext<RehearsalReport>,
   steps: Entry[],
-  v1: { before: Record<string, string> | null; after: Record<string, string> | null },
+  v1: Fingerprints,
 ): Promise<void> {
   const db = copy.db;
   const step = async <R extends Report>(
@@ -218,6 +266,11 @@ async function runSteps(
   };
 
   v1.before = await fingerprintOf(db);
+  const estimate = await estimateOn(db, deps.target);
+  if (typeof estimate === 'string')
+    v1.estimate = { migration: null, error: estimate, measured: null, differences: null };
+  else v1.estimate = compareWithEstimate(estimate, null);
+  ctx.throwIfCancelled();
   const migrateInput = { dryRun: false, parallelism: MIGRATE_DEFAULTS.parallelism };
   const migrated = await step(
     'migrate',
@@ -227,6 +280,11 @@ async function runSteps(
     (r) => r.status === 'succeeded',
   );
   if (!migrated || migrated.status !== 'succeeded') return;
+  if (typeof estimate !== 'string')
+    v1.estimate = compareWithEstimate(estimate, {
+      durationMs: steps.at(-1)!.durationMs ?? 0,
+      v2SizeBytes: await v2SizeOf(db),
+    });
 
   const validateInput = { mode: 'full' as const, sampleSize: 10 };
   await step('validate', 'validation', validateInput, (c) => validate(db, validateInput, c as never), passedValidation);

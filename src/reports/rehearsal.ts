@@ -1,3 +1,4 @@
+import { migrationEstimateSchema } from './preflight.js';
 import { reportIdSchema, reportSchema, type ReportOf } from './schemas.js';
 import { z } from './zod.js';
 
@@ -73,10 +74,49 @@ export const rehearsalReportSchema = reportSchema
           "v1's rows on the copy (counts and an md5 of every row), before the migration and after the rollback: equal when the rollback gave v1 back exactly. Null when the rollback did not run.",
       }),
     steps: z.array(stepSchema),
-    estimate: z.record(z.string(), z.unknown()).nullable().optional().openapi({
-      description:
-        "Where /preflight's estimate and its differences from what the rehearsal measured go; null until the two are wired together.",
-    }),
+    estimate: z
+      .object({
+        migration: migrationEstimateSchema.nullable().openapi({
+          description:
+            "/preflight's estimate of the migration (docs/preflight.md), taken on the copy before its migration; null when it could not be taken (`error`).",
+        }),
+        error: z.string().optional().openapi({ description: 'Why no estimate was taken.' }),
+        measured: z
+          .object({
+            durationMs: z.number().nonnegative().openapi({ description: "The migrate step's duration." }),
+            v2SizeBytes: z
+              .number()
+              .int()
+              .nonnegative()
+              .nullable()
+              .openapi({
+                description: 'resources and capabilities on the copy after its migration (pg_total_relation_size).',
+              }),
+          })
+          .nullable()
+          .openapi({ description: 'What the migration on the copy took; null when the migrate step failed.' }),
+        differences: z
+          .object({
+            durationRatio: z
+              .number()
+              .nullable()
+              .openapi({
+                description: 'Measured duration ÷ the expected estimate (1: exact; above 1: slower than estimated).',
+              }),
+            withinInterval: z
+              .boolean()
+              .nullable()
+              .openapi({ description: "Whether the measured duration lies within the estimate's low-high interval." }),
+            sizeRatio: z.number().nullable().openapi({ description: "Measured v2 size ÷ the estimate's totalAfter." }),
+          })
+          .nullable(),
+      })
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          "/preflight's estimate of the migration, taken on the copy, beside what the copy's migration measured, and their differences: how far to trust /preflight on this database.",
+      }),
   })
   .openapi('RehearsalReport');
 export type RehearsalReport = ReportOf<typeof rehearsalReportSchema>;

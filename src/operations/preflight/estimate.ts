@@ -17,6 +17,8 @@ import { NEON_PRICES_AS_OF, type NeonPricing } from './target.js';
 /** Past this many rows (pg_class.reltuples) a table is not counted exactly: its estimate stands. */
 export const EXACT_COUNT_MAX = 1_000_000;
 export const EXACT_COUNT_MAX_BYTES = 256 * 1024 ** 2;
+/** Servers (with their tools) a sample copies unless asked otherwise: /preflight's default, and /rehearse's. */
+export const SAMPLE_SERVERS_DEFAULT = 2_000;
 /** The sample is taken in this many keyset batches, spread over the id space: their rates give the interval. */
 export const SUB_SAMPLES = 4;
 /**

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireScope } from '../../http/auth.js';
+import { SAMPLE_SERVERS_DEFAULT } from '../../operations/preflight/estimate.js';
 import { preflightReportSchema } from '../../reports/preflight.js';
 import { acceptedResponse, bearerSecurity, notifyField, operationProblems, preferHeaders } from '../shared.js';
 
@@ -7,7 +8,7 @@ const price = (description: string) => z.number().min(0).max(1000).optional().op
 
 export const preflightBodySchema = z
   .strictObject({
-    sampleServers: z.number().int().min(0).max(20_000).default(2_000).openapi({
+    sampleServers: z.number().int().min(0).max(20_000).default(SAMPLE_SERVERS_DEFAULT).openapi({
       description:
         'Servers (with their tools) the estimate copies in a transaction that is rolled back; 0: no estimate.',
     }),

@@ -50,6 +50,15 @@ async function expectPassed(app: TestApp, report: RehearsalReport) {
   expect(fidelity?.details).toMatchObject({ v1_rows: 8, matched: 8 });
   expect(report.v1Restored?.passed).toBe(true);
   expect(report.v1Restored?.before.servers).toMatch(/^8:/);
+  // /preflight's estimate, taken on the copy, beside what its migration measured.
+  const { estimate } = report;
+  expect(estimate?.migration?.toCopy).toMatchObject({ resources: 8 });
+  expect(estimate?.migration?.sample?.rolledBack).toBe(true);
+  expect(estimate?.measured).toEqual({ durationMs: report.steps[0]!.durationMs, v2SizeBytes: expect.any(Number) });
+  expect(estimate!.measured!.v2SizeBytes).toBeGreaterThan(0);
+  expect(estimate?.differences?.durationRatio).toBeGreaterThan(0);
+  expect(estimate?.differences?.sizeRatio).toBeGreaterThan(0);
+  expect(typeof estimate?.differences?.withinInterval).toBe('boolean');
   for (const step of report.steps) {
     const stored = await app.call('GET', `/reports/${step.reportId}`, { as: 'reader' });
     expect(stored.status).toBe(200);
@@ -62,6 +71,7 @@ function expectFailedAtMigrate(report: RehearsalReport) {
   expect(report.steps).toHaveLength(1);
   expect(report.steps[0]).toMatchObject({ step: 'migrate', status: 'failed', passed: false, reportId: null });
   expect(report.steps[0]!.error?.kind).toBe('schema-conflict');
+  expect(report.estimate?.measured).toBeNull();
 }
 
 async function rehearse(app: TestApp, body: object = cheap) {
