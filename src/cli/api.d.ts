@@ -1388,9 +1388,26 @@ export interface components {
                 };
             } | null;
             steps: components["schemas"]["RehearsalStep"][];
-            /** @description Where /preflight's estimate and its differences from what the rehearsal measured go; null until the two are wired together. */
+            /** @description /preflight's estimate of the migration, taken on the copy, beside what the copy's migration measured, and their differences: how far to trust /preflight on this database. */
             estimate?: {
-                [key: string]: unknown;
+                migration: components["schemas"]["MigrationEstimate"];
+                /** @description Why no estimate was taken. */
+                error?: string;
+                /** @description What the migration on the copy took; null when the migrate step failed. */
+                measured: {
+                    /** @description The migrate step's duration. */
+                    durationMs: number;
+                    /** @description resources and capabilities on the copy after its migration (pg_total_relation_size). */
+                    v2SizeBytes: number | null;
+                } | null;
+                differences: {
+                    /** @description Measured duration ÷ the expected estimate (1: exact; above 1: slower than estimated). */
+                    durationRatio: number | null;
+                    /** @description Whether the measured duration lies within the estimate's low-high interval. */
+                    withinInterval: boolean | null;
+                    /** @description Measured v2 size ÷ the estimate's totalAfter. */
+                    sizeRatio: number | null;
+                } | null;
             } | null;
         } & {
             [key: string]: unknown;
@@ -1419,6 +1436,79 @@ export interface components {
             };
             report?: components["schemas"]["Report"] & unknown;
         };
+        /** @description /preflight's estimate of the migration (docs/preflight.md), taken on the copy before its migration; null when it could not be taken (`error`). */
+        MigrationEstimate: {
+            /** @description How the figures were found, in a sentence. */
+            method: string;
+            /** @description Why no sample was taken (then the figures are null). */
+            skipped: string | null;
+            sample: {
+                /** @description Servers the sample copied (with their tools). */
+                servers: number;
+                /** @description Resources and capabilities its statements inserted. */
+                rowsCopied: number;
+                /** @description Creating the v2 tables in the sample (0 when present). */
+                schemaMs: number;
+                /** @description ANALYZE of the sampled v2 tables; null where they existed before (ANALYZE would change their statistics for good). */
+                analyzeMs: number | null;
+                subSamples: {
+                    resources: number;
+                    capabilities: number;
+                    ms: number;
+                }[];
+                /** @enum {boolean} */
+                rolledBack: true;
+            } | null;
+            toCopy: {
+                resources: number;
+                capabilities: number;
+                /**
+                 * @description `exact`/`estimate`: the v1 row counts (v2 empty); `dry-run`: what a dry run would copy (v2 holds rows already).
+                 * @enum {string}
+                 */
+                counted: "exact" | "estimate" | "dry-run";
+            } | null;
+            /** @description Batches a real migration runs at once on this driver. */
+            streams: number;
+            durationMs: components["schemas"]["EstimateInterval"];
+            /** @description The v2 tables after the migration, from the growth the sample measured per row. */
+            v2SizeBytes: {
+                resources: {
+                    before: number;
+                    added: number;
+                    after: number;
+                };
+                capabilities: {
+                    before: number;
+                    added: number;
+                    after: number;
+                };
+                totalAfter: number;
+            } | null;
+            /** @description Neon only: compute hours × CU × price per CU-hour, and the storage added per month. */
+            cost: {
+                computeCu: number;
+                cuHourUsd: number;
+                storageGbMonthUsd: number;
+                /**
+                 * @description Where the prices came from: the documented defaults, NEON_* configuration, or the request.
+                 * @enum {string}
+                 */
+                pricesFrom: "defaults" | "configuration" | "request";
+                /** @description The date of the default prices (docs/preflight.md). */
+                pricesAsOf: string;
+                computeHours: components["schemas"]["EstimateInterval"];
+                computeUsd: components["schemas"]["EstimateInterval"];
+                storageAddedGb: number;
+                storageUsdPerMonth: number;
+            } | null;
+        } | null;
+        /** @description Schema phase, data phase and ANALYZE, extrapolated from the sample: the data phase at the sub-samples' mean rate on one stream (expected), at the fastest over `streams` streams (low), at the slowest on one stream with a 1.5× margin (high). */
+        EstimateInterval: {
+            expected: number;
+            low: number;
+            high: number;
+        } | null;
         RehearseRequest: {
             /**
              * @description Keep the copy afterwards (a TEMPLATE copy's database, a Neon branch; not an in-memory PGlite clone): the report's `copy.reach` says where it is, without credentials. Drop it yourself when done.
@@ -1494,78 +1584,6 @@ export interface components {
             /** @description pg_total_relation_size: heap, indexes and TOAST. */
             bytes: number | null;
         };
-        MigrationEstimate: {
-            /** @description How the figures were found, in a sentence. */
-            method: string;
-            /** @description Why no sample was taken (then the figures are null). */
-            skipped: string | null;
-            sample: {
-                /** @description Servers the sample copied (with their tools). */
-                servers: number;
-                /** @description Resources and capabilities its statements inserted. */
-                rowsCopied: number;
-                /** @description Creating the v2 tables in the sample (0 when present). */
-                schemaMs: number;
-                /** @description ANALYZE of the sampled v2 tables; null where they existed before (ANALYZE would change their statistics for good). */
-                analyzeMs: number | null;
-                subSamples: {
-                    resources: number;
-                    capabilities: number;
-                    ms: number;
-                }[];
-                /** @enum {boolean} */
-                rolledBack: true;
-            } | null;
-            toCopy: {
-                resources: number;
-                capabilities: number;
-                /**
-                 * @description `exact`/`estimate`: the v1 row counts (v2 empty); `dry-run`: what a dry run would copy (v2 holds rows already).
-                 * @enum {string}
-                 */
-                counted: "exact" | "estimate" | "dry-run";
-            } | null;
-            /** @description Batches a real migration runs at once on this driver. */
-            streams: number;
-            durationMs: components["schemas"]["EstimateInterval"];
-            /** @description The v2 tables after the migration, from the growth the sample measured per row. */
-            v2SizeBytes: {
-                resources: {
-                    before: number;
-                    added: number;
-                    after: number;
-                };
-                capabilities: {
-                    before: number;
-                    added: number;
-                    after: number;
-                };
-                totalAfter: number;
-            } | null;
-            /** @description Neon only: compute hours × CU × price per CU-hour, and the storage added per month. */
-            cost: {
-                computeCu: number;
-                cuHourUsd: number;
-                storageGbMonthUsd: number;
-                /**
-                 * @description Where the prices came from: the documented defaults, NEON_* configuration, or the request.
-                 * @enum {string}
-                 */
-                pricesFrom: "defaults" | "configuration" | "request";
-                /** @description The date of the default prices (docs/preflight.md). */
-                pricesAsOf: string;
-                computeHours: components["schemas"]["EstimateInterval"];
-                computeUsd: components["schemas"]["EstimateInterval"];
-                storageAddedGb: number;
-                storageUsdPerMonth: number;
-            } | null;
-        };
-        /** @description Schema phase, data phase and ANALYZE, extrapolated from the sample: the data phase at the sub-samples' mean rate on one stream (expected), at the fastest over `streams` streams (low), at the slowest on one stream with a 1.5× margin (high). */
-        EstimateInterval: {
-            expected: number;
-            low: number;
-            high: number;
-        } | null;
         PreflightRequest: {
             /**
              * @description Servers (with their tools) the estimate copies in a transaction that is rolled back; 0: no estimate.
