@@ -1,5 +1,5 @@
 import { reportSchema, type ReportOf } from './schemas.js';
-import { checkSchema } from './validation.js';
+import { checkedOutcomeFields, checkSchema } from './validation.js';
 import { z } from './zod.js';
 
 export const V2_STATES = ['absent', 'adoptable', 'present', 'conflict'] as const;
@@ -101,17 +101,7 @@ export type MigrationEstimate = z.infer<typeof migrationEstimateSchema>;
 export const preflightReportSchema = reportSchema
   .extend({
     kind: z.literal('preflight'),
-    status: z.enum(['passed', 'failed', 'critical', 'running']),
-    summary: z.object({
-      message: z.string(),
-      passed: z.number().int(),
-      failed: z.number().int(),
-      skipped: z.number().int(),
-      exitCode: z.union([z.literal(0), z.literal(1), z.literal(2)]),
-    }),
-    exitCode: z
-      .union([z.literal(0), z.literal(1), z.literal(2)])
-      .openapi({ description: '2: a critical check failed; 1: an error check failed; 0: otherwise.' }),
+    ...checkedOutcomeFields,
     serverVersion: z.string().nullable(),
     v1Shape: z.enum(['orm', 'migration']).nullable(),
     v2: z.enum(V2_STATES).openapi({

@@ -84,25 +84,17 @@ export const rehearsalReportSchema = reportSchema
         measured: z
           .object({
             durationMs: z.number().nonnegative().openapi({ description: "The migrate step's duration." }),
-            v2SizeBytes: z
-              .number()
-              .int()
-              .nonnegative()
-              .nullable()
-              .openapi({
-                description: 'resources and capabilities on the copy after its migration (pg_total_relation_size).',
-              }),
+            v2SizeBytes: z.number().int().nonnegative().nullable().openapi({
+              description: 'resources and capabilities on the copy after its migration (pg_total_relation_size).',
+            }),
           })
           .nullable()
           .openapi({ description: 'What the migration on the copy took; null when the migrate step failed.' }),
         differences: z
           .object({
-            durationRatio: z
-              .number()
-              .nullable()
-              .openapi({
-                description: 'Measured duration ÷ the expected estimate (1: exact; above 1: slower than estimated).',
-              }),
+            durationRatio: z.number().nullable().openapi({
+              description: 'Measured duration ÷ the expected estimate (1: exact; above 1: slower than estimated).',
+            }),
             withinInterval: z
               .boolean()
               .nullable()

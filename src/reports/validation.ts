@@ -22,20 +22,25 @@ export const checkSchema = z
   .openapi('Check');
 export type CheckResult = z.infer<typeof checkSchema>;
 
+/** What a report of checks (a validation, a preflight) says of them: its status, counts and CI's exit code. */
+export const checkedOutcomeFields = {
+  status: z.enum(['passed', 'failed', 'critical', 'running']),
+  summary: z.object({
+    message: z.string(),
+    passed: z.number().int(),
+    failed: z.number().int(),
+    skipped: z.number().int(),
+    exitCode: z.union([z.literal(0), z.literal(1), z.literal(2)]),
+  }),
+  exitCode: z
+    .union([z.literal(0), z.literal(1), z.literal(2)])
+    .openapi({ description: '2: a critical check failed; 1: an error check failed; 0: otherwise.' }),
+};
+
 export const validationReportSchema = reportSchema
   .extend({
     kind: z.literal('validation'),
-    status: z.enum(['passed', 'failed', 'critical', 'running']),
-    summary: z.object({
-      message: z.string(),
-      passed: z.number().int(),
-      failed: z.number().int(),
-      skipped: z.number().int(),
-      exitCode: z.union([z.literal(0), z.literal(1), z.literal(2)]),
-    }),
-    exitCode: z
-      .union([z.literal(0), z.literal(1), z.literal(2)])
-      .openapi({ description: '2: a critical check failed; 1: an error check failed; 0: otherwise.' }),
+    ...checkedOutcomeFields,
     mode: z.enum(VALIDATION_MODES),
     v1Shape: z.enum(['orm', 'migration']).nullable(),
     snapshots: z.enum(['one', 'per-group']).optional().openapi({
