@@ -210,6 +210,28 @@ for (const target of targets) {
       }
     });
 
+    it("preflight exits with its report's exitCode, its failed checks listed; a bad option value is the service's 400", async () => {
+      seen.length = 0;
+      const json = await cli(['preflight', '--sample-servers', '0', '--json'], as());
+      const report = JSON.parse(json.stdout);
+      expect(report).toMatchObject({ kind: 'preflight', request: { sampleServers: 0 } });
+      expect(json.code).toBe(report.exitCode);
+      expect(seen[0]).toBe('POST /preflight 202');
+
+      const ran = await cli(['preflight', '--sample-servers', '0'], as());
+      expect(ran.code).toBe(report.exitCode);
+      expect(ran.stdout).toMatch(new RegExp(`^preflight \\S+: ${report.status} \\(exit ${report.exitCode}\\)$`, 'm'));
+      for (const check of report.checks.filter((c: { passed: boolean; skipped?: boolean }) => !c.passed && !c.skipped))
+        expect(ran.stdout).toContain(`✗ ${check.name} (${check.severity}): `);
+
+      const bad = await cli(['preflight', '--sample-servers', '999999'], as());
+      expect(bad.code).toBe(3);
+      expect(bad.stderr).toMatch(/^ {2}sampleServers \(body\): /m);
+      const readOnly = await cli(['preflight'], as('reader'));
+      expect(readOnly.code).toBe(3);
+      expect(readOnly.stderr).toMatch(/403 Forbidden/);
+    });
+
     it('a bad token: the problem printed plainly, exit 3, and the token never shown', async () => {
       const token = 'sm_not_a_known_token_0123456789';
       const ran = await cli(['validate'], { SARK_MIGRATE_URL: url, SARK_MIGRATE_TOKEN: token });

@@ -15,6 +15,7 @@ export interface Common {
 export type Command =
   | { name: 'help' }
   | { name: 'validate'; mode?: string | undefined; sampleSize?: number | undefined }
+  | { name: 'preflight'; sampleServers?: number | undefined; longTransactionSeconds?: number | undefined }
   | {
       name: 'benchmark';
       patterns?: string[] | undefined;
@@ -54,6 +55,7 @@ const COMMON: Options = {
 
 const OPTIONS: Record<Exclude<Command['name'], 'help'>, Options> = {
   validate: { mode: { type: 'string' }, 'sample-size': { type: 'string' } },
+  preflight: { 'sample-servers': { type: 'string' }, 'long-transaction-seconds': { type: 'string' } },
   benchmark: {
     pattern: { type: 'string', multiple: true },
     iterations: { type: 'string' },
@@ -122,6 +124,14 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
     case 'validate':
       positionals(name, given, []);
       return { ...common, name, mode: string(values, 'mode'), sampleSize: integer(values, 'sample-size') };
+    case 'preflight':
+      positionals(name, given, []);
+      return {
+        ...common,
+        name,
+        sampleServers: integer(values, 'sample-servers'),
+        longTransactionSeconds: integer(values, 'long-transaction-seconds'),
+      };
     case 'benchmark':
       positionals(name, given, []);
       return {
@@ -195,6 +205,8 @@ Usage: sark-migrate <command> [options]
 
 Commands:
   validate [--mode quick|full|schema|data|relationships] [--sample-size n]
+  preflight [--sample-servers n] [--long-transaction-seconds n]
+                      the pre-migration checklist and an estimate; exits as a validation
   benchmark [--pattern name]... [--iterations n] [--warmup n] [--baseline reportId]
   optimize analyze|plan
   optimize apply [--index name]... [--iterations n] [--warmup n]
@@ -215,8 +227,8 @@ Options:
   --json              print the service's JSON instead of a summary
   --sync              do not ask for respond-async (a 202 is still followed)
 
-Exit codes: 0 passed or succeeded; 1 failed (a validation error check, or a run that failed,
-regressed or was cancelled); 2 a critical validation check failed; 3 the service refused the
+Exit codes: 0 passed or succeeded; 1 failed (a validation or preflight error check, or a run
+that failed, regressed or was cancelled); 2 a critical check failed; 3 the service refused the
 request (4xx); 4 the service is unavailable (5xx, unreachable); 5 a usage error.
 See docs/cli.md.
 `;

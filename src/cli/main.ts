@@ -54,6 +54,11 @@ async function ask(s: Session): Promise<Answer<Report>> {
         // The service judges the values (400 names each bad one); the command line only carries them.
         body: { mode: p.mode as Schemas['ValidateRequest']['mode'], sampleSize: p.sampleSize },
       });
+    case 'preflight':
+      return client.POST('/preflight', {
+        headers,
+        body: { sampleServers: p.sampleServers, longTransactionSeconds: p.longTransactionSeconds },
+      });
     case 'benchmark':
       return client.POST('/benchmark', {
         headers,
