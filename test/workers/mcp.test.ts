@@ -37,6 +37,7 @@ describe('/mcp on the Worker', () => {
       'list_reports',
       'migrate_plan',
       'optimize_plan',
+      'preflight',
       'rollback_plan',
       'validate',
     ]);

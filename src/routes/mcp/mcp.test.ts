@@ -73,7 +73,7 @@ const TARGETS = databaseTargets();
 
 for (const target of TARGETS) {
   describe(`/mcp with the SDK's client over HTTP [${target.driver}]`, () => {
-    it('lists the nine tools, annotated, each with its endpoint schema', async () => {
+    it('lists the ten tools, annotated, each with its endpoint schema', async () => {
       const served = await serveApp(await fresh(target));
       const { tools } = await (await served.client('reader')).listTools();
       const byName = Object.fromEntries(tools.map((tool) => [tool.name, tool]));
@@ -85,10 +85,19 @@ for (const target of TARGETS) {
         'list_reports',
         'migrate_plan',
         'optimize_plan',
+        'preflight',
         'rollback_plan',
         'validate',
       ]);
-      for (const name of ['validate', 'benchmark', 'optimize_plan', 'migrate_plan', 'rollback_plan', 'get_report']) {
+      for (const name of [
+        'validate',
+        'preflight',
+        'benchmark',
+        'optimize_plan',
+        'migrate_plan',
+        'rollback_plan',
+        'get_report',
+      ]) {
         expect(byName[name]!.annotations, name).toMatchObject({ readOnlyHint: true, openWorldHint: false });
       }
       expect(byName.apply!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
@@ -108,11 +117,24 @@ for (const target of TARGETS) {
         properties: { operation: { enum: ['migrate', 'rollback', 'optimize'] }, planId: { pattern: '^[0-9a-f]{32}$' } },
       });
       expect(byName.get_report!.inputSchema.required).toEqual(['id']);
+      expect(byName.preflight!.inputSchema.properties).toMatchObject({
+        sampleServers: { minimum: 0, maximum: 20_000 },
+        respondAsync: { type: 'boolean' },
+      });
     });
 
     it('plans a migration, refuses to apply it for a run token, applies it with its planId, then validates it', async () => {
       const served = await serveApp(await fresh(target));
       const runner = await served.client('runner');
+
+      // Ready? The checklist, and an estimate from a sample that is rolled back.
+      const preflight = await call(runner, 'preflight', { sampleServers: 4 });
+      expect(preflight.isError ?? false).toBe(false);
+      expect(preflight.structuredContent).toMatchObject({
+        kind: 'preflight',
+        v2: 'absent',
+        estimate: { toCopy: { resources: 8, capabilities: 16 }, sample: { servers: 4, rolledBack: true } },
+      });
 
       const plan = await call(runner, 'migrate_plan');
       expect(plan.isError ?? false).toBe(false);

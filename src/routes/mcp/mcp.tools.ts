@@ -3,6 +3,7 @@ import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { benchmarkBodySchema } from '../benchmark/benchmark.routes.js';
 import { migrateBodySchema } from '../migrate/migrate.routes.js';
 import { optimizeBodySchema } from '../optimize/optimize.routes.js';
+import { preflightBodySchema } from '../preflight/preflight.routes.js';
 import { cancelReport, getReport, listReports } from '../reports/reports.routes.js';
 import { rollbackBodySchema } from '../rollback/rollback.routes.js';
 import { validateBodySchema } from '../validate/validate.routes.js';
@@ -117,6 +118,15 @@ export const TOOLS: readonly ToolSpec[] = [
     inputSchema: validateBodySchema.extend({ respondAsync }),
     annotations: { ...reads, idempotentHint: true },
     request: (args) => post('/validate', args),
+  },
+  {
+    name: 'preflight',
+    title: 'Check the database is ready to migrate',
+    description:
+      "The runbook's pre-migration checklist (POST /preflight): server and extensions, the v1 shape, v2's state, table sizes, long transactions and locks, replication slots, dead tuples, connection slots, timeouts; with an estimate of the migration's duration, the v2 size and, on Neon, its cost, from a sample copied in a transaction that is rolled back. The report has status passed, failed or critical and an exitCode (0, 1, 2). Scope run.",
+    inputSchema: preflightBodySchema.extend({ respondAsync }),
+    annotations: { ...reads, idempotentHint: true },
+    request: (args) => post('/preflight', args),
   },
   {
     name: 'benchmark',
