@@ -132,7 +132,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in chromium', () => {
     expect(moving).toEqual([...moving].sort((a, b) => a - b));
     await expect.poll(() => page.locator('main').textContent()).toContain(`${SERVERS} of ${SERVERS} batches`);
     await page.screenshot({ path: join(SCREENS, 'migration.png'), fullPage: true });
-  });
+  }, 180_000); // its waits (the dry run, the migration) allow 60 s each: a slow machine fails on what was slow
 
   it('opens a failed validation and finds its offending ids, HTML ones shown as text', async () => {
     // A v2 application's resources breaking error checks: a sensitivity level SARK does not know,
