@@ -42,9 +42,10 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in chromium', () => {
       `UPDATE mcp_servers SET name = $1, extra_metadata = $2 WHERE id = (SELECT id FROM mcp_servers ORDER BY id LIMIT 1)`,
       [XSS, JSON.stringify({ note: '<img src=x onerror=alert(2)>' })],
     );
-    // Every batch's insert into resources takes 100 ms more: a migration of one server per batch lasts seconds.
+    // Every batch's insert into resources takes 200 ms more: a migration of one server per batch lasts
+    // about 8 s, so the page's one-second updates see the bar at several points on the way.
     await db.query(
-      `CREATE OR REPLACE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.1); RETURN NULL; END $$`,
+      `CREATE OR REPLACE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN NULL; END $$`,
     );
     await db.query(
       'CREATE TRIGGER slow_batch AFTER INSERT ON resources FOR EACH STATEMENT EXECUTE FUNCTION slow_batch()',
@@ -108,31 +109,41 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in chromium', () => {
     // The bar, as the page shows it, while the run goes on: it moves without a reload.
     const seen: { value: number; max: number; url: string }[] = [];
     const url = page.url();
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await page.waitForTimeout(150)) {
+    let status: string | null = null;
+    for (const deadline = Date.now() + 90_000; Date.now() < deadline; await page.waitForTimeout(150)) {
       const bar = await page
         .locator('#run-progress')
         .evaluate((p: HTMLProgressElement) => ({ value: p.value, max: p.max }))
         .catch(() => null); // the page reloading itself at the end
       if (bar) seen.push({ ...bar, url: page.url() });
       if (seen.length === 8) await page.screenshot({ path: join(SCREENS, 'migration-running.png'), fullPage: true });
-      const status = await page
+      status = await page
         .locator('main dl.facts dd')
         .first()
-        .textContent()
-        .catch(() => '');
-      if (status?.includes('succeeded')) break;
+        .textContent({ timeout: 5_000 })
+        .catch(() => null);
+      if (status && !status.includes('running')) break;
     }
+    // What the test saw goes with every failure below, so a slow machine's failure says what it was.
+    const story = JSON.stringify({ status, seen });
+    expect(status, story).toContain('succeeded');
     // The ended run's page (reloaded by the script when the run ended): the bar is full.
-    const last = await page
-      .locator('#run-progress')
-      .evaluate((p: HTMLProgressElement) => ({ value: p.value, max: p.max, url: location.href }));
-    expect(last).toMatchObject({ value: SERVERS, max: SERVERS, url });
+    await expect
+      .poll(
+        () =>
+          page
+            .locator('#run-progress')
+            .evaluate((p: HTMLProgressElement) => ({ value: p.value, max: p.max, url: location.href }))
+            .catch((error: Error) => error.message),
+        { message: story, timeout: 10_000 },
+      )
+      .toMatchObject({ value: SERVERS, max: SERVERS, url });
     const moving = [...new Set(seen.filter((s) => s.max === SERVERS && s.value < SERVERS).map((s) => s.value))];
-    expect(moving.length, JSON.stringify(seen)).toBeGreaterThanOrEqual(3); // it moved, step by step
-    expect(moving).toEqual([...moving].sort((a, b) => a - b));
+    expect(moving.length, story).toBeGreaterThanOrEqual(3); // it moved, step by step
+    expect(moving, story).toEqual([...moving].sort((a, b) => a - b));
     await expect.poll(() => page.locator('main').textContent()).toContain(`${SERVERS} of ${SERVERS} batches`);
     await page.screenshot({ path: join(SCREENS, 'migration.png'), fullPage: true });
-  }, 180_000); // its waits (the dry run, the migration) allow 60 s each: a slow machine fails on what was slow
+  }, 240_000); // its waits (the dry run 60 s, the migration 90 s) fit in it: a slow machine fails on what was slow
 
   it('opens a failed validation and finds its offending ids, HTML ones shown as text', async () => {
     // A v2 application's resources breaking error checks: a sensitivity level SARK does not know,
