@@ -20,6 +20,7 @@ export interface PlanNode {
   'Shared Hit Blocks'?: number;
   'Shared Read Blocks'?: number;
   'Sort Key'?: string[];
+  'Parent Relationship'?: string;
   Filter?: string;
   Plans?: PlanNode[];
 }
@@ -133,6 +134,46 @@ export function summarizePlan(explain: ExplainOutput): PlanSummary {
     planningMs: explain['Planning Time'] ?? null,
     executionMs: explain['Execution Time'] ?? null,
   };
+}
+
+/** A table a nested loop reads one row at a time through an index, and from its heap each time. */
+export interface HeapLookup {
+  relation: string;
+  index: string;
+  /** Rows looked up: the loops EXPLAIN ANALYZE counted, else the planner's rows of the outer side. */
+  lookups: number;
+  /** Pages touched (EXPLAIN ANALYZE with BUFFERS): from shared buffers, and read from outside them. */
+  buffers: { hit: number; read: number } | null;
+}
+
+/**
+ * The inner sides of nested loops that look rows up through an index and then fetch each from
+ * the table (an Index Scan, not an Index Only Scan): what a covering index, one holding every
+ * column the query takes from that table, would answer from the index alone.
+ */
+export function heapLookups(explain: ExplainOutput): HeapLookup[] {
+  const found: HeapLookup[] = [];
+  const visit = (node: PlanNode) => {
+    if (node['Node Type'] === 'Nested Loop') {
+      const outer = node.Plans?.find((c) => c['Parent Relationship'] === 'Outer');
+      const inner = node.Plans?.find((c) => c['Parent Relationship'] === 'Inner');
+      if (inner?.['Node Type'] === 'Index Scan' && inner['Relation Name'] && inner['Index Name']) {
+        const analyzed = inner['Actual Loops'] !== undefined;
+        found.push({
+          relation: inner['Relation Name'],
+          index: inner['Index Name'],
+          lookups: analyzed ? inner['Actual Loops']! : Math.round(outer?.['Plan Rows'] ?? 0),
+          buffers:
+            inner['Shared Hit Blocks'] === undefined
+              ? null
+              : { hit: inner['Shared Hit Blocks'], read: inner['Shared Read Blocks'] ?? 0 },
+        });
+      }
+    }
+    for (const child of node.Plans ?? []) visit(child);
+  };
+  visit(explain.Plan);
+  return found;
 }
 
 const JOINS = new Set(['Hash Join', 'Merge Join', 'Nested Loop']);

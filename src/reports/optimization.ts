@@ -233,6 +233,14 @@ export const optimizationReportSchema = reportSchema
           selectiveSequentialScans: z.array(z.string()),
           sorts: z.array(z.string()),
           whyNoIndex: whyNoIndexSchema,
+          heapLookups: z.array(z.string()).optional().openapi({
+            description:
+              'Tables a nested loop reads one row at a time through an index, fetching each row from the table: what a covering index would answer from the index alone. Absent in reports made before it was read.',
+          }),
+          measuredMs: z.number().nullable().optional().openapi({
+            description:
+              "Patterns with a runbook target: one run's execution time in this plan (EXPLAIN ANALYZE, server side), compared with the target; null for the others. A candidate that serves a pattern over its target, and saves at least 10% of its planner cost, is at least medium priority.",
+          }),
         }),
       )
       .optional()

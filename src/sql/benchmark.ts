@@ -147,6 +147,8 @@ const explainSql = (options: string) => (query: Query, params: BenchmarkParams) 
 export const serverTimingSql = explainSql('ANALYZE, TIMING OFF, SUMMARY ON, FORMAT JSON');
 /** The plan walked once per pattern, with buffers and per-node row counts. */
 export const analyzedPlanSql = explainSql('ANALYZE, BUFFERS, FORMAT JSON');
+/** One run, its plan with row counts and buffers per node, without per-node clocks. */
+export const measuredPlanSql = explainSql('ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON');
 /** The planner's plan and cost of a statement, without running it. */
 export const explainCostSql = explainSql('FORMAT JSON');
 

@@ -170,6 +170,13 @@ export interface Candidate {
   purpose: string;
   /** Benchmark patterns and probes it is for. */
   serves: readonly string[];
+  /**
+   * A covering index: its evidence is a nested loop that looks its table's rows up one at a
+   * time and fetches each from the heap, which it would answer from the index alone.
+   */
+  covering?: true;
+  /** Candidates that serve the same statement with it, so it is evaluated with them present too. */
+  together?: readonly string[];
 }
 
 export const CANDIDATES = {
@@ -221,6 +228,28 @@ export const CANDIDATES = {
     on: 'ON capabilities USING gin (input_schema)',
     purpose: 'Finds capabilities by a key of input_schema (`?`) without reading the table',
     serves: ['search_capabilities_by_input_schema'],
+  },
+  ix_capabilities_id_resource: {
+    table: 'capabilities',
+    method: 'btree',
+    origin: 'plan',
+    on: 'ON capabilities (id) INCLUDE (resource_id)',
+    purpose:
+      "Answers a join's lookups of capabilities by id, for their resource_id, from the index alone (an index-only scan) instead of one heap page of the table per row",
+    serves: ['resource_cost_analysis'],
+    covering: true,
+    together: ['ix_resources_id_name_protocol'],
+  },
+  ix_resources_id_name_protocol: {
+    table: 'resources',
+    method: 'btree',
+    origin: 'plan',
+    on: 'ON resources (id) INCLUDE (name, protocol)',
+    purpose:
+      "Answers a join's lookups of resources by id, for their name and protocol, from the index alone (an index-only scan) instead of one heap page of the table per row",
+    serves: ['resource_cost_analysis'],
+    covering: true,
+    together: ['ix_capabilities_id_resource'],
   },
 } as const satisfies Record<string, Candidate>;
 export type CandidateName = keyof typeof CANDIDATES;

@@ -31,7 +31,10 @@ function reasonOf(r: Recommendation): string {
   if (!best) return 'The planner uses it for none of the queries it serves.';
   const bound = evaluation.method === 'estimated' ? 'at most ' : '';
   const saving = `${best.query}: planner cost ${best.costBefore.toFixed(1)} → ${bound}${best.costAfter.toFixed(1)} (${best.reduction >= 0 ? '−' : '+'}${percent(Math.abs(best.reduction))})`;
-  return WORTH_BUILDING.includes(r.priority) ? `${saving}.` : `${saving}, under the 50% a medium priority needs.`;
+  if (!WORTH_BUILDING.includes(r.priority)) return `${saving}, under the 50% a medium priority needs.`;
+  return best.reduction >= 0.5
+    ? `${saving}.`
+    : `${saving}: under 50%, but it serves a pattern over its runbook target.`;
 }
 
 const choiceOf = (r: Recommendation): Choice => ({ name: r.name, priority: r.priority, reason: reasonOf(r) });

@@ -1,6 +1,14 @@
 import type { Database, Queryable } from '../../adapters/db/types.js';
-import { explain, summarizePlan, whyNoIndex, type ExplainOutput } from '../../measure/plan.js';
-import { BENCHMARK_DEFAULTS, explainCostSql, PATTERN_NAMES, PATTERNS, type Query } from '../../sql/benchmark.js';
+import { explain, heapLookups, summarizePlan, whyNoIndex, type ExplainOutput } from '../../measure/plan.js';
+import {
+  BENCHMARK_DEFAULTS,
+  explainCostSql,
+  measuredPlanSql,
+  PATTERN_NAMES,
+  PATTERNS,
+  type PatternName,
+  type Query,
+} from '../../sql/benchmark.js';
 import { V2_TABLES } from '../../sql/catalog.js';
 import { existingTables } from '../../sql/introspection.js';
 import {
@@ -37,11 +45,15 @@ const planOf = (db: Queryable, query: Query): Promise<ExplainOutput> =>
  */
 const resetHypothetical = (tx: Queryable) => execute(tx, resetHypotheticalSql());
 
-/** The planner's cost of each query the candidate serves, without and with it as a hypothetical index. */
+/**
+ * The planner's cost of each query the candidate serves, without and with it as a hypothetical
+ * index; the candidates it is meant to go `together` with are hypothetical beside it.
+ */
 async function hypothetically(
   tx: Queryable,
   name: CandidateName,
   queries: readonly string[],
+  partners: readonly CandidateName[],
 ): Promise<Pick<Evaluation, 'probes' | 'estimatedSizeBytes'>> {
   await resetHypothetical(tx);
   try {
@@ -49,6 +61,7 @@ async function hypothetically(
     for (const q of queries) before.set(q, summarizePlan(await planOf(tx, QUERIES[q]!)).totalCost);
     const { indexrelid } = await queryOne(tx, hypotheticalIndexSql(name));
     const size = Number((await queryOne(tx, hypotheticalSizeSql(indexrelid))).size);
+    for (const partner of partners) await queryOne(tx, hypotheticalIndexSql(partner));
     const probes: ProbeEvaluation[] = [];
     for (const q of queries) {
       const after = summarizePlan(await planOf(tx, QUERIES[q]!));
@@ -66,6 +79,12 @@ async function hypothetically(
     await resetHypothetical(tx).catch(() => undefined);
   }
 }
+
+const thousands = (n: number) => n.toLocaleString('en');
+
+/** "capabilities: 6,686 lookups through capabilities_pkey, each fetching its row from the table (26,754 pages, 9,437 read from outside shared buffers)". */
+const lookupText = (l: ReturnType<typeof heapLookups>[number]) =>
+  `${l.relation}: ${thousands(l.lookups)} lookups through ${l.index}, each fetching its row from the table${l.buffers ? ` (${thousands(l.buffers.hit + l.buffers.read)} pages, ${thousands(l.buffers.read)} read from outside shared buffers)` : ''}`;
 
 function diagnose(explain: ExplainOutput, inv: Inventory): Diagnosis {
   const summary = summarizePlan(explain);
@@ -86,8 +105,27 @@ function diagnose(explain: ExplainOutput, inv: Inventory): Diagnosis {
       .map((s) => `${s.relation} (keeps ~${s.estimatedRows} of ${rowsOf(s.relation!)} rows)`),
     sorts: summary.sorts.map((x) => `${x.node} by ${x.keys.join(', ')}`),
     whyNoIndex: whyNoIndex(explain),
+    heapLookups: heapLookups(explain).map(lookupText),
+    measuredMs: summary.executionMs === null ? null : Math.round(summary.executionMs * 100) / 100,
   };
 }
+
+/** The pattern's plan: run once (EXPLAIN ANALYZE) where it has a runbook target to be measured against. */
+const diagnosisPlanOf = (tx: Queryable, name: PatternName) =>
+  explain(
+    tx,
+    (PATTERNS[name].targetMs === null ? explainCostSql : measuredPlanSql)(PATTERNS[name], BENCHMARK_DEFAULTS),
+  );
+
+/** The patterns whose one run in this plan took longer than their runbook target. */
+const overTarget = (diagnoses: Record<string, Diagnosis>) =>
+  new Set(
+    PATTERN_NAMES.filter((name) => {
+      const ms = diagnoses[name]?.measuredMs;
+      const target = PATTERNS[name].targetMs;
+      return target !== null && ms !== null && ms !== undefined && ms > target;
+    }),
+  );
 
 function unevaluatedReason(hypopg: { installed: boolean; available: boolean }, method: string): string {
   if (hypopg.installed) return `HypoPG cannot simulate ${method} indexes; apply measures the index instead.`;
@@ -117,8 +155,9 @@ export async function plan(
       const diagnoses: Record<string, Diagnosis> = {};
       for (const name of PATTERN_NAMES) {
         if (PATTERNS[name].tables.every((t) => present.has(t)))
-          diagnoses[name] = diagnose(await planOf(tx, PATTERNS[name]), inv);
+          diagnoses[name] = diagnose(await diagnosisPlanOf(tx, name), inv);
       }
+      const missing = overTarget(diagnoses);
 
       const recommendations: Recommendation[] = [];
       for (const name of only ?? CANDIDATE_NAMES) {
@@ -131,8 +170,17 @@ export async function plan(
           const d = diagnoses[q];
           if (!d) continue;
           const scan = d.selectiveSequentialScans.find((s) => s.startsWith(`${c.table} `));
+          const lookups = 'covering' in c ? d.heapLookups?.find((l) => l.startsWith(`${c.table}: `)) : undefined;
+          if (missing.has(q as PatternName))
+            evidence.push(
+              `${q} took ${d.measuredMs} ms in one run here, over its runbook target of ${QUERIES[q]!.targetMs} ms.`,
+            );
           if (scan) evidence.push(`${q} reads all of ${scan} with a sequential scan.`);
-          else if (d.sorts.length > 0 && !d.whyNoIndex)
+          else if (lookups)
+            evidence.push(
+              `${q} looks its rows up one at a time: ${lookups}; this index would answer them from the index alone.`,
+            );
+          else if (d.sorts.length > 0 && !d.whyNoIndex && !('covering' in c))
             evidence.push(
               `${q} reads its rows in another order and sorts them before its LIMIT (${d.sorts.join('; ')}; ${d.scans.join('; ')}).`,
             );
@@ -146,8 +194,13 @@ export async function plan(
           evaluation = { method: 'exists', reason: `${name} already exists.` };
           priority = 'none';
         } else if (hypopg.installed && c.method === 'btree') {
-          evaluation = { method: 'hypopg', ...(await hypothetically(tx, name, serves)) };
-          priority = priorityOf(evaluation.probes!);
+          const partners = ('together' in c ? (c.together as readonly CandidateName[]) : []).filter(
+            (p) => !inv.indexes.some((i) => i.name === p && i.valid),
+          );
+          evaluation = { method: 'hypopg', ...(await hypothetically(tx, name, serves, partners)) };
+          if (partners.length)
+            evidence.push(`Evaluated with ${partners.join(', ')} also in place: they serve the same join.`);
+          priority = priorityOf(evaluation.probes!, missing);
           for (const p of evaluation.probes!) {
             const change = `${p.reduction >= 0 ? '−' : '+'}${Math.abs(p.reduction * 100).toFixed(1)}%`;
             evidence.push(

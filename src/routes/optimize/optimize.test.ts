@@ -279,6 +279,69 @@ for (const target of databaseTargets()) {
       ).toEqual({ oid: null });
     });
 
+    it('a join that looks rows up one at a time gets covering indexes, evaluated together, that apply turns into index-only scans', async () => {
+      // Cost rows of the last day for 12 capabilities and older ones for the rest: resource_cost_analysis
+      // then joins a few rows through the primary keys, fetching each from the table.
+      await t.admin
+        .query(`INSERT INTO cost_tracking (timestamp, principal_id, resource_id, capability_id, estimated_cost, actual_cost)
+        SELECT now() - CASE WHEN n <= 12 THEN interval '1 hour' ELSE interval '20 days' END, 'principal-1', resource_id, id, 0.01, 0.02
+          FROM (SELECT id, resource_id, row_number() OVER (ORDER BY id) AS n FROM capabilities) c`);
+      await t.admin.query('VACUUM ANALYZE cost_tracking');
+      const covering = ['ix_capabilities_id_resource', 'ix_resources_id_name_protocol'];
+      try {
+        const plan = await optimize({ action: 'plan' });
+        const diagnosis = (
+          plan as unknown as { diagnoses: Record<string, { heapLookups: string[]; measuredMs: number | null }> }
+        ).diagnoses.resource_cost_analysis!;
+        expect(diagnosis.heapLookups).toEqual(
+          expect.arrayContaining([
+            expect.stringMatching(
+              /^capabilities: 12 lookups through capabilities_pkey, each fetching its row from the table \(\d+ pages/,
+            ),
+            expect.stringMatching(/^resources: 12 lookups through resources_pkey/),
+          ]),
+        );
+        expect(diagnosis.measuredMs).toBeGreaterThan(0); // run once: it has a runbook target
+        for (const name of covering) {
+          const rec = plan.recommendations.find((r) => r.name === name)!;
+          expect(rec).toMatchObject({ origin: 'plan', patterns: ['resource_cost_analysis'] });
+          expect(rec.evidence.join(' ')).toMatch(
+            /resource_cost_analysis looks its rows up one at a time: .* this index would answer them from the index alone/,
+          );
+          if (hypopg) {
+            expect(rec.evaluation.method).toBe('hypopg');
+            expect(rec.evaluation.probes).toEqual([
+              expect.objectContaining({ query: 'resource_cost_analysis', usesIndex: true }),
+            ]);
+            expect(rec.evidence.join(' ')).toMatch(/Evaluated with ix_\w+ also in place: they serve the same join/);
+          } else expect(rec.priority).toBe('unknown');
+        }
+
+        const report = await optimize(
+          { action: 'apply', indexes: covering, iterations: 3, warmup: 1, verifyTargets: false },
+          'admin',
+        );
+        expect(report.summary).toMatchObject({ built: 2, failed: 0 });
+        for (const applied of report.applied)
+          expect(applied.patterns).toEqual([
+            expect.objectContaining({ query: 'resource_cost_analysis', usesIndex: true }),
+          ]);
+        const after = await optimize({ action: 'plan' });
+        expect(
+          (after as unknown as { diagnoses: Record<string, { heapLookups: string[] }> }).diagnoses
+            .resource_cost_analysis!.heapLookups,
+        ).toEqual([]);
+        // Built and valid, and no longer proposed: nothing in the plan asks for them any more.
+        expect(after.indexes.filter((i) => covering.includes(i.name)).map((i) => [i.name, i.valid])).toEqual(
+          covering.map((name) => [name, true]),
+        );
+        expect(after.recommendations.filter((r) => covering.includes(r.name))).toEqual([]);
+      } finally {
+        for (const name of covering) await t.admin.query(`DROP INDEX IF EXISTS ${name}`);
+        await t.admin.query('DELETE FROM cost_tracking');
+      }
+    });
+
     // Last: it builds what the plan rates high or medium, which the tests above expect absent.
     it("apply without indexes builds the current plan's high- and medium-priority recommendations and names them", async () => {
       const plan = await optimize({ action: 'plan' });
