@@ -1186,7 +1186,7 @@ export interface components {
         };
         Recommendation: {
             /** @enum {string} */
-            name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "ix_capabilities_id_resource" | "ix_resources_id_name_protocol" | "mv_cross_protocol_capabilities";
+            name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "ix_capabilities_id_resource" | "ix_resources_id_name_protocol" | "ix_cost_tracking_timestamp_covering" | "mv_cross_protocol_capabilities";
             /**
              * @description `materialized view`: where no index can serve a pattern (see `diagnoses[].whyNoIndex`). Absent in reports made before views: an index.
              * @enum {string}
@@ -1253,7 +1253,7 @@ export interface components {
         /** @description Measured p50/p95 of each query the index serves, before and after the build; for a materialized view, the pattern before and through the view after. */
         AppliedIndex: {
             /** @enum {string} */
-            name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "ix_capabilities_id_resource" | "ix_resources_id_name_protocol" | "mv_cross_protocol_capabilities";
+            name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "ix_capabilities_id_resource" | "ix_resources_id_name_protocol" | "ix_cost_tracking_timestamp_covering" | "mv_cross_protocol_capabilities";
             /**
              * @description `materialized view`: where no index can serve a pattern (see `diagnoses[].whyNoIndex`). Absent in reports made before views: an index.
              * @enum {string}
@@ -1299,7 +1299,7 @@ export interface components {
             /** @description The high- and medium-priority recommendations: built. */
             chosen: {
                 /** @enum {string} */
-                name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "ix_capabilities_id_resource" | "ix_resources_id_name_protocol" | "mv_cross_protocol_capabilities";
+                name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "ix_capabilities_id_resource" | "ix_resources_id_name_protocol" | "ix_cost_tracking_timestamp_covering" | "mv_cross_protocol_capabilities";
                 /** @enum {string} */
                 priority: "high" | "medium" | "low" | "none" | "unknown";
                 /** @description Why it was chosen or passed over, from its evaluation. */
@@ -1308,7 +1308,7 @@ export interface components {
             /** @description The other candidates: not built unless named in `indexes`. */
             passedOver: {
                 /** @enum {string} */
-                name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "ix_capabilities_id_resource" | "ix_resources_id_name_protocol" | "mv_cross_protocol_capabilities";
+                name: "ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "ix_capabilities_id_resource" | "ix_resources_id_name_protocol" | "ix_cost_tracking_timestamp_covering" | "mv_cross_protocol_capabilities";
                 /** @enum {string} */
                 priority: "high" | "medium" | "low" | "none" | "unknown";
                 /** @description Why it was chosen or passed over, from its evaluation. */
@@ -1322,8 +1322,8 @@ export interface components {
              * @enum {string}
              */
             action?: "analyze" | "plan" | "apply";
-            /** @description Candidates by name: for apply, the indexes to build (left out, apply builds the current plan's high- and medium-priority recommendations and names them in `selection`); for plan, the candidates to evaluate: `ix_resources_protocol_active` (seed), `ix_capabilities_resource_name_sensitivity` (seed), `ix_capabilities_input_schema_type` (seed), `ix_cost_tracking_principal_timestamp` (seed), `ix_capabilities_sensitivity_name` (plan), `ix_capabilities_input_schema_gin` (plan), `ix_capabilities_id_resource` (plan), `ix_resources_id_name_protocol` (plan). */
-            indexes?: ("ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "ix_capabilities_id_resource" | "ix_resources_id_name_protocol")[];
+            /** @description Candidates by name: for apply, the indexes to build (left out, apply builds the current plan's high- and medium-priority recommendations and names them in `selection`); for plan, the candidates to evaluate: `ix_resources_protocol_active` (seed), `ix_capabilities_resource_name_sensitivity` (seed), `ix_capabilities_input_schema_type` (seed), `ix_cost_tracking_principal_timestamp` (seed), `ix_capabilities_sensitivity_name` (plan), `ix_capabilities_input_schema_gin` (plan), `ix_capabilities_id_resource` (plan), `ix_resources_id_name_protocol` (plan), `ix_cost_tracking_timestamp_covering` (plan). */
+            indexes?: ("ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "ix_capabilities_id_resource" | "ix_resources_id_name_protocol" | "ix_cost_tracking_timestamp_covering")[];
             /** @description Materialized views by name, for patterns no index can serve: for apply, the views to build (one transaction each: created with their data and indexes, or not at all) or, where one exists, to refresh concurrently, each timed; for plan, the views to evaluate. Naming `indexes` or `views` applies only what is named. `mv_cross_protocol_capabilities` (for cross_protocol_capabilities). */
             views?: "mv_cross_protocol_capabilities"[];
             /**

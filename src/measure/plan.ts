@@ -136,43 +136,58 @@ export function summarizePlan(explain: ExplainOutput): PlanSummary {
   };
 }
 
-/** A table a nested loop reads one row at a time through an index, and from its heap each time. */
+/** A table whose rows a plan reads through an index and then fetches, one by one, from the table itself. */
 export interface HeapLookup {
   relation: string;
   index: string;
-  /** Rows looked up: the loops EXPLAIN ANALYZE counted, else the planner's rows of the outer side. */
+  node: 'Index Scan' | 'Bitmap Heap Scan';
+  /** Rows fetched: counted by EXPLAIN ANALYZE, else the planner's (times the outer rows of a nested loop). */
+  rows: number;
+  /** Index lookups: the loops of a nested loop's inner side, else 1. */
   lookups: number;
   /** Pages touched (EXPLAIN ANALYZE with BUFFERS): from shared buffers, and read from outside them. */
   buffers: { hit: number; read: number } | null;
 }
 
 /**
- * The inner sides of nested loops that look rows up through an index and then fetch each from
- * the table (an Index Scan, not an Index Only Scan): what a covering index, one holding every
- * column the query takes from that table, would answer from the index alone.
+ * Every Index Scan and Bitmap Heap Scan: rows found through an index and then fetched from the
+ * table, which a covering index (one holding every column the query takes from that table)
+ * would answer from the index alone, in an Index Only Scan.
  */
 export function heapLookups(explain: ExplainOutput): HeapLookup[] {
   const found: HeapLookup[] = [];
-  const visit = (node: PlanNode) => {
-    if (node['Node Type'] === 'Nested Loop') {
-      const outer = node.Plans?.find((c) => c['Parent Relationship'] === 'Outer');
-      const inner = node.Plans?.find((c) => c['Parent Relationship'] === 'Inner');
-      if (inner?.['Node Type'] === 'Index Scan' && inner['Relation Name'] && inner['Index Name']) {
-        const analyzed = inner['Actual Loops'] !== undefined;
-        found.push({
-          relation: inner['Relation Name'],
-          index: inner['Index Name'],
-          lookups: analyzed ? inner['Actual Loops']! : Math.round(outer?.['Plan Rows'] ?? 0),
-          buffers:
-            inner['Shared Hit Blocks'] === undefined
-              ? null
-              : { hit: inner['Shared Hit Blocks'], read: inner['Shared Read Blocks'] ?? 0 },
-        });
-      }
+  const visit = (node: PlanNode, outerRows: number) => {
+    const type = node['Node Type'];
+    const index =
+      type === 'Index Scan'
+        ? node['Index Name']
+        : type === 'Bitmap Heap Scan'
+          ? find(node, (n) => n['Node Type'] === 'Bitmap Index Scan')?.['Index Name']
+          : undefined;
+    if ((type === 'Index Scan' || type === 'Bitmap Heap Scan') && node['Relation Name'] && index) {
+      const analyzed = node['Actual Loops'] !== undefined;
+      const loops = analyzed ? node['Actual Loops']! : outerRows;
+      found.push({
+        relation: node['Relation Name'],
+        index,
+        node: type,
+        rows: Math.round((analyzed ? node['Actual Rows']! : (node['Plan Rows'] ?? 0)) * loops),
+        lookups: type === 'Index Scan' ? Math.round(loops) : 1,
+        buffers:
+          node['Shared Hit Blocks'] === undefined
+            ? null
+            : { hit: node['Shared Hit Blocks'], read: node['Shared Read Blocks'] ?? 0 },
+      });
     }
-    for (const child of node.Plans ?? []) visit(child);
+    // A nested loop's inner side runs once per row of its outer side.
+    const outer = type === 'Nested Loop' ? node.Plans?.find((c) => c['Parent Relationship'] === 'Outer') : undefined;
+    for (const child of node.Plans ?? [])
+      visit(
+        child,
+        child['Parent Relationship'] === 'Inner' && outer ? outerRows * (outer['Plan Rows'] ?? 1) : outerRows,
+      );
   };
-  visit(explain.Plan);
+  visit(explain.Plan, 1);
   return found;
 }
 

@@ -238,7 +238,7 @@ export const CANDIDATES = {
       "Answers a join's lookups of capabilities by id, for their resource_id, from the index alone (an index-only scan) instead of one heap page of the table per row",
     serves: ['resource_cost_analysis'],
     covering: true,
-    together: ['ix_resources_id_name_protocol'],
+    together: ['ix_resources_id_name_protocol', 'ix_cost_tracking_timestamp_covering'],
   },
   ix_resources_id_name_protocol: {
     table: 'resources',
@@ -249,7 +249,18 @@ export const CANDIDATES = {
       "Answers a join's lookups of resources by id, for their name and protocol, from the index alone (an index-only scan) instead of one heap page of the table per row",
     serves: ['resource_cost_analysis'],
     covering: true,
-    together: ['ix_capabilities_id_resource'],
+    together: ['ix_capabilities_id_resource', 'ix_cost_tracking_timestamp_covering'],
+  },
+  ix_cost_tracking_timestamp_covering: {
+    table: 'cost_tracking',
+    method: 'btree',
+    origin: 'plan',
+    on: 'ON cost_tracking ("timestamp") INCLUDE (capability_id, actual_cost, id)',
+    purpose:
+      'Reads the cost rows of a time window, with the capability and cost the join and the sums need, from the index alone (an index-only scan) instead of from the table',
+    serves: ['resource_cost_analysis'],
+    covering: true,
+    together: ['ix_capabilities_id_resource', 'ix_resources_id_name_protocol'],
   },
 } as const satisfies Record<string, Candidate>;
 export type CandidateName = keyof typeof CANDIDATES;

@@ -82,9 +82,9 @@ async function hypothetically(
 
 const thousands = (n: number) => n.toLocaleString('en');
 
-/** "capabilities: 6,686 lookups through capabilities_pkey, each fetching its row from the table (26,754 pages, 9,437 read from outside shared buffers)". */
+/** "capabilities: 6,686 rows through capabilities_pkey in 6,686 lookups, each fetched from the table (26,754 pages, 9,437 read from outside shared buffers)". */
 const lookupText = (l: ReturnType<typeof heapLookups>[number]) =>
-  `${l.relation}: ${thousands(l.lookups)} lookups through ${l.index}, each fetching its row from the table${l.buffers ? ` (${thousands(l.buffers.hit + l.buffers.read)} pages, ${thousands(l.buffers.read)} read from outside shared buffers)` : ''}`;
+  `${l.relation}: ${thousands(l.rows)} rows through ${l.index}${l.lookups > 1 ? ` in ${thousands(l.lookups)} lookups` : ''}, each fetched from the table${l.buffers ? ` (${thousands(l.buffers.hit + l.buffers.read)} pages, ${thousands(l.buffers.read)} read from outside shared buffers)` : ''}`;
 
 function diagnose(explain: ExplainOutput, inv: Inventory): Diagnosis {
   const summary = summarizePlan(explain);
@@ -176,10 +176,7 @@ export async function plan(
               `${q} took ${d.measuredMs} ms in one run here, over its runbook target of ${QUERIES[q]!.targetMs} ms.`,
             );
           if (scan) evidence.push(`${q} reads all of ${scan} with a sequential scan.`);
-          else if (lookups)
-            evidence.push(
-              `${q} looks its rows up one at a time: ${lookups}; this index would answer them from the index alone.`,
-            );
+          else if (lookups) evidence.push(`${q} reads ${lookups}; this index would answer them from the index alone.`);
           else if (d.sorts.length > 0 && !d.whyNoIndex && !('covering' in c))
             evidence.push(
               `${q} reads its rows in another order and sorts them before its LIMIT (${d.sorts.join('; ')}; ${d.scans.join('; ')}).`,
@@ -199,7 +196,9 @@ export async function plan(
           );
           evaluation = { method: 'hypopg', ...(await hypothetically(tx, name, serves, partners)) };
           if (partners.length)
-            evidence.push(`Evaluated with ${partners.join(', ')} also in place: they serve the same join.`);
+            evidence.push(
+              `Evaluated with ${partners.join(', ')} also in place: they serve the same join, and the saving below is theirs together.`,
+            );
           priority = priorityOf(evaluation.probes!, missing);
           for (const p of evaluation.probes!) {
             const change = `${p.reduction >= 0 ? '−' : '+'}${Math.abs(p.reduction * 100).toFixed(1)}%`;
