@@ -89,7 +89,11 @@ export async function benchOptimize(db: Database, url: string, options: { iterat
   );
   for (const b of before) {
     const a = after.find((r) => r.pattern === b.pattern)!;
-    const reason = a.withinTarget === false ? (why.get(b.pattern)?.reason ?? 'no candidate index serves it') : '';
+    const reason =
+      a.withinTarget === false
+        ? (why.get(b.pattern)?.reason ??
+          "its plan's shape gives no reason: see the plan's diagnoses and apply's measurements")
+        : '';
     console.log(
       `| ${b.pattern} | ${b.targetMs ?? '–'} | ${ms(b.p50Ms)} / ${ms(b.p95Ms)} | ${ms(a.p50Ms)} / ${ms(a.p95Ms)} | ${a.withinTarget === null ? '–' : a.withinTarget ? 'yes' : 'no'} | ${a.indexes.join(', ') || '(none)'} | ${a.via ? `${a.via} (${ms(a.original?.p50Ms ?? null)} / ${ms(a.original?.p95Ms ?? null)}, same rows)` : (a.viaSkipped?.reason ?? '')} | ${reason} |`,
     );
