@@ -1,10 +1,16 @@
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
+import { PGlite } from '@electric-sql/pglite';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgliteCopies } from '../src/adapters/copies/pglite.js';
 import { createPgDatabase } from '../src/adapters/db/pg.js';
+import { pgliteDatabase } from '../src/adapters/db/pglite.js';
+import { applyServiceMigrations } from '../src/db/service-migrations.js';
+import { REHEARSAL_STEPS } from '../src/reports/rehearsal.js';
 import { main } from '../src/cli/main.js';
 import { makeTestApp, type TestApp } from './support/app.js';
+import { changedTables, tableChecksums } from './support/checksums.js';
 import { databaseTargets, type TestDatabase } from './support/databases.js';
 import { seedV1 } from './support/seed.js';
 
@@ -93,6 +99,43 @@ describe('the command line without a service', () => {
       await app.deps.db.close();
     }
   });
+});
+
+describe('the command line: rehearse [pglite clone]', () => {
+  it('runs the cutover on a throwaway copy, lists each step and the copy dropped, and leaves the source as it was', async () => {
+    const pglite = await PGlite.create();
+    const db = pgliteDatabase(pglite);
+    await seedV1(db, { servers: 8, toolsPerServer: 2, withV2: false });
+    await applyServiceMigrations(db);
+    const app = await makeTestApp(db, { deps: { copies: pgliteCopies(pglite) } });
+    const server = serve({ fetch: app.app.fetch, hostname: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => server.once('listening', resolve));
+    const env = (token: keyof TestApp['tokens']) => ({
+      SARK_MIGRATE_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      SARK_MIGRATE_TOKEN: app.tokens[token],
+    });
+    try {
+      const before = await tableChecksums(db);
+      const ran = await cli(['rehearse', '--iterations', '1', '--warmup', '0'], env('admin'));
+      expect(ran.code, ran.stdout + ran.stderr).toBe(0);
+      expect(ran.stdout).toMatch(/^rehearsal \S+: passed \(exit 0\)$/m);
+      for (const step of REHEARSAL_STEPS) expect(ran.stdout).toMatch(new RegExp(`^ {2}✓ ${step}: `, 'm'));
+      expect(ran.stdout).toMatch(/^ {2}copy: pglite-clone \S+, dropped$/m);
+      expect(changedTables(before, await tableChecksums(db))).toEqual([]);
+
+      // It changes a copy, not the database, yet needs apply: a run token is refused, exit 3.
+      const refused = await cli(['rehearse'], env('runner'));
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toMatch(/^sark-migrate: 403 Forbidden: /);
+      const bad = await cli(['rehearse', '--iterations', '0'], env('admin'));
+      expect(bad.code).toBe(3);
+      expect(bad.stderr).toMatch(/^ {2}benchmark\.iterations \(body\): /m);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await app.settle();
+      await db.close();
+    }
+  }, 120_000);
 });
 
 const targets = databaseTargets();
@@ -293,7 +336,7 @@ for (const target of targets) {
       const notDry = await cli(['apply', planReport!], as());
       expect(notDry.code).toBe(5);
       expect(notDry.stderr).toMatch(
-        /is a optimization report: apply takes the report of a migrate or rollback dry run/,
+        /is a optimization report: apply takes the report of a migrate, rollback or restore dry run/,
       );
     });
 
@@ -313,13 +356,28 @@ for (const target of targets) {
 
       const applied = await cli(['apply', planId!], as());
       expect(applied.code, applied.stderr).toBe(0);
-      expect(applied.stdout).toMatch(/^rollback \S+: succeeded \(exit 0\)$/m);
+      const [, rollbackReportId] = /^rollback (\S+): succeeded \(exit 0\)$/m.exec(applied.stdout)!;
       expect(await count('resources')).toBe(0);
 
-      // Migrated again for what follows.
-      const again = await cli(['migrate', '--dry-run', '--json'], as());
-      expect((await cli(['apply', JSON.parse(again.stdout).id], as())).code).toBe(0);
-      expect(await count('resources')).toBe(SERVERS);
+      // The rollback's archived rows go back: a dry run first, changing nothing, then its apply.
+      const notDry = await cli(['restore', rollbackReportId!], as());
+      expect(notDry.code).toBe(5);
+      expect(notDry.stderr).toMatch(/restore --dry-run <rollbackReportId>/);
+      const check = await cli(['restore', '--dry-run', rollbackReportId!], as());
+      expect(check.code, check.stderr).toBe(0);
+      const [, restoreId] = /^restore (\S+): succeeded \(exit 0\)$/m.exec(check.stdout)!;
+      expect(check.stdout).toContain(`To restore as checked: sark-migrate apply restore ${restoreId}`);
+      expect(await count('resources')).toBe(0);
+      const restored = await cli(['apply', 'restore', restoreId!], as());
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(restored.stdout).toMatch(/^restore \S+: succeeded \(exit 0\)$/m);
+      expect([await count('resources'), await count('capabilities')]).toEqual([SERVERS, SERVERS * TOOLS]);
+      expect((await cli(['validate', '--mode', 'full'], as())).code).toBe(0); // the same data as migrated
+
+      // A second restore of the same run collides on every row: the dry run says so, and no apply hint.
+      const again = await cli(['restore', '--dry-run', rollbackReportId!], as());
+      expect(again.stdout).toMatch(new RegExp(`^ {2}resources: ${SERVERS} colliding \\[`, 'm'));
+      expect(again.stdout).not.toContain('To restore as checked');
     });
 
     // Last: it leaves the database broken.

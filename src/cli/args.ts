@@ -37,7 +37,9 @@ export type Command =
       backportChanges?: boolean | undefined;
       batchSize?: number | undefined;
     }
-  | { name: 'apply'; as?: 'migrate' | 'rollback' | undefined; id: string }
+  | { name: 'rehearse'; keep?: true | undefined; iterations?: number | undefined; warmup?: number | undefined }
+  | { name: 'restore'; rollbackReportId: string }
+  | { name: 'apply'; as?: 'migrate' | 'rollback' | 'restore' | undefined; id: string }
   | { name: 'report'; id: string }
   | { name: 'wait'; id: string };
 
@@ -77,6 +79,8 @@ const OPTIONS: Record<Exclude<Command['name'], 'help'>, Options> = {
   apply: {},
   report: {},
   wait: {},
+  rehearse: { keep: { type: 'boolean' }, iterations: { type: 'string' }, warmup: { type: 'string' } },
+  restore: { 'dry-run': { type: 'boolean' } },
 };
 
 const isCommand = (name: string): name is keyof typeof OPTIONS => Object.hasOwn(OPTIONS, name);
@@ -171,11 +175,25 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
         backportChanges: values.backport === true ? true : undefined,
         batchSize: integer(values, 'batch-size'),
       };
+    case 'rehearse':
+      positionals(name, given, []);
+      return {
+        ...common,
+        name,
+        keep: values.keep === true ? true : undefined,
+        iterations: integer(values, 'iterations'),
+        warmup: integer(values, 'warmup'),
+      };
+    case 'restore': {
+      const [rollbackReportId] = positionals(name, given, ['rollback report id']);
+      requireDryRun(name, values);
+      return { ...common, name, rollbackReportId: rollbackReportId! };
+    }
     case 'apply': {
       if (given.length === 2) {
         const [as, id] = given as [string, string];
-        if (as !== 'migrate' && as !== 'rollback')
-          throw usageError(`apply takes [migrate|rollback] <id>, not "${given.join(' ')}".`);
+        if (as !== 'migrate' && as !== 'rollback' && as !== 'restore')
+          throw usageError(`apply takes [migrate|rollback|restore] <id>, not "${given.join(' ')}".`);
         return { ...common, name, as, id };
       }
       const [id] = positionals(name, given, ['dry-run report id or planId']);
@@ -190,10 +208,11 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
 }
 
 /** A change runs only from a dry run someone has seen: `apply` takes the dry run's report. */
-function requireDryRun(name: 'migrate' | 'rollback', values: Record<string, unknown>) {
+function requireDryRun(name: 'migrate' | 'rollback' | 'restore', values: Record<string, unknown>) {
+  const id = name === 'restore' ? ' <rollbackReportId>' : '';
   if (values['dry-run'] !== true)
     throw usageError(
-      `${name} changes the database only through a reviewed dry run: run \`sark-migrate ${name} --dry-run\`, then \`sark-migrate apply ${name} <reportId>\`.`,
+      `${name} changes the database only through a reviewed dry run: run \`sark-migrate ${name} --dry-run${id}\`, then \`sark-migrate apply ${name} <reportId>\`.`,
     );
 }
 
@@ -213,7 +232,11 @@ Commands:
                       without --index: the current plan's high- and medium-priority indexes
   migrate --dry-run [--batch-size n] [--server id]...
   rollback --dry-run [--resource id]... [--backport] [--batch-size n]
-  apply [migrate|rollback] <reportId>
+  rehearse [--keep] [--iterations n] [--warmup n]
+                      the whole cutover on a throwaway copy of the database (Node only)
+  restore --dry-run <rollbackReportId>
+                      what a rollback's archived rows would put back, and which collide
+  apply [migrate|rollback|restore] <reportId>
                       runs the dry run of that report for real (rollback: with its planId)
   apply rollback <planId>
                       a full rollback on a planId from a dry run

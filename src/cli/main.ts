@@ -89,6 +89,18 @@ async function ask(s: Session): Promise<Answer<Report>> {
         headers,
         body: { dryRun: true, resourceIds: p.resourceIds, backportChanges: p.backportChanges, batchSize: p.batchSize },
       });
+    case 'rehearse':
+      return client.POST('/rehearse', {
+        headers,
+        body: {
+          keep: p.keep,
+          ...(p.iterations !== undefined || p.warmup !== undefined
+            ? { benchmark: { iterations: p.iterations, warmup: p.warmup } }
+            : {}),
+        },
+      });
+    case 'restore':
+      return client.POST('/restore', { headers, body: { rollbackReportId: p.rollbackReportId, dryRun: true } });
     case 'apply':
       return applyDryRun(s, p.id, p.as);
     case 'report':
@@ -105,18 +117,26 @@ async function ask(s: Session): Promise<Answer<Report>> {
  * (409 stale-plan) when the database no longer matches. A bare planId: a full
  * rollback on that plan.
  */
-async function applyDryRun(s: Session, id: string, as: 'migrate' | 'rollback' | undefined): Promise<Answer<Report>> {
+async function applyDryRun(
+  s: Session,
+  id: string,
+  as: 'migrate' | 'rollback' | 'restore' | undefined,
+): Promise<Answer<Report>> {
   const { client, parsed } = s;
   const headers = preferOf(parsed);
   if (PLAN_ID.test(id)) {
-    if (as === 'migrate')
-      throw usageError(`${id} is a rollback planId: apply migrate takes the report id of a migrate dry run.`);
+    if (as === 'migrate' || as === 'restore')
+      throw usageError(`${id} is a rollback planId: apply ${as} takes the report id of a ${as} dry run.`);
     return client.POST('/rollback', { headers, body: { dryRun: false, planId: id } });
   }
   const dry = reportOf(await client.GET('/reports/{id}', { params: { path: { id } } }));
-  const kind = dry.kind === 'migration' ? 'migrate' : dry.kind === 'rollback' ? 'rollback' : undefined;
+  const kind = ({ migration: 'migrate', rollback: 'rollback', restore: 'restore' } as const)[
+    dry.kind as 'migration' | 'rollback' | 'restore'
+  ] as 'migrate' | 'rollback' | 'restore' | undefined;
   if (!kind)
-    throw usageError(`Report ${id} is a ${dry.kind} report: apply takes the report of a migrate or rollback dry run.`);
+    throw usageError(
+      `Report ${id} is a ${dry.kind} report: apply takes the report of a migrate, rollback or restore dry run.`,
+    );
   if (as && as !== kind) throw usageError(`Report ${id} is a ${kind} dry run, not a ${as} one.`);
   if ((dry as { dryRun?: unknown }).dryRun !== true || dry.status !== 'succeeded')
     throw usageError(`Report ${id} is not a finished dry run (status ${dry.status}): there is no plan to apply.`);
@@ -126,6 +146,11 @@ async function applyDryRun(s: Session, id: string, as: 'migrate' | 'rollback' | 
     const request = migration.request as Schemas['MigrateRequest'];
     const planId = migration.planId ? { planId: migration.planId } : {};
     return client.POST('/migrate', { headers, body: { ...request, dryRun: false, ...planId } });
+  }
+  if (kind === 'restore') {
+    // The check is repeated by the run itself: colliding rows refuse it (409), nothing restored.
+    const restore = dry as Schemas['RestoreReport'];
+    return client.POST('/restore', { headers, body: { rollbackReportId: restore.rollbackReportId, dryRun: false } });
   }
   const rollback = dry as Schemas['RollbackReport'];
   const request = rollback.request as Schemas['RollbackRequest'];

@@ -71,9 +71,14 @@ function detailsOf(report: Report, program: string): string[] {
     }
     case 'restore': {
       const r = report as Schemas['RestoreReport'];
-      return (['resources', 'capabilities'] as const)
-        .filter((t) => r.tables[t].colliding > 0)
-        .map((t) => `  ${t}: ${r.tables[t].colliding} colliding${idsOf(r.tables[t].collisions)}`);
+      return [
+        ...(['resources', 'capabilities'] as const)
+          .filter((t) => r.tables[t].colliding > 0)
+          .map((t) => `  ${t}: ${r.tables[t].colliding} colliding${idsOf(r.tables[t].collisions)}`),
+        ...(r.dryRun && r.status === 'succeeded' && r.tables.resources.colliding + r.tables.capabilities.colliding === 0
+          ? [`  To restore as checked: ${program} apply restore ${r.id}`]
+          : []),
+      ];
     }
   }
 }
