@@ -38,6 +38,8 @@ describe('/mcp on the Worker', () => {
       'migrate_plan',
       'optimize_plan',
       'preflight',
+      'rehearse',
+      'restore_plan',
       'rollback_plan',
       'validate',
     ]);

@@ -73,7 +73,7 @@ const TARGETS = databaseTargets();
 
 for (const target of TARGETS) {
   describe(`/mcp with the SDK's client over HTTP [${target.driver}]`, () => {
-    it('lists the ten tools, annotated, each with its endpoint schema', async () => {
+    it('lists the twelve tools, annotated, each with its endpoint schema', async () => {
       const served = await serveApp(await fresh(target));
       const { tools } = await (await served.client('reader')).listTools();
       const byName = Object.fromEntries(tools.map((tool) => [tool.name, tool]));
@@ -86,6 +86,8 @@ for (const target of TARGETS) {
         'migrate_plan',
         'optimize_plan',
         'preflight',
+        'rehearse',
+        'restore_plan',
         'rollback_plan',
         'validate',
       ]);
@@ -96,12 +98,21 @@ for (const target of TARGETS) {
         'optimize_plan',
         'migrate_plan',
         'rollback_plan',
+        'restore_plan',
         'get_report',
       ]) {
         expect(byName[name]!.annotations, name).toMatchObject({ readOnlyHint: true, openWorldHint: false });
       }
       expect(byName.apply!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
       expect(byName.cancel!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
+      // A rehearsal writes only to its own copy.
+      expect(byName.rehearse!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
+      expect(byName.rehearse!.inputSchema.properties).toMatchObject({
+        keep: { type: 'boolean' },
+        benchmark: { properties: { iterations: { minimum: 1, maximum: 100 } } },
+      });
+      expect(byName.restore_plan!.inputSchema.required).toEqual(['rollbackReportId']);
+      expect(byName.restore_plan!.inputSchema.properties).not.toHaveProperty('dryRun');
       // The endpoints' own fields and limits, where a plan tool has no dryRun.
       expect(byName.validate!.inputSchema.properties).toMatchObject({
         mode: { enum: ['quick', 'full', 'schema', 'data', 'relationships'] },
@@ -114,7 +125,10 @@ for (const target of TARGETS) {
       expect(byName.rollback_plan!.inputSchema.properties).toHaveProperty('backportChanges');
       expect(byName.apply!.inputSchema).toMatchObject({
         required: ['operation'],
-        properties: { operation: { enum: ['migrate', 'rollback', 'optimize'] }, planId: { pattern: '^[0-9a-f]{32}$' } },
+        properties: {
+          operation: { enum: ['migrate', 'rollback', 'optimize', 'restore'] },
+          planId: { pattern: '^[0-9a-f]{32}$' },
+        },
       });
       expect(byName.get_report!.inputSchema.required).toEqual(['id']);
       expect(byName.preflight!.inputSchema.properties).toMatchObject({
@@ -200,6 +214,56 @@ for (const target of TARGETS) {
       const unread = await call(runner, 'get_report', { id: report.id });
       expect(unread.isError).toBe(true);
       expect(textOf(unread)).toContain('lacks the "read" scope');
+    });
+
+    it("rolls back on a plan, checks a restore of the rollback's rows, and restores them exactly", async () => {
+      const served = await serveApp(await fresh(target));
+      const applier = await served.client('applier');
+      const migratePlan = await call(applier, 'migrate_plan');
+      await call(applier, 'apply', { operation: 'migrate', planId: migratePlan.structuredContent.planId });
+      const count = async () =>
+        (await served.t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM capabilities')).rows[0]!.n;
+      expect(await count()).toBe(16);
+      const rollbackPlan = await call(applier, 'rollback_plan');
+      const rolledBack = await call(applier, 'apply', {
+        operation: 'rollback',
+        planId: rollbackPlan.structuredContent.planId,
+      });
+      expect(rolledBack.structuredContent).toMatchObject({ kind: 'rollback', status: 'succeeded', dryRun: false });
+      expect(await count()).toBe(0);
+      const rollbackReportId = rolledBack.structuredContent.id as string;
+
+      // Without the id, the door refuses before the API: nothing to check against.
+      const bare = await call(applier, 'apply', { operation: 'restore' });
+      expect(bare.isError).toBe(true);
+      expect(textOf(bare)).toMatch(/rollbackReportId/);
+      const runner = await served.client('runner');
+      const unscoped = await call(runner, 'restore_plan', { rollbackReportId });
+      expect(unscoped.isError).toBe(true);
+      expect(textOf(unscoped)).toContain('lacks the "apply" scope');
+
+      const check = await call(applier, 'restore_plan', { rollbackReportId });
+      expect(check.isError ?? false).toBe(false);
+      expect(check.structuredContent).toMatchObject({
+        kind: 'restore',
+        dryRun: true,
+        rollbackReportId,
+        tables: { resources: { colliding: 0 }, capabilities: { colliding: 0 } },
+      });
+      expect(await count()).toBe(0); // a dry run
+
+      const restored = await call(applier, 'apply', { operation: 'restore', rollbackReportId });
+      expect(restored.isError ?? false).toBe(false);
+      expect(restored.structuredContent).toMatchObject({ kind: 'restore', status: 'succeeded', dryRun: false });
+      expect(await count()).toBe(16);
+      const validation = await call(runner, 'validate');
+      expect(validation.structuredContent).toMatchObject({ status: 'passed', exitCode: 0 });
+
+      // Again: every row would collide, and the API's 409 comes back as the tool's error.
+      const twice = await call(applier, 'apply', { operation: 'restore', rollbackReportId });
+      expect(twice.isError).toBe(true);
+      expect(twice.structuredContent).toMatchObject({ status: 409 });
+      expect(await count()).toBe(16);
     });
 
     it('answers a run asked to respond async with its id and progress, which get_report follows', async () => {

@@ -4,6 +4,8 @@ import { benchmarkBodySchema } from '../benchmark/benchmark.routes.js';
 import { migrateBodySchema } from '../migrate/migrate.routes.js';
 import { optimizeBodySchema } from '../optimize/optimize.routes.js';
 import { preflightBodySchema } from '../preflight/preflight.routes.js';
+import { rehearseBodySchema } from '../rehearse/rehearse.routes.js';
+import { restoreBodySchema } from '../restore/restore.routes.js';
 import { cancelReport, getReport, listReports } from '../reports/reports.routes.js';
 import { rollbackBodySchema } from '../rollback/rollback.routes.js';
 import { validateBodySchema } from '../validate/validate.routes.js';
@@ -54,10 +56,11 @@ const post = (path: string, args: Record<string, unknown>, fixed: Record<string,
 
 const { dryRun: _migrateDryRun, planId: _migratePlanId, ...migratePlanShape } = migrateBodySchema.shape;
 const { dryRun: _rollbackDryRun, planId: _rollbackPlanId, ...rollbackPlanShape } = rollbackBodySchema.shape;
+const { dryRun: _restoreDryRun, ...restorePlanShape } = restoreBodySchema.shape;
 const optimizeShape = optimizeBodySchema.shape;
 const rollbackShape = rollbackBodySchema.shape;
 
-const APPLY_OPERATIONS = ['migrate', 'rollback', 'optimize'] as const;
+const APPLY_OPERATIONS = ['migrate', 'rollback', 'optimize', 'restore'] as const;
 
 /** apply: the run a plan tool planned; its fields are those of the three routes (each refuses the others'). */
 const applySchema = z
@@ -74,6 +77,10 @@ const applySchema = z
     views: optimizeShape.views.openapi({
       description:
         'optimize: the materialized views of optimize_plan to build (or, where one exists, refresh), by name.',
+    }),
+    rollbackReportId: restorePlanShape.rollbackReportId.optional().openapi({
+      description:
+        'restore: the rollback run whose archived rows go back, as restore_plan checked it; refused (409) when a row would collide.',
     }),
     serverIds: migratePlanShape.serverIds.openapi({ description: 'migrate: the serverIds the plan was made with.' }),
     resourceIds: rollbackShape.resourceIds.openapi({
@@ -94,6 +101,15 @@ const applySchema = z
     respondAsync,
   })
   .superRefine((args, ctx) => {
+    if (args.operation === 'restore') {
+      if (args.rollbackReportId === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rollbackReportId'],
+          message: 'is required to restore: check it with restore_plan, review it, and pass the same rollbackReportId',
+        });
+      return;
+    }
     if (args.operation !== 'optimize' && args.planId === undefined)
       ctx.addIssue({
         code: 'custom',
@@ -104,6 +120,7 @@ const applySchema = z
 
 function applyRequest({ operation, ...args }: Record<string, unknown>): RouteCall {
   if (operation === 'optimize') return post('/optimize', args, { action: 'apply' });
+  if (operation === 'restore') return post('/restore', args, { dryRun: false });
   return post(operation === 'migrate' ? '/migrate' : '/rollback', args, { dryRun: false });
 }
 
@@ -170,10 +187,28 @@ export const TOOLS: readonly ToolSpec[] = [
     request: (args) => post('/rollback', args, { dryRun: true }),
   },
   {
+    name: 'restore_plan',
+    title: "Check a restore of a rollback's rows (dry run)",
+    description:
+      "A dry run of POST /restore: what a rollback run's archived rows would put back into v2, from the archive or its exported objects, and which of them collide with rows v2 holds. Changes nothing; apply (operation restore, the same rollbackReportId) restores. Scope apply, since it reads the archived rows.",
+    inputSchema: z.strictObject({ ...restorePlanShape, respondAsync }),
+    annotations: { ...reads, idempotentHint: true },
+    request: (args) => post('/restore', args, { dryRun: true }),
+  },
+  {
+    name: 'rehearse',
+    title: 'Rehearse the cutover on a throwaway copy',
+    description:
+      'POST /rehearse: copies the database (TEMPLATE, a PGlite clone or a Neon branch), runs migrate, validate, benchmark, a rollback on its plan and validate again on the copy, and drops it (keep: true keeps it). The database itself is left as it was. One report with each step. Scope apply.',
+    inputSchema: rehearseBodySchema.extend({ respondAsync }),
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    request: (args) => post('/rehearse', args),
+  },
+  {
     name: 'apply',
     title: 'Apply a plan (changes the database)',
     description:
-      'Carries out a reviewed plan: migrate or rollback with the planId of migrate_plan or rollback_plan (refused when the database changed since), or optimize by building the named indexes of optimize_plan. Changes the database; holds its lease (one changing run at a time). Scope apply.',
+      'Carries out a reviewed plan: migrate or rollback with the planId of migrate_plan or rollback_plan (refused when the database changed since), optimize by building the named indexes of optimize_plan, or restore with the rollbackReportId restore_plan checked (refused when a row would collide). Changes the database; holds its lease (one changing run at a time). Scope apply.',
     inputSchema: applySchema,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     request: applyRequest,
