@@ -6,6 +6,7 @@ import { VALIDATION_MODES } from '../../reports/validation.js';
 import { benchmarkBodySchema } from '../benchmark/benchmark.routes.js';
 import { migrateBodySchema } from '../migrate/migrate.routes.js';
 import { optimizeBodySchema } from '../optimize/optimize.routes.js';
+import { preflightBodySchema } from '../preflight/preflight.routes.js';
 import { rollbackBodySchema } from '../rollback/rollback.routes.js';
 import { validateBodySchema } from '../validate/validate.routes.js';
 
@@ -29,6 +30,7 @@ export const USAGE = [
   '• `help`: this list',
   '• `status`: the deep health check (scope read)',
   `• \`validate [${VALIDATION_MODES.join('|')}]\`: check the migration (default full; scope run)`,
+  "• `preflight`: the runbook's pre-migration checklist, and an estimate of the migration (scope run)",
   `• \`benchmark [pattern…]\`: time query patterns (default all: ${PATTERN_CATALOGUE.map((p) => p.name).join(', ')}; scope run)`,
   '• `optimize [analyze|plan]`: index health or a plan (default plan; scope run); a plan comes with Apply',
   '• `migrate`: a dry run of the migration, with Apply (scope run; Apply needs apply)',
@@ -72,6 +74,9 @@ export function parseCommand(text: string): Parsed | { problem: string } {
     case 'validate':
       if (args.length > 1) return { problem: '`validate` takes at most one mode.' };
       return run('validation', validateBodySchema, args[0] ? { mode: args[0] } : {});
+    case 'preflight':
+      if (args.length > 0) return { problem: '`preflight` takes no arguments.' };
+      return run('preflight', preflightBodySchema, {});
     case 'benchmark':
       return run('benchmark', benchmarkBodySchema, args.length ? { patterns: args } : {});
     case 'optimize':

@@ -261,6 +261,28 @@ for (const target of databaseTargets()) {
         expect(report.notifications[0]!.attempts.map((a) => a.status)).toEqual([503, 503, 200]);
       }));
 
+    it("runs preflight and posts its outcome as Block Kit, the report's failed checks with it", () =>
+      withDoor(target, async (door) => {
+        expect((await ack(await door.slash('preflight now'))).text).toContain('`preflight` takes no arguments');
+        const first = await ack(await door.slash('preflight'));
+        expect(first).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining('Preflight') });
+        const result = await door.receiver.waitFor(headed('Preflight'));
+        expectBlockKit(result.body);
+        await door.app.settle();
+        const [item] = (await door.app.store.list({ kind: 'preflight', limit: 1 })).items;
+        expect(item).toMatchObject({ actor: `slack:${TEAM}/URUNNER` });
+        const report = (await door.app.store.get(item!.id as ReportId)) as unknown as {
+          status: string;
+          checks: { name: string; passed: boolean; skipped?: boolean; severity: string }[];
+        };
+        const text = textOf(result.body);
+        expect(text).toContain(report.status);
+        expect(text).toContain(`http://localhost/reports/${item!.id}`);
+        const failed = report.checks.filter((c) => !c.passed && !c.skipped);
+        expect(text.includes('*Failed checks*')).toBe(failed.length > 0);
+        for (const check of failed) expect(text).toContain(`${check.name}* (${check.severity})`);
+      }));
+
     it('answers strangers, unknown commands and bad arguments ephemerally, running nothing', () =>
       withDoor(target, async (door) => {
         const stranger = await ack(await door.slash('validate', 'USTRANGER'));
