@@ -119,23 +119,28 @@ export async function rehearse(
     };
   };
 
+  /** Keeps the copy (closing this service's connections to it) or drops it: what the report then says of it. */
+  const release = async (): Promise<RehearsalReport['copy']> => {
+    if (keep) {
+      await copy.db.close().catch(() => undefined); // the copy stays; this service's connections to it do not
+      return copyFields(false);
+    }
+    const dropError = await copy.drop().then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
+    return copyFields(dropError === undefined, dropError);
+  };
+
   try {
     await runSteps(deps, copy, input, ctx, steps, v1);
   } catch (error) {
-    // Cancelled (or the store failed): the copy goes, and the failed report keeps the steps so far.
-    ctx.checkpoint(outcome(copyFields(!keep)));
-    await (keep ? copy.db.close() : copy.drop()).catch(() => undefined);
+    // Cancelled (or the store failed): the copy goes first, then the failed report keeps the steps
+    // so far and says whether the drop worked.
+    ctx.checkpoint(outcome(await release()));
     throw error;
   }
-  if (keep) {
-    await copy.db.close().catch(() => undefined); // the copy stays; this service's connections to it do not
-    return outcome(copyFields(false));
-  }
-  const dropError = await copy.drop().then(
-    () => undefined,
-    (error: unknown) => (error instanceof Error ? error.message : String(error)),
-  );
-  return outcome(copyFields(dropError === undefined, dropError));
+  return outcome(await release());
 }
 
 const STEP_COUNT = 6;

@@ -143,6 +143,54 @@ describe('POST /rehearse [pglite clone]', { timeout: 120_000 }, () => {
     }
   });
 
+  it('cancelled mid-run: the copy is dropped first, and the report says whether that worked', async () => {
+    const pglite = await PGlite.create();
+    const db = pgliteDatabase(pglite);
+    await seedV1(db, { servers: 8, toolsPerServer: 2, withV2: false });
+    await applyServiceMigrations(db);
+    // A copy whose drop fails (its clone stays in memory until the process ends): the report must say so.
+    const clones = pgliteCopies(pglite);
+    const copies = {
+      method: clones.method,
+      canKeep: clones.canKeep,
+      create: async (name: string) => {
+        const copy = await clones.create(name);
+        return {
+          ...copy,
+          drop: async () => {
+            await copy.db.close();
+            throw new Error('the drop failed (test)');
+          },
+        };
+      },
+    };
+    const app = await makeTestApp(db, { deps: { copies, progressIntervalMs: 10 } });
+    try {
+      const started = await app.call('POST', '/rehearse', {
+        as: 'applier',
+        body: { benchmark: { iterations: 100, warmup: 0 } },
+        headers: { Prefer: 'respond-async' },
+      });
+      expect(started.status).toBe(202);
+      const location = started.headers.get('Location')!;
+      const read = async () => (await (await app.call('GET', location, { as: 'reader' })).json()) as RehearsalReport;
+      // Cancelled once the migration step is done, while later steps run.
+      for (let report = await read(); (report.steps ?? []).length < 1; report = await read()) {
+        expect(report.status).toBe('running');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect((await app.call('POST', `${location}/cancel`, { as: 'applier' })).status).toBe(202);
+      await app.settle();
+      const ended = await read();
+      expect(ended.status).toBe('cancelled');
+      expect(ended.steps.length).toBeGreaterThanOrEqual(1);
+      expect(ended.steps.length).toBeLessThan(6);
+      expect(ended.copy).toMatchObject({ dropped: false, dropError: 'the drop failed (test)' });
+    } finally {
+      await db.close();
+    }
+  });
+
   it('cannot keep an in-memory clone, and says so', async () => {
     const { db, app } = await pgliteSource();
     try {
