@@ -1,4 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, inject } from 'vitest';
 import WebSocket from 'ws';
@@ -88,17 +88,19 @@ function realTarget(driver: 'pg' | 'neon'): DatabaseTarget {
   };
 }
 
-const pgliteTarget: DatabaseTarget = {
+/** PGlite, with the extensions a suite needs loaded (contrib ones, such as pg_stat_statements). */
+const pgliteTarget = (extensions?: PGliteOptions['extensions']): DatabaseTarget => ({
   driver: 'pglite',
   async open() {
-    const db = pgliteDatabase(await PGlite.create());
+    const db = pgliteDatabase(await PGlite.create(extensions ? { extensions } : {}));
     return { db, driver: 'pglite', admin: db, dispose: () => db.close() };
   },
-};
+});
 
 /** PGlite always; real PostgreSQL through pg and through the Neon driver when TEST_DATABASE_URL is set. */
-export function databaseTargets(): DatabaseTarget[] {
-  return realUrl ? [pgliteTarget, realTarget('pg'), realTarget('neon')] : [pgliteTarget];
+export function databaseTargets(options: { pgliteExtensions?: PGliteOptions['extensions'] } = {}): DatabaseTarget[] {
+  const pglite = pgliteTarget(options.pgliteExtensions);
+  return realUrl ? [pglite, realTarget('pg'), realTarget('neon')] : [pglite];
 }
 
 /** Declares the suite once per database target; `current()` is the suite's own database. */
