@@ -117,7 +117,7 @@ const workloadSchema = z
         rows: z.number().int(),
         parameters: z.number().int().openapi({ description: 'The highest $n: values it is planned without.' }),
         planCost: z.number().nullable().openapi({ description: "The generic plan's cost now; null when skipped." }),
-        skipped: z.string().optional().openapi({ description: 'Why it could not be planned (PostgreSQL\'s words).' }),
+        skipped: z.string().optional().openapi({ description: "Why it could not be planned (PostgreSQL's words)." }),
         servedBy: z.array(candidateNameSchema).openapi({
           description: 'Candidates whose index its plan uses: hypothetical (HypoPG) or, for one that exists, real.',
         }),
@@ -145,7 +145,7 @@ const appliedStatementSchema = z
   })
   .openapi('AppliedStatement', {
     description:
-      'A workload statement whose plan uses the built index. Without parameters it is timed before and after; with parameters it cannot run without its values: the real plan\'s cost before and after, and its measured effect in pg_stat_statements afterwards.',
+      "A workload statement whose plan uses the built index. Without parameters it is timed before and after; with parameters it cannot run without its values: the real plan's cost before and after, and its measured effect in pg_stat_statements afterwards.",
   });
 
 const choiceSchema = z.object({

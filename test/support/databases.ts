@@ -17,6 +17,8 @@ export interface TestDatabase {
   admin: Pick<Database, 'query'>;
   /** A connection of its own (real PostgreSQL only): a second session, for tests of what runs meanwhile. */
   connect?(): Promise<Pick<Database, 'query' | 'close'>>;
+  /** Another Database of the same driver on it, with at most `max` connections (real PostgreSQL only; close it). */
+  reopen?(max: number): Database;
   dispose(): Promise<void>;
 }
 
@@ -57,16 +59,23 @@ function realTarget(driver: 'pg' | 'neon'): DatabaseTarget {
     async open() {
       const scratch = await createScratchDatabase();
       const wsProxy = inject('wsProxyUrl');
-      const db =
+      const open = (max?: number) =>
         driver === 'pg'
-          ? createPgDatabase({ connectionString: scratch.url })
-          : createNeonDatabase({ connectionString: scratch.url, webSocketConstructor: WebSocket, wsProxy });
+          ? createPgDatabase({ connectionString: scratch.url, ...(max ? { max } : {}) })
+          : createNeonDatabase({
+              connectionString: scratch.url,
+              webSocketConstructor: WebSocket,
+              wsProxy,
+              ...(max ? { max } : {}),
+            });
+      const db = open();
       const admin = createPgDatabase({ connectionString: scratch.url, max: 2 });
       return {
         db,
         driver,
         url: scratch.url,
         admin,
+        reopen: (max) => open(max),
         async connect() {
           const client = new pg.Client({ connectionString: scratch.url });
           await client.connect();

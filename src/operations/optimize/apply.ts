@@ -1,8 +1,8 @@
 import type { Database, Queryable, Session } from '../../adapters/db/types.js';
 import { saidOf } from '../../errors.js';
 import { explain, whyNoIndex } from '../../measure/plan.js';
-import type { Applied, AppliedQuery, Measured, TargetCheck } from '../../reports/optimization.js';
-import { BENCHMARK_DEFAULTS, explainCostSql, PATTERN_NAMES, PATTERNS } from '../../sql/benchmark.js';
+import type { Applied, AppliedQuery, AppliedStatement, Measured, TargetCheck } from '../../reports/optimization.js';
+import { BENCHMARK_DEFAULTS, explainCostSql, PATTERN_NAMES, PATTERNS, type Query } from '../../sql/benchmark.js';
 import { analyzeSql, V2_TABLES } from '../../sql/catalog.js';
 import { existingTables } from '../../sql/introspection.js';
 import {
@@ -28,11 +28,22 @@ import { QUERIES } from './plan.js';
 import { applyView } from './views.js';
 import { viewDefinition, VIEWS, type ViewName } from '../../sql/views.js';
 import type { PatternName } from '../../sql/benchmark.js';
+import { WORKLOAD_LIMIT } from '../../sql/workload.js';
+import {
+  isPlanned,
+  planNow,
+  queryOf,
+  readWorkload,
+  statementLabel,
+  workloadPlanning,
+  type WorkloadStatement,
+} from './workload.js';
 
 /** How long dropping an INVALID index may wait for the transactions that block it. */
 const CLEANUP_LOCK_TIMEOUT_MS = 60_000;
 const MEASURE_TIMEOUT_MS = 120_000;
 
+import { count } from '../text.js';
 import { verdict } from './verdict.js';
 
 export { verdict };
@@ -143,11 +154,11 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
   /** How long timing `queries` queries may take: every run of each under its statement timeout. */
   const measuring = (queries: number): StepOptions =>
     statementsTaking(queries * (input.warmup + 2 * input.iterations + 2), MEASURE_TIMEOUT_MS);
-  const measure = (name: string) =>
+  const measure = (name: string, query: Query = QUERIES[name]!) =>
     measureQuery(
       db,
       name,
-      QUERIES[name]!,
+      query,
       {
         iterations: input.iterations,
         warmup: input.warmup,
@@ -219,7 +230,13 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
                     return buildAndMeasure(db, session, name, tables, input, measure);
                   }),
                 ),
-              { timeoutMs: input.lockTimeoutMs + input.buildTimeoutMs + measuring(2 * c.serves.length).timeoutMs },
+              {
+                timeoutMs:
+                  input.lockTimeoutMs +
+                  input.buildTimeoutMs +
+                  measuring(2 * (c.serves.length + WORKLOAD_LIMIT)).timeoutMs +
+                  2 * workloadPlanning(MEASURE_TIMEOUT_MS).timeoutMs,
+              },
             );
         applied.push(
           cleaned.includes(name)
@@ -274,21 +291,95 @@ const skipped = (name: CandidateName | ViewName, table: string): Applied => ({
   patterns: [],
 });
 
-/** One index: the queries it serves timed, the index built, the queries timed again. */
+/** A workload statement on the index's table, with its generic plan's cost before the build and, without parameters, its timing. */
+interface Watched {
+  statement: WorkloadStatement;
+  costBefore: number;
+  before?: Measurement;
+}
+
+/**
+ * The workload statements (pg_stat_statements) on the index's table, before the build: each
+ * one's generic plan, and those without parameters timed as the patterns are (read-only). Which
+ * of them the index serves is known only after it exists, from their plans then.
+ */
+async function watchWorkload(
+  db: Database,
+  name: CandidateName,
+  measure: (name: string, query?: Query) => Promise<Measurement>,
+): Promise<Watched[]> {
+  const { statements } = await readWorkload(db);
+  const onTable = statements.filter((s) => s.tables.includes(CANDIDATES[name].table));
+  const plans = await planNow(db, onTable, MEASURE_TIMEOUT_MS);
+  const watched: Watched[] = [];
+  for (const statement of onTable) {
+    const plan = plans.get(statement.queryid);
+    if (!isPlanned(plan)) continue;
+    watched.push({
+      statement,
+      costBefore: plan.cost,
+      ...(statement.parameters === 0 ? { before: await measure(statementLabel(statement), queryOf(statement)) } : {}),
+    });
+  }
+  return watched;
+}
+
+/**
+ * After the build, the watched statements whose generic plan uses the index: timed again where
+ * they were timed before; with parameters, the real plan's cost before and after, since they
+ * cannot run without their values (their measured effect shows in pg_stat_statements later).
+ */
+async function servedAfterBuild(
+  db: Database,
+  name: CandidateName,
+  watched: readonly Watched[],
+  measure: (name: string, query?: Query) => Promise<Measurement>,
+): Promise<AppliedStatement[]> {
+  const plans = await planNow(
+    db,
+    watched.map((w) => w.statement),
+    MEASURE_TIMEOUT_MS,
+  );
+  const served: AppliedStatement[] = [];
+  for (const { statement: s, costBefore, before } of watched) {
+    const plan = plans.get(s.queryid);
+    if (!isPlanned(plan) || !plan.indexes.includes(name)) continue;
+    const after = before ? await measure(statementLabel(s), queryOf(s)) : undefined;
+    served.push({
+      queryid: s.queryid,
+      query: s.query,
+      parameters: s.parameters,
+      calls: s.calls,
+      meanExecMs: s.meanExecMs,
+      costBefore,
+      costAfter: plan.cost,
+      ...(before && after ? { before: figures(before), after: figures(after), verdict: verdict(before, after) } : {}),
+      note: before
+        ? 'No parameters: timed before and after the build, as the patterns are (read-only).'
+        : `${count(s.parameters, 'parameter')}: it cannot run without its values, so this is the generic plan's cost with the real index; its measured effect shows in pg_stat_statements (meanExecMs at the next plan).`,
+    });
+  }
+  return served;
+}
+
+/** One index: the queries it serves and the workload on its table timed, the index built, the queries timed again. */
 async function buildAndMeasure(
   db: Database,
   session: Session,
   name: CandidateName,
   tables: Set<string>,
   input: OptimizeInput,
-  measure: (query: string) => Promise<Measurement>,
+  measure: (name: string, query?: Query) => Promise<Measurement>,
 ): Promise<Applied> {
   const serves = CANDIDATES[name].serves.filter((q) => QUERIES[q]!.tables.every((t) => tables.has(t)));
+  // The workload first: read before this apply's own timings add to pg_stat_statements.
+  const watched = await watchWorkload(db, name, measure);
   const before: Measurement[] = [];
   for (const q of serves) before.push(await measure(q));
   const outcome = await build(db, session, name, input);
   const after: Measurement[] = [];
   if (outcome.status === 'built') for (const q of serves) after.push(await measure(q));
+  const statements = outcome.status === 'built' ? await servedAfterBuild(db, name, watched, measure) : [];
   const patterns = serves.map((q, i): AppliedQuery => {
     const a = after[i];
     return {
@@ -297,13 +388,15 @@ async function buildAndMeasure(
       ...(a ? { after: figures(a), usesIndex: a.indexes.includes(name), verdict: verdict(before[i]!, a) } : {}),
     };
   });
-  const helped = patterns.some((p) => p.verdict === 'faster' && p.usesIndex);
+  const helped =
+    patterns.some((p) => p.verdict === 'faster' && p.usesIndex) || statements.some((s) => s.verdict === 'faster');
   return {
     name,
     kind: 'index',
     sql: indexDefinition(name, { concurrently: true }),
     ...outcome,
     patterns,
+    ...(statements.length ? { statements } : {}),
     ...(outcome.status === 'built'
       ? {
           helped,

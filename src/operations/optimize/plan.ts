@@ -61,7 +61,8 @@ interface OnTable {
   costBefore: number;
 }
 
-const reductionOf = (before: number, after: number) => (before > 0 ? Math.round((1 - after / before) * 1000) / 1000 : 0);
+const reductionOf = (before: number, after: number) =>
+  before > 0 ? Math.round((1 - after / before) * 1000) / 1000 : 0;
 
 /**
  * The planner's cost of each query the candidate serves, without and with it as a hypothetical
@@ -142,14 +143,13 @@ function unevaluatedReason(hypopg: { installed: boolean; available: boolean }, m
     : 'HypoPG is not available on this server (PGlite and many hosted databases lack it); apply measures the index instead.';
 }
 
-const percentChange = (reduction: number) =>
-  `${reduction >= 0 ? '−' : '+'}${Math.abs(reduction * 100).toFixed(1)}%`;
+const percentChange = (reduction: number) => `${reduction >= 0 ? '−' : '+'}${Math.abs(reduction * 100).toFixed(1)}%`;
 
 /** The evidence line of a workload statement the candidate serves. */
 const servedEvidence = (s: ServedStatement) =>
   `${statementLabel(s)} (${s.calls} calls, mean ${s.meanExecMs.toFixed(2)} ms, from pg_stat_statements): generic-plan cost ${s.costBefore.toFixed(1)} → ${s.costAfter.toFixed(1)} (${percentChange(s.reduction)}).`;
 
-/** The workload as the report gives it: each statement with its plan now and the candidates whose index it uses. */
+/** The workload as the report gives it: each statement with its plan now and the candidates whose index it uses, or would. */
 function workloadReport(
   workload: Workload,
   plans: ReadonlyMap<string, GenericPlan>,
@@ -161,14 +161,12 @@ function workloadReport(
     ...(workload.reason ? { reason: workload.reason } : {}),
     statements: workload.statements.map((s) => {
       const plan = plans.get(s.queryid);
-      const servedBy = recommendations
-        .filter((r): r is Recommendation & { name: CandidateName } => r.name in CANDIDATES)
-        .filter((r) =>
-          r.evaluation.method === 'exists'
-            ? isPlanned(plan) && plan.indexes.includes(r.name)
-            : (r.statements ?? []).some((x) => x.queryid === s.queryid),
-        )
-        .map((r) => r.name);
+      // A catalogue index its plan reads now (it exists), or one HypoPG showed its plan would read.
+      const servedBy = CANDIDATE_NAMES.filter(
+        (name) =>
+          (isPlanned(plan) && plan.indexes.includes(name)) ||
+          recommendations.some((r) => r.name === name && (r.statements ?? []).some((x) => x.queryid === s.queryid)),
+      );
       return {
         queryid: s.queryid,
         query: s.query,
@@ -254,7 +252,10 @@ export async function plan(
           const evaluated = await hypothetically(tx, name, serves, workloadOnTable);
           statements = evaluated.statements;
           evaluation = { method: 'hypopg', probes: evaluated.probes, estimatedSizeBytes: evaluated.estimatedSizeBytes };
-          priority = priorityOf([...evaluation.probes!, ...statements.map((s) => ({ reduction: s.reduction, usesIndex: true }))]);
+          priority = priorityOf([
+            ...evaluation.probes!,
+            ...statements.map((s) => ({ reduction: s.reduction, usesIndex: true })),
+          ]);
           for (const p of evaluation.probes!) {
             evidence.push(
               `${p.query}: planner cost ${p.costBefore.toFixed(1)} → ${p.costAfter.toFixed(1)} (${percentChange(p.reduction)})${p.usesIndex ? '' : ', and the plan does not use the index'}.`,

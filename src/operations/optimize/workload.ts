@@ -1,4 +1,4 @@
-import type { Queryable } from '../../adapters/db/types.js';
+import type { Database, Queryable } from '../../adapters/db/types.js';
 import { isServiceError, saidOf } from '../../errors.js';
 import { explain, summarizePlan } from '../../measure/plan.js';
 import type { Query } from '../../sql/benchmark.js';
@@ -14,7 +14,9 @@ import {
   statementStatsSql,
   workloadPreparedSql,
   workloadSavepointSql,
+  WORKLOAD_LIMIT,
 } from '../../sql/workload.js';
+import { statementsTaking } from '../runner.js';
 import type { WorkloadState } from '../../reports/optimization.js';
 
 /** One of the database's heaviest statements on the v2 tables, as pg_stat_statements counts it. */
@@ -70,7 +72,11 @@ export async function readWorkload(db: Queryable): Promise<Workload> {
     };
   } catch (error) {
     if (isServiceError(error, 'read-only'))
-      return { state: 'unreadable', reason: `The service's role may not read pg_stat_statements: ${saidOf(error)}`, statements: [] };
+      return {
+        state: 'unreadable',
+        reason: `The service's role may not read pg_stat_statements: ${saidOf(error)}`,
+        statements: [],
+      };
     if (isServiceError(error)) throw error;
     // Installed and visible, yet unreadable without a ServiceError's cause: the library is not loaded.
     return {
@@ -144,3 +150,13 @@ export const queryOf = (s: WorkloadStatement): Query => ({
 
 /** How a statement is named in evidence and reasons. */
 export const statementLabel = (s: Pick<WorkloadStatement, 'queryid'>) => `statement ${s.queryid}`;
+
+/** How long one planning of the workload may take: its reads, and each statement planned, under the plan's timeout. */
+export const workloadPlanning = (statementTimeoutMs: number) =>
+  statementsTaking(3 + WORKLOAD_LIMIT * STATEMENTS_PER_PLAN, statementTimeoutMs);
+
+/** Each statement's generic plan now, in a read-only transaction of its own. */
+export const planNow = async (db: Database, statements: readonly WorkloadStatement[], statementTimeoutMs: number) =>
+  statements.length
+    ? db.transaction((tx) => planEach(tx, statements), { readOnly: true, statementTimeoutMs })
+    : new Map<string, GenericPlan>();
