@@ -25,6 +25,13 @@ export const statementStatsSql = () =>
        to_regclass('pg_stat_statements') IS NOT NULL AS visible`,
   );
 
+/**
+ * Fails, as reading the view would, when the library is not in shared_preload_libraries; its
+ * function without the texts, so the probe costs one pass over the entries and no file read.
+ */
+export const statementStatsReadableSql = () =>
+  sql<{ readable: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_stat_statements(false)) AS readable`);
+
 export type WorkloadRow = {
   queryid: string;
   query: string;

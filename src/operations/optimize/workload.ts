@@ -11,6 +11,7 @@ import {
   prepareWorkloadSql,
   releaseWorkloadSavepointSql,
   rollbackToWorkloadSavepointSql,
+  statementStatsReadableSql,
   statementStatsSql,
   workloadPreparedSql,
   workloadSavepointSql,
@@ -65,27 +66,31 @@ export async function readWorkload(db: Queryable): Promise<Workload> {
       statements: [],
     };
   try {
-    const rows = await queryRows(db, heaviestStatementsSql());
-    return {
-      state: 'used',
-      statements: rows.map((r) => ({ ...r, calls: Number(r.calls), rows: Number(r.rows) })),
-    };
+    await queryOne(db, statementStatsReadableSql());
   } catch (error) {
-    if (isServiceError(error, 'read-only'))
-      return {
-        state: 'unreadable',
-        reason: `The service's role may not read pg_stat_statements: ${saidOf(error)}`,
-        statements: [],
-      };
+    if (isServiceError(error, 'read-only')) return unreadable(error);
     if (isServiceError(error)) throw error;
-    // Installed and visible, yet unreadable without a ServiceError's cause: the library is not loaded.
+    // Installed and visible, and its own function fails where no ServiceError says why: the library is not loaded.
     return {
       state: 'not-loaded',
       reason: `pg_stat_statements is installed but cannot be read (${saidOf(error)}): add it to shared_preload_libraries and restart the server.`,
       statements: [],
     };
   }
+  try {
+    const rows = await queryRows(db, heaviestStatementsSql());
+    return { state: 'used', statements: rows.map((r) => ({ ...r, calls: Number(r.calls), rows: Number(r.rows) })) };
+  } catch (error) {
+    if (isServiceError(error, 'read-only')) return unreadable(error);
+    throw error; // readable a statement ago: this failure is not the extension's state
+  }
 }
+
+const unreadable = (error: unknown): Workload => ({
+  state: 'unreadable',
+  reason: `The service's role may not read pg_stat_statements: ${saidOf(error)}`,
+  statements: [],
+});
 
 /** Drops the prepared statement a plan cut off mid-way left on this pooled connection. */
 export async function clearLeftover(tx: Queryable): Promise<void> {
