@@ -1,7 +1,7 @@
 import type { Database, Queryable, Session } from '../../adapters/db/types.js';
 import { saidOf } from '../../errors.js';
 import { explain, whyNoIndex } from '../../measure/plan.js';
-import type { Applied, AppliedQuery, AppliedStatement, Measured, TargetCheck } from '../../reports/optimization.js';
+import type { Applied, AppliedQuery, TargetCheck } from '../../reports/optimization.js';
 import { BENCHMARK_DEFAULTS, explainCostSql, PATTERN_NAMES, PATTERNS, type Query } from '../../sql/benchmark.js';
 import { analyzeSql, V2_TABLES } from '../../sql/catalog.js';
 import { existingTables } from '../../sql/introspection.js';
@@ -29,22 +29,14 @@ import { applyView } from './views.js';
 import { viewDefinition, VIEWS, type ViewName } from '../../sql/views.js';
 import type { PatternName } from '../../sql/benchmark.js';
 import { WORKLOAD_LIMIT } from '../../sql/workload.js';
-import {
-  isPlanned,
-  planNow,
-  queryOf,
-  readWorkload,
-  statementLabel,
-  workloadPlanning,
-  type WorkloadStatement,
-} from './workload.js';
+import { servedAfterBuild, watchWorkload } from './measure-workload.js';
+import { workloadPlanning } from './workload.js';
 
 /** How long dropping an INVALID index may wait for the transactions that block it. */
 const CLEANUP_LOCK_TIMEOUT_MS = 60_000;
 const MEASURE_TIMEOUT_MS = 120_000;
 
-import { count } from '../text.js';
-import { verdict } from './verdict.js';
+import { figures, verdict } from './verdict.js';
 
 export { verdict };
 
@@ -128,13 +120,6 @@ async function build(
     notes: [`Built concurrently in ${buildMs} ms, then ANALYZE ${CANDIDATES[name].table}.`],
   };
 }
-
-const figures = (r: Measurement): Measured => ({
-  p50Ms: r.p50Ms,
-  p95Ms: r.p95Ms,
-  indexes: r.indexes,
-  ...(r.error ? { error: r.error } : {}),
-});
 
 /** A dedicated session for fn: one for the whole run in process, one per step where steps may run apart. */
 type WithSession = <T>(fn: (session: Session) => Promise<T>) => Promise<T>;
@@ -291,77 +276,6 @@ const skipped = (name: CandidateName | ViewName, table: string): Applied => ({
   patterns: [],
 });
 
-/** A workload statement on the index's table, with its generic plan's cost before the build and, without parameters, its timing. */
-interface Watched {
-  statement: WorkloadStatement;
-  costBefore: number;
-  before?: Measurement;
-}
-
-/**
- * The workload statements (pg_stat_statements) on the index's table, before the build: each
- * one's generic plan, and those without parameters timed as the patterns are (read-only). Which
- * of them the index serves is known only after it exists, from their plans then.
- */
-async function watchWorkload(
-  db: Database,
-  name: CandidateName,
-  measure: (name: string, query?: Query) => Promise<Measurement>,
-): Promise<Watched[]> {
-  const { statements } = await readWorkload(db);
-  const onTable = statements.filter((s) => s.tables.includes(CANDIDATES[name].table));
-  const plans = await planNow(db, onTable, MEASURE_TIMEOUT_MS);
-  const watched: Watched[] = [];
-  for (const statement of onTable) {
-    const plan = plans.get(statement.queryid);
-    if (!isPlanned(plan)) continue;
-    watched.push({
-      statement,
-      costBefore: plan.cost,
-      ...(statement.parameters === 0 ? { before: await measure(statementLabel(statement), queryOf(statement)) } : {}),
-    });
-  }
-  return watched;
-}
-
-/**
- * After the build, the watched statements whose generic plan uses the index: timed again where
- * they were timed before; with parameters, the real plan's cost before and after, since they
- * cannot run without their values (their measured effect shows in pg_stat_statements later).
- */
-async function servedAfterBuild(
-  db: Database,
-  name: CandidateName,
-  watched: readonly Watched[],
-  measure: (name: string, query?: Query) => Promise<Measurement>,
-): Promise<AppliedStatement[]> {
-  const plans = await planNow(
-    db,
-    watched.map((w) => w.statement),
-    MEASURE_TIMEOUT_MS,
-  );
-  const served: AppliedStatement[] = [];
-  for (const { statement: s, costBefore, before } of watched) {
-    const plan = plans.get(s.queryid);
-    if (!isPlanned(plan) || !plan.indexes.includes(name)) continue;
-    const after = before ? await measure(statementLabel(s), queryOf(s)) : undefined;
-    served.push({
-      queryid: s.queryid,
-      query: s.query,
-      parameters: s.parameters,
-      calls: s.calls,
-      meanExecMs: s.meanExecMs,
-      costBefore,
-      costAfter: plan.cost,
-      ...(before && after ? { before: figures(before), after: figures(after), verdict: verdict(before, after) } : {}),
-      note: before
-        ? 'No parameters: timed before and after the build, as the patterns are (read-only).'
-        : `${count(s.parameters, 'parameter')}: it cannot run without its values, so this is the generic plan's cost with the real index; its measured effect shows in pg_stat_statements (meanExecMs at the next plan).`,
-    });
-  }
-  return served;
-}
-
 /** One index: the queries it serves and the workload on its table timed, the index built, the queries timed again. */
 async function buildAndMeasure(
   db: Database,
@@ -373,13 +287,14 @@ async function buildAndMeasure(
 ): Promise<Applied> {
   const serves = CANDIDATES[name].serves.filter((q) => QUERIES[q]!.tables.every((t) => tables.has(t)));
   // The workload first: read before this apply's own timings add to pg_stat_statements.
-  const watched = await watchWorkload(db, name, measure);
+  const watched = await watchWorkload(db, name, measure, MEASURE_TIMEOUT_MS);
   const before: Measurement[] = [];
   for (const q of serves) before.push(await measure(q));
   const outcome = await build(db, session, name, input);
   const after: Measurement[] = [];
   if (outcome.status === 'built') for (const q of serves) after.push(await measure(q));
-  const statements = outcome.status === 'built' ? await servedAfterBuild(db, name, watched, measure) : [];
+  const statements =
+    outcome.status === 'built' ? await servedAfterBuild(db, name, watched, measure, MEASURE_TIMEOUT_MS) : [];
   const patterns = serves.map((q, i): AppliedQuery => {
     const a = after[i];
     return {

@@ -69,7 +69,7 @@ export const PLANNING: StepOptions = statementsTaking(
     PATTERN_NAMES.length +
     CANDIDATE_NAMES.reduce((n, name) => n + 4 + 2 * CANDIDATES[name].serves.length, 0) +
     5 * VIEW_NAMES.length + // its state, two plans, the planner's unit costs, the pattern's plan
-    3 +
+    4 + // the workload's state, probe and read, and the leftover check
     WORKLOAD_LIMIT * STATEMENTS_PER_PLAN * (1 + CANDIDATE_NAMES.length),
   120_000,
 );

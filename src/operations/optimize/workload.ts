@@ -158,7 +158,7 @@ export const statementLabel = (s: Pick<WorkloadStatement, 'queryid'>) => `statem
 
 /** How long one planning of the workload may take: its reads, and each statement planned, under the plan's timeout. */
 export const workloadPlanning = (statementTimeoutMs: number) =>
-  statementsTaking(3 + WORKLOAD_LIMIT * STATEMENTS_PER_PLAN, statementTimeoutMs);
+  statementsTaking(4 + WORKLOAD_LIMIT * STATEMENTS_PER_PLAN, statementTimeoutMs);
 
 /** Each statement's generic plan now, in a read-only transaction of its own. */
 export const planNow = async (db: Database, statements: readonly WorkloadStatement[], statementTimeoutMs: number) =>
