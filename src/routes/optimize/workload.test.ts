@@ -3,8 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../../../test/support/app.js';
 import { databaseTargets, type TestDatabase } from '../../../test/support/databases.js';
 import { seedV1 } from '../../../test/support/seed.js';
+import { createPgDatabase } from '../../adapters/db/pg.js';
 import { inventory } from '../../operations/optimize/inventory.js';
 import { plan } from '../../operations/optimize/plan.js';
+import { readWorkload } from '../../operations/optimize/workload.js';
 import { optimizationReportSchema, type OptimizationReport } from '../../reports/optimization.js';
 
 /** The application's statements the tests run, as a client sends them (values bound). */
@@ -215,8 +217,41 @@ for (const target of databaseTargets({ pgliteExtensions: { pg_stat_statements } 
           statements: [],
         });
         expect(report.summary.message).toMatch(/Workload \(pg_stat_statements\) not-installed/);
+
+        // Installed where the service's search_path does not look: unreadable, and why.
+        await t.admin.query('CREATE SCHEMA sm_elsewhere');
+        await t.admin.query('CREATE EXTENSION pg_stat_statements SCHEMA sm_elsewhere');
+        const elsewhere = await optimize({ action: 'plan' });
+        expect(elsewhere.workload).toMatchObject({
+          state: 'unreadable',
+          reason: expect.stringMatching(/search_path/),
+          statements: [],
+        });
       } finally {
-        await t.admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+        await t.admin.query('DROP EXTENSION IF EXISTS pg_stat_statements');
+        await t.admin.query('DROP SCHEMA IF EXISTS sm_elsewhere');
+        await t.admin.query('CREATE EXTENSION pg_stat_statements');
+      }
+    });
+
+    it.runIf(target.driver !== 'pglite')('a role that may not read it gets unreadable, with the reason', async () => {
+      // Roles belong to the server, shared by every test database: a name of its own, dropped after.
+      const role = `sm_reader_${Math.random().toString(36).slice(2, 8)}`;
+      await t.admin.query(`CREATE ROLE ${role} LOGIN`);
+      await t.admin.query('REVOKE EXECUTE ON FUNCTION pg_stat_statements(boolean) FROM PUBLIC');
+      const url = new URL(t.url!);
+      url.username = role;
+      const reader = createPgDatabase({ connectionString: url.toString(), max: 1 });
+      try {
+        expect(await readWorkload(reader)).toMatchObject({
+          state: 'unreadable',
+          reason: expect.stringMatching(/permission denied/),
+          statements: [],
+        });
+      } finally {
+        await reader.close();
+        await t.admin.query('GRANT EXECUTE ON FUNCTION pg_stat_statements(boolean) TO PUBLIC');
+        await t.admin.query(`DROP ROLE ${role}`);
       }
     });
   });
