@@ -41,8 +41,12 @@ export interface Workload {
 /** A statement's generic plan: its cost and the indexes it reads, or why it could not be planned. */
 export type GenericPlan = { cost: number; indexes: string[] } | { skipped: string };
 
-/** Failures that end the plan rather than one statement's: the connection, its timeout, a cancel. */
-const ENDS_THE_PLAN = ['database-unavailable', 'statement-timeout', 'cancelled'] as const;
+/**
+ * Failures that end the plan rather than one statement's: the connection, its timeout, a cancel,
+ * and a lock held on a table (as a pattern's plan would end it, rather than wait for the lock
+ * again for every statement and candidate).
+ */
+const ENDS_THE_PLAN = ['database-unavailable', 'statement-timeout', 'lock-timeout', 'cancelled'] as const;
 
 /**
  * The heaviest statements, where pg_stat_statements can be read; otherwise the state and what
