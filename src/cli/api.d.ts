@@ -1201,7 +1201,7 @@ export interface components {
             evidence: string[];
             evaluation: components["schemas"]["Evaluation"];
             /**
-             * @description From the planner's best saving on a query that uses the index: ≥90% high, ≥50% medium, ≥10% low; unknown when unevaluated.
+             * @description From the planner's best saving on a query that uses the index (a pattern, a probe, or a workload statement): ≥90% high, ≥50% medium, ≥10% low; unknown when unevaluated.
              * @enum {string}
              */
             priority: "high" | "medium" | "low" | "none" | "unknown";

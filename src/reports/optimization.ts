@@ -79,6 +79,7 @@ const probeSchema = z.object({
 });
 
 const prioritySchema = z.enum(['high', 'medium', 'low', 'none', 'unknown']);
+const verdictSchema = z.enum(['faster', 'slower', 'no measurable change', 'not measured']);
 
 /** Whether the workload could be read from pg_stat_statements, and if not, why. */
 export const WORKLOAD_STATES = ['used', 'not-installed', 'not-loaded', 'unreadable'] as const;
@@ -140,7 +141,7 @@ const appliedStatementSchema = z
     costAfter: z.number().openapi({ description: "The generic plan's cost with the real index." }),
     before: measuredSchema.optional().openapi({ description: 'A statement without parameters: timed before.' }),
     after: measuredSchema.optional(),
-    verdict: z.enum(['faster', 'slower', 'no measurable change', 'not measured']).optional(),
+    verdict: verdictSchema.optional(),
     note: z.string(),
   })
   .openapi('AppliedStatement', {
@@ -207,7 +208,7 @@ const recommendationSchema = z
       .openapi('Evaluation'),
     priority: prioritySchema.openapi({
       description: [
-        "From the planner's best saving on a query that uses the index: ≥90% high, ≥50% medium, ≥10% low;",
+        "From the planner's best saving on a query that uses the index (a pattern, a probe, or a workload statement): ≥90% high, ≥50% medium, ≥10% low;",
         'unknown when unevaluated.',
       ].join(' '),
     }),
@@ -254,7 +255,7 @@ const appliedSchema = z
         before: measuredSchema,
         after: measuredSchema.optional(),
         usesIndex: z.boolean().optional(),
-        verdict: z.enum(['faster', 'slower', 'no measurable change', 'not measured']).optional(),
+        verdict: verdictSchema.optional(),
       }),
     ),
     statements: z.array(appliedStatementSchema).optional().openapi({

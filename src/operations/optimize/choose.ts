@@ -60,9 +60,8 @@ export async function chooseFromPlan(db: Database): Promise<PlanChoice> {
 
 /**
  * The bound of planning: the inventory's statements, one plan per pattern, and per candidate
- * its hypothetical index and two plans of each query it serves; the workload's two reads, its
- * leftover check, and each statement planned once as it is and once per candidate; each under
- * the plan's timeout.
+ * its hypothetical index and two plans of each query it serves; the workload's reads, and each
+ * of its statements planned once as it is and once per candidate; each under the plan's timeout.
  */
 export const PLANNING: StepOptions = statementsTaking(
   8 +
