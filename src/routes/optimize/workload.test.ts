@@ -9,7 +9,12 @@ import { plan } from '../../operations/optimize/plan.js';
 import { readWorkload } from '../../operations/optimize/workload.js';
 import { optimizationReportSchema, type OptimizationReport } from '../../reports/optimization.js';
 
-/** The application's statements the tests run, as a client sends them (values bound). */
+/**
+ * The application's statements the tests run, as a client sends them (values bound). The ones an
+ * index serves are on (sensitivity_level DESC, name): pg_stat_statements keeps
+ * `input_schema->>'type'` as `input_schema->>$2`, so no statement it keeps can show the expression
+ * index at work (BY_TYPE checks that it is listed, and not credited to it).
+ */
 const BY_LEVEL = `SELECT id, name FROM capabilities WHERE sensitivity_level = $1 ORDER BY name LIMIT 20`;
 /** No constant at all (FETCH FIRST ROW ONLY has none to normalise): pg_stat_statements keeps it without parameters. */
 const TOP = `SELECT id, name, sensitivity_level FROM capabilities ORDER BY sensitivity_level DESC, name FETCH FIRST ROW ONLY`;
