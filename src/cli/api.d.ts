@@ -1113,6 +1113,7 @@ export interface components {
                 available: boolean;
             };
             recommendations: components["schemas"]["Recommendation"][];
+            workload?: components["schemas"]["Workload"];
             /** @description plan: each pattern's plan, and why no index can help where its shape says so. */
             diagnoses?: {
                 [key: string]: {
@@ -1204,7 +1205,7 @@ export interface components {
             evidence: string[];
             evaluation: components["schemas"]["Evaluation"];
             /**
-             * @description From the planner's best saving on a query that uses the index: ≥90% high, ≥50% medium, ≥10% low; unknown when unevaluated.
+             * @description From the planner's best saving on a query that uses the index (a pattern, a probe, or a workload statement): ≥90% high, ≥50% medium, ≥10% low; unknown when unevaluated.
              * @enum {string}
              */
             priority: "high" | "medium" | "low" | "none" | "unknown";
@@ -1217,6 +1218,8 @@ export interface components {
                 estimatedSizeBytes: number | null;
                 note: string;
             };
+            /** @description plan, HypoPG: the workload statements (pg_stat_statements) whose plan uses the index. */
+            statements?: components["schemas"]["ServedStatement"][];
             refresh?: components["schemas"]["ViewRefresh"];
             /** @description A materialized view: what its readers see between refreshes. */
             staleness?: string;
@@ -1239,6 +1242,17 @@ export interface components {
             }[];
             estimatedSizeBytes?: number;
         };
+        /** @description A workload statement whose generic plan uses the hypothetical index: its calls and mean time (pg_stat_statements), and the planner's cost without and with the index. */
+        ServedStatement: {
+            queryid: string;
+            query: string;
+            calls: number;
+            meanExecMs: number;
+            costBefore: number;
+            costAfter: number;
+            /** @description 1 − after/before. */
+            reduction: number;
+        };
         /** @description What keeping a materialized view current costs. */
         ViewRefresh: {
             statement: string;
@@ -1249,6 +1263,34 @@ export interface components {
             /** @description Measured by apply (a REFRESH ... CONCURRENTLY right after the build); null in a plan. */
             measuredMs: number | null;
             note: string;
+        };
+        /** @description plan: the database's heaviest SELECTs on the v2 tables by total execution time, from pg_stat_statements, each planned without its values (a generic plan). */
+        Workload: {
+            /** @enum {string} */
+            source: "pg_stat_statements";
+            /**
+             * @description `used`: read; `not-installed`: CREATE EXTENSION pg_stat_statements (or not available on the server); `not-loaded`: installed, but the library is not in shared_preload_libraries; `unreadable`: the role may not read it, or it is outside the search_path.
+             * @enum {string}
+             */
+            state: "used" | "not-installed" | "not-loaded" | "unreadable";
+            reason?: string;
+            statements: {
+                queryid: string;
+                /** @description As pg_stat_statements keeps it: constants replaced by $n. */
+                query: string;
+                calls: number;
+                totalExecMs: number;
+                meanExecMs: number;
+                rows: number;
+                /** @description The highest $n: values it is planned without. */
+                parameters: number;
+                /** @description The generic plan's cost now; null when skipped. */
+                planCost: number | null;
+                /** @description Why it could not be planned (PostgreSQL's words). */
+                skipped?: string;
+                /** @description Candidates whose index its plan uses: hypothetical (HypoPG) or, for one that exists, real. */
+                servedBy: ("ix_resources_protocol_active" | "ix_capabilities_resource_name_sensitivity" | "ix_capabilities_input_schema_type" | "ix_cost_tracking_principal_timestamp" | "ix_capabilities_sensitivity_name" | "ix_capabilities_input_schema_gin" | "ix_capabilities_id_resource" | "ix_resources_id_name_protocol" | "ix_cost_tracking_timestamp_covering")[];
+            }[];
         };
         /** @description Measured p50/p95 of each query the index serves, before and after the build; for a materialized view, the pattern before and through the view after. */
         AppliedIndex: {
@@ -1282,6 +1324,8 @@ export interface components {
                 /** @enum {string} */
                 verdict?: "faster" | "slower" | "no measurable change" | "not measured";
             }[];
+            /** @description apply: the workload statements (pg_stat_statements) whose plan uses the built index. */
+            statements?: components["schemas"]["AppliedStatement"][];
             helped?: boolean;
             conclusion?: string;
         };
@@ -1291,6 +1335,23 @@ export interface components {
             p95Ms: number | null;
             indexes: string[];
             error?: string;
+        };
+        /** @description A workload statement whose plan uses the built index. Without parameters it is timed before and after; with parameters it cannot run without its values: the real plan's cost before and after, and its measured effect in pg_stat_statements afterwards. */
+        AppliedStatement: {
+            queryid: string;
+            query: string;
+            parameters: number;
+            calls: number;
+            meanExecMs: number;
+            /** @description The generic plan's cost before the build. */
+            costBefore: number;
+            /** @description The generic plan's cost with the real index. */
+            costAfter: number;
+            before?: components["schemas"]["Measured"] & unknown;
+            after?: components["schemas"]["Measured"];
+            /** @enum {string} */
+            verdict?: "faster" | "slower" | "no measurable change" | "not measured";
+            note: string;
         };
         /** @description apply without `indexes`: the indexes taken from the current plan (its high- and medium-priority recommendations), and why. */
         OptimizeSelection: {

@@ -79,6 +79,75 @@ const probeSchema = z.object({
 });
 
 const prioritySchema = z.enum(['high', 'medium', 'low', 'none', 'unknown']);
+const verdictSchema = z.enum(['faster', 'slower', 'no measurable change', 'not measured']);
+
+/** Whether the workload could be read from pg_stat_statements, and if not, why. */
+export const WORKLOAD_STATES = ['used', 'not-installed', 'not-loaded', 'unreadable'] as const;
+export type WorkloadState = (typeof WORKLOAD_STATES)[number];
+
+const servedStatementSchema = z
+  .object({
+    queryid: z.string(),
+    query: z.string(),
+    calls: z.number().int(),
+    meanExecMs: z.number(),
+    costBefore: z.number(),
+    costAfter: z.number(),
+    reduction: z.number().openapi({ description: '1 − after/before.' }),
+  })
+  .openapi('ServedStatement', {
+    description:
+      "A workload statement whose generic plan uses the hypothetical index: its calls and mean time (pg_stat_statements), and the planner's cost without and with the index.",
+  });
+
+const workloadSchema = z
+  .object({
+    source: z.literal('pg_stat_statements'),
+    state: z.enum(WORKLOAD_STATES).openapi({
+      description:
+        '`used`: read; `not-installed`: CREATE EXTENSION pg_stat_statements (or not available on the server); `not-loaded`: installed, but the library is not in shared_preload_libraries; `unreadable`: the role may not read it, or it is outside the search_path.',
+    }),
+    reason: z.string().optional(),
+    statements: z.array(
+      z.object({
+        queryid: z.string(),
+        query: z.string().openapi({ description: 'As pg_stat_statements keeps it: constants replaced by $n.' }),
+        calls: z.number().int(),
+        totalExecMs: z.number(),
+        meanExecMs: z.number(),
+        rows: z.number().int(),
+        parameters: z.number().int().openapi({ description: 'The highest $n: values it is planned without.' }),
+        planCost: z.number().nullable().openapi({ description: "The generic plan's cost now; null when skipped." }),
+        skipped: z.string().optional().openapi({ description: "Why it could not be planned (PostgreSQL's words)." }),
+        servedBy: z.array(candidateNameSchema).openapi({
+          description: 'Candidates whose index its plan uses: hypothetical (HypoPG) or, for one that exists, real.',
+        }),
+      }),
+    ),
+  })
+  .openapi('Workload', {
+    description:
+      "plan: the database's heaviest SELECTs on the v2 tables by total execution time, from pg_stat_statements, each planned without its values (a generic plan).",
+  });
+
+const appliedStatementSchema = z
+  .object({
+    queryid: z.string(),
+    query: z.string(),
+    parameters: z.number().int(),
+    calls: z.number().int(),
+    meanExecMs: z.number(),
+    costBefore: z.number().openapi({ description: "The generic plan's cost before the build." }),
+    costAfter: z.number().openapi({ description: "The generic plan's cost with the real index." }),
+    before: measuredSchema.optional().openapi({ description: 'A statement without parameters: timed before.' }),
+    after: measuredSchema.optional(),
+    verdict: verdictSchema.optional(),
+    note: z.string(),
+  })
+  .openapi('AppliedStatement', {
+    description:
+      "A workload statement whose plan uses the built index. Without parameters it is timed before and after; with parameters it cannot run without its values: the real plan's cost before and after, and its measured effect in pg_stat_statements afterwards.",
+  });
 
 const choiceSchema = z.object({
   name: remedyNameSchema,
@@ -139,7 +208,7 @@ const recommendationSchema = z
       .openapi('Evaluation'),
     priority: prioritySchema.openapi({
       description: [
-        "From the planner's best saving on a query that uses the index: ≥90% high, ≥50% medium, ≥10% low;",
+        "From the planner's best saving on a query that uses the index (a pattern, a probe, or a workload statement): ≥90% high, ≥50% medium, ≥10% low;",
         'unknown when unevaluated.',
       ].join(' '),
     }),
@@ -150,6 +219,9 @@ const recommendationSchema = z
       writesSinceStatsReset: z.number().int(),
       estimatedSizeBytes: z.number().int().nullable(),
       note: z.string(),
+    }),
+    statements: z.array(servedStatementSchema).optional().openapi({
+      description: 'plan, HypoPG: the workload statements (pg_stat_statements) whose plan uses the index.',
     }),
     refresh: refreshSchema.optional(),
     staleness: z
@@ -183,9 +255,12 @@ const appliedSchema = z
         before: measuredSchema,
         after: measuredSchema.optional(),
         usesIndex: z.boolean().optional(),
-        verdict: z.enum(['faster', 'slower', 'no measurable change', 'not measured']).optional(),
+        verdict: verdictSchema.optional(),
       }),
     ),
+    statements: z.array(appliedStatementSchema).optional().openapi({
+      description: 'apply: the workload statements (pg_stat_statements) whose plan uses the built index.',
+    }),
     helped: z.boolean().optional(),
     conclusion: z.string().optional(),
   })
@@ -225,6 +300,7 @@ export const optimizationReportSchema = reportSchema
     statsSince: z.string().nullable().optional(),
     hypopg: z.object({ installed: z.boolean(), available: z.boolean() }).optional(),
     recommendations: z.array(recommendationSchema),
+    workload: workloadSchema.optional(),
     diagnoses: z
       .record(
         z.string(),
@@ -291,4 +367,7 @@ export type Measured = z.infer<typeof measuredSchema>;
 export type Applied = z.infer<typeof appliedSchema>;
 export type AppliedQuery = Applied['patterns'][number];
 export type Verdict = NonNullable<AppliedQuery['verdict']>;
+export type ServedStatement = z.infer<typeof servedStatementSchema>;
+export type WorkloadReport = z.infer<typeof workloadSchema>;
+export type AppliedStatement = z.infer<typeof appliedStatementSchema>;
 export type TargetCheck = NonNullable<OptimizationReport['targets']>[number];

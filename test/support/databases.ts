@@ -1,4 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, inject } from 'vitest';
 import WebSocket from 'ws';
@@ -17,6 +17,8 @@ export interface TestDatabase {
   admin: Pick<Database, 'query'>;
   /** A connection of its own (real PostgreSQL only): a second session, for tests of what runs meanwhile. */
   connect?(): Promise<Pick<Database, 'query' | 'close'>>;
+  /** Another Database of the same driver on it, with at most `max` connections (real PostgreSQL only; close it). */
+  reopen?(max: number): Database;
   dispose(): Promise<void>;
 }
 
@@ -57,16 +59,23 @@ function realTarget(driver: 'pg' | 'neon'): DatabaseTarget {
     async open() {
       const scratch = await createScratchDatabase();
       const wsProxy = inject('wsProxyUrl');
-      const db =
+      const open = (max?: number) =>
         driver === 'pg'
-          ? createPgDatabase({ connectionString: scratch.url })
-          : createNeonDatabase({ connectionString: scratch.url, webSocketConstructor: WebSocket, wsProxy });
+          ? createPgDatabase({ connectionString: scratch.url, ...(max ? { max } : {}) })
+          : createNeonDatabase({
+              connectionString: scratch.url,
+              webSocketConstructor: WebSocket,
+              wsProxy,
+              ...(max ? { max } : {}),
+            });
+      const db = open();
       const admin = createPgDatabase({ connectionString: scratch.url, max: 2 });
       return {
         db,
         driver,
         url: scratch.url,
         admin,
+        reopen: (max) => open(max),
         async connect() {
           const client = new pg.Client({ connectionString: scratch.url });
           await client.connect();
@@ -88,17 +97,19 @@ function realTarget(driver: 'pg' | 'neon'): DatabaseTarget {
   };
 }
 
-const pgliteTarget: DatabaseTarget = {
+/** PGlite, with the extensions a suite needs loaded (contrib ones, such as pg_stat_statements). */
+const pgliteTarget = (extensions?: PGliteOptions['extensions']): DatabaseTarget => ({
   driver: 'pglite',
   async open() {
-    const db = pgliteDatabase(await PGlite.create());
+    const db = pgliteDatabase(await PGlite.create(extensions ? { extensions } : {}));
     return { db, driver: 'pglite', admin: db, dispose: () => db.close() };
   },
-};
+});
 
 /** PGlite always; real PostgreSQL through pg and through the Neon driver when TEST_DATABASE_URL is set. */
-export function databaseTargets(): DatabaseTarget[] {
-  return realUrl ? [pgliteTarget, realTarget('pg'), realTarget('neon')] : [pgliteTarget];
+export function databaseTargets(options: { pgliteExtensions?: PGliteOptions['extensions'] } = {}): DatabaseTarget[] {
+  const pglite = pgliteTarget(options.pgliteExtensions);
+  return realUrl ? [pglite, realTarget('pg'), realTarget('neon')] : [pglite];
 }
 
 /** Declares the suite once per database target; `current()` is the suite's own database. */

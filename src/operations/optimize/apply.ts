@@ -1,8 +1,8 @@
 import type { Database, Queryable, Session } from '../../adapters/db/types.js';
 import { saidOf } from '../../errors.js';
 import { explain, whyNoIndex } from '../../measure/plan.js';
-import type { Applied, AppliedQuery, Measured, TargetCheck } from '../../reports/optimization.js';
-import { BENCHMARK_DEFAULTS, explainCostSql, PATTERN_NAMES, PATTERNS } from '../../sql/benchmark.js';
+import type { Applied, AppliedQuery, TargetCheck } from '../../reports/optimization.js';
+import { BENCHMARK_DEFAULTS, explainCostSql, PATTERN_NAMES, PATTERNS, type Query } from '../../sql/benchmark.js';
 import { analyzeSql, V2_TABLES } from '../../sql/catalog.js';
 import { existingTables } from '../../sql/introspection.js';
 import {
@@ -28,12 +28,15 @@ import { QUERIES } from './plan.js';
 import { applyView } from './views.js';
 import { viewDefinition, VIEWS, type ViewName } from '../../sql/views.js';
 import type { PatternName } from '../../sql/benchmark.js';
+import { WORKLOAD_LIMIT } from '../../sql/workload.js';
+import { servedAfterBuild, watchWorkload } from './measure-workload.js';
+import { workloadPlanning } from './workload.js';
 
 /** How long dropping an INVALID index may wait for the transactions that block it. */
 const CLEANUP_LOCK_TIMEOUT_MS = 60_000;
 const MEASURE_TIMEOUT_MS = 120_000;
 
-import { verdict } from './verdict.js';
+import { figures, verdict } from './verdict.js';
 
 export { verdict };
 
@@ -118,13 +121,6 @@ async function build(
   };
 }
 
-const figures = (r: Measurement): Measured => ({
-  p50Ms: r.p50Ms,
-  p95Ms: r.p95Ms,
-  indexes: r.indexes,
-  ...(r.error ? { error: r.error } : {}),
-});
-
 /** A dedicated session for fn: one for the whole run in process, one per step where steps may run apart. */
 type WithSession = <T>(fn: (session: Session) => Promise<T>) => Promise<T>;
 
@@ -143,11 +139,11 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
   /** How long timing `queries` queries may take: every run of each under its statement timeout. */
   const measuring = (queries: number): StepOptions =>
     statementsTaking(queries * (input.warmup + 2 * input.iterations + 2), MEASURE_TIMEOUT_MS);
-  const measure = (name: string) =>
+  const measure = (name: string, query: Query = QUERIES[name]!) =>
     measureQuery(
       db,
       name,
-      QUERIES[name]!,
+      query,
       {
         iterations: input.iterations,
         warmup: input.warmup,
@@ -219,7 +215,13 @@ export async function apply(db: Database, input: OptimizeInput, requestCtx: Oper
                     return buildAndMeasure(db, session, name, tables, input, measure);
                   }),
                 ),
-              { timeoutMs: input.lockTimeoutMs + input.buildTimeoutMs + measuring(2 * c.serves.length).timeoutMs },
+              {
+                timeoutMs:
+                  input.lockTimeoutMs +
+                  input.buildTimeoutMs +
+                  measuring(2 * (c.serves.length + WORKLOAD_LIMIT)).timeoutMs +
+                  2 * workloadPlanning(MEASURE_TIMEOUT_MS).timeoutMs,
+              },
             );
         applied.push(
           cleaned.includes(name)
@@ -274,21 +276,25 @@ const skipped = (name: CandidateName | ViewName, table: string): Applied => ({
   patterns: [],
 });
 
-/** One index: the queries it serves timed, the index built, the queries timed again. */
+/** One index: the queries it serves and the workload on its table timed, the index built, the queries timed again. */
 async function buildAndMeasure(
   db: Database,
   session: Session,
   name: CandidateName,
   tables: Set<string>,
   input: OptimizeInput,
-  measure: (query: string) => Promise<Measurement>,
+  measure: (name: string, query?: Query) => Promise<Measurement>,
 ): Promise<Applied> {
   const serves = CANDIDATES[name].serves.filter((q) => QUERIES[q]!.tables.every((t) => tables.has(t)));
+  // The workload first: read before this apply's own timings add to pg_stat_statements.
+  const watched = await watchWorkload(db, name, measure, MEASURE_TIMEOUT_MS);
   const before: Measurement[] = [];
   for (const q of serves) before.push(await measure(q));
   const outcome = await build(db, session, name, input);
   const after: Measurement[] = [];
   if (outcome.status === 'built') for (const q of serves) after.push(await measure(q));
+  const statements =
+    outcome.status === 'built' ? await servedAfterBuild(db, name, watched, measure, MEASURE_TIMEOUT_MS) : [];
   const patterns = serves.map((q, i): AppliedQuery => {
     const a = after[i];
     return {
@@ -297,13 +303,15 @@ async function buildAndMeasure(
       ...(a ? { after: figures(a), usesIndex: a.indexes.includes(name), verdict: verdict(before[i]!, a) } : {}),
     };
   });
-  const helped = patterns.some((p) => p.verdict === 'faster' && p.usesIndex);
+  const helped =
+    patterns.some((p) => p.verdict === 'faster' && p.usesIndex) || statements.some((s) => s.verdict === 'faster');
   return {
     name,
     kind: 'index',
     sql: indexDefinition(name, { concurrently: true }),
     ...outcome,
     patterns,
+    ...(statements.length ? { statements } : {}),
     ...(outcome.status === 'built'
       ? {
           helped,

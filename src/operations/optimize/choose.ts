@@ -1,11 +1,13 @@
 import type { Database } from '../../adapters/db/types.js';
-import type { Choice, Priority, Recommendation, Selection } from '../../reports/optimization.js';
+import type { Choice, Priority, Recommendation, Selection, WorkloadReport } from '../../reports/optimization.js';
 import { PATTERN_NAMES } from '../../sql/benchmark.js';
 import { CANDIDATE_NAMES, CANDIDATES } from '../../sql/optimize.js';
 import { VIEW_NAMES } from '../../sql/views.js';
+import { WORKLOAD_LIMIT } from '../../sql/workload.js';
 import { statementsTaking, type StepOptions } from '../runner.js';
 import { inventory } from './inventory.js';
 import { plan } from './plan.js';
+import { STATEMENTS_PER_PLAN, statementLabel } from './workload.js';
 
 /** What apply builds when it is not told which indexes: the plan's sure wins. */
 const WORTH_BUILDING: readonly Priority[] = ['high', 'medium'];
@@ -14,6 +16,7 @@ export interface PlanChoice {
   selection: Selection;
   recommendations: Recommendation[];
   hypopg: { installed: boolean; available: boolean };
+  workload: WorkloadReport;
 }
 
 const percent = (reduction: number) => `${(reduction * 100).toFixed(1)}%`;
@@ -23,7 +26,10 @@ function reasonOf(r: Recommendation): string {
   const { evaluation } = r;
   if (evaluation.method !== 'hypopg' && evaluation.method !== 'estimated')
     return evaluation.reason ?? `${r.name}: not evaluated.`;
-  const used = (evaluation.probes ?? []).filter((p) => p.usesIndex);
+  const used = [
+    ...(evaluation.probes ?? []).filter((p) => p.usesIndex),
+    ...(r.statements ?? []).map((s) => ({ ...s, query: statementLabel(s) })),
+  ];
   const best = used.reduce<(typeof used)[number] | undefined>(
     (a, p) => (a && a.reduction >= p.reduction ? a : p),
     undefined,
@@ -51,17 +57,29 @@ export async function chooseFromPlan(db: Database): Promise<PlanChoice> {
     },
     recommendations: planned.recommendations,
     hypopg: planned.hypopg,
+    workload: planned.workload,
   };
 }
 
 /**
  * The bound of planning: the inventory's statements, one plan per pattern, and per candidate
- * its hypothetical index and two plans of each query it serves, each under the plan's timeout.
+ * its hypothetical index and two plans of each query it serves; the workload's reads, and each
+ * of its statements planned once as it is and once per candidate; each under the plan's timeout.
  */
 export const PLANNING: StepOptions = statementsTaking(
   8 +
     PATTERN_NAMES.length +
-    CANDIDATE_NAMES.reduce((n, name) => n + 4 + 2 * CANDIDATES[name].serves.length, 0) +
-    5 * VIEW_NAMES.length, // its state, two plans, the planner's unit costs, the pattern's plan
+    // per candidate: the reset, its hypothetical index and size, those it goes together with, the reset after; two plans per query
+    CANDIDATE_NAMES.reduce(
+      (n, name) =>
+        n +
+        4 +
+        ('together' in CANDIDATES[name] ? (CANDIDATES[name] as { together: readonly string[] }).together.length : 0) +
+        2 * CANDIDATES[name].serves.length,
+      0,
+    ) +
+    5 * VIEW_NAMES.length + // its state, two plans, the planner's unit costs, the pattern's plan
+    4 + // the workload's state, probe and read, and the leftover check
+    WORKLOAD_LIMIT * STATEMENTS_PER_PLAN * (1 + CANDIDATE_NAMES.length),
   120_000,
 );

@@ -1,5 +1,5 @@
 import type { Database } from '../../adapters/db/types.js';
-import type { Applied, Choice, OptimizationReport } from '../../reports/optimization.js';
+import type { Applied, Choice, OptimizationReport, WorkloadReport } from '../../reports/optimization.js';
 import type { Outcome } from '../../reports/schemas.js';
 import type { OperationContext } from '../runner.js';
 import { count } from '../text.js';
@@ -28,6 +28,14 @@ function chosenFromPlan({ selection, hypopg }: PlanChoice): string {
     ? ''
     : ' HypoPG is not installed, so no candidate could be evaluated: name them in `indexes` to build and measure them.';
   return `No index named, and the current plan has no high- or medium-priority recommendation${selection.passedOver.length ? ` (${listed(selection.passedOver)})` : ''}: nothing to apply.${unevaluated}`;
+}
+
+/** The workload's line of a plan's message: how many statements were read and served, or why none were. */
+function workloadSummary(workload: WorkloadReport): string {
+  if (workload.state !== 'used') return `Workload (pg_stat_statements) ${workload.state}: ${workload.reason}`;
+  const served = workload.statements.filter((s) => s.servedBy.length > 0).length;
+  const skipped = workload.statements.filter((s) => s.skipped !== undefined).length;
+  return `Workload: ${count(workload.statements.length, 'statement')} on the v2 tables from pg_stat_statements, ${served} served by a candidate${skipped ? `, ${skipped} not plannable without values` : ''}.`;
 }
 
 export type { OptimizeInput } from './input.js';
@@ -77,7 +85,7 @@ export async function optimize(
       action: input.action,
       indexes: inv.indexes,
       recommendations: planned?.recommendations ?? [],
-      ...(planned ? { hypopg: planned.hypopg, selection: planned.selection } : {}),
+      ...(planned ? { hypopg: planned.hypopg, selection: planned.selection, workload: planned.workload } : {}),
       applied,
       targets,
       cleanedUp: cleaned,
@@ -117,13 +125,14 @@ export async function optimize(
   return {
     status: 'succeeded',
     summary: {
-      message: `${analyzed}. ${count(planned.recommendations.length, 'candidate index', 'candidate indexes')} (${how}); ${worth.length} worth building${worth.length ? `: ${worth.join(', ')}` : ''}.`,
+      message: `${analyzed}. ${count(planned.recommendations.length, 'candidate index', 'candidate indexes')} (${how}); ${worth.length} worth building${worth.length ? `: ${worth.join(', ')}` : ''}. ${workloadSummary(planned.workload)}`,
       ...findings,
       recommended: worth,
     },
     ...base,
     hypopg: planned.hypopg,
     recommendations: planned.recommendations,
+    workload: planned.workload,
     diagnoses: planned.diagnoses,
   };
 }

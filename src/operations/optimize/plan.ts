@@ -23,11 +23,29 @@ import {
   type CandidateName,
 } from '../../sql/optimize.js';
 import { execute, queryOne } from '../../sql/sql.js';
-import type { Diagnosis, Evaluation, Priority, ProbeEvaluation, Recommendation } from '../../reports/optimization.js';
+import type {
+  Diagnosis,
+  Evaluation,
+  Priority,
+  ProbeEvaluation,
+  Recommendation,
+  ServedStatement,
+  WorkloadReport,
+} from '../../reports/optimization.js';
 import type { ViewName } from '../../sql/views.js';
 import type { Inventory } from './inventory.js';
 import { priorityOf, PRIORITY_ORDER } from './priority.js';
 import { planViews } from './views.js';
+import {
+  isPlanned,
+  planEach,
+  planWithoutValues,
+  readWorkload,
+  statementLabel,
+  type GenericPlan,
+  type Workload,
+  type WorkloadStatement,
+} from './workload.js';
 
 /** Everything an index may serve: the benchmark's patterns and the probes. */
 export const QUERIES: Record<string, Query> = { ...PATTERNS, ...PROBES };
@@ -45,16 +63,28 @@ const planOf = (db: Queryable, query: Query): Promise<ExplainOutput> =>
  */
 const resetHypothetical = (tx: Queryable) => execute(tx, resetHypotheticalSql());
 
+/** A workload statement on the candidate's table, with its generic plan's cost without the candidate. */
+interface OnTable {
+  statement: WorkloadStatement;
+  costBefore: number;
+}
+
+const reductionOf = (before: number, after: number) =>
+  before > 0 ? Math.round((1 - after / before) * 1000) / 1000 : 0;
+
 /**
  * The planner's cost of each query the candidate serves, without and with it as a hypothetical
- * index; the candidates it is meant to go `together` with are hypothetical beside it.
+ * index; and of each workload statement on its table with it (without: its plan from before),
+ * kept where the plan uses it. The candidates it is meant to go `together` with are hypothetical
+ * beside it.
  */
 async function hypothetically(
   tx: Queryable,
   name: CandidateName,
   queries: readonly string[],
+  workload: readonly OnTable[],
   partners: readonly CandidateName[],
-): Promise<Pick<Evaluation, 'probes' | 'estimatedSizeBytes'>> {
+): Promise<Pick<Evaluation, 'probes' | 'estimatedSizeBytes'> & { statements: ServedStatement[] }> {
   await resetHypothetical(tx);
   try {
     const before = new Map<string, number>();
@@ -62,6 +92,7 @@ async function hypothetically(
     const { indexrelid } = await queryOne(tx, hypotheticalIndexSql(name));
     const size = Number((await queryOne(tx, hypotheticalSizeSql(indexrelid))).size);
     for (const partner of partners) await queryOne(tx, hypotheticalIndexSql(partner));
+    const hypothetical = (indexes: readonly string[]) => indexes.some((i) => i.startsWith(`<${indexrelid}>`)); // HypoPG names them <oid>method_table_columns
     const probes: ProbeEvaluation[] = [];
     for (const q of queries) {
       const after = summarizePlan(await planOf(tx, QUERIES[q]!));
@@ -70,11 +101,25 @@ async function hypothetically(
         query: q,
         costBefore,
         costAfter: after.totalCost,
-        reduction: costBefore > 0 ? Math.round((1 - after.totalCost / costBefore) * 1000) / 1000 : 0,
-        usesIndex: after.indexes.some((i) => i.startsWith(`<${indexrelid}>`)), // HypoPG names them <oid>method_table_columns
+        reduction: reductionOf(costBefore, after.totalCost),
+        usesIndex: hypothetical(after.indexes),
       });
     }
-    return { probes, estimatedSizeBytes: size };
+    const statements: ServedStatement[] = [];
+    for (const { statement: s, costBefore } of workload) {
+      const after = await planWithoutValues(tx, s);
+      if (!isPlanned(after) || !hypothetical(after.indexes)) continue;
+      statements.push({
+        queryid: s.queryid,
+        query: s.query,
+        calls: s.calls,
+        meanExecMs: s.meanExecMs,
+        costBefore,
+        costAfter: after.cost,
+        reduction: reductionOf(costBefore, after.cost),
+      });
+    }
+    return { probes, estimatedSizeBytes: size, statements };
   } finally {
     await resetHypothetical(tx).catch(() => undefined);
   }
@@ -134,10 +179,53 @@ function unevaluatedReason(hypopg: { installed: boolean; available: boolean }, m
     : 'HypoPG is not available on this server (PGlite and many hosted databases lack it); apply measures the index instead.';
 }
 
+const percentChange = (reduction: number) => `${reduction >= 0 ? '−' : '+'}${Math.abs(reduction * 100).toFixed(1)}%`;
+
+/** The evidence line of a workload statement the candidate serves. */
+const servedEvidence = (s: ServedStatement) =>
+  `${statementLabel(s)} (${s.calls} calls, mean ${s.meanExecMs.toFixed(2)} ms, from pg_stat_statements): generic-plan cost ${s.costBefore.toFixed(1)} → ${s.costAfter.toFixed(1)} (${percentChange(s.reduction)}).`;
+
+/** The workload as the report gives it: each statement with its plan now and the candidates whose index it uses, or would. */
+function workloadReport(
+  workload: Workload,
+  plans: ReadonlyMap<string, GenericPlan>,
+  recommendations: readonly Recommendation[],
+): WorkloadReport {
+  return {
+    source: 'pg_stat_statements',
+    state: workload.state,
+    ...(workload.reason ? { reason: workload.reason } : {}),
+    statements: workload.statements.map((s) => {
+      const plan = plans.get(s.queryid);
+      // A catalogue index its plan reads now (it exists), or one HypoPG showed its plan would read.
+      const servedBy = CANDIDATE_NAMES.filter(
+        (name) =>
+          (isPlanned(plan) && plan.indexes.includes(name)) ||
+          recommendations.some((r) => r.name === name && (r.statements ?? []).some((x) => x.queryid === s.queryid)),
+      );
+      return {
+        queryid: s.queryid,
+        query: s.query,
+        calls: s.calls,
+        totalExecMs: s.totalExecMs,
+        meanExecMs: s.meanExecMs,
+        rows: s.rows,
+        parameters: s.parameters,
+        planCost: isPlanned(plan) ? plan.cost : null,
+        ...(plan && !isPlanned(plan) ? { skipped: plan.skipped } : {}),
+        servedBy,
+      };
+    }),
+  };
+}
+
 /**
  * Candidates with their evidence, read-only: SARK's four always, a plan-derived one only where a
  * pattern's plan shows the need (a selective sequential scan of its table, or a sort an index
- * order would spare), each costed with HypoPG where it is installed.
+ * order would spare) or, with HypoPG, where a statement of the workload (pg_stat_statements) uses
+ * it; each costed with HypoPG where it is installed, on the patterns and on the workload.
+ * Identifiers still come only from the catalogue: the workload chooses among candidates, it
+ * never makes one.
  */
 export async function plan(
   db: Database,
@@ -149,6 +237,7 @@ export async function plan(
   const onlyViews = named.views ?? (named.indexes ? [] : undefined);
   const present = await existingTables(db, [...V2_TABLES]);
   const hypopg = await queryOne(db, hypopgSql());
+  const workload = await readWorkload(db);
   return db.transaction(
     async (tx) => {
       if (hypopg.installed) await resetHypothetical(tx);
@@ -158,6 +247,13 @@ export async function plan(
           diagnoses[name] = diagnose(await diagnosisPlanOf(tx, name), inv);
       }
       const missing = overTarget(diagnoses);
+      // Each workload statement's generic plan now: its cost, and the cost before for every candidate.
+      const plans = await planEach(tx, workload.statements);
+      const onTable = (table: string): OnTable[] =>
+        workload.statements.flatMap((statement) => {
+          const p = plans.get(statement.queryid);
+          return statement.tables.includes(table) && isPlanned(p) ? [{ statement, costBefore: p.cost }] : [];
+        });
 
       const recommendations: Recommendation[] = [];
       for (const name of only ?? CANDIDATE_NAMES) {
@@ -182,34 +278,45 @@ export async function plan(
               `${q} reads its rows in another order and sorts them before its LIMIT (${d.sorts.join('; ')}; ${d.scans.join('; ')}).`,
             );
         }
-        if (c.origin === 'plan' && evidence.length === 0 && !only) continue;
-
         const existing = inv.indexes.find((i) => i.name === name);
+        const evaluable = !existing?.valid && hypopg.installed && c.method === 'btree';
+        // A plan-derived candidate no pattern needs is still weighed when the workload reads its table.
+        const needed = c.origin === 'seed' || evidence.length > 0 || only !== undefined;
+        const workloadOnTable = evaluable ? onTable(c.table) : [];
+        if (!needed && workloadOnTable.length === 0) continue;
+
         let evaluation: Evaluation;
         let priority: Priority;
+        let statements: ServedStatement[] = [];
         if (existing?.valid) {
           evaluation = { method: 'exists', reason: `${name} already exists.` };
           priority = 'none';
-        } else if (hypopg.installed && c.method === 'btree') {
+        } else if (evaluable) {
           const partners = ('together' in c ? (c.together as readonly CandidateName[]) : []).filter(
             (p) => !inv.indexes.some((i) => i.name === p && i.valid),
           );
-          evaluation = { method: 'hypopg', ...(await hypothetically(tx, name, serves, partners)) };
+          const evaluated = await hypothetically(tx, name, serves, workloadOnTable, partners);
+          statements = evaluated.statements;
+          evaluation = { method: 'hypopg', probes: evaluated.probes, estimatedSizeBytes: evaluated.estimatedSizeBytes };
           if (partners.length)
             evidence.push(
               `Evaluated with ${partners.join(', ')} also in place: they serve the same join, and the saving below is theirs together.`,
             );
-          priority = priorityOf(evaluation.probes!, missing);
+          priority = priorityOf(
+            [...evaluation.probes!, ...statements.map((s) => ({ reduction: s.reduction, usesIndex: true }))],
+            missing,
+          );
           for (const p of evaluation.probes!) {
-            const change = `${p.reduction >= 0 ? '−' : '+'}${Math.abs(p.reduction * 100).toFixed(1)}%`;
             evidence.push(
-              `${p.query}: planner cost ${p.costBefore.toFixed(1)} → ${p.costAfter.toFixed(1)} (${change})${p.usesIndex ? '' : ', and the plan does not use the index'}.`,
+              `${p.query}: planner cost ${p.costBefore.toFixed(1)} → ${p.costAfter.toFixed(1)} (${percentChange(p.reduction)})${p.usesIndex ? '' : ', and the plan does not use the index'}.`,
             );
           }
+          evidence.push(...statements.map(servedEvidence));
         } else {
           evaluation = { method: 'unevaluated', reason: unevaluatedReason(hypopg, c.method) };
           priority = 'unknown';
         }
+        if (!needed && statements.length === 0) continue;
         recommendations.push({
           name,
           kind: 'index',
@@ -221,6 +328,7 @@ export async function plan(
           evaluation,
           priority,
           state: existing ? (existing.valid ? 'exists' : 'invalid') : 'absent',
+          ...(statements.length ? { statements } : {}),
           writeOverhead: {
             table: c.table,
             existingIndexes: inv.indexes.filter((i) => i.table === c.table).length,
@@ -232,7 +340,7 @@ export async function plan(
       }
       recommendations.push(...(await planViews(tx, inv, diagnoses, present, onlyViews)));
       recommendations.sort((a, b) => PRIORITY_ORDER.indexOf(a.priority) - PRIORITY_ORDER.indexOf(b.priority));
-      return { hypopg, recommendations, diagnoses };
+      return { hypopg, recommendations, diagnoses, workload: workloadReport(workload, plans, recommendations) };
     },
     { readOnly: true, statementTimeoutMs: 120_000 },
   );

@@ -1,4 +1,4 @@
-import type { Verdict } from '../../reports/optimization.js';
+import type { Measured, Verdict } from '../../reports/optimization.js';
 import type { Measurement } from '../benchmark.js';
 
 /**
@@ -13,3 +13,11 @@ export function verdict(before: Measurement, after: Measurement): Verdict {
   if (a.p50 > b.p95 && a.p50 / Math.max(b.p50, 1e-6) > 1.2) return 'slower';
   return 'no measurable change';
 }
+
+/** A measurement as a report gives it: p50, p95, the indexes its plan used. */
+export const figures = (r: Measurement): Measured => ({
+  p50Ms: r.p50Ms,
+  p95Ms: r.p95Ms,
+  indexes: r.indexes,
+  ...(r.error ? { error: r.error } : {}),
+});
