@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../../../test/support/app.js';
 import { databaseTargets, type TestDatabase } from '../../../test/support/databases.js';
+import { installHypopg } from '../../../test/support/hypopg.js';
 import { seedV1 } from '../../../test/support/seed.js';
 import { optimizationReportSchema } from '../../reports/optimization.js';
 
@@ -68,13 +69,7 @@ for (const target of databaseTargets()) {
       app = await makeTestApp(t.db);
       expect((await app.call('POST', '/migrate', { body: { dryRun: false, batchSize: 5000 } })).status).toBe(200);
       await t.admin.query('VACUUM ANALYZE');
-      if (t.url) {
-        hypopg = (await t.admin.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'`)).rows.length > 0;
-        // CI installs postgresql-15-hypopg, so there its absence is a failure, not a skip.
-        if (!hypopg && process.env.CI)
-          throw new Error('HypoPG is not available on the test PostgreSQL: install postgresql-15-hypopg');
-        if (hypopg) await t.admin.query('CREATE EXTENSION IF NOT EXISTS hypopg');
-      }
+      hypopg = await installHypopg(t);
     }, 180_000);
     afterAll(async () => {
       await t?.dispose();

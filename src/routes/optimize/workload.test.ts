@@ -2,6 +2,7 @@ import { pg_stat_statements } from '@electric-sql/pglite/contrib/pg_stat_stateme
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../../../test/support/app.js';
 import { databaseTargets, type TestDatabase } from '../../../test/support/databases.js';
+import { installHypopg } from '../../../test/support/hypopg.js';
 import { seedV1 } from '../../../test/support/seed.js';
 import { createPgDatabase } from '../../adapters/db/pg.js';
 import { inventory } from '../../operations/optimize/inventory.js';
@@ -51,12 +52,7 @@ for (const target of databaseTargets({ pgliteExtensions: { pg_stat_statements } 
       app = await makeTestApp(t.db);
       expect((await app.call('POST', '/migrate', { body: { dryRun: false, batchSize: 5000 } })).status).toBe(200);
       await t.admin.query('VACUUM ANALYZE');
-      if (t.url) {
-        hypopg = (await t.admin.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'`)).rows.length > 0;
-        if (!hypopg && process.env.CI)
-          throw new Error('HypoPG is not available on the test PostgreSQL: install postgresql-15-hypopg');
-        if (hypopg) await t.admin.query('CREATE EXTENSION IF NOT EXISTS hypopg');
-      }
+      hypopg = await installHypopg(t);
       await t.admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
       loaded = await t.admin.query('SELECT count(*) FROM pg_stat_statements').then(
         () => true,
